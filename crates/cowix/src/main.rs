@@ -1,1 +1,217 @@
-fn main() {}
+//! `cowix`: run RISC-V Linux programs on a user-space kernel with its own
+//! virtual memory system.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use cowix_kernel::{Config, ExecError, Kernel};
+
+/// Exit status when PROGRAM does not exist (as a shell reports it).
+const EXIT_NOT_FOUND: u8 = 127;
+/// Exit status when PROGRAM exists but is not a runnable RISC-V executable.
+const EXIT_NOT_EXECUTABLE: u8 = 126;
+/// Exit status for a bad command line.
+const EXIT_USAGE: u8 = 2;
+
+/// The guest's PATH when --env gives none (used only to find a PROGRAM named without a '/').
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cowix",
+    version,
+    about = "A user-space Unix kernel with its own virtual memory system, running unmodified RISC-V (rv64gc) Linux programs",
+    after_help = "Example:\n  cowix run guests/hello/hello one two\n  cowix run --root /srv/riscv-root --env HOME=/root -- /bin/busybox ls -l /"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a RISC-V Linux program. Exits with the program's exit status,
+    /// 128+N if it dies of signal N, 127 if PROGRAM does not exist, 126 if it
+    /// is not a RISC-V ELF executable, 2 for a bad command line.
+    #[command(after_help = "Example:\n  cowix run --env GREETING=hi -- guests/hello/hello a b")]
+    Run(RunArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Host directory that the guest sees as `/` (guest file access never leaves it).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    root: PathBuf,
+
+    /// Add K=V to the guest's environment (repeatable). The guest gets exactly these variables.
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
+    env: Vec<OsString>,
+
+    /// Guest working directory [default: the host's current directory if it lies inside --root, else /].
+    #[arg(long, value_name = "DIR")]
+    cwd: Option<String>,
+
+    /// Guest physical memory, e.g. 512M, 4G (suffixes K, M, G, T; powers of 1024).
+    #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = parse_size)]
+    memory: u64,
+
+    /// The program: a path in the guest file system (a name without '/' is searched in the guest PATH).
+    #[arg(value_name = "PROGRAM")]
+    program: OsString,
+
+    /// Arguments passed to the program.
+    #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<OsString>,
+}
+
+fn parse_env(s: &str) -> Result<OsString, String> {
+    match s.split_once('=') {
+        Some((k, _)) if !k.is_empty() => Ok(OsString::from(s)),
+        _ => Err(format!("'{s}' is not of the form NAME=VALUE")),
+    }
+}
+
+/// Parses a size like `512M` or `4G` (binary units) into bytes.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, ""),
+    };
+    if num.is_empty() {
+        return Err(format!("'{s}' is not a size such as 512M or 4G"));
+    }
+    let shift = match unit.to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(format!("'{s}': unknown unit '{unit}' (use K, M, G or T)")),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("'{s}' is not a size such as 512M or 4G"))?;
+    let bytes = n.checked_mul(1 << shift).ok_or_else(|| format!("'{s}' is too large"))?;
+    if bytes < 1 << 20 {
+        return Err(format!("'{s}' is too small: at least 1M is needed"));
+    }
+    Ok(bytes)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => run(args),
+    }
+}
+
+/// The guest working directory: --cwd, or the host's cwd seen from inside the root.
+fn guest_cwd(root: &Path, explicit: Option<String>) -> String {
+    if let Some(c) = explicit {
+        return c;
+    }
+    let (Ok(root), Ok(here)) = (std::fs::canonicalize(root), std::env::current_dir()) else {
+        return "/".into();
+    };
+    match here.strip_prefix(&root) {
+        Ok(rel) => format!("/{}", rel.display()),
+        Err(_) => "/".into(),
+    }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let cwd = guest_cwd(&args.root, args.cwd);
+    let config = Config { root: args.root.clone(), cwd, memory: args.memory };
+    let mut kernel = match Kernel::new(config) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("cowix: cannot use --root {} / --cwd: {e}", args.root.display());
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let program = args.program.clone().into_vec();
+    let mut argv = vec![program.clone()];
+    argv.extend(args.args.into_iter().map(OsStringExt::into_vec));
+    let envp: Vec<Vec<u8>> = args.env.into_iter().map(OsStringExt::into_vec).collect();
+    let shown = String::from_utf8_lossy(&program).into_owned();
+
+    let result = if program.contains(&b'/') {
+        kernel.spawn(&program, argv, envp)
+    } else {
+        spawn_from_path(&mut kernel, &program, argv, envp)
+    };
+    let pid = match result {
+        Ok(pid) => pid,
+        Err(e) => {
+            let code = match e {
+                ExecError::NotFound(_) => EXIT_NOT_FOUND,
+                _ => EXIT_NOT_EXECUTABLE,
+            };
+            match e {
+                ExecError::NotFound(_) => eprintln!("cowix: {shown}: not found"),
+                other => eprintln!("cowix: {shown}: {other}"),
+            }
+            return ExitCode::from(code);
+        }
+    };
+    let status = kernel.run(pid);
+    ExitCode::from(status.shell_code() as u8)
+}
+
+/// execvp's search: try each directory of the guest's PATH in turn.
+fn spawn_from_path(kernel: &mut Kernel, name: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<i32, ExecError> {
+    let path = envp
+        .iter()
+        .find_map(|e| e.strip_prefix(b"PATH="))
+        .map(<[u8]>::to_vec)
+        .unwrap_or_else(|| DEFAULT_PATH.as_bytes().to_vec());
+    let mut first_other = None;
+    for dir in path.split(|&b| b == b':') {
+        let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
+        let mut candidate = dir.to_vec();
+        candidate.push(b'/');
+        candidate.extend_from_slice(name);
+        match kernel.spawn(&candidate, argv.clone(), envp.clone()) {
+            Ok(pid) => return Ok(pid),
+            Err(ExecError::NotFound(_)) => {}
+            // Found but not runnable: remember it, keep looking (as execvp does on EACCES).
+            Err(e) => {
+                first_other.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_other.unwrap_or_else(|| ExecError::NotFound(format!("{}: not found", String::from_utf8_lossy(name)))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_size("4G"), Ok(4 << 30));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("2048k"), Ok(2 << 20));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert!(parse_size("12Q").unwrap_err().contains("unknown unit"));
+        assert!(parse_size("G").is_err());
+        assert!(parse_size("1K").unwrap_err().contains("too small"));
+        assert!(parse_size("99999999999T").unwrap_err().contains("too large"));
+    }
+
+    #[test]
+    fn default_memory_flag_is_the_kernel_default() {
+        assert_eq!(parse_size("4G"), Ok(cowix_kernel::DEFAULT_MEMORY));
+    }
+
+    #[test]
+    fn env_needs_a_name_and_equals_sign() {
+        assert!(parse_env("A=1").is_ok());
+        assert!(parse_env("A=").is_ok());
+        assert!(parse_env("A").is_err());
+        assert!(parse_env("=1").is_err());
+    }
+}

@@ -1,1 +1,82 @@
-//! placeholder
+//! cowix-mm: the virtual memory system of cowix.
+//!
+//! cowix runs unmodified RISC-V Linux programs on an emulated CPU; this crate
+//! is the memory those programs see. It knows nothing about instructions or
+//! system calls: the CPU asks [`AddressSpace::translate`] to fill its TLB and
+//! reports misses to [`AddressSpace::handle_fault`]; the kernel calls
+//! [`AddressSpace::mmap`], [`AddressSpace::munmap`], [`AddressSpace::mprotect`],
+//! [`AddressSpace::brk`] and [`AddressSpace::fork_cow`].
+//!
+//! # Layers (each calls only the one below)
+//!
+//! | layer | file | what it holds |
+//! |---|---|---|
+//! | intent | [`vma`](crate::Vma) (`vma.rs`) | what the program asked for: ranges, protections, private/shared, backing object |
+//! | operations | `mmap.rs`, `fault.rs`, `fork.rs`, `address_space.rs` | reconcile intent and backing |
+//! | backing | [`pagetable`] (`pagetable.rs`) | Sv39 page tables: a cache of the intent, filled lazily by faults |
+//! | frames | [`PhysMem`] (`frame.rs`, `page_cache.rs`) | refcounted 4 KiB frames, the zero frame, the page cache |
+//!
+//! Invariants that hold between operations (checked by [`check_invariants`]):
+//! * if a PTE is present, a VMA covers it and the PTE's permissions are the
+//!   VMA's (a private writable VMA's read-only PTEs carry the COW bit);
+//! * every frame's refcount equals the references to it from PTEs, from
+//!   parent page tables and from the page cache (plus one for the zero frame);
+//! * the zero frame is all zeros and never mapped writable.
+//!
+//! Guest mistakes come back as [`MmError`] or [`FaultError`]; kernel bugs
+//! (breaking a documented precondition) panic with `"function: reason"`.
+
+mod address_space;
+mod error;
+mod fault;
+mod fork;
+mod frame;
+mod invariants;
+mod mmap;
+mod page_cache;
+pub mod pagetable;
+mod stats;
+mod vma;
+
+pub use address_space::AddressSpace;
+pub use error::{FaultError, MmError, SegvCode};
+pub use frame::{FrameId, FrameKind, PhysMem};
+pub use invariants::check_invariants;
+pub use mmap::MapFlags;
+pub use page_cache::{CachedPage, PageCache, SHARED_ANON_DEV};
+pub use stats::{FaultCounters, FaultKind, MemStats};
+pub use vma::{Access, Backing, FileSource, Prot, Vma, VmaName};
+
+/// Size of a page and of a frame, in bytes.
+pub const PAGE_SIZE: u64 = 4096;
+
+/// End of the user address space (exclusive): Sv39 user addresses are
+/// `[0, 2^38)`, riscv64 Linux's `TASK_SIZE` for Sv39. Nothing at or above it
+/// is ever mapped. The stack top (`STACK_TOP`) is this address too.
+pub const USER_TOP: u64 = 0x40_0000_0000;
+
+/// Lowest address a non-fixed mmap may return (`vm.mmap_min_addr`, 64 KiB on
+/// common distributions). Fixed mappings may go lower.
+pub const MMAP_MIN_ADDR: u64 = 0x1_0000;
+
+/// Gap kept free below a grows-down (stack) VMA: Linux's `stack_guard_gap`
+/// (256 pages, mm/mmap.c).
+pub const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
+
+/// Default `RLIMIT_STACK` (8 MiB), the limit for stack growth.
+pub const DEFAULT_STACK_LIMIT: u64 = 8 << 20;
+
+/// Rounds `addr` down to a page boundary.
+pub fn page_down(addr: u64) -> u64 {
+    addr & !(PAGE_SIZE - 1)
+}
+
+/// Rounds `addr` up to a page boundary; `None` if that overflows.
+pub fn page_up(addr: u64) -> Option<u64> {
+    addr.checked_add(PAGE_SIZE - 1).map(page_down)
+}
+
+/// True if `addr` is page aligned.
+pub fn is_page_aligned(addr: u64) -> bool {
+    addr % PAGE_SIZE == 0
+}

@@ -1,0 +1,90 @@
+//! Helpers shared by the integration tests: running the `cowix` binary,
+//! finding the guest programs `scripts/test` built, scratch directories.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The workspace root (two levels above this crate).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// A guest test program built from tests/guest/NAME.c by `scripts/test`.
+pub fn guest(name: &str) -> PathBuf {
+    let dir = std::env::var_os("COWIX_GUEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/guest"));
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "guest program {} is not built: run scripts/test, which builds tests/guest/*.c with riscv64-linux-gnu-gcc",
+        p.display()
+    );
+    p
+}
+
+/// Runs `cowix ARGS...` and returns its output.
+pub fn cowix<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Command::new(env!("CARGO_BIN_EXE_cowix")).args(args).output().expect("cannot start cowix")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `cowix run` of a guest from tests/guest, with `args`; panics with the
+/// output if cowix itself failed to start.
+pub fn run_guest(name: &str, args: &[&str]) -> Output {
+    let g = guest(name);
+    let mut v = vec!["run".to_string(), "--".to_string(), g.to_string_lossy().into_owned()];
+    v.extend(args.iter().map(|s| s.to_string()));
+    cowix(&v)
+}
+
+/// A scratch directory, removed when dropped.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "cowix-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Scratch(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Copies a guest program into this directory as `name`, executable.
+    pub fn install_guest(&self, guest_name: &str, name: &str) -> PathBuf {
+        let dst = self.0.join(name);
+        if let Some(parent) = dst.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::copy(guest(guest_name), &dst).unwrap();
+        dst
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

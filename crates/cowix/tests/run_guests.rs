@@ -1,0 +1,167 @@
+//! `cowix run` on real static glibc guests (tests/guest/*.c, built by
+//! scripts/test), checking what they print and how they end.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn hello_prints_through_stdio_and_exits_zero() {
+    let o = run_guest("hello", &[]);
+    assert_eq!(stdout(&o), "hello, world\n", "stderr: {}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn arguments_and_environment_reach_the_guest_exactly() {
+    let g = guest("echo_args");
+    let o = cowix([
+        "run",
+        "--env",
+        "A=1",
+        "--env",
+        "EMPTY=",
+        "--env",
+        "WITH SPACE=x y",
+        "--",
+        g.to_str().unwrap(),
+        "one",
+        "",
+        "two words",
+        "--not-an-option",
+    ]);
+    let expected = format!(
+        "argc=5\nargv[0]={}\nargv[1]=one\nargv[2]=\nargv[3]=two words\nargv[4]=--not-an-option\nenv=A=1\nenv=EMPTY=\nenv=WITH SPACE=x y\n",
+        g.display()
+    );
+    assert_eq!(stdout(&o), expected, "stderr: {}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn guest_environment_is_empty_without_env_flags() {
+    let o = run_guest("echo_args", &[]);
+    assert!(!stdout(&o).contains("env="), "{}", stdout(&o));
+}
+
+#[test]
+fn malloc_small_blocks_use_brk_and_large_blocks_use_mmap() {
+    let o = run_guest("malloc", &[]);
+    let out = stdout(&o);
+    let expected = "small blocks in brk heap: yes\n\
+                    brk above bss: yes\n\
+                    large block 200 KiB mmapped outside heap: yes\n\
+                    large block 1024 KiB mmapped outside heap: yes\n\
+                    large block 5120 KiB mmapped outside heap: yes\n\
+                    contents intact: yes\n";
+    assert_eq!(out, expected, "stderr: {}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0));
+}
+
+/// The checksum tests/guest/readfile.c computes.
+fn checksum(data: &[u8]) -> u64 {
+    data.iter().fold(0u64, |s, &b| s.wrapping_mul(131).wrapping_add(b as u64))
+}
+
+#[test]
+fn file_read_through_read_stdio_and_pread() {
+    let root = Scratch::new("readfile");
+    root.install_guest("readfile", "bin/readfile");
+    let mut data = b"first line of the file\n".to_vec();
+    data.extend((0..20_000u32).map(|i| (i * 7 % 251) as u8));
+    std::fs::create_dir_all(root.path().join("data")).unwrap();
+    std::fs::write(root.path().join("data/input.bin"), &data).unwrap();
+    let o = cowix([
+        "run",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--cwd",
+        "/data",
+        "/bin/readfile",
+        "input.bin",
+    ]);
+    let expected = format!(
+        "size={} read={} sum={} regular=1\nfirst line: first line of the file\n",
+        data.len(),
+        data.len(),
+        checksum(&data)
+    );
+    assert_eq!(stdout(&o), expected, "stderr: {}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn missing_guest_file_is_enoent_inside_the_guest() {
+    let o = run_guest("readfile", &["/definitely/not/here"]);
+    assert_eq!(stdout(&o), "open /definitely/not/here: No such file or directory\n");
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn guest_cannot_climb_out_of_its_root() {
+    let root = Scratch::new("confine");
+    root.install_guest("readfile", "readfile");
+    std::fs::write(root.path().join("secret-inside"), "inside\n").unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", root.path().join("escape")).unwrap();
+    let r = root.path().to_str().unwrap();
+    // `..` at the root stays at the root: this names <root>/etc/hostname, which does not exist.
+    let o = cowix(["run", "--root", r, "/readfile", "/../../../../etc/hostname"]);
+    assert_eq!(stdout(&o), "open /../../../../etc/hostname: No such file or directory\n");
+    // An absolute symlink is resolved inside the root too.
+    let o = cowix(["run", "--root", r, "/readfile", "/escape"]);
+    assert_eq!(stdout(&o), "open /escape: No such file or directory\n");
+    let o = cowix(["run", "--root", r, "/readfile", "../secret-inside"]);
+    assert!(stdout(&o).ends_with("first line: inside\n"), "{}", stdout(&o));
+}
+
+#[test]
+fn exit_codes_pass_through() {
+    for (args, code) in [
+        (&["exit", "0"][..], 0),
+        (&["exit", "1"], 1),
+        (&["exit", "255"], 255),
+        (&["exit", "256"], 0),
+        (&["exit", "300"], 44),
+        (&["return", "42"], 42),
+    ] {
+        let o = run_guest("exitcode", args);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: stderr {}", stderr(&o));
+    }
+}
+
+#[test]
+fn death_by_signal_exits_128_plus_signal() {
+    for (how, sig, name) in
+        [("segv", 11, "SIGSEGV"), ("abort", 6, "SIGABRT"), ("ill", 4, "SIGILL"), ("ebreak", 5, "SIGTRAP")]
+    {
+        let o = run_guest("exitcode", &[how]);
+        assert_eq!(o.status.code(), Some(128 + sig), "{how}: stderr {}", stderr(&o));
+        assert!(stderr(&o).contains(name), "{how}: stderr {}", stderr(&o));
+    }
+}
+
+#[test]
+fn segv_message_names_the_address_and_access() {
+    let o = run_guest("exitcode", &["segv", "4096"]);
+    assert_eq!(o.status.code(), Some(139));
+    let e = stderr(&o);
+    assert!(e.contains("write to 0x1000 (no mapping)"), "{e}");
+}
+
+#[test]
+fn illegal_instruction_message_disassembles() {
+    let o = run_guest("exitcode", &["ill"]);
+    let e = stderr(&o);
+    assert!(e.contains("illegal instruction 0x00000000 at pc 0x"), "{e}");
+}
+
+#[test]
+fn committed_tiny_guest_runs_without_a_cross_compiler() {
+    let hello = workspace().join("guests/hello/hello");
+    let o = cowix(["run", hello.to_str().unwrap(), "a", "b c"]);
+    assert_eq!(
+        stdout(&o),
+        "Hello from a RISC-V guest running on cowix!\n  arg: a\n  arg: b c\n  bss reads as zero: yes\n  data is writable: yes\n"
+    );
+    assert_eq!(o.status.code(), Some(0));
+}

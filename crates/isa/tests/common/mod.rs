@@ -1,0 +1,154 @@
+//! Shared test helpers: a flat-memory [`TestBus`] and program runners.
+#![allow(dead_code)]
+
+use cowix_isa::{Access, Bus, Cpu, Exit, MemFault};
+
+/// Where test programs are placed (executable).
+pub const CODE: u64 = 0x1_0000;
+/// Size of the executable code region.
+pub const CODE_SIZE: u64 = 0x1000;
+/// Start of the data region (readable and writable, not executable).
+pub const DATA: u64 = CODE + CODE_SIZE;
+/// Size of the data region.
+pub const DATA_SIZE: u64 = 0x1000;
+
+/// A `Vec<u8>` of memory at `base`: bytes in `[base, base + len)` exist,
+/// everything else faults; only `[exec_lo, exec_hi)` may be fetched.
+#[derive(Debug)]
+pub struct TestBus {
+    pub base: u64,
+    pub mem: Vec<u8>,
+    pub exec_lo: u64,
+    pub exec_hi: u64,
+    /// Stores to `[ro.0, ro.1)` fault (a read-only page).
+    pub ro: (u64, u64),
+    /// Number of `fence_i` calls seen.
+    pub fence_i_calls: u32,
+}
+
+impl TestBus {
+    /// Code region at [`CODE`] followed by the data region at [`DATA`].
+    pub fn new() -> Self {
+        TestBus {
+            base: CODE,
+            mem: vec![0; (CODE_SIZE + DATA_SIZE) as usize],
+            exec_lo: CODE,
+            exec_hi: CODE + CODE_SIZE,
+            ro: (0, 0),
+            fence_i_calls: 0,
+        }
+    }
+
+    /// First address of `[addr, addr + size)` outside memory, if any.
+    fn outside(&self, addr: u64, size: u64) -> Option<u64> {
+        let end = self.base + self.mem.len() as u64;
+        (0..size).map(|k| addr.wrapping_add(k)).find(|&a| a < self.base || a >= end)
+    }
+
+    /// Write 32-bit instruction words at `addr`.
+    pub fn put_words(&mut self, addr: u64, words: &[u32]) {
+        for (k, w) in words.iter().enumerate() {
+            self.write(addr + 4 * k as u64, &w.to_le_bytes());
+        }
+    }
+
+    /// Write 16-bit parcels at `addr` (for compressed code and mixes).
+    pub fn put_parcels(&mut self, addr: u64, parcels: &[u16]) {
+        for (k, p) in parcels.iter().enumerate() {
+            self.write(addr + 2 * k as u64, &p.to_le_bytes());
+        }
+    }
+
+    /// Write raw bytes (panics outside memory: a test bug).
+    pub fn write(&mut self, addr: u64, bytes: &[u8]) {
+        let off = (addr - self.base) as usize;
+        self.mem[off..off + bytes.len()].copy_from_slice(bytes);
+    }
+
+    /// Read a little-endian value of `size` bytes (test bug if outside).
+    pub fn read(&self, addr: u64, size: usize) -> u64 {
+        let off = (addr - self.base) as usize;
+        let mut v = [0u8; 8];
+        v[..size].copy_from_slice(&self.mem[off..off + size]);
+        u64::from_le_bytes(v)
+    }
+}
+
+impl Bus for TestBus {
+    fn load(&mut self, addr: u64, size: u32) -> Result<u64, MemFault> {
+        if let Some(bad) = self.outside(addr, u64::from(size)) {
+            return Err(MemFault { addr: bad, access: Access::Read });
+        }
+        Ok(self.read(addr, size as usize))
+    }
+
+    fn store(&mut self, addr: u64, size: u32, value: u64) -> Result<(), MemFault> {
+        if let Some(bad) = self.outside(addr, u64::from(size)) {
+            return Err(MemFault { addr: bad, access: Access::Write });
+        }
+        if let Some(k) = (0..u64::from(size)).find(|&k| (self.ro.0..self.ro.1).contains(&(addr + k))) {
+            return Err(MemFault { addr: addr + k, access: Access::Write });
+        }
+        self.write(addr, &value.to_le_bytes()[..size as usize]);
+        Ok(())
+    }
+
+    fn fetch(&mut self, addr: u64) -> Result<u16, MemFault> {
+        if addr < self.exec_lo || addr + 2 > self.exec_hi {
+            return Err(MemFault { addr, access: Access::Execute });
+        }
+        Ok(self.read(addr, 2) as u16)
+    }
+
+    fn fence_i(&mut self) {
+        self.fence_i_calls += 1;
+    }
+}
+
+/// Run the 32-bit `words` placed at [`CODE`] (pc = CODE) with a budget of
+/// one instruction per word. `cpu`'s registers are used as given.
+pub fn run32(cpu: &mut Cpu, words: &[u32]) -> (TestBus, Exit) {
+    let mut bus = TestBus::new();
+    bus.put_words(CODE, words);
+    cpu.pc = CODE;
+    let exit = cpu.run(&mut bus, words.len() as u64);
+    (bus, exit)
+}
+
+/// Run 16-bit `parcels` at [`CODE`] with an instruction budget of `budget`.
+pub fn run16(cpu: &mut Cpu, parcels: &[u16], budget: u64) -> (TestBus, Exit) {
+    let mut bus = TestBus::new();
+    bus.put_parcels(CODE, parcels);
+    cpu.pc = CODE;
+    let exit = cpu.run(&mut bus, budget);
+    (bus, exit)
+}
+
+/// A hart with the given (register, value) pairs set.
+pub fn cpu_with(regs: &[(usize, u64)]) -> Cpu {
+    let mut cpu = Cpu::new();
+    for &(r, v) in regs {
+        cpu.x[r] = v;
+    }
+    cpu
+}
+
+/// Run `words` from a hart with `regs` set; assert every word ran.
+pub fn exec(regs: &[(usize, u64)], words: &[u32]) -> Cpu {
+    let mut cpu = cpu_with(regs);
+    let (_, exit) = run32(&mut cpu, words);
+    assert_eq!(exit, Exit::Budget, "program stopped early at pc {:#x}", cpu.pc);
+    cpu
+}
+
+// ABI register numbers.
+pub const RA: usize = 1;
+pub const SP: usize = 2;
+pub const S0: usize = 8;
+pub const S1: usize = 9;
+pub const A0: usize = 10;
+pub const A1: usize = 11;
+pub const A2: usize = 12;
+pub const A3: usize = 13;
+pub const A4: usize = 14;
+pub const A5: usize = 15;

@@ -1,0 +1,116 @@
+//! A guest process: its CPU state, address space, files and credentials.
+
+use cowix_isa::Cpu;
+use cowix_mm::AddressSpace;
+
+use crate::fd::FdTable;
+use crate::signal::SignalState;
+use crate::uaccess::Tlb;
+
+/// Resource limits (include/uapi/asm-generic/resource.h).
+pub mod rlimit {
+    pub const CPU: usize = 0;
+    pub const FSIZE: usize = 1;
+    pub const DATA: usize = 2;
+    pub const STACK: usize = 3;
+    pub const CORE: usize = 4;
+    pub const RSS: usize = 5;
+    pub const NPROC: usize = 6;
+    pub const NOFILE: usize = 7;
+    pub const MEMLOCK: usize = 8;
+    pub const AS: usize = 9;
+    pub const COUNT: usize = 16;
+    pub const INFINITY: u64 = u64::MAX;
+}
+
+/// A soft and hard limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    pub cur: u64,
+    pub max: u64,
+}
+
+/// Linux's defaults for a process started from a login shell.
+pub fn default_rlimits() -> [Rlimit; rlimit::COUNT] {
+    let inf = Rlimit { cur: rlimit::INFINITY, max: rlimit::INFINITY };
+    let mut r = [inf; rlimit::COUNT];
+    r[rlimit::STACK] = Rlimit { cur: 8 << 20, max: rlimit::INFINITY };
+    r[rlimit::CORE] = Rlimit { cur: 0, max: rlimit::INFINITY };
+    r[rlimit::NOFILE] = Rlimit { cur: 1024, max: 1 << 20 };
+    r[rlimit::MEMLOCK] = Rlimit { cur: 8 << 20, max: 8 << 20 };
+    r[rlimit::NPROC] = Rlimit { cur: 63_000, max: 63_000 };
+    r[11] = Rlimit { cur: 63_000, max: 63_000 }; // RLIMIT_SIGPENDING
+    r[12] = Rlimit { cur: 819_200, max: 819_200 }; // RLIMIT_MSGQUEUE
+    r[13] = Rlimit { cur: 0, max: 0 }; // RLIMIT_NICE
+    r[14] = Rlimit { cur: 0, max: 0 }; // RLIMIT_RTPRIO
+    r
+}
+
+/// User and group ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Creds {
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+}
+
+/// Where the program's arguments and environment live in its memory
+/// (`mm->arg_start` ... `mm->env_end`), for /proc/PID/cmdline and environ.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ArgArea {
+    pub arg_start: u64,
+    pub env_start: u64,
+    pub env_end: u64,
+}
+
+/// How a process ended, as `wait4` encodes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// `exit(code)`; only the low 8 bits are kept.
+    Exited(u8),
+    /// Killed by signal N (with `core` when the default action dumps core).
+    Signaled { signal: u8, core: bool },
+}
+
+impl ExitStatus {
+    /// The shell's `$?`: the code, or 128 + the signal number.
+    pub fn shell_code(self) -> i32 {
+        match self {
+            ExitStatus::Exited(c) => c as i32,
+            ExitStatus::Signaled { signal, .. } => 128 + signal as i32,
+        }
+    }
+}
+
+/// One guest process (a single thread for now).
+#[derive(Debug)]
+pub struct Process {
+    pub pid: i32,
+    pub ppid: i32,
+    pub cpu: Cpu,
+    pub mm: AddressSpace,
+    pub tlb: Tlb,
+    pub fds: FdTable,
+    /// Current directory: an absolute, normalized guest path.
+    pub cwd: String,
+    /// The command name (prctl PR_SET_NAME; the executable's base name at exec).
+    pub comm: String,
+    /// The executable's guest path (/proc/PID/exe).
+    pub exe: String,
+    pub args: ArgArea,
+    /// The auxiliary vector the program was started with.
+    pub auxv: Vec<(u64, u64)>,
+    pub creds: Creds,
+    pub umask: u32,
+    pub rlimits: [Rlimit; rlimit::COUNT],
+    pub signals: SignalState,
+    /// set_tid_address: cleared and futex-woken at exit.
+    pub clear_child_tid: u64,
+    /// set_robust_list head and length.
+    pub robust_list: (u64, u64),
+    /// Set once the process has ended.
+    pub exit: Option<ExitStatus>,
+    /// Why a fatal signal was delivered, once it has been reported to the user.
+    pub fatal: Option<String>,
+}

@@ -1,0 +1,573 @@
+//! File syscalls: open, read, write, stat and friends, over the VFS and the
+//! fd table.
+
+use std::fs::OpenOptions;
+use std::io::IsTerminal;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::rc::Rc;
+
+use rustix::fs::Stat;
+
+use super::Sys;
+use crate::errno::{Errno, SysResult};
+use crate::fd::{oflag, FdEntry, HostFile, Object, OpenFile};
+use crate::process::rlimit;
+use crate::vfs::{Follow, Resolved, PATH_MAX};
+
+pub const AT_FDCWD: i32 = -100;
+const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
+const AT_REMOVEDIR: u32 = 0x200;
+const AT_EACCESS: u32 = 0x200;
+const AT_EMPTY_PATH: u32 = 0x1000;
+/// At most this many bytes move per read/write call (Linux's MAX_RW_COUNT).
+const MAX_RW: u64 = 0x7fff_f000;
+/// Linux's UIO_MAXIOV.
+const IOV_MAX: u64 = 1024;
+
+fn nofile(sys: &Sys<'_>) -> u64 {
+    sys.p.rlimits[rlimit::NOFILE].cur
+}
+
+/// Reads the path argument at `addr`.
+fn path_arg(sys: &mut Sys<'_>, addr: u64) -> Result<Vec<u8>, Errno> {
+    sys.mem().read_cstr(addr, PATH_MAX).map_err(|e| if e == Errno::ERANGE { Errno::ENAMETOOLONG } else { e })
+}
+
+/// The directory a relative path is resolved from: the cwd for AT_FDCWD,
+/// else the directory open as `dirfd`.
+fn base_dir(sys: &Sys<'_>, dirfd: i32, path: &[u8]) -> Result<String, Errno> {
+    if path.first() == Some(&b'/') || dirfd == AT_FDCWD {
+        return Ok(sys.p.cwd.clone());
+    }
+    let f = sys.p.fds.file(dirfd)?;
+    let f = f.borrow();
+    match &f.object {
+        Object::Host(h) if h.file.metadata()?.is_dir() => Ok(f.path.clone()),
+        _ => Err(Errno::ENOTDIR),
+    }
+}
+
+fn resolve_at(sys: &mut Sys<'_>, dirfd: i32, addr: u64, follow: Follow) -> Result<(Vec<u8>, Resolved), Errno> {
+    let path = path_arg(sys, addr)?;
+    let base = base_dir(sys, dirfd, &path)?;
+    let r = sys.vfs.resolve(&base, &path, follow)?;
+    Ok((path, r))
+}
+
+/// The character devices cowix provides itself, whatever the root holds.
+fn device(guest: &str) -> Option<Object> {
+    match guest {
+        "/dev/null" => Some(Object::Null),
+        "/dev/zero" => Some(Object::Zero),
+        "/dev/urandom" | "/dev/random" => Some(Object::Random),
+        "/dev/stdin" | "/proc/self/fd/0" => Some(Object::Stdin),
+        "/dev/stdout" | "/proc/self/fd/1" => Some(Object::Stdout),
+        "/dev/stderr" | "/proc/self/fd/2" => Some(Object::Stderr),
+        _ => None,
+    }
+}
+
+pub fn openat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32, mode: u32) -> SysResult {
+    let follow = if flags & oflag::O_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
+    let (_, r) = resolve_at(sys, dirfd, addr, follow)?;
+    let cloexec = flags & oflag::O_CLOEXEC != 0;
+    let kept = flags & !(oflag::O_CLOEXEC | oflag::O_CREAT | oflag::O_EXCL | oflag::O_TRUNC | oflag::O_NOCTTY);
+    let object = match device(&r.guest) {
+        Some(o) => o,
+        None => Object::Host(Rc::new(open_host(sys, &r, flags, mode)?)),
+    };
+    let file = OpenFile::new(object, kept, r.guest);
+    let limit = nofile(sys);
+    Ok(sys.p.fds.install(FdEntry { file, cloexec }, 0, limit)? as u64)
+}
+
+fn open_host(sys: &Sys<'_>, r: &Resolved, flags: u32, mode: u32) -> Result<HostFile, Errno> {
+    let acc = flags & oflag::O_ACCMODE;
+    if acc == 3 {
+        return Err(Errno::EINVAL);
+    }
+    let mut o = OpenOptions::new();
+    let path_only = flags & oflag::O_PATH != 0;
+    o.read(acc != oflag::O_WRONLY || path_only);
+    o.write(!path_only && matches!(acc, oflag::O_WRONLY | oflag::O_RDWR));
+    // Creation, truncation and the rest pass through as the host's flags.
+    let passed = oflag::O_CREAT
+        | oflag::O_EXCL
+        | oflag::O_TRUNC
+        | oflag::O_APPEND
+        | oflag::O_NONBLOCK
+        | oflag::O_DIRECTORY
+        | oflag::O_NOFOLLOW;
+    o.custom_flags((flags & passed & !oflag::O_CREAT) as i32);
+    if flags & oflag::O_CREAT != 0 {
+        if flags & oflag::O_EXCL != 0 {
+            o.create_new(true);
+        } else {
+            o.create(true);
+        }
+        o.mode(mode & 0o7777 & !sys.p.umask);
+    }
+    if flags & oflag::O_TRUNC != 0 && acc != oflag::O_RDONLY {
+        o.truncate(true);
+    }
+    let file = o.open(&r.host)?;
+    Ok(HostFile::new(file)?)
+}
+
+pub fn close(sys: &mut Sys<'_>, fd: i32) -> SysResult {
+    sys.p.fds.close(fd)?;
+    Ok(0)
+}
+
+pub fn dup(sys: &mut Sys<'_>, fd: i32) -> SysResult {
+    let e = FdEntry { file: sys.p.fds.file(fd)?, cloexec: false };
+    let limit = nofile(sys);
+    Ok(sys.p.fds.install(e, 0, limit)? as u64)
+}
+
+pub fn dup3(sys: &mut Sys<'_>, old: i32, new: i32, flags: u32) -> SysResult {
+    if old == new || flags & !oflag::O_CLOEXEC != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let e = FdEntry { file: sys.p.fds.file(old)?, cloexec: flags & oflag::O_CLOEXEC != 0 };
+    let limit = nofile(sys);
+    sys.p.fds.install_at(new, e, limit)?;
+    Ok(new as u64)
+}
+
+pub fn fcntl(sys: &mut Sys<'_>, fd: i32, cmd: u32, arg: u64) -> SysResult {
+    const F_DUPFD: u32 = 0;
+    const F_GETFD: u32 = 1;
+    const F_SETFD: u32 = 2;
+    const F_GETFL: u32 = 3;
+    const F_SETFL: u32 = 4;
+    const F_DUPFD_CLOEXEC: u32 = 1030;
+    const FD_CLOEXEC: u64 = 1;
+    let entry = sys.p.fds.get(fd)?.clone();
+    match cmd {
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            let limit = nofile(sys);
+            if arg >= limit {
+                return Err(Errno::EINVAL);
+            }
+            let e = FdEntry { file: entry.file, cloexec: cmd == F_DUPFD_CLOEXEC };
+            Ok(sys.p.fds.install(e, arg as usize, limit)? as u64)
+        }
+        F_GETFD => Ok(if entry.cloexec { FD_CLOEXEC } else { 0 }),
+        F_SETFD => {
+            sys.p.fds.set_cloexec(fd, arg & FD_CLOEXEC != 0)?;
+            Ok(0)
+        }
+        F_GETFL => Ok(entry.file.borrow().flags as u64),
+        F_SETFL => {
+            // Only O_APPEND and O_NONBLOCK (and O_ASYNC, O_DIRECT, O_NOATIME) may change.
+            let changeable = oflag::O_APPEND | oflag::O_NONBLOCK;
+            let mut f = entry.file.borrow_mut();
+            f.flags = (f.flags & !changeable) | (arg as u32 & changeable);
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn ioctl(sys: &mut Sys<'_>, fd: i32, req: u32, arg: u64) -> SysResult {
+    const TCGETS: u32 = 0x5401;
+    const TIOCGWINSZ: u32 = 0x5413;
+    const FIONREAD: u32 = 0x541b;
+    let file = sys.p.fds.file(fd)?;
+    let tty = match &file.borrow().object {
+        Object::Stdin => std::io::stdin().is_terminal(),
+        Object::Stdout => std::io::stdout().is_terminal(),
+        Object::Stderr => std::io::stderr().is_terminal(),
+        _ => false,
+    };
+    match req {
+        TCGETS if tty => {
+            // struct termios (asm-generic/termbits.h): iflag, oflag, cflag, lflag, line, cc[19].
+            let mut t = [0u8; 36];
+            t[0..4].copy_from_slice(&0o2400u32.to_le_bytes()); // ICRNL | IXON
+            t[4..8].copy_from_slice(&0o5u32.to_le_bytes()); // OPOST | ONLCR
+            t[8..12].copy_from_slice(&0o277u32.to_le_bytes()); // B38400 | CS8 | CREAD
+            t[12..16].copy_from_slice(&0o105073u32.to_le_bytes()); // ISIG ICANON ECHO ECHOE ECHOK ECHOCTL ECHOKE IEXTEN
+            let cc: [u8; 19] = [3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0];
+            t[17..36].copy_from_slice(&cc);
+            sys.mem().copy_out(arg, &t)?;
+            Ok(0)
+        }
+        TIOCGWINSZ if tty => {
+            let ws = rustix::termios::tcgetwinsize(std::io::stdout()).map_err(Errno::from)?;
+            let mut b = [0u8; 8];
+            b[0..2].copy_from_slice(&ws.ws_row.to_le_bytes());
+            b[2..4].copy_from_slice(&ws.ws_col.to_le_bytes());
+            sys.mem().copy_out(arg, &b)?;
+            Ok(0)
+        }
+        FIONREAD => {
+            let f = file.borrow();
+            let avail = match &f.object {
+                Object::Host(h) => h.file.metadata()?.len().saturating_sub(f.offset),
+                _ => 0,
+            };
+            drop(f);
+            sys.mem().write_u32(arg, avail.min(i32::MAX as u64) as u32)?;
+            Ok(0)
+        }
+        _ => Err(Errno::ENOTTY),
+    }
+}
+
+/// Checks a user buffer length the way read/write do.
+fn rw_len(len: u64) -> usize {
+    len.min(MAX_RW) as usize
+}
+
+pub fn read(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
+    let file = sys.p.fds.file(fd)?;
+    let mut data = vec![0u8; rw_len(len)];
+    let n = file.borrow_mut().read(&mut data)?;
+    sys.mem().copy_out(buf, &data[..n])?;
+    Ok(n as u64)
+}
+
+pub fn write(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
+    let file = sys.p.fds.file(fd)?;
+    let mut data = vec![0u8; rw_len(len)];
+    sys.mem().copy_in(buf, &mut data)?;
+    let n = file.borrow_mut().write(&data)?;
+    Ok(n as u64)
+}
+
+pub fn pread64(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64, off: u64) -> SysResult {
+    if (off as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let file = sys.p.fds.file(fd)?;
+    if !file.borrow().seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    let mut data = vec![0u8; rw_len(len)];
+    let n = file.borrow_mut().pread(&mut data, off)?;
+    sys.mem().copy_out(buf, &data[..n])?;
+    Ok(n as u64)
+}
+
+pub fn pwrite64(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64, off: u64) -> SysResult {
+    if (off as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let file = sys.p.fds.file(fd)?;
+    if !file.borrow().seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    let mut data = vec![0u8; rw_len(len)];
+    sys.mem().copy_in(buf, &mut data)?;
+    let n = file.borrow_mut().pwrite(&data, off)?;
+    Ok(n as u64)
+}
+
+/// Reads an iovec array: (base, len) pairs.
+fn iovecs(sys: &mut Sys<'_>, iov: u64, cnt: u64) -> Result<Vec<(u64, u64)>, Errno> {
+    if cnt > IOV_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = vec![0u8; cnt as usize * 16];
+    sys.mem().copy_in(iov, &mut raw)?;
+    let v: Vec<(u64, u64)> = raw
+        .chunks_exact(16)
+        .map(|c| (u64::from_le_bytes(c[..8].try_into().unwrap()), u64::from_le_bytes(c[8..].try_into().unwrap())))
+        .collect();
+    if v.iter().any(|&(_, l)| (l as i64) < 0) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(v)
+}
+
+pub fn readv(sys: &mut Sys<'_>, fd: i32, iov: u64, cnt: u64) -> SysResult {
+    let v = iovecs(sys, iov, cnt)?;
+    let file = sys.p.fds.file(fd)?;
+    let total: u64 = v.iter().map(|&(_, l)| l).sum::<u64>().min(MAX_RW);
+    let mut data = vec![0u8; total as usize];
+    let n = file.borrow_mut().read(&mut data)?;
+    let mut done = 0;
+    for (base, len) in v {
+        if done >= n {
+            break;
+        }
+        let k = (len as usize).min(n - done);
+        sys.mem().copy_out(base, &data[done..done + k])?;
+        done += k;
+    }
+    Ok(n as u64)
+}
+
+pub fn writev(sys: &mut Sys<'_>, fd: i32, iov: u64, cnt: u64) -> SysResult {
+    let v = iovecs(sys, iov, cnt)?;
+    let file = sys.p.fds.file(fd)?;
+    let mut data = Vec::new();
+    for (base, len) in v {
+        let k = (len.min(MAX_RW - data.len() as u64)) as usize;
+        let start = data.len();
+        data.resize(start + k, 0);
+        sys.mem().copy_in(base, &mut data[start..])?;
+    }
+    let n = file.borrow_mut().write(&data)?;
+    Ok(n as u64)
+}
+
+pub fn lseek(sys: &mut Sys<'_>, fd: i32, off: i64, whence: u32) -> SysResult {
+    const SEEK_SET: u32 = 0;
+    const SEEK_CUR: u32 = 1;
+    const SEEK_END: u32 = 2;
+    let file = sys.p.fds.file(fd)?;
+    let mut f = file.borrow_mut();
+    if !f.seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    let base = match whence {
+        SEEK_SET => 0,
+        SEEK_CUR => f.offset as i64,
+        SEEK_END => match &f.object {
+            Object::Host(h) => h.file.metadata()?.len() as i64,
+            _ => 0,
+        },
+        _ => return Err(Errno::EINVAL),
+    };
+    let new = base.checked_add(off).ok_or(Errno::EOVERFLOW)?;
+    if new < 0 {
+        return Err(Errno::EINVAL);
+    }
+    f.offset = new as u64;
+    Ok(new as u64)
+}
+
+pub fn getcwd(sys: &mut Sys<'_>, buf: u64, size: u64) -> SysResult {
+    let mut cwd = sys.p.cwd.clone().into_bytes();
+    cwd.push(0);
+    if (size as usize) < cwd.len() {
+        return Err(Errno::ERANGE);
+    }
+    sys.mem().copy_out(buf, &cwd)?;
+    Ok(cwd.len() as u64)
+}
+
+pub fn chdir(sys: &mut Sys<'_>, addr: u64) -> SysResult {
+    let (_, r) = resolve_at(sys, AT_FDCWD, addr, Follow::Yes)?;
+    let meta = std::fs::metadata(&r.host)?;
+    if !meta.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    sys.p.cwd = r.guest;
+    Ok(0)
+}
+
+pub fn mkdirat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, mode: u32) -> SysResult {
+    let (_, r) = resolve_at(sys, dirfd, addr, Follow::No)?;
+    std::fs::create_dir(&r.host)?;
+    let perm = std::fs::Permissions::from_mode(mode & 0o7777 & !sys.p.umask);
+    std::fs::set_permissions(&r.host, perm)?;
+    Ok(0)
+}
+
+pub fn unlinkat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32) -> SysResult {
+    if flags & !AT_REMOVEDIR != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (_, r) = resolve_at(sys, dirfd, addr, Follow::No)?;
+    if flags & AT_REMOVEDIR != 0 {
+        std::fs::remove_dir(&r.host)?;
+    } else {
+        let m = std::fs::symlink_metadata(&r.host)?;
+        if m.is_dir() {
+            return Err(Errno::EISDIR);
+        }
+        std::fs::remove_file(&r.host)?;
+    }
+    Ok(0)
+}
+
+pub fn ftruncate(sys: &mut Sys<'_>, fd: i32, len: u64) -> SysResult {
+    if (len as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let file = sys.p.fds.file(fd)?;
+    let f = file.borrow();
+    match &f.object {
+        Object::Host(h) if f.flags & oflag::O_ACCMODE != oflag::O_RDONLY => {
+            h.file.set_len(len)?;
+            Ok(0)
+        }
+        Object::Host(_) => Err(Errno::EINVAL),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn fsync(sys: &mut Sys<'_>, fd: i32) -> SysResult {
+    let file = sys.p.fds.file(fd)?;
+    let f = file.borrow();
+    match &f.object {
+        Object::Host(h) => {
+            h.file.sync_data()?;
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn faccessat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, mode: u32, flags: u32) -> SysResult {
+    if mode & !7 != 0 || flags & !(AT_SYMLINK_NOFOLLOW | AT_EACCESS | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
+    let (_, r) = resolve_at(sys, dirfd, addr, follow)?;
+    let st = if device(&r.guest).is_some() { host_stat_dev(&r.guest)? } else { rustix::fs::lstat(&r.host)? };
+    let perm = st.st_mode & 0o777;
+    let c = sys.p.creds;
+    let ok = if c.euid == 0 {
+        // Root may read and write anything; execute needs some x bit.
+        mode & 1 == 0 || perm & 0o111 != 0
+    } else {
+        let bits = if st.st_uid == c.euid {
+            perm >> 6
+        } else if st.st_gid == c.egid {
+            perm >> 3
+        } else {
+            perm
+        } & 7;
+        bits & mode == mode
+    };
+    if ok { Ok(0) } else { Err(Errno::EACCES) }
+}
+
+pub fn readlinkat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, buf: u64, size: u64) -> SysResult {
+    if (size as i64) <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = path_arg(sys, addr)?;
+    let target: Vec<u8> = if path == b"/proc/self/exe" || path == format!("/proc/{}/exe", sys.p.pid).as_bytes() {
+        sys.p.exe.clone().into_bytes()
+    } else {
+        let base = base_dir(sys, dirfd, &path)?;
+        let r = sys.vfs.resolve(&base, &path, Follow::No)?;
+        let t = std::fs::read_link(&r.host).map_err(|e| {
+            if e.raw_os_error() == Some(Errno::EINVAL.0) { Errno::EINVAL } else { Errno::from(e) }
+        })?;
+        std::os::unix::ffi::OsStrExt::as_bytes(t.as_os_str()).to_vec()
+    };
+    let n = target.len().min(size as usize);
+    sys.mem().copy_out(buf, &target[..n])?;
+    Ok(n as u64)
+}
+
+/// The host's metadata of a device cowix provides (/dev/null...).
+fn host_stat_dev(guest: &str) -> Result<Stat, Errno> {
+    let host = match guest {
+        "/dev/random" | "/dev/urandom" => "/dev/urandom",
+        "/dev/zero" => "/dev/zero",
+        _ => "/dev/null",
+    };
+    Ok(rustix::fs::stat(host)?)
+}
+
+/// stat of what an open file description refers to.
+fn stat_open(sys: &Sys<'_>, fd: i32) -> Result<Stat, Errno> {
+    let file = sys.p.fds.file(fd)?;
+    let f = file.borrow();
+    Ok(match &f.object {
+        Object::Host(h) => rustix::fs::fstat(&h.file)?,
+        Object::Stdin => rustix::fs::fstat(std::io::stdin())?,
+        Object::Stdout => rustix::fs::fstat(std::io::stdout())?,
+        Object::Stderr => rustix::fs::fstat(std::io::stderr())?,
+        Object::Null => host_stat_dev("/dev/null")?,
+        Object::Zero => host_stat_dev("/dev/zero")?,
+        Object::Random => host_stat_dev("/dev/urandom")?,
+    })
+}
+
+/// struct stat for riscv64 (include/uapi/asm-generic/stat.h), 128 bytes.
+fn encode_stat(st: &Stat) -> [u8; 128] {
+    let mut b = [0u8; 128];
+    let mut put = |off: usize, v: u64, n: usize| b[off..off + n].copy_from_slice(&v.to_le_bytes()[..n]);
+    put(0, st.st_dev, 8);
+    put(8, st.st_ino, 8);
+    put(16, st.st_mode as u64, 4);
+    put(20, st.st_nlink, 4);
+    put(24, st.st_uid as u64, 4);
+    put(28, st.st_gid as u64, 4);
+    put(32, st.st_rdev, 8);
+    put(48, st.st_size as u64, 8);
+    put(56, st.st_blksize as u64, 4);
+    put(64, st.st_blocks as u64, 8);
+    put(72, st.st_atime as u64, 8);
+    put(80, st.st_atime_nsec as u64, 8);
+    put(88, st.st_mtime as u64, 8);
+    put(96, st.st_mtime_nsec as u64, 8);
+    put(104, st.st_ctime as u64, 8);
+    put(112, st.st_ctime_nsec as u64, 8);
+    b
+}
+
+fn stat_path_or_fd(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32) -> Result<Stat, Errno> {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | 0x800 /* AT_NO_AUTOMOUNT */) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = path_arg(sys, addr)?;
+    if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        if dirfd == AT_FDCWD {
+            return Ok(rustix::fs::stat(sys.vfs.resolve(&sys.p.cwd, b".", Follow::Yes)?.host)?);
+        }
+        return stat_open(sys, dirfd);
+    }
+    let base = base_dir(sys, dirfd, &path)?;
+    let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
+    let r = sys.vfs.resolve(&base, &path, follow)?;
+    if device(&r.guest).is_some() && r.guest.starts_with("/dev/") {
+        return host_stat_dev(&r.guest);
+    }
+    Ok(rustix::fs::lstat(&r.host)?)
+}
+
+pub fn fstat(sys: &mut Sys<'_>, fd: i32, buf: u64) -> SysResult {
+    let st = stat_open(sys, fd)?;
+    sys.mem().copy_out(buf, &encode_stat(&st))?;
+    Ok(0)
+}
+
+pub fn newfstatat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, buf: u64, flags: u32) -> SysResult {
+    let st = stat_path_or_fd(sys, dirfd, addr, flags)?;
+    sys.mem().copy_out(buf, &encode_stat(&st))?;
+    Ok(0)
+}
+
+/// statx(2): the basic stats (STATX_BASIC_STATS), 256-byte struct statx.
+pub fn statx(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32, _mask: u32, buf: u64) -> SysResult {
+    const STATX_BASIC_STATS: u32 = 0x7ff;
+    let flags = flags & !0x6000; // AT_STATX_SYNC_TYPE bits
+    let st = stat_path_or_fd(sys, dirfd, addr, flags)?;
+    let mut b = [0u8; 256];
+    let mut put = |off: usize, v: u64, n: usize| b[off..off + n].copy_from_slice(&v.to_le_bytes()[..n]);
+    put(0, STATX_BASIC_STATS as u64, 4);
+    put(4, st.st_blksize as u64, 4);
+    put(16, st.st_nlink, 4);
+    put(20, st.st_uid as u64, 4);
+    put(24, st.st_gid as u64, 4);
+    put(28, st.st_mode as u64, 2);
+    put(32, st.st_ino, 8);
+    put(40, st.st_size as u64, 8);
+    put(48, st.st_blocks as u64, 8);
+    for (off, sec, nsec) in [
+        (64, st.st_atime as u64, st.st_atime_nsec as u64),
+        (96, st.st_ctime as u64, st.st_ctime_nsec as u64),
+        (112, st.st_mtime as u64, st.st_mtime_nsec as u64),
+    ] {
+        put(off, sec, 8);
+        put(off + 8, nsec, 4);
+    }
+    let (rmaj, rmin) = (rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev));
+    let (dmaj, dmin) = (rustix::fs::major(st.st_dev), rustix::fs::minor(st.st_dev));
+    put(128, rmaj as u64, 4);
+    put(132, rmin as u64, 4);
+    put(136, dmaj as u64, 4);
+    put(140, dmin as u64, 4);
+    sys.mem().copy_out(buf, &b)?;
+    Ok(0)
+}

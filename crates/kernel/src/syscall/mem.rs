@@ -1,0 +1,178 @@
+//! Memory syscalls: argument checks as mm/mmap.c and mm/mprotect.c do them,
+//! then the memory system does the work.
+
+use std::rc::Rc;
+
+use cowix_mm::{Backing, FileSource, MapFlags, MmError, Prot, VmaName, PAGE_SIZE};
+
+use super::Sys;
+use crate::errno::{Errno, SysResult};
+use crate::fd::{oflag, Object};
+
+const PROT_READ: u32 = 1;
+const PROT_WRITE: u32 = 2;
+const PROT_EXEC: u32 = 4;
+const PROT_GROWSDOWN: u32 = 0x0100_0000;
+
+const MAP_SHARED: u32 = 0x01;
+const MAP_PRIVATE: u32 = 0x02;
+const MAP_SHARED_VALIDATE: u32 = 0x03;
+const MAP_TYPE: u32 = 0x0f;
+const MAP_FIXED: u32 = 0x10;
+const MAP_ANONYMOUS: u32 = 0x20;
+const MAP_GROWSDOWN: u32 = 0x0100;
+const MAP_DENYWRITE: u32 = 0x0800;
+const MAP_EXECUTABLE: u32 = 0x1000;
+const MAP_LOCKED: u32 = 0x2000;
+const MAP_NORESERVE: u32 = 0x4000;
+const MAP_POPULATE: u32 = 0x8000;
+const MAP_NONBLOCK: u32 = 0x1_0000;
+const MAP_STACK: u32 = 0x2_0000;
+const MAP_HUGETLB: u32 = 0x4_0000;
+const MAP_FIXED_NOREPLACE: u32 = 0x10_0000;
+/// Flags MAP_SHARED_VALIDATE accepts (mm/mmap.c: LEGACY_MAP_MASK plus FIXED_NOREPLACE).
+const KNOWN_FLAGS: u32 = MAP_TYPE
+    | MAP_FIXED
+    | MAP_ANONYMOUS
+    | MAP_GROWSDOWN
+    | MAP_DENYWRITE
+    | MAP_EXECUTABLE
+    | MAP_LOCKED
+    | MAP_NORESERVE
+    | MAP_POPULATE
+    | MAP_NONBLOCK
+    | MAP_STACK
+    | MAP_HUGETLB
+    | MAP_FIXED_NOREPLACE;
+
+fn mm_errno(e: MmError) -> Errno {
+    Errno(e.errno())
+}
+
+fn prot_of(prot: u32) -> Result<Prot, Errno> {
+    if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Prot { read: prot & PROT_READ != 0, write: prot & PROT_WRITE != 0, exec: prot & PROT_EXEC != 0 })
+}
+
+/// Rounds a length up to whole pages; ENOMEM when it overflows (as Linux).
+fn page_len(len: u64) -> Result<u64, Errno> {
+    cowix_mm::page_up(len).ok_or(Errno::ENOMEM)
+}
+
+pub fn mmap(sys: &mut Sys<'_>, addr: u64, len: u64, prot: u32, flags: u32, fd: i32, off: u64) -> SysResult {
+    let p = prot_of(prot & !PROT_GROWSDOWN)?;
+    if len == 0 || off % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_len(len)?;
+    let kind = flags & MAP_TYPE;
+    let shared = match kind {
+        MAP_PRIVATE => false,
+        MAP_SHARED => true,
+        MAP_SHARED_VALIDATE if flags & !KNOWN_FLAGS == 0 => true,
+        MAP_SHARED_VALIDATE => return Err(Errno::ENOTSUP),
+        _ => return Err(Errno::EINVAL),
+    };
+    if off.checked_add(len).is_none() {
+        return Err(Errno::EOVERFLOW);
+    }
+    let fixed = flags & MAP_FIXED != 0;
+    if fixed && addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (backing, name) = if flags & MAP_ANONYMOUS != 0 {
+        (Backing::Anonymous, VmaName::Anonymous)
+    } else {
+        let file = sys.p.fds.file(fd)?;
+        let f = file.borrow();
+        let host = match &f.object {
+            Object::Host(h) if h.file.metadata()?.is_file() => h.clone(),
+            Object::Host(_) => return Err(Errno::ENODEV),
+            Object::Null | Object::Zero => {
+                // Mapping /dev/zero privately is anonymous memory (drivers/char/mem.c).
+                drop(f);
+                return map(sys, addr, len, p, flags, shared, Backing::Anonymous, VmaName::Anonymous);
+            }
+            _ => return Err(Errno::ENODEV),
+        };
+        let acc = f.flags & oflag::O_ACCMODE;
+        if acc == oflag::O_WRONLY || (shared && p.write && acc != oflag::O_RDWR) {
+            return Err(Errno::EACCES);
+        }
+        let source: Rc<dyn FileSource> = host;
+        (Backing::File { file: source, offset: off }, VmaName::Path(f.path.clone()))
+    };
+    map(sys, addr, len, p, flags, shared, backing, name)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn map(
+    sys: &mut Sys<'_>,
+    addr: u64,
+    len: u64,
+    prot: Prot,
+    flags: u32,
+    shared: bool,
+    backing: Backing,
+    name: VmaName,
+) -> SysResult {
+    let mf = MapFlags {
+        fixed: flags & MAP_FIXED != 0,
+        fixed_noreplace: flags & MAP_FIXED_NOREPLACE != 0,
+        shared,
+        grows_down: flags & MAP_GROWSDOWN != 0,
+        populate: flags & MAP_POPULATE != 0,
+    };
+    let hint = cowix_mm::page_down(addr);
+    let start = sys.p.mm.mmap(sys.pm, hint, len, prot, mf, backing, name).map_err(mm_errno)?;
+    Ok(start)
+}
+
+pub fn munmap(sys: &mut Sys<'_>, addr: u64, len: u64) -> SysResult {
+    if addr % PAGE_SIZE != 0 || len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_len(len)?;
+    sys.p.mm.munmap(sys.pm, addr, len).map_err(mm_errno)?;
+    Ok(0)
+}
+
+pub fn mprotect(sys: &mut Sys<'_>, addr: u64, len: u64, prot: u32) -> SysResult {
+    if addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = prot_of(prot & !PROT_GROWSDOWN)?;
+    if len == 0 {
+        return Ok(0);
+    }
+    let len = page_len(len)?;
+    sys.p.mm.mprotect(sys.pm, addr, len, p).map_err(mm_errno)?;
+    Ok(0)
+}
+
+pub fn brk(sys: &mut Sys<'_>, new_end: u64) -> SysResult {
+    Ok(sys.p.mm.brk(sys.pm, new_end))
+}
+
+pub fn madvise(sys: &mut Sys<'_>, addr: u64, len: u64, advice: u32) -> SysResult {
+    const MADV_NORMAL: u32 = 0;
+    const MADV_RANDOM: u32 = 1;
+    const MADV_SEQUENTIAL: u32 = 2;
+    const MADV_WILLNEED: u32 = 3;
+    const MADV_HUGEPAGE: u32 = 14;
+    const MADV_NOHUGEPAGE: u32 = 15;
+    if addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let _ = (sys, len);
+    match advice {
+        // Hints about access patterns change nothing cowix computes.
+        MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_WILLNEED | MADV_HUGEPAGE
+        | MADV_NOHUGEPAGE => Ok(0),
+        // DONTNEED, FREE, DONTFORK, WIPEONFORK... change memory contents or
+        // fork behaviour; they arrive with the memory system's madvise.
+        _ => Err(Errno::EINVAL),
+    }
+}

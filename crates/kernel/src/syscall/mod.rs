@@ -1,0 +1,185 @@
+//! The system call boundary: numbers, dispatch, and the context every
+//! handler gets.
+//!
+//! One syscall, one function: it checks its arguments first, then hands off
+//! to the VFS, the fd table or the memory system. Lower layers' errors
+//! become an [`Errno`] here, once. Numbers are riscv64's, which are the
+//! generic table (include/uapi/asm-generic/unistd.h); all are listed in
+//! [`NAMES`], and an unknown number returns ENOSYS.
+
+mod fs;
+mod mem;
+mod proc;
+mod time;
+
+use cowix_mm::PhysMem;
+
+use crate::errno::{Errno, SysResult};
+use crate::process::Process;
+use crate::uaccess::GuestMemory;
+use crate::vfs::Vfs;
+use crate::Clock;
+
+/// Everything a syscall handler may touch.
+#[derive(Debug)]
+pub(crate) struct Sys<'a> {
+    pub p: &'a mut Process,
+    pub pm: &'a mut PhysMem,
+    pub vfs: &'a Vfs,
+    pub clock: &'a Clock,
+}
+
+impl Sys<'_> {
+    /// The calling process's memory, for copying syscall arguments in and out.
+    pub fn mem(&mut self) -> GuestMemory<'_> {
+        self.p.tlb.sync(&self.p.mm);
+        GuestMemory { pm: self.pm, mm: &mut self.p.mm, tlb: &mut self.p.tlb }
+    }
+}
+
+/// riscv64 syscall numbers and names, for dispatch and traces.
+pub const NAMES: &[(u64, &str)] = &[
+    (17, "getcwd"),
+    (23, "dup"),
+    (24, "dup3"),
+    (25, "fcntl"),
+    (29, "ioctl"),
+    (34, "mkdirat"),
+    (35, "unlinkat"),
+    (46, "ftruncate"),
+    (48, "faccessat"),
+    (49, "chdir"),
+    (56, "openat"),
+    (57, "close"),
+    (61, "getdents64"),
+    (62, "lseek"),
+    (63, "read"),
+    (64, "write"),
+    (65, "readv"),
+    (66, "writev"),
+    (67, "pread64"),
+    (68, "pwrite64"),
+    (78, "readlinkat"),
+    (79, "newfstatat"),
+    (80, "fstat"),
+    (82, "fsync"),
+    (83, "fdatasync"),
+    (93, "exit"),
+    (94, "exit_group"),
+    (96, "set_tid_address"),
+    (98, "futex"),
+    (99, "set_robust_list"),
+    (101, "nanosleep"),
+    (113, "clock_gettime"),
+    (114, "clock_getres"),
+    (115, "clock_nanosleep"),
+    (124, "sched_yield"),
+    (129, "kill"),
+    (130, "tkill"),
+    (131, "tgkill"),
+    (134, "rt_sigaction"),
+    (135, "rt_sigprocmask"),
+    (160, "uname"),
+    (163, "getrlimit"),
+    (164, "setrlimit"),
+    (165, "getrusage"),
+    (166, "umask"),
+    (167, "prctl"),
+    (169, "gettimeofday"),
+    (172, "getpid"),
+    (173, "getppid"),
+    (174, "getuid"),
+    (175, "geteuid"),
+    (176, "getgid"),
+    (177, "getegid"),
+    (178, "gettid"),
+    (179, "sysinfo"),
+    (214, "brk"),
+    (215, "munmap"),
+    (222, "mmap"),
+    (226, "mprotect"),
+    (233, "madvise"),
+    (258, "riscv_hwprobe"),
+    (261, "prlimit64"),
+    (278, "getrandom"),
+    (291, "statx"),
+    (293, "rseq"),
+    (439, "faccessat2"),
+];
+
+/// The name of syscall `nr`, if cowix knows it.
+pub fn name(nr: u64) -> Option<&'static str> {
+    NAMES.iter().find(|(n, _)| *n == nr).map(|(_, s)| *s)
+}
+
+/// Runs syscall `nr` with arguments `a` for the process in `sys`; returns
+/// the value for `a0`. A handler that ends the process sets `p.exit`.
+pub(crate) fn dispatch(sys: &mut Sys<'_>, nr: u64, a: [u64; 6]) -> u64 {
+    let r: SysResult = match nr {
+        17 => fs::getcwd(sys, a[0], a[1]),
+        23 => fs::dup(sys, a[0] as i32),
+        24 => fs::dup3(sys, a[0] as i32, a[1] as i32, a[2] as u32),
+        25 => fs::fcntl(sys, a[0] as i32, a[1] as u32, a[2]),
+        29 => fs::ioctl(sys, a[0] as i32, a[1] as u32, a[2]),
+        34 => fs::mkdirat(sys, a[0] as i32, a[1], a[2] as u32),
+        35 => fs::unlinkat(sys, a[0] as i32, a[1], a[2] as u32),
+        46 => fs::ftruncate(sys, a[0] as i32, a[1]),
+        48 => fs::faccessat(sys, a[0] as i32, a[1], a[2] as u32, 0),
+        439 => fs::faccessat(sys, a[0] as i32, a[1], a[2] as u32, a[3] as u32),
+        49 => fs::chdir(sys, a[0]),
+        56 => fs::openat(sys, a[0] as i32, a[1], a[2] as u32, a[3] as u32),
+        57 => fs::close(sys, a[0] as i32),
+        62 => fs::lseek(sys, a[0] as i32, a[1] as i64, a[2] as u32),
+        63 => fs::read(sys, a[0] as i32, a[1], a[2]),
+        64 => fs::write(sys, a[0] as i32, a[1], a[2]),
+        65 => fs::readv(sys, a[0] as i32, a[1], a[2]),
+        66 => fs::writev(sys, a[0] as i32, a[1], a[2]),
+        67 => fs::pread64(sys, a[0] as i32, a[1], a[2], a[3]),
+        68 => fs::pwrite64(sys, a[0] as i32, a[1], a[2], a[3]),
+        78 => fs::readlinkat(sys, a[0] as i32, a[1], a[2], a[3]),
+        79 => fs::newfstatat(sys, a[0] as i32, a[1], a[2], a[3] as u32),
+        80 => fs::fstat(sys, a[0] as i32, a[1]),
+        82 | 83 => fs::fsync(sys, a[0] as i32),
+        291 => fs::statx(sys, a[0] as i32, a[1], a[2] as u32, a[3] as u32, a[4]),
+        93 | 94 => proc::exit(sys, a[0]),
+        96 => proc::set_tid_address(sys, a[0]),
+        99 => proc::set_robust_list(sys, a[0], a[1]),
+        124 => Ok(0),
+        129 => proc::kill(sys, a[0] as i32, a[1] as i32),
+        130 => proc::tkill(sys, a[0] as i32, a[1] as i32),
+        131 => proc::tgkill(sys, a[0] as i32, a[1] as i32, a[2] as i32),
+        134 => proc::rt_sigaction(sys, a[0] as i32, a[1], a[2], a[3]),
+        135 => proc::rt_sigprocmask(sys, a[0] as u32, a[1], a[2], a[3]),
+        163 => proc::prlimit64(sys, 0, a[0] as u32, 0, a[1]),
+        164 => proc::prlimit64(sys, 0, a[0] as u32, a[1], 0),
+        261 => proc::prlimit64(sys, a[0] as i32, a[1] as u32, a[2], a[3]),
+        165 => proc::getrusage(sys, a[0] as i32, a[1]),
+        166 => proc::umask(sys, a[0] as u32),
+        167 => proc::prctl(sys, a[0] as i32, a[1]),
+        172 => Ok(sys.p.pid as u64),
+        173 => Ok(sys.p.ppid as u64),
+        174 => Ok(sys.p.creds.uid as u64),
+        175 => Ok(sys.p.creds.euid as u64),
+        176 => Ok(sys.p.creds.gid as u64),
+        177 => Ok(sys.p.creds.egid as u64),
+        178 => Ok(sys.p.pid as u64),
+        101 => time::nanosleep(sys, a[0], a[1]),
+        113 => time::clock_gettime(sys, a[0] as i32, a[1]),
+        114 => time::clock_getres(sys, a[0] as i32, a[1]),
+        115 => time::clock_nanosleep(sys, a[0] as i32, a[1] as u32, a[2], a[3]),
+        160 => time::uname(sys, a[0]),
+        169 => time::gettimeofday(sys, a[0], a[1]),
+        179 => time::sysinfo(sys, a[0]),
+        278 => time::getrandom(sys, a[0], a[1], a[2] as u32),
+        214 => mem::brk(sys, a[0]),
+        215 => mem::munmap(sys, a[0], a[1]),
+        222 => mem::mmap(sys, a[0], a[1], a[2] as u32, a[3] as u32, a[4] as i32, a[5]),
+        226 => mem::mprotect(sys, a[0], a[1], a[2] as u32),
+        233 => mem::madvise(sys, a[0], a[1], a[2] as u32),
+        _ => Err(Errno::ENOSYS),
+    };
+    match r {
+        Ok(v) => v,
+        Err(e) => e.to_ret(),
+    }
+}

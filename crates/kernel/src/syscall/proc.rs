@@ -1,0 +1,238 @@
+//! Process syscalls: exit, thread bookkeeping, signals, limits.
+
+use super::Sys;
+use crate::errno::{Errno, SysResult};
+use crate::process::{rlimit, ExitStatus, Rlimit};
+use crate::signal::{self, sig, DefaultAction, SigAction, SIGSET_SIZE, SIG_DFL, SIG_IGN, UNBLOCKABLE};
+
+pub fn exit(sys: &mut Sys<'_>, code: u64) -> SysResult {
+    sys.p.exit = Some(ExitStatus::Exited(code as u8));
+    Ok(0)
+}
+
+pub fn set_tid_address(sys: &mut Sys<'_>, addr: u64) -> SysResult {
+    sys.p.clear_child_tid = addr;
+    Ok(sys.p.pid as u64)
+}
+
+pub fn set_robust_list(sys: &mut Sys<'_>, head: u64, len: u64) -> SysResult {
+    // sizeof(struct robust_list_head) on 64-bit.
+    if len != 24 {
+        return Err(Errno::EINVAL);
+    }
+    sys.p.robust_list = (head, len);
+    Ok(0)
+}
+
+/// Sends `n` to the calling process itself (the only one there is yet).
+/// n == 0 only checks that the target exists.
+fn send_self(sys: &mut Sys<'_>, n: i32) -> SysResult {
+    if !(0..=sig::NSIG as i32).contains(&n) {
+        return Err(Errno::EINVAL);
+    }
+    if n == 0 {
+        return Ok(0);
+    }
+    let n = n as u8;
+    let bit = 1u64 << (n - 1);
+    let action = sys.p.signals.action(n);
+    if action.handler == SIG_IGN && n != sig::SIGKILL && n != sig::SIGSTOP {
+        return Ok(0);
+    }
+    if sys.p.signals.blocked & bit != 0 && n != sig::SIGKILL {
+        // Stays pending while blocked; nothing unblocks it before exit here.
+        return Ok(0);
+    }
+    if action.handler != SIG_DFL {
+        eprintln!(
+            "cowix: pid {}: {} has a handler, but running guest signal handlers is not implemented; applying the default action",
+            sys.p.pid,
+            signal::name(n)
+        );
+    }
+    match signal::default_action(n) {
+        DefaultAction::Terminate => sys.p.exit = Some(ExitStatus::Signaled { signal: n, core: false }),
+        DefaultAction::CoreDump => sys.p.exit = Some(ExitStatus::Signaled { signal: n, core: true }),
+        DefaultAction::Ignore | DefaultAction::Continue | DefaultAction::Stop => {}
+    }
+    Ok(0)
+}
+
+pub fn kill(sys: &mut Sys<'_>, pid: i32, n: i32) -> SysResult {
+    // pid 0 and -1 and -pgid all include the caller when it is alone.
+    if pid == sys.p.pid || pid == 0 || pid == -1 || pid == -sys.p.pid {
+        send_self(sys, n)
+    } else {
+        Err(Errno::ESRCH)
+    }
+}
+
+pub fn tkill(sys: &mut Sys<'_>, tid: i32, n: i32) -> SysResult {
+    if tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if tid != sys.p.pid {
+        return Err(Errno::ESRCH);
+    }
+    send_self(sys, n)
+}
+
+pub fn tgkill(sys: &mut Sys<'_>, tgid: i32, tid: i32, n: i32) -> SysResult {
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if tgid != sys.p.pid || tid != sys.p.pid {
+        return Err(Errno::ESRCH);
+    }
+    send_self(sys, n)
+}
+
+fn read_sigaction(sys: &mut Sys<'_>, addr: u64) -> Result<SigAction, Errno> {
+    let mut b = [0u8; 24];
+    sys.mem().copy_in(addr, &mut b)?;
+    let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
+    Ok(SigAction { handler: w(0), flags: w(1), mask: w(2) })
+}
+
+pub fn rt_sigaction(sys: &mut Sys<'_>, n: i32, act: u64, oact: u64, size: u64) -> SysResult {
+    if size != SIGSET_SIZE || !(1..=sig::NSIG as i32).contains(&n) {
+        return Err(Errno::EINVAL);
+    }
+    let n = n as u8;
+    let new = if act != 0 { Some(read_sigaction(sys, act)?) } else { None };
+    if new.is_some() && (n == sig::SIGKILL || n == sig::SIGSTOP) {
+        return Err(Errno::EINVAL);
+    }
+    let old = sys.p.signals.action(n);
+    if oact != 0 {
+        let mut b = [0u8; 24];
+        b[0..8].copy_from_slice(&old.handler.to_le_bytes());
+        b[8..16].copy_from_slice(&old.flags.to_le_bytes());
+        b[16..24].copy_from_slice(&old.mask.to_le_bytes());
+        sys.mem().copy_out(oact, &b)?;
+    }
+    if let Some(mut a) = new {
+        a.mask &= !UNBLOCKABLE;
+        sys.p.signals.actions[(n - 1) as usize] = a;
+    }
+    Ok(0)
+}
+
+pub fn rt_sigprocmask(sys: &mut Sys<'_>, how: u32, set: u64, oset: u64, size: u64) -> SysResult {
+    const SIG_BLOCK: u32 = 0;
+    const SIG_UNBLOCK: u32 = 1;
+    const SIG_SETMASK: u32 = 2;
+    if size != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let old = sys.p.signals.blocked;
+    if set != 0 {
+        let s = sys.mem().read_u64(set)?;
+        let new = match how {
+            SIG_BLOCK => old | s,
+            SIG_UNBLOCK => old & !s,
+            SIG_SETMASK => s,
+            _ => return Err(Errno::EINVAL),
+        };
+        sys.p.signals.blocked = new & !UNBLOCKABLE;
+    }
+    if oset != 0 {
+        sys.mem().write_u64(oset, old)?;
+    }
+    Ok(0)
+}
+
+pub fn prlimit64(sys: &mut Sys<'_>, pid: i32, res: u32, new: u64, old: u64) -> SysResult {
+    if pid != 0 && pid != sys.p.pid {
+        return Err(Errno::ESRCH);
+    }
+    let r = res as usize;
+    if r >= rlimit::COUNT {
+        return Err(Errno::EINVAL);
+    }
+    let new_limit = if new != 0 {
+        let cur = sys.mem().read_u64(new)?;
+        let max = sys.mem().read_u64(new + 8)?;
+        if cur > max {
+            return Err(Errno::EINVAL);
+        }
+        let l = Rlimit { cur, max };
+        // Raising a hard limit needs privilege (CAP_SYS_RESOURCE).
+        if max > sys.p.rlimits[r].max && sys.p.creds.euid != 0 {
+            return Err(Errno::EPERM);
+        }
+        if r == rlimit::NOFILE && max > 1 << 20 {
+            return Err(Errno::EPERM);
+        }
+        Some(l)
+    } else {
+        None
+    };
+    if old != 0 {
+        let l = sys.p.rlimits[r];
+        sys.mem().write_u64(old, l.cur)?;
+        sys.mem().write_u64(old + 8, l.max)?;
+    }
+    if let Some(l) = new_limit {
+        sys.p.rlimits[r] = l;
+        if r == rlimit::STACK {
+            sys.p.mm.set_stack_limit(l.cur);
+        }
+    }
+    Ok(0)
+}
+
+pub fn getrusage(sys: &mut Sys<'_>, who: i32, buf: u64) -> SysResult {
+    const RUSAGE_SELF: i32 = 0;
+    const RUSAGE_CHILDREN: i32 = -1;
+    const RUSAGE_THREAD: i32 = 1;
+    if ![RUSAGE_SELF, RUSAGE_CHILDREN, RUSAGE_THREAD].contains(&who) {
+        return Err(Errno::EINVAL);
+    }
+    // struct rusage: utime, stime (timevals), then 14 longs.
+    let mut b = [0u8; 144];
+    if who != RUSAGE_CHILDREN {
+        let ns = sys.clock.cpu_ns(sys.p.cpu.instret);
+        b[0..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
+        b[8..16].copy_from_slice(&((ns % 1_000_000_000) / 1000).to_le_bytes());
+        let stats = sys.pm.stats();
+        let maxrss_kib = stats.peak_frames_in_use * 4;
+        b[32..40].copy_from_slice(&maxrss_kib.to_le_bytes());
+        b[64..72].copy_from_slice(&stats.faults.resolved().to_le_bytes()); // ru_minflt
+    }
+    sys.mem().copy_out(buf, &b)?;
+    Ok(0)
+}
+
+pub fn umask(sys: &mut Sys<'_>, mask: u32) -> SysResult {
+    let old = sys.p.umask;
+    sys.p.umask = mask & 0o777;
+    Ok(old as u64)
+}
+
+pub fn prctl(sys: &mut Sys<'_>, option: i32, arg2: u64) -> SysResult {
+    const PR_SET_NAME: i32 = 15;
+    const PR_GET_NAME: i32 = 16;
+    match option {
+        PR_SET_NAME => {
+            let mut name = [0u8; 16];
+            sys.mem().copy_in(arg2, &mut name[..15]).or_else(|_| {
+                // A shorter string near the end of a mapping: read it as a C string.
+                let s = sys.mem().read_cstr(arg2, 15)?;
+                name[..s.len().min(15)].copy_from_slice(&s[..s.len().min(15)]);
+                Ok::<(), Errno>(())
+            })?;
+            let end = name.iter().position(|&b| b == 0).unwrap_or(15);
+            sys.p.comm = String::from_utf8_lossy(&name[..end]).into_owned();
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let mut name = [0u8; 16];
+            let c = sys.p.comm.as_bytes();
+            name[..c.len().min(15)].copy_from_slice(&c[..c.len().min(15)]);
+            sys.mem().copy_out(arg2, &name)?;
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}

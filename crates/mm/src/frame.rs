@@ -1,0 +1,364 @@
+//! Physical memory: a pool of refcounted 4 KiB frames and the zero frame.
+//!
+//! Host memory is committed only when a frame is allocated and returned when
+//! it is freed; a freed frame's number is reused. Frame 0 is the shared zero
+//! frame: all zeros, never written, never freed, not counted against
+//! `max_frames`.
+//!
+//! A frame's refcount is the number of references to it: PTEs mapping it, the
+//! parent table entry pointing at a page-table frame (or the address space
+//! owning a root), the page cache's entry, and temporary references a caller
+//! took with [`PhysMem::get`]. [`check_invariants`](crate::check_invariants)
+//! verifies that count.
+
+use std::fmt;
+
+use crate::page_cache::{PageCache, PageKey};
+use crate::stats::MemStats;
+use crate::{MmError, PAGE_SIZE};
+
+const FRAME_BYTES: usize = PAGE_SIZE as usize;
+
+/// Names a frame of a [`PhysMem`]. It is also the PPN stored in a PTE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FrameId(u32);
+
+impl FrameId {
+    /// The frame's number (its index in the pool and its PPN).
+    pub fn index(self) -> u32 {
+        self.0
+    }
+
+    pub(crate) fn from_index(index: u32) -> FrameId {
+        FrameId(index)
+    }
+}
+
+const ZERO_FRAME: FrameId = FrameId(0);
+
+/// What a frame is used for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FrameKind {
+    /// Not allocated.
+    Free,
+    /// The shared zero frame.
+    Zero,
+    /// Anonymous data: private pages, copies made by copy-on-write.
+    Anon,
+    /// A page-table page (512 PTEs).
+    PageTable,
+    /// A page of a file (or of shared anonymous memory) held by the page cache.
+    PageCache,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct FrameMeta {
+    refcount: u32,
+    kind: FrameKind,
+    /// For `PageCache` frames: the cache entry holding the frame.
+    cache_key: Option<PageKey>,
+}
+
+const FREE_META: FrameMeta = FrameMeta { refcount: 0, kind: FrameKind::Free, cache_key: None };
+
+/// The frame pool, its statistics and the page cache.
+///
+/// Invariants: `data[i].is_some()` iff `meta[i].kind != Free`; a frame is on
+/// `free` iff it is `Free`; `stats.frames_in_use` counts non-free frames other
+/// than the zero frame.
+pub struct PhysMem {
+    data: Vec<Option<Box<[u8; FRAME_BYTES]>>>,
+    meta: Vec<FrameMeta>,
+    free: Vec<u32>,
+    pub(crate) cache: PageCache,
+    pub(crate) stats: MemStats,
+}
+
+impl fmt::Debug for PhysMem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PhysMem")
+            .field("stats", &self.stats)
+            .field("slots", &self.meta.len())
+            .field("cached_pages", &self.cache.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn zeroed_frame() -> Box<[u8; FRAME_BYTES]> {
+    Box::new([0u8; FRAME_BYTES])
+}
+
+impl PhysMem {
+    /// A pool that will hand out at most `max_frames` frames (clamped to what
+    /// a 32-bit frame number can name), plus the zero frame.
+    pub fn new(max_frames: u64) -> Self {
+        let max_frames = max_frames.min(u64::from(u32::MAX) - 1);
+        PhysMem {
+            data: vec![Some(zeroed_frame())],
+            meta: vec![FrameMeta { refcount: 1, kind: FrameKind::Zero, cache_key: None }],
+            free: Vec::new(),
+            cache: PageCache::default(),
+            stats: MemStats { max_frames, ..MemStats::default() },
+        }
+    }
+
+    /// The shared read-only zero frame.
+    pub fn zero_frame(&self) -> FrameId {
+        ZERO_FRAME
+    }
+
+    /// Changes the cap on frames in use (e.g. to make the next allocation fail
+    /// in a test). Frames already in use above the new cap stay allocated.
+    pub fn set_max_frames(&mut self, max_frames: u64) {
+        self.stats.max_frames = max_frames.min(u64::from(u32::MAX) - 1);
+    }
+
+    /// Allocates a zero-filled anonymous frame with refcount 1.
+    /// When the pool is full, first evicts a clean page-cache page nobody maps
+    /// (like Linux reclaiming clean file pages); `Err(OutOfMemory)` if none.
+    pub fn alloc(&mut self) -> Result<FrameId, MmError> {
+        self.alloc_kind(FrameKind::Anon)
+    }
+
+    /// [`alloc`](Self::alloc) for a frame of the given kind.
+    pub(crate) fn alloc_kind(&mut self, kind: FrameKind) -> Result<FrameId, MmError> {
+        assert!(!matches!(kind, FrameKind::Free | FrameKind::Zero), "alloc_kind: bad kind {kind:?}");
+        if self.stats.frames_in_use >= self.stats.max_frames {
+            self.reap_shared_anon();
+            while self.stats.frames_in_use >= self.stats.max_frames {
+                if !self.evict_one_clean() {
+                    return Err(MmError::OutOfMemory);
+                }
+            }
+        }
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                let index = u32::try_from(self.meta.len()).expect("alloc_kind: frame numbers exhausted");
+                self.data.push(None);
+                self.meta.push(FREE_META);
+                index
+            }
+        };
+        let slot = index as usize;
+        debug_assert_eq!(self.meta[slot].kind, FrameKind::Free);
+        self.data[slot] = Some(zeroed_frame());
+        self.meta[slot] = FrameMeta { refcount: 1, kind, cache_key: None };
+        self.stats.frames_in_use += 1;
+        self.stats.peak_frames_in_use = self.stats.peak_frames_in_use.max(self.stats.frames_in_use);
+        match kind {
+            FrameKind::PageTable => self.stats.page_table_frames += 1,
+            FrameKind::PageCache => self.stats.page_cache_frames += 1,
+            _ => {}
+        }
+        Ok(FrameId(index))
+    }
+
+    fn meta(&self, f: FrameId) -> &FrameMeta {
+        match self.meta.get(f.0 as usize) {
+            Some(m) if m.kind != FrameKind::Free => m,
+            _ => panic!("PhysMem: frame {} is not allocated", f.0),
+        }
+    }
+
+    fn meta_mut(&mut self, f: FrameId) -> &mut FrameMeta {
+        match self.meta.get_mut(f.0 as usize) {
+            Some(m) if m.kind != FrameKind::Free => m,
+            _ => panic!("PhysMem: frame {} is not allocated", f.0),
+        }
+    }
+
+    /// Takes one more reference to an allocated frame.
+    pub fn get(&mut self, f: FrameId) {
+        let m = self.meta_mut(f);
+        m.refcount = m.refcount.checked_add(1).expect("get: refcount overflow");
+    }
+
+    /// Drops one reference; the frame is freed when none remain. The zero
+    /// frame is never freed (its own reference is permanent).
+    pub fn put(&mut self, f: FrameId) {
+        let m = self.meta_mut(f);
+        assert!(m.refcount > 0, "put: frame {} has refcount 0", f.0);
+        if m.kind == FrameKind::Zero {
+            assert!(m.refcount > 1, "put: dropping the zero frame's own reference");
+        }
+        m.refcount -= 1;
+        if m.refcount > 0 {
+            return;
+        }
+        let kind = m.kind;
+        if let Some(key) = m.cache_key {
+            assert!(
+                self.cache.lookup_key(key).map(|p| p.frame) != Some(f),
+                "put: freeing frame {} still held by the page cache",
+                f.0
+            );
+        }
+        let slot = f.0 as usize;
+        self.meta[slot] = FREE_META;
+        self.data[slot] = None;
+        self.free.push(f.0);
+        self.stats.frames_in_use -= 1;
+        match kind {
+            FrameKind::PageTable => self.stats.page_table_frames -= 1,
+            FrameKind::PageCache => self.stats.page_cache_frames -= 1,
+            _ => {}
+        }
+    }
+
+    /// The number of references to `f`.
+    pub fn refcount(&self, f: FrameId) -> u32 {
+        self.meta(f).refcount
+    }
+
+    /// What `f` is used for ([`FrameKind::Free`] if not allocated).
+    pub fn frame_kind(&self, f: FrameId) -> FrameKind {
+        self.meta.get(f.0 as usize).map_or(FrameKind::Free, |m| m.kind)
+    }
+
+    /// The contents of an allocated frame.
+    pub fn bytes(&self, f: FrameId) -> &[u8; FRAME_BYTES] {
+        match self.data.get(f.0 as usize) {
+            Some(Some(b)) => b,
+            _ => panic!("bytes: frame {} is not allocated", f.0),
+        }
+    }
+
+    /// The contents of an allocated frame, for writing. Panics on the zero
+    /// frame: writing it is a kernel bug.
+    pub fn bytes_mut(&mut self, f: FrameId) -> &mut [u8; FRAME_BYTES] {
+        assert!(f != ZERO_FRAME, "bytes_mut: the zero frame is read-only");
+        match self.data.get_mut(f.0 as usize) {
+            Some(Some(b)) => b,
+            _ => panic!("bytes_mut: frame {} is not allocated", f.0),
+        }
+    }
+
+    /// Copies the contents of `src` into `dst` (`dst` must not be the zero frame).
+    pub fn copy_frame(&mut self, src: FrameId, dst: FrameId) {
+        let contents = *self.bytes(src);
+        *self.bytes_mut(dst) = contents;
+    }
+
+    /// Frame usage and fault counters.
+    pub fn stats(&self) -> &MemStats {
+        &self.stats
+    }
+
+    pub(crate) fn set_cache_key(&mut self, f: FrameId, key: Option<PageKey>) {
+        let m = self.meta_mut(f);
+        assert_eq!(m.kind, FrameKind::PageCache, "set_cache_key: frame {} is not a page-cache frame", f.0);
+        m.cache_key = key;
+    }
+
+    pub(crate) fn cache_key(&self, f: FrameId) -> Option<PageKey> {
+        self.meta(f).cache_key
+    }
+
+    /// Every allocated frame with its refcount and kind (for the invariant checker).
+    pub(crate) fn allocated_frames(&self) -> impl Iterator<Item = (FrameId, u32, FrameKind)> + '_ {
+        self.meta
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.kind != FrameKind::Free)
+            .map(|(i, m)| (FrameId(i as u32), m.refcount, m.kind))
+    }
+
+    /// Internal consistency of the pool itself (for the invariant checker).
+    pub(crate) fn check_pool(&self) {
+        assert_eq!(self.data.len(), self.meta.len(), "check_pool: data/meta length mismatch");
+        for (i, (d, m)) in self.data.iter().zip(&self.meta).enumerate() {
+            assert_eq!(d.is_some(), m.kind != FrameKind::Free, "check_pool: frame {i} data/kind mismatch");
+            if m.kind != FrameKind::Free {
+                assert!(m.refcount > 0, "check_pool: allocated frame {i} has refcount 0");
+            }
+        }
+        let free: std::collections::HashSet<u32> = self.free.iter().copied().collect();
+        assert_eq!(free.len(), self.free.len(), "check_pool: duplicate on free list");
+        for &i in &free {
+            assert_eq!(self.meta[i as usize].kind, FrameKind::Free, "check_pool: allocated frame {i} on free list");
+        }
+        let in_use = self.meta.iter().filter(|m| !matches!(m.kind, FrameKind::Free | FrameKind::Zero)).count();
+        assert_eq!(free.len() + in_use + 1, self.meta.len(), "check_pool: a free frame is missing from the free list");
+        assert_eq!(self.stats.frames_in_use, in_use as u64, "check_pool: frames_in_use is wrong");
+        let tables = self.meta.iter().filter(|m| m.kind == FrameKind::PageTable).count();
+        assert_eq!(self.stats.page_table_frames, tables as u64, "check_pool: page_table_frames is wrong");
+        let cached = self.meta.iter().filter(|m| m.kind == FrameKind::PageCache).count();
+        assert_eq!(self.stats.page_cache_frames, cached as u64, "check_pool: page_cache_frames is wrong");
+        assert!(self.stats.peak_frames_in_use >= self.stats.frames_in_use, "check_pool: peak below current");
+        assert!(self.bytes(ZERO_FRAME).iter().all(|&b| b == 0), "check_pool: the zero frame was written");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alloc_is_zeroed_and_freed_frames_are_reused() {
+        let mut pm = PhysMem::new(2);
+        let a = pm.alloc().unwrap();
+        pm.bytes_mut(a)[7] = 42;
+        let b = pm.alloc().unwrap();
+        assert_eq!(pm.alloc(), Err(MmError::OutOfMemory));
+        assert_eq!(pm.stats().frames_in_use, 2);
+        pm.put(a);
+        let c = pm.alloc().unwrap();
+        assert_eq!(c, a, "freed frame number is reused");
+        assert_eq!(pm.bytes(c)[7], 0, "reused frame is zero-filled");
+        pm.put(b);
+        pm.put(c);
+        assert_eq!(pm.stats().frames_in_use, 0);
+        assert_eq!(pm.stats().peak_frames_in_use, 2);
+        pm.check_pool();
+    }
+
+    #[test]
+    fn refcount_frees_at_zero() {
+        let mut pm = PhysMem::new(4);
+        let a = pm.alloc().unwrap();
+        pm.get(a);
+        assert_eq!(pm.refcount(a), 2);
+        pm.put(a);
+        assert_eq!(pm.frame_kind(a), FrameKind::Anon);
+        pm.put(a);
+        assert_eq!(pm.frame_kind(a), FrameKind::Free);
+        pm.check_pool();
+    }
+
+    #[test]
+    fn zero_frame_survives_get_put() {
+        let mut pm = PhysMem::new(0);
+        let z = pm.zero_frame();
+        pm.get(z);
+        pm.put(z);
+        assert_eq!(pm.refcount(z), 1);
+        assert!(pm.bytes(z).iter().all(|&b| b == 0));
+        pm.check_pool();
+    }
+
+    #[test]
+    #[should_panic(expected = "bytes_mut: the zero frame is read-only")]
+    fn writing_the_zero_frame_panics() {
+        let mut pm = PhysMem::new(1);
+        let z = pm.zero_frame();
+        pm.bytes_mut(z)[0] = 1;
+    }
+
+    #[test]
+    #[should_panic(expected = "put: dropping the zero frame's own reference")]
+    fn freeing_the_zero_frame_panics() {
+        let mut pm = PhysMem::new(1);
+        let z = pm.zero_frame();
+        pm.put(z);
+    }
+
+    #[test]
+    #[should_panic(expected = "not allocated")]
+    fn put_of_a_free_frame_panics() {
+        let mut pm = PhysMem::new(1);
+        let a = pm.alloc().unwrap();
+        pm.put(a);
+        pm.put(a);
+    }
+}

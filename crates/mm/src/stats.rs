@@ -1,0 +1,116 @@
+//! Counters: frame usage (kept by [`PhysMem`](crate::PhysMem)) and faults by
+//! kind (kept both globally and per address space, for `/proc` later).
+
+use crate::FaultError;
+
+/// How a fault was resolved (returned by
+/// [`AddressSpace::handle_fault`](crate::AddressSpace::handle_fault)).
+/// The Linux function that does the same is named on each variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FaultKind {
+    /// Read of a never-touched anonymous page: mapped the shared zero frame
+    /// read-only (mm/memory.c:do_anonymous_page(), the `my_zero_pfn` path).
+    ZeroPage,
+    /// Write to a never-touched anonymous page or to one mapping the zero
+    /// frame: a fresh zeroed frame (do_anonymous_page() / wp_page_copy()).
+    ZeroFill,
+    /// Write to a copy-on-write page shared with someone else: copied
+    /// (mm/memory.c:do_wp_page() → wp_page_copy()).
+    CowCopy,
+    /// Write to a copy-on-write page nobody else holds: made writable again
+    /// without copying (do_wp_page() → wp_page_reuse()).
+    CowReuse,
+    /// A file page mapped from the page cache (mm/memory.c:do_read_fault(),
+    /// do_shared_fault() for a write to a shared mapping).
+    File,
+    /// Write to a private file page: copied into an anonymous frame, the
+    /// page's backing moving from the file to anonymous memory
+    /// (mm/memory.c:do_cow_fault(), or wp_page_copy() when already mapped).
+    FileCow,
+    /// Write to a present read-only page of a shared mapping: made writable
+    /// and the page-cache page marked dirty (do_wp_page() → wp_page_shared()).
+    SharedWrite,
+    /// The PTE already allowed the access (a stale TLB); nothing changed.
+    Spurious,
+}
+
+/// Fault counters, one per [`FaultKind`] plus the growth and failure events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FaultCounters {
+    pub zero_page: u64,
+    pub zero_fill: u64,
+    pub cow_copy: u64,
+    pub cow_reuse: u64,
+    pub file: u64,
+    pub file_cow: u64,
+    pub shared_write: u64,
+    pub spurious: u64,
+    /// Stack VMAs grown down by a fault (counted in addition to the kind of
+    /// the fault that followed).
+    pub stack_growth: u64,
+    /// Faults answered with SIGSEGV.
+    pub segv: u64,
+    /// Faults answered with SIGBUS.
+    pub bus: u64,
+    /// Faults that ran out of frames.
+    pub oom: u64,
+}
+
+impl FaultCounters {
+    /// Faults resolved so that the access could be retried (Linux's minor
+    /// faults: every resolution here is minor, there is no disk I/O wait).
+    pub fn resolved(&self) -> u64 {
+        self.zero_page
+            + self.zero_fill
+            + self.cow_copy
+            + self.cow_reuse
+            + self.file
+            + self.file_cow
+            + self.shared_write
+            + self.spurious
+    }
+
+    pub(crate) fn record(&mut self, kind: FaultKind) {
+        let counter = match kind {
+            FaultKind::ZeroPage => &mut self.zero_page,
+            FaultKind::ZeroFill => &mut self.zero_fill,
+            FaultKind::CowCopy => &mut self.cow_copy,
+            FaultKind::CowReuse => &mut self.cow_reuse,
+            FaultKind::File => &mut self.file,
+            FaultKind::FileCow => &mut self.file_cow,
+            FaultKind::SharedWrite => &mut self.shared_write,
+            FaultKind::Spurious => &mut self.spurious,
+        };
+        *counter += 1;
+    }
+
+    pub(crate) fn record_error(&mut self, error: FaultError) {
+        match error {
+            FaultError::Segv(_) => self.segv += 1,
+            FaultError::Bus => self.bus += 1,
+            FaultError::OutOfMemory => self.oom += 1,
+        }
+    }
+}
+
+/// Whole-system memory statistics, kept by [`PhysMem`](crate::PhysMem).
+///
+/// Frame counts exclude the zero frame, which always exists and is not
+/// counted against `max_frames`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MemStats {
+    /// The cap on `frames_in_use`.
+    pub max_frames: u64,
+    /// Frames allocated now, of every kind (data, page table, page cache).
+    pub frames_in_use: u64,
+    /// Highest `frames_in_use` ever reached.
+    pub peak_frames_in_use: u64,
+    /// Of `frames_in_use`, frames holding page tables.
+    pub page_table_frames: u64,
+    /// Of `frames_in_use`, frames held by the page cache.
+    pub page_cache_frames: u64,
+    /// Clean page-cache pages dropped to make room (or by `drop_clean_cache`).
+    pub page_cache_evictions: u64,
+    /// Faults by kind, over all address spaces.
+    pub faults: FaultCounters,
+}
