@@ -115,7 +115,7 @@ fn check_leaf(pm: &PhysMem, space: &AddressSpace, n: usize, va: u64, pte: Pte) {
             assert_eq!(pm.refcount(frame), 1, "check_leaf: {here}: private writable page is shared");
         }
     }
-    if let Some((_, id, index)) = vma.file_page(va) {
+    if let Some((id, index)) = vma.file_page(va) {
         let cached = pm.page_cache().lookup(id, index);
         if vma.shared {
             let page = cached.unwrap_or_else(|| panic!("check_leaf: {here}: shared page not in the cache"));

@@ -4,41 +4,13 @@
 //! Low-level: these functions maintain the tree and the page-table frames'
 //! references, but not the refcounts of the data frames that leaves point to
 //! (their callers do, like xv6's `mappages`/`uvmunmap`). Only 4 KiB leaves
-//! are ever created; finding a superpage leaf is a kernel bug.
+//! are ever created; finding a superpage leaf is a kernel bug. The address
+//! and PTE layouts are drawn above [`walk`].
 
 use std::fmt;
 
 use crate::frame::{FrameId, FrameKind, PhysMem};
 use crate::{MmError, PAGE_SIZE, USER_TOP};
-
-// Sv39 virtual address (39 bits used; user addresses are below 2^38):
-//
-//   38        30 29        21 20        12 11                   0
-//  +------------+------------+------------+----------------------+
-//  |   VPN[2]   |   VPN[1]   |   VPN[0]   |     page offset      |
-//  +------------+------------+------------+----------------------+
-//   index into    index into   index into
-//   the root      a level-1    a level-0 (leaf) table
-//
-// A table is one frame of 512 little-endian u64 PTEs:
-//
-//   63     54 53                          10 9   8 7 6 5 4 3 2 1 0
-//  +---------+------------------------------+-----+-+-+-+-+-+-+-+-+
-//  |reserved |             PPN              | RSW |D|A|G|U|X|W|R|V|
-//  +---------+------------------------------+-----+-+-+-+-+-+-+-+-+
-//
-//  V   valid.  V=1 and R=W=X=0: pointer to the next-level table.
-//  R W X       leaf permissions (W without R is reserved by the spec).
-//  U   user-accessible (set on every leaf here).   G  global (see below).
-//  A D accessed / dirty, set by `translate` like hardware with Svadu.
-//  RSW bit 8: COW — the page is write-protected because a write must copy
-//             (or reuse) it: set only in private writable mappings.
-//  RSW bit 9: unused for now (reserved for swap / shared page tables).
-//  PPN = the FrameId.
-//
-//  A level-0 entry with V=0 and G=1 is a PROT_NONE page: not accessible, but
-//  its PPN still holds the frame (Linux's _PAGE_PROT_NONE is _PAGE_GLOBAL on
-//  riscv, arch/riscv/include/asm/pgtable-bits.h). User leaves are never global.
 
 /// Number of PTEs in a table.
 pub const PTES_PER_TABLE: usize = 512;
@@ -205,6 +177,35 @@ pub fn new_root(pm: &mut PhysMem) -> Result<FrameId, MmError> {
 fn check_va(va: u64, who: &str) {
     assert!(va < USER_TOP, "{who}: address {va:#x} outside user space");
 }
+
+// Sv39 virtual address (39 bits used; user addresses are below 2^38):
+//
+//   38        30 29        21 20        12 11                   0
+//  +------------+------------+------------+----------------------+
+//  |   VPN[2]   |   VPN[1]   |   VPN[0]   |     page offset      |
+//  +------------+------------+------------+----------------------+
+//   index into    index into   index into
+//   the root      a level-1    a level-0 (leaf) table
+//
+// A table is one frame of 512 little-endian u64 PTEs:
+//
+//   63     54 53                          10 9   8 7 6 5 4 3 2 1 0
+//  +---------+------------------------------+-----+-+-+-+-+-+-+-+-+
+//  |reserved |             PPN              | RSW |D|A|G|U|X|W|R|V|
+//  +---------+------------------------------+-----+-+-+-+-+-+-+-+-+
+//
+//  V   valid.  V=1 and R=W=X=0: pointer to the next-level table.
+//  R W X       leaf permissions (W without R is reserved by the spec).
+//  U   user-accessible (set on every leaf here).   G  global (see below).
+//  A D accessed / dirty, set by `translate` like hardware with Svadu.
+//  RSW bit 8: COW — the page is write-protected because a write must copy
+//             (or reuse) it: set only in private writable mappings.
+//  RSW bit 9: unused for now (reserved for swap / shared page tables).
+//  PPN = the FrameId.
+//
+//  A level-0 entry with V=0 and G=1 is a PROT_NONE page: not accessible, but
+//  its PPN still holds the frame (Linux's _PAGE_PROT_NONE is _PAGE_GLOBAL on
+//  riscv, arch/riscv/include/asm/pgtable-bits.h). User leaves are never global.
 
 /// Finds the level-0 slot for `va` without allocating; `None` if an
 /// intermediate table is missing. Precondition: `va < USER_TOP`.
@@ -444,7 +445,8 @@ mod tests {
         let raw = &pm.bytes(slot.table)[24..32];
         let expected = (u64::from(frame.index()) << 10) | RW;
         assert_eq!(raw, &expected.to_le_bytes());
-        unmap_page(&mut pm, root, va).map(|p| pm.put(p.frame()));
+        let old = unmap_page(&mut pm, root, va).unwrap();
+        pm.put(old.frame());
         prune(&mut pm, root, 0, USER_TOP);
         free_tree(&mut pm, root);
         pm.check_pool();

@@ -60,6 +60,7 @@ impl Prot {
 }
 
 /// A file that can back mappings. Implemented by the kernel for host files.
+#[allow(clippy::len_without_is_empty)] // `len` is fallible I/O, not a container size
 pub trait FileSource: fmt::Debug {
     /// Identity for the page cache (e.g. host dev+inode); equal ids = same
     /// file contents. The device [`SHARED_ANON_DEV`](crate::SHARED_ANON_DEV)
@@ -130,15 +131,12 @@ impl Vma {
         self.start <= addr && addr < self.end
     }
 
-    /// The backing file, its id and the page index backing page `va`
-    /// (`None` for anonymous memory).
-    pub fn file_page(&self, va: u64) -> Option<(&Rc<dyn FileSource>, (u64, u64), u64)> {
+    /// The backing file's id and the page index backing page `va` (`None`
+    /// for anonymous memory): the page-cache key of the page.
+    pub fn file_page(&self, va: u64) -> Option<((u64, u64), u64)> {
         match &self.backing {
             Backing::Anonymous => None,
-            Backing::File { file, offset } => {
-                let index = (offset + (va - self.start)) / PAGE_SIZE;
-                Some((file, file.id(), index))
-            }
+            Backing::File { file, offset } => Some((file.id(), (offset + (va - self.start)) / PAGE_SIZE)),
         }
     }
 
@@ -401,7 +399,7 @@ mod tests {
         set.split_at(0x14000);
         let upper = set.find(0x14000).unwrap();
         assert!(matches!(upper.backing, Backing::File { offset: 0x7000, .. }));
-        assert_eq!(upper.file_page(0x15000).unwrap().2, 8);
+        assert_eq!(upper.file_page(0x15000), Some(((1, 2), 8)));
         set.update_range(0x10000, 0x14000, |v| v.prot = Prot::READ_EXEC);
         assert_eq!(set.len(), 2);
         set.update_range(0x10000, 0x14000, |v| v.prot = Prot::READ);

@@ -1,0 +1,448 @@
+//! Random operation sequences checked against a reference model in which
+//! each process is a plain map from page to contents.
+//!
+//! Each process also has an emulated CPU TLB that caches translations until
+//! `tlb_generation()` changes: if the memory system forgot to bump it when a
+//! PTE lost permission or changed frame, the stale entry would read or write
+//! the wrong frame and the comparison with the model would fail.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use common::*;
+use cowix_mm::{
+    check_invariants, Access, AddressSpace, Backing, FaultError, FrameId, MapFlags, PhysMem, Prot, SegvCode, VmaName,
+    PAGE_SIZE,
+};
+
+/// xorshift64*: small, deterministic, good enough for test sequences.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn percent(&mut self, p: u64) -> bool {
+        self.below(100) < p
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+const PAGE: usize = PAGE_SIZE as usize;
+const WINDOW: u64 = 0x1000_0000;
+const WINDOW_PAGES: u64 = 48;
+
+/// A backing object of the model: a file or a shared anonymous object.
+enum Object {
+    File(Rc<MemFile>),
+    SharedAnon,
+}
+
+/// What a page of the model holds.
+#[derive(Clone, Debug)]
+enum Content {
+    /// Private anonymous, never written.
+    Zero,
+    /// Private, written: the process's own bytes.
+    Owned(Vec<u8>),
+    /// A page of an object: private and not yet written, or shared.
+    View { obj: usize, index: u64 },
+}
+
+#[derive(Clone, Debug)]
+struct Page {
+    prot: Prot,
+    shared: bool,
+    content: Content,
+}
+
+/// Objects and the pages of them written through shared mappings.
+struct Objects {
+    objects: Vec<Object>,
+    written: HashMap<(usize, u64), Vec<u8>>,
+}
+
+impl Objects {
+    /// The current bytes of page `index` of `obj`, or `Err(Bus)` beyond EOF.
+    fn page(&self, obj: usize, index: u64) -> Result<Vec<u8>, FaultError> {
+        if let Some(bytes) = self.written.get(&(obj, index)) {
+            return Ok(bytes.clone());
+        }
+        match &self.objects[obj] {
+            Object::SharedAnon => Ok(vec![0; PAGE]),
+            Object::File(file) => {
+                let start = index as usize * PAGE;
+                if start >= file.data.len() {
+                    return Err(FaultError::Bus);
+                }
+                let mut bytes = vec![0; PAGE];
+                let n = PAGE.min(file.data.len() - start);
+                bytes[..n].copy_from_slice(&file.data[start..start + n]);
+                Ok(bytes)
+            }
+        }
+    }
+}
+
+struct Proc {
+    asp: AddressSpace,
+    model: BTreeMap<u64, Page>,
+    tlb: HashMap<(u64, u8), FrameId>,
+    tlb_generation: u64,
+}
+
+impl Proc {
+    fn sync_tlb(&mut self) {
+        if self.tlb_generation != self.asp.tlb_generation() {
+            self.tlb.clear();
+            self.tlb_generation = self.asp.tlb_generation();
+        }
+    }
+
+    /// What the emulated CPU does: TLB, else translate, else fault and translate.
+    fn frame(&mut self, pm: &mut PhysMem, page: u64, access: Access) -> Result<FrameId, FaultError> {
+        self.sync_tlb();
+        let key = (page, access as u8);
+        if let Some(&frame) = self.tlb.get(&key) {
+            return Ok(frame);
+        }
+        let frame = match self.asp.translate(pm, page, access) {
+            Some(frame) => frame,
+            None => {
+                self.asp.handle_fault(pm, page, access)?;
+                self.asp.translate(pm, page, access).expect("translate fails after a resolved fault")
+            }
+        };
+        self.sync_tlb();
+        self.tlb.insert(key, frame);
+        Ok(frame)
+    }
+
+    /// The model's answer for an access: the page's bytes or the signal.
+    fn expect(&self, objects: &Objects, page: u64, access: Access) -> Result<Vec<u8>, FaultError> {
+        let Some(p) = self.model.get(&page) else { return Err(FaultError::Segv(SegvCode::MapErr)) };
+        if !p.prot.allows(access) {
+            return Err(FaultError::Segv(SegvCode::AccErr));
+        }
+        match &p.content {
+            Content::Zero => Ok(vec![0; PAGE]),
+            Content::Owned(bytes) => Ok(bytes.clone()),
+            Content::View { obj, index } => objects.page(*obj, *index),
+        }
+    }
+}
+
+const PROTS: [Prot; 10] = [
+    Prot::READ_WRITE,
+    Prot::READ_WRITE,
+    Prot::READ_WRITE,
+    Prot::NONE,
+    Prot::READ,
+    Prot::READ_WRITE,
+    Prot::READ_EXEC,
+    Prot::ALL,
+    Prot::EXEC,
+    Prot { read: false, write: true, exec: false },
+];
+
+struct World {
+    rng: Rng,
+    pm: PhysMem,
+    procs: Vec<Proc>,
+    objects: Objects,
+    steps: u64,
+}
+
+impl World {
+    fn new(seed: u64) -> World {
+        let mut rng = Rng::new(seed);
+        let max_frames = if seed % 3 == 0 { 26 } else { 100_000 };
+        let mut pm = PhysMem::new(max_frames);
+        let asp = AddressSpace::new(&mut pm).unwrap();
+        let files = vec![
+            Object::File(MemFile::patterned(100, PAGE * 3 + 1234, rng.next() as u8)),
+            Object::File(MemFile::patterned(101, PAGE * 8, rng.next() as u8)),
+        ];
+        let proc = Proc { asp, model: BTreeMap::new(), tlb: HashMap::new(), tlb_generation: 0 };
+        World { rng, pm, procs: vec![proc], objects: Objects { objects: files, written: HashMap::new() }, steps: 0 }
+    }
+
+    fn check(&self) {
+        let spaces: Vec<&AddressSpace> = self.procs.iter().map(|p| &p.asp).collect();
+        check_invariants(&self.pm, &spaces);
+    }
+
+    /// A page address to operate on: mostly a mapped page, sometimes any
+    /// page of the window.
+    fn target(&mut self, p: usize, mapped_percent: u64) -> u64 {
+        let model = &self.procs[p].model;
+        if !model.is_empty() && self.rng.percent(mapped_percent) {
+            let n = self.rng.below(model.len() as u64) as usize;
+            *model.keys().nth(n).unwrap()
+        } else {
+            WINDOW + self.rng.below(WINDOW_PAGES) * PAGE_SIZE
+        }
+    }
+
+    fn step(&mut self) {
+        self.steps += 1;
+        let p = self.rng.below(self.procs.len() as u64) as usize;
+        match self.rng.below(100) {
+            0..=14 => self.op_mmap(p),
+            15..=21 => self.op_munmap(p),
+            22..=29 => self.op_mprotect(p),
+            30..=84 => self.op_access(p),
+            85..=91 => self.op_fork(p),
+            92..=95 => self.op_exit(p),
+            _ => {
+                self.pm.drop_clean_cache();
+            }
+        }
+        self.check();
+    }
+
+    fn op_mmap(&mut self, p: usize) {
+        let npages = 1 + self.rng.below(6);
+        let prot = self.rng.pick(&PROTS);
+        let fixed = self.rng.percent(70);
+        let addr = if fixed { WINDOW + self.rng.below(WINDOW_PAGES) * PAGE_SIZE } else { 0 };
+        let kind = self.rng.below(100);
+        let shared = (35..50).contains(&kind) || kind >= 80;
+        let (backing, file_obj, offset) = if kind < 50 {
+            (Backing::Anonymous, None, 0)
+        } else {
+            let obj = self.rng.below(2) as usize;
+            let offset = self.rng.below(5) * PAGE_SIZE;
+            let Object::File(file) = &self.objects.objects[obj] else { unreachable!() };
+            (file_backing(file, offset), Some(obj), offset)
+        };
+        let flags = MapFlags { fixed, shared, ..PRIVATE };
+        let proc = &mut self.procs[p];
+        let start = proc
+            .asp
+            .mmap(&mut self.pm, addr, npages * PAGE_SIZE, prot, flags, backing, VmaName::Anonymous)
+            .expect("mmap in the window cannot fail");
+        if fixed {
+            assert_eq!(start, addr);
+        } else {
+            assert!(proc.model.range(start..start + npages * PAGE_SIZE).next().is_none(), "placed over a mapping");
+        }
+        let shared_anon = if shared && file_obj.is_none() {
+            self.objects.objects.push(Object::SharedAnon);
+            Some(self.objects.objects.len() - 1)
+        } else {
+            None
+        };
+        for i in 0..npages {
+            let content = match (file_obj.or(shared_anon), file_obj) {
+                (None, _) => Content::Zero,
+                (Some(obj), Some(_)) => Content::View { obj, index: offset / PAGE_SIZE + i },
+                (Some(obj), None) => Content::View { obj, index: i },
+            };
+            proc.model.insert(start + i * PAGE_SIZE, Page { prot, shared, content });
+        }
+    }
+
+    fn op_munmap(&mut self, p: usize) {
+        let start = self.target(p, 60);
+        let len = (1 + self.rng.below(6)) * PAGE_SIZE;
+        let proc = &mut self.procs[p];
+        proc.asp.munmap(&mut self.pm, start, len).expect("munmap");
+        let doomed: Vec<u64> = proc.model.range(start..start + len).map(|(&k, _)| k).collect();
+        for k in doomed {
+            proc.model.remove(&k);
+        }
+    }
+
+    fn op_mprotect(&mut self, p: usize) {
+        let start = self.target(p, 60);
+        let npages = 1 + self.rng.below(6);
+        let prot = self.rng.pick(&PROTS);
+        let proc = &mut self.procs[p];
+        let result = proc.asp.mprotect(&mut self.pm, start, npages * PAGE_SIZE, prot);
+        let all_mapped = (0..npages).all(|i| proc.model.contains_key(&(start + i * PAGE_SIZE)));
+        if all_mapped {
+            assert_eq!(result, Ok(()));
+            for i in 0..npages {
+                proc.model.get_mut(&(start + i * PAGE_SIZE)).unwrap().prot = prot;
+            }
+        } else {
+            assert_eq!(result, Err(cowix_mm::MmError::NoMemory));
+        }
+    }
+
+    fn op_access(&mut self, p: usize) {
+        let page = self.target(p, 90);
+        let offset = self.rng.below(PAGE_SIZE) as usize;
+        let len = 1 + self.rng.below(16.min(PAGE_SIZE - offset as u64)) as usize;
+        let access = match self.rng.below(10) {
+            0..=3 => Access::Read,
+            4..=8 => Access::Write,
+            _ => Access::Execute,
+        };
+        let proc = &mut self.procs[p];
+        let expected = proc.expect(&self.objects, page, access);
+        let got = proc.frame(&mut self.pm, page, access);
+        let frame = match (got, &expected) {
+            (Err(FaultError::OutOfMemory), Ok(_) | Err(FaultError::Bus)) => return,
+            (Err(e), Err(x)) => {
+                assert_eq!(e, *x, "step {}: {access:?} at {page:#x}", self.steps);
+                return;
+            }
+            (got, expected) => {
+                let frame = got.unwrap_or_else(|e| panic!("step {}: {access:?} at {page:#x}: got {e:?}", self.steps));
+                assert!(expected.is_ok(), "step {}: {access:?} at {page:#x} succeeded, model says {expected:?}", self.steps);
+                frame
+            }
+        };
+        let expected = expected.unwrap();
+        if access != Access::Write {
+            assert_eq!(
+                &self.pm.bytes(frame)[offset..offset + len],
+                &expected[offset..offset + len],
+                "step {}: {access:?} at {page:#x}+{offset:#x} ({:?})",
+                self.steps,
+                proc.model[&page]
+            );
+            return;
+        }
+        let data: Vec<u8> = (0..len).map(|_| self.rng.next() as u8).collect();
+        self.pm.bytes_mut(frame)[offset..offset + len].copy_from_slice(&data);
+        let entry = proc.model.get_mut(&page).unwrap();
+        let mut bytes = expected;
+        bytes[offset..offset + len].copy_from_slice(&data);
+        match (&entry.content, entry.shared) {
+            (Content::View { obj, index }, true) => {
+                self.objects.written.insert((*obj, *index), bytes);
+            }
+            _ => entry.content = Content::Owned(bytes),
+        }
+    }
+
+    fn op_fork(&mut self, p: usize) {
+        if self.procs.len() >= 4 {
+            return;
+        }
+        let parent = &mut self.procs[p];
+        match parent.asp.fork_cow(&mut self.pm) {
+            Ok(asp) => {
+                let model = parent.model.clone();
+                self.procs.push(Proc { asp, model, tlb: HashMap::new(), tlb_generation: 0 });
+            }
+            Err(e) => assert_eq!(e, cowix_mm::MmError::OutOfMemory),
+        }
+    }
+
+    fn op_exit(&mut self, p: usize) {
+        if self.procs.len() > 1 {
+            let proc = self.procs.swap_remove(p);
+            proc.asp.release(&mut self.pm);
+        }
+    }
+
+    /// Reads every mapped page of every process in full, then tears down.
+    fn finish(mut self) {
+        self.pm.set_max_frames(100_000);
+        for p in 0..self.procs.len() {
+            let pages: Vec<u64> = self.procs[p].model.keys().copied().collect();
+            for page in pages {
+                let proc = &mut self.procs[p];
+                let expected = proc.expect(&self.objects, page, Access::Read);
+                match (proc.frame(&mut self.pm, page, Access::Read), expected) {
+                    (Ok(frame), Ok(bytes)) => assert_eq!(&self.pm.bytes(frame)[..], &bytes[..], "final read at {page:#x}"),
+                    (Err(e), Err(x)) => assert_eq!(e, x, "final read at {page:#x}"),
+                    (got, want) => panic!("final read at {page:#x}: got {got:?}, model {want:?}"),
+                }
+            }
+        }
+        self.check();
+        for proc in self.procs.drain(..) {
+            proc.asp.release(&mut self.pm);
+        }
+        check_invariants(&self.pm, &[]);
+        self.pm.drop_clean_cache();
+        let dirty = self.pm.page_cache().pages().filter(|(_, _, page)| page.dirty).count() as u64;
+        assert_eq!(self.pm.stats().frames_in_use, dirty, "only dirty file pages outlive every process");
+        assert!(self.pm.page_cache().pages().all(|(id, _, _)| id.0 != cowix_mm::SHARED_ANON_DEV));
+    }
+}
+
+fn run(seed: u64, steps: usize) {
+    let mut world = World::new(seed);
+    for _ in 0..steps {
+        world.step();
+    }
+    world.finish();
+}
+
+#[test]
+fn random_sequences_match_the_reference_model() {
+    for seed in 0..150 {
+        run(seed, 300);
+    }
+}
+
+#[test]
+fn long_random_sequence_matches_the_reference_model() {
+    run(0xc0ff_ee00, 5000);
+}
+
+/// Guards the two tests above against going weak: the random sequences must
+/// reach every way a fault can be resolved or refused, and memory pressure.
+#[test]
+fn random_sequences_reach_every_fault_path() {
+    let mut total = cowix_mm::FaultCounters::default();
+    let mut evictions = 0;
+    for seed in 0..30 {
+        let mut world = World::new(seed);
+        for _ in 0..300 {
+            world.step();
+        }
+        let f = world.pm.stats().faults;
+        evictions += world.pm.stats().page_cache_evictions;
+        total.zero_page += f.zero_page;
+        total.zero_fill += f.zero_fill;
+        total.cow_copy += f.cow_copy;
+        total.cow_reuse += f.cow_reuse;
+        total.file += f.file;
+        total.file_cow += f.file_cow;
+        total.shared_write += f.shared_write;
+        total.segv += f.segv;
+        total.bus += f.bus;
+        total.oom += f.oom;
+        world.finish();
+    }
+    let t = total;
+    for (name, n) in [
+        ("zero_page", t.zero_page),
+        ("zero_fill", t.zero_fill),
+        ("cow_copy", t.cow_copy),
+        ("cow_reuse", t.cow_reuse),
+        ("file", t.file),
+        ("file_cow", t.file_cow),
+        ("shared_write", t.shared_write),
+        ("segv", t.segv),
+        ("bus", t.bus),
+        ("oom", t.oom),
+        ("evictions", evictions),
+    ] {
+        assert!(n >= 5, "{name} reached only {n} times: {t:?}");
+    }
+}
