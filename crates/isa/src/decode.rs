@@ -19,7 +19,10 @@ pub fn decode(parcel_lo: u16, parcel_hi: u16) -> (Insn, u32) {
     if parcel_lo & 3 != 3 {
         (rvc::decode_compressed(parcel_lo), 2)
     } else {
-        (decode32(u32::from(parcel_lo) | (u32::from(parcel_hi) << 16)), 4)
+        (
+            decode32(u32::from(parcel_lo) | (u32::from(parcel_hi) << 16)),
+            4,
+        )
     }
 }
 
@@ -85,24 +88,49 @@ fn imm_j(w: u32) -> i32 {
 
 #[inline]
 fn r_type(op: Op, w: u32) -> Insn {
-    Insn { rd: rd(w), rs1: rs1(w), rs2: rs2(w), ..Insn::new(op) }
+    Insn {
+        rd: rd(w),
+        rs1: rs1(w),
+        rs2: rs2(w),
+        ..Insn::new(op)
+    }
 }
 #[inline]
 fn i_type(op: Op, w: u32) -> Insn {
-    Insn { rd: rd(w), rs1: rs1(w), imm: imm_i(w), ..Insn::new(op) }
+    Insn {
+        rd: rd(w),
+        rs1: rs1(w),
+        imm: imm_i(w),
+        ..Insn::new(op)
+    }
 }
 #[inline]
 fn s_type(op: Op, w: u32) -> Insn {
-    Insn { rs1: rs1(w), rs2: rs2(w), imm: imm_s(w), ..Insn::new(op) }
+    Insn {
+        rs1: rs1(w),
+        rs2: rs2(w),
+        imm: imm_s(w),
+        ..Insn::new(op)
+    }
 }
 #[inline]
 fn b_type(op: Op, w: u32) -> Insn {
-    Insn { rs1: rs1(w), rs2: rs2(w), imm: imm_b(w), ..Insn::new(op) }
+    Insn {
+        rs1: rs1(w),
+        rs2: rs2(w),
+        imm: imm_b(w),
+        ..Insn::new(op)
+    }
 }
 /// Shift-immediate form: `imm` is the shift amount (`bits` wide).
 #[inline]
 fn shift_type(op: Op, w: u32, bits: u32) -> Insn {
-    Insn { rd: rd(w), rs1: rs1(w), imm: ((w >> 20) & ((1 << bits) - 1)) as i32, ..Insn::new(op) }
+    Insn {
+        rd: rd(w),
+        rs1: rs1(w),
+        imm: ((w >> 20) & ((1 << bits) - 1)) as i32,
+        ..Insn::new(op)
+    }
 }
 /// FP R-type with rounding mode; rm 5 and 6 are reserved (spec 13.2).
 #[inline]
@@ -111,7 +139,13 @@ fn fp_rm(op: Op, w: u32) -> Insn {
     if rm == 5 || rm == 6 {
         return Insn::illegal(w);
     }
-    Insn { rd: rd(w), rs1: rs1(w), rs2: rs2(w), rm, ..Insn::new(op) }
+    Insn {
+        rd: rd(w),
+        rs1: rs1(w),
+        rs2: rs2(w),
+        rm,
+        ..Insn::new(op)
+    }
 }
 
 /// Decode one 32-bit instruction word (low two bits `11`).
@@ -121,19 +155,31 @@ pub fn decode32(w: u32) -> Insn {
         0x01 => decode_load_fp(w),
         0x03 => decode_misc_mem(w),
         0x04 => decode_op_imm(w),
-        0x05 => Insn { rd: rd(w), imm: imm_u(w), ..Insn::new(Op::Auipc) },
+        0x05 => Insn {
+            rd: rd(w),
+            imm: imm_u(w),
+            ..Insn::new(Op::Auipc)
+        },
         0x06 => decode_op_imm_32(w),
         0x08 => decode_store(w),
         0x09 => decode_store_fp(w),
         0x0b => decode_amo(w),
         0x0c => decode_op(w),
-        0x0d => Insn { rd: rd(w), imm: imm_u(w), ..Insn::new(Op::Lui) },
+        0x0d => Insn {
+            rd: rd(w),
+            imm: imm_u(w),
+            ..Insn::new(Op::Lui)
+        },
         0x0e => decode_op_32(w),
         0x10..=0x13 => decode_fma(w),
         0x14 => decode_op_fp(w),
         0x18 => decode_branch(w),
         0x19 if funct3(w) == 0 => i_type(Op::Jalr, w),
-        0x1b => Insn { rd: rd(w), imm: imm_j(w), ..Insn::new(Op::Jal) },
+        0x1b => Insn {
+            rd: rd(w),
+            imm: imm_j(w),
+            ..Insn::new(Op::Jal)
+        },
         0x1c => decode_system(w),
         _ => Insn::illegal(w),
     }
@@ -188,7 +234,10 @@ fn decode_store_fp(w: u32) -> Insn {
 /// plain fence, as the spec recommends) and `fence.i` (Zifencei, chapter 6).
 fn decode_misc_mem(w: u32) -> Insn {
     match funct3(w) {
-        0 => Insn { imm: (w >> 20) as i32, ..Insn::new(Op::Fence) },
+        0 => Insn {
+            imm: (w >> 20) as i32,
+            ..Insn::new(Op::Fence)
+        },
         1 => Insn::new(Op::FenceI),
         _ => Insn::illegal(w),
     }
@@ -299,7 +348,12 @@ fn decode_system(w: u32) -> Insn {
         7 => Op::Csrrci,
         _ => return Insn::illegal(w),
     };
-    Insn { rd: rd(w), rs1: rs1(w), imm: (w >> 20) as i32, ..Insn::new(op) }
+    Insn {
+        rd: rd(w),
+        rs1: rs1(w),
+        imm: (w >> 20) as i32,
+        ..Insn::new(op)
+    }
 }
 
 /// AMO (chapter 8 "A"): funct5 in bits 31:27, aq/rl in 26:25, width in funct3.
@@ -324,7 +378,10 @@ fn decode_amo(w: u32) -> Insn {
         _ => return Insn::illegal(w),
     };
     let op = if double { dop } else { wop };
-    Insn { rs3: ((w >> 25) & 3) as u8, ..r_type(op, w) }
+    Insn {
+        rs3: ((w >> 25) & 3) as u8,
+        ..r_type(op, w)
+    }
 }
 
 /// MADD/MSUB/NMSUB/NMADD (spec 13.6, 14.4): fmt in bits 26:25.
@@ -344,7 +401,10 @@ fn decode_fma(w: u32) -> Insn {
     if insn.op == Op::Illegal {
         return insn;
     }
-    Insn { rs3: rs3(w), ..insn }
+    Insn {
+        rs3: rs3(w),
+        ..insn
+    }
 }
 
 /// OP-FP (spec 13.6-13.9, 14.4-14.6): funct5 in bits 31:27, fmt in 26:25.
@@ -417,9 +477,25 @@ mod tests {
     #[test]
     fn immediates_are_sign_extended_and_scattered_bits_gathered() {
         // addi a0, a0, -1
-        assert_eq!(d(0xfff50513), Insn { rd: 10, rs1: 10, imm: -1, ..Insn::new(Op::Addi) });
+        assert_eq!(
+            d(0xfff50513),
+            Insn {
+                rd: 10,
+                rs1: 10,
+                imm: -1,
+                ..Insn::new(Op::Addi)
+            }
+        );
         // sd ra, -8(sp)
-        assert_eq!(d(0xfe113c23), Insn { rs1: 2, rs2: 1, imm: -8, ..Insn::new(Op::Sd) });
+        assert_eq!(
+            d(0xfe113c23),
+            Insn {
+                rs1: 2,
+                rs2: 1,
+                imm: -8,
+                ..Insn::new(Op::Sd)
+            }
+        );
         // beq a0, a1, -4096 (most negative B offset)
         assert_eq!(d(0x80b50063).imm, -4096);
         // bne a0, zero, +4094 (most positive B offset)

@@ -85,14 +85,30 @@ pub fn disassemble(insn: &Insn, pc: u64) -> String {
         Form::Store => format!("{m} {}, {}({})", x(i.rs2), i.imm, x(i.rs1)),
         Form::Branch => format!("{m} {}, {}, {target:#x}", x(i.rs1), x(i.rs2)),
         Form::R => format!("{m} {}, {}, {}", x(i.rd), x(i.rs1), x(i.rs2)),
-        Form::Csr => format!("{m} {}, {}, {}", x(i.rd), csr_name(i.imm as u32 & 0xfff), x(i.rs1)),
-        Form::CsrI => format!("{m} {}, {}, {}", x(i.rd), csr_name(i.imm as u32 & 0xfff), i.rs1),
+        Form::Csr => format!(
+            "{m} {}, {}, {}",
+            x(i.rd),
+            csr_name(i.imm as u32 & 0xfff),
+            x(i.rs1)
+        ),
+        Form::CsrI => format!(
+            "{m} {}, {}, {}",
+            x(i.rd),
+            csr_name(i.imm as u32 & 0xfff),
+            i.rs1
+        ),
         Form::Fence => fence_text(i.imm as u32),
         Form::Lr => format!("{m} {}, ({})", x(i.rd), x(i.rs1)),
         Form::Amo => format!("{m} {}, {}, ({})", x(i.rd), x(i.rs2), x(i.rs1)),
         Form::FLoad => format!("{m} {}, {}({})", f(i.rd), i.imm, x(i.rs1)),
         Form::FStore => format!("{m} {}, {}({})", f(i.rs2), i.imm, x(i.rs1)),
-        Form::FR4 => rm(format!("{m} {}, {}, {}, {}", f(i.rd), f(i.rs1), f(i.rs2), f(i.rs3))),
+        Form::FR4 => rm(format!(
+            "{m} {}, {}, {}, {}",
+            f(i.rd),
+            f(i.rs1),
+            f(i.rs2),
+            f(i.rs3)
+        )),
         Form::FRrm => rm(format!("{m} {}, {}, {}", f(i.rd), f(i.rs1), f(i.rs2))),
         Form::FR => format!("{m} {}, {}, {}", f(i.rd), f(i.rs1), f(i.rs2)),
         Form::FUnary => rm(format!("{m} {}, {}", f(i.rd), f(i.rs1))),
@@ -114,7 +130,10 @@ fn raw_text(raw: u32) -> String {
 }
 
 fn is_shift(op: Op) -> bool {
-    matches!(op, Op::Slli | Op::Srli | Op::Srai | Op::Slliw | Op::Srliw | Op::Sraiw)
+    matches!(
+        op,
+        Op::Slli | Op::Srli | Op::Srai | Op::Slliw | Op::Srliw | Op::Sraiw
+    )
 }
 
 /// `fence pred, succ` with the objdump spellings (`fence`, `fence.tso`, `pause`).
@@ -150,6 +169,7 @@ fn alias(i: &Insn, pc: u64) -> Option<String> {
         Addi if i.rd == 0 && i.rs1 == 0 && i.imm == 0 => "nop".into(),
         Addi if i.rs1 == 0 => format!("li {rd}, {}", i.imm),
         Addi if i.imm == 0 => format!("mv {rd}, {rs1}"),
+        Add if i.rs1 == 0 => format!("mv {rd}, {rs2}"), // c.mv
         Addiw if i.imm == 0 => format!("sext.w {rd}, {rs1}"),
         Xori if i.imm == -1 => format!("not {rd}, {rs1}"),
         Sub if i.rs1 == 0 => format!("neg {rd}, {rs2}"),
@@ -231,6 +251,7 @@ fn mnemonic(i: &Insn) -> String {
 }
 
 /// Mnemonic of each operation (spec chapter 35 "RV32/64G Instruction Set Listings").
+#[rustfmt::skip]
 fn base_mnemonic(op: Op) -> &'static str {
     use Op::*;
     match op {

@@ -35,8 +35,15 @@ impl Cpu {
     #[cold]
     pub(crate) fn illegal_at<B: Bus>(bus: &mut B, pc: u64, len: u32) -> Exit {
         let lo = u32::from(bus.fetch(pc).unwrap_or(0));
-        let hi = if len == 4 { u32::from(bus.fetch(pc.wrapping_add(2)).unwrap_or(0)) } else { 0 };
-        Exit::Illegal { pc, insn: lo | (hi << 16) }
+        let hi = if len == 4 {
+            u32::from(bus.fetch(pc.wrapping_add(2)).unwrap_or(0))
+        } else {
+            0
+        };
+        Exit::Illegal {
+            pc,
+            insn: lo | (hi << 16),
+        }
     }
 
     /// Execute one decoded instruction at `pc` of length `len`. Returns the
@@ -146,10 +153,18 @@ impl Cpu {
             Op::Div => div(a as i64, b as i64) as u64,
             Op::Divu => a.checked_div(b).unwrap_or(u64::MAX),
             Op::Rem => rem(a as i64, b as i64) as u64,
-            Op::Remu => if b == 0 { a } else { a % b },
+            Op::Remu => {
+                if b == 0 {
+                    a
+                } else {
+                    a % b
+                }
+            }
             Op::Mulw => sext32(a.wrapping_mul(b)),
             Op::Divw => i64::from(div32(a as i32, b as i32)) as u64,
-            Op::Divuw => sext32(u64::from((a as u32).checked_div(b as u32).unwrap_or(u32::MAX))),
+            Op::Divuw => sext32(u64::from(
+                (a as u32).checked_div(b as u32).unwrap_or(u32::MAX),
+            )),
             Op::Remw => i64::from(rem32(a as i32, b as i32)) as u64,
             Op::Remuw => {
                 let (x, y) = (a as u32, b as u32);
@@ -170,14 +185,28 @@ impl Cpu {
                 let size = if i.op == Op::ScW { 4 } else { 8 };
                 self.store_conditional(bus, a, size, b)?
             }
-            Op::AmoswapW | Op::AmoaddW | Op::AmoxorW | Op::AmoandW | Op::AmoorW
-            | Op::AmominW | Op::AmomaxW | Op::AmominuW | Op::AmomaxuW => {
+            Op::AmoswapW
+            | Op::AmoaddW
+            | Op::AmoxorW
+            | Op::AmoandW
+            | Op::AmoorW
+            | Op::AmominW
+            | Op::AmomaxW
+            | Op::AmominuW
+            | Op::AmomaxuW => {
                 let old = sext32(bus.load(a, 4)?);
                 bus.store(a, 4, amo_op(i.op, old, sext32(b)))?;
                 old
             }
-            Op::AmoswapD | Op::AmoaddD | Op::AmoxorD | Op::AmoandD | Op::AmoorD
-            | Op::AmominD | Op::AmomaxD | Op::AmominuD | Op::AmomaxuD => {
+            Op::AmoswapD
+            | Op::AmoaddD
+            | Op::AmoxorD
+            | Op::AmoandD
+            | Op::AmoorD
+            | Op::AmominD
+            | Op::AmomaxD
+            | Op::AmominuD
+            | Op::AmomaxuD => {
                 let old = bus.load(a, 8)?;
                 bus.store(a, 8, amo_op(i.op, old, b))?;
                 old
@@ -217,7 +246,13 @@ impl Cpu {
     /// covers exactly this address and size, else write 1 without touching
     /// memory. The reservation is dropped either way, but kept if the store
     /// faults, so the SC can be re-executed after the kernel fixes the page.
-    fn store_conditional<B: Bus>(&mut self, bus: &mut B, addr: u64, size: u32, v: u64) -> Result<u64, Exit> {
+    fn store_conditional<B: Bus>(
+        &mut self,
+        bus: &mut B,
+        addr: u64,
+        size: u32,
+        v: u64,
+    ) -> Result<u64, Exit> {
         if self.reservation != Some(Reservation { addr, size }) {
             self.reservation = None;
             return Ok(1);

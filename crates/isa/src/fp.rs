@@ -21,7 +21,11 @@ impl Cpu {
     /// 13.2: illegal instruction).
     #[inline]
     fn rounding(&self, i: &Insn) -> Option<Rm> {
-        let rm = if i.rm == 7 { (self.fcsr >> 5) & 7 } else { u32::from(i.rm) };
+        let rm = if i.rm == 7 {
+            (self.fcsr >> 5) & 7
+        } else {
+            u32::from(i.rm)
+        };
         Rm::from_bits(rm)
     }
 
@@ -114,7 +118,12 @@ impl Cpu {
     #[inline]
     fn binary(&mut self, i: &Insn, fmt: Fmt, f: fn(Fmt, u64, u64, &mut Env) -> u64) -> Option<()> {
         let mut env = Env::new(self.rounding(i)?);
-        let r = f(fmt, self.fread(fmt, i.rs1), self.fread(fmt, i.rs2), &mut env);
+        let r = f(
+            fmt,
+            self.fread(fmt, i.rs1),
+            self.fread(fmt, i.rs2),
+            &mut env,
+        );
         self.finish_f(fmt, i.rd, r, env.flags);
         Some(())
     }
@@ -122,7 +131,11 @@ impl Cpu {
     /// FMADD/FMSUB/FNMSUB/FNMADD (spec 13.6): `(±rs1*rs2) ± rs3`, one rounding.
     fn fused(&mut self, i: &Insn, fmt: Fmt, neg_prod: bool, neg_add: bool) -> Option<()> {
         let mut env = Env::new(self.rounding(i)?);
-        let (a, b, c) = (self.fread(fmt, i.rs1), self.fread(fmt, i.rs2), self.fread(fmt, i.rs3));
+        let (a, b, c) = (
+            self.fread(fmt, i.rs1),
+            self.fread(fmt, i.rs2),
+            self.fread(fmt, i.rs3),
+        );
         let r = sf::fma(fmt, a, b, c, neg_prod, neg_add, &mut env);
         self.finish_f(fmt, i.rd, r, env.flags);
         Some(())
@@ -195,8 +208,33 @@ fn is_double(op: Op) -> bool {
     use Op::*;
     matches!(
         op,
-        FmaddD | FmsubD | FnmsubD | FnmaddD | FaddD | FsubD | FmulD | FdivD | FsqrtD | FsgnjD
-            | FsgnjnD | FsgnjxD | FminD | FmaxD | FcvtWD | FcvtWuD | FcvtLD | FcvtLuD | FmvXD
-            | FeqD | FltD | FleD | FclassD | FcvtDW | FcvtDWu | FcvtDL | FcvtDLu | FmvDX
+        FmaddD
+            | FmsubD
+            | FnmsubD
+            | FnmaddD
+            | FaddD
+            | FsubD
+            | FmulD
+            | FdivD
+            | FsqrtD
+            | FsgnjD
+            | FsgnjnD
+            | FsgnjxD
+            | FminD
+            | FmaxD
+            | FcvtWD
+            | FcvtWuD
+            | FcvtLD
+            | FcvtLuD
+            | FmvXD
+            | FeqD
+            | FltD
+            | FleD
+            | FclassD
+            | FcvtDW
+            | FcvtDWu
+            | FcvtDL
+            | FcvtDLu
+            | FmvDX
     )
 }

@@ -275,13 +275,29 @@ impl Insn {
     /// An instruction with every operand zero.
     #[inline]
     pub const fn new(op: Op) -> Self {
-        Insn { op, rd: 0, rs1: 0, rs2: 0, rs3: 0, rm: 0, imm: 0 }
+        Insn {
+            op,
+            rd: 0,
+            rs1: 0,
+            rs2: 0,
+            rs3: 0,
+            rm: 0,
+            imm: 0,
+        }
     }
 
     /// The illegal instruction carrying `raw` (what [`crate::Exit::Illegal`] reports).
     #[inline]
     pub const fn illegal(raw: u32) -> Self {
-        Insn { op: Op::Illegal, rd: 0, rs1: 0, rs2: 0, rs3: 0, rm: 0, imm: raw as i32 }
+        Insn {
+            op: Op::Illegal,
+            rd: 0,
+            rs1: 0,
+            rs2: 0,
+            rs3: 0,
+            rm: 0,
+            imm: raw as i32,
+        }
     }
 
     /// Raw bits of an [`Op::Illegal`] instruction.
@@ -293,6 +309,7 @@ impl Insn {
 
 impl Op {
     /// Every operation, for exhaustive tests (disassembly, decode round trips).
+    #[rustfmt::skip]
     pub const ALL: &'static [Op] = &[
         Op::Illegal, Op::Lui, Op::Auipc, Op::Jal, Op::Jalr, Op::Beq, Op::Bne, Op::Blt,
         Op::Bge, Op::Bltu, Op::Bgeu, Op::Lb, Op::Lh, Op::Lw, Op::Ld, Op::Lbu, Op::Lhu,
@@ -326,14 +343,14 @@ impl Op {
             Illegal => Form::Raw,
             Lui | Auipc => Form::U,
             Jal => Form::J,
-            Jalr | Addi | Slti | Sltiu | Xori | Ori | Andi | Slli | Srli | Srai | Addiw
-            | Slliw | Srliw | Sraiw => Form::I,
+            Jalr | Addi | Slti | Sltiu | Xori | Ori | Andi | Slli | Srli | Srai | Addiw | Slliw
+            | Srliw | Sraiw => Form::I,
             Beq | Bne | Blt | Bge | Bltu | Bgeu => Form::Branch,
             Lb | Lh | Lw | Ld | Lbu | Lhu | Lwu => Form::Load,
             Sb | Sh | Sw | Sd => Form::Store,
             Add | Sub | Sll | Slt | Sltu | Xor | Srl | Sra | Or | And | Addw | Subw | Sllw
-            | Srlw | Sraw | Mul | Mulh | Mulhsu | Mulhu | Div | Divu | Rem | Remu | Mulw
-            | Divw | Divuw | Remw | Remuw => Form::R,
+            | Srlw | Sraw | Mul | Mulh | Mulhsu | Mulhu | Div | Divu | Rem | Remu | Mulw | Divw
+            | Divuw | Remw | Remuw => Form::R,
             Fence => Form::Fence,
             Ecall | Ebreak | FenceI => Form::None,
             Csrrw | Csrrs | Csrrc => Form::Csr,
@@ -344,22 +361,27 @@ impl Op {
             | AmominD | AmomaxD | AmominuD | AmomaxuD => Form::Amo,
             Flw | Fld => Form::FLoad,
             Fsw | Fsd => Form::FStore,
-            FmaddS | FmsubS | FnmsubS | FnmaddS | FmaddD | FmsubD | FnmsubD | FnmaddD => {
-                Form::FR4
-            }
+            FmaddS | FmsubS | FnmsubS | FnmaddS | FmaddD | FmsubD | FnmsubD | FnmaddD => Form::FR4,
             FaddS | FsubS | FmulS | FdivS | FaddD | FsubD | FmulD | FdivD => Form::FRrm,
-            FsgnjS | FsgnjnS | FsgnjxS | FminS | FmaxS | FsgnjD | FsgnjnD | FsgnjxD
-            | FminD | FmaxD => Form::FR,
+            FsgnjS | FsgnjnS | FsgnjxS | FminS | FmaxS | FsgnjD | FsgnjnD | FsgnjxD | FminD
+            | FmaxD => Form::FR,
             FsqrtS | FsqrtD | FcvtSD | FcvtDS => Form::FUnary,
             FeqS | FltS | FleS | FeqD | FltD | FleD => Form::FCmp,
-            FcvtWS | FcvtWuS | FcvtLS | FcvtLuS | FcvtWD | FcvtWuD | FcvtLD | FcvtLuD => {
-                Form::FToX
-            }
+            FcvtWS | FcvtWuS | FcvtLS | FcvtLuS | FcvtWD | FcvtWuD | FcvtLD | FcvtLuD => Form::FToX,
             FmvXW | FclassS | FmvXD | FclassD => Form::FMvToX,
-            FcvtSW | FcvtSWu | FcvtSL | FcvtSLu | FcvtDW | FcvtDWu | FcvtDL | FcvtDLu => {
-                Form::XToF
-            }
+            FcvtSW | FcvtSWu | FcvtSL | FcvtSLu | FcvtDW | FcvtDWu | FcvtDL | FcvtDLu => Form::XToF,
             FmvWX | FmvDX => Form::FMvFromX,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insn_stays_compact_for_a_future_decoded_instruction_cache() {
+        assert_eq!(std::mem::size_of::<Op>(), 1);
+        assert_eq!(std::mem::size_of::<Insn>(), 12);
     }
 }

@@ -68,17 +68,32 @@ fn off_d(p: u16) -> i32 {
 /// Build `op rd, rs1, imm` (I-type expansion).
 #[inline]
 fn i(op: Op, rd: u8, rs1: u8, imm: i32) -> Insn {
-    Insn { rd, rs1, imm, ..Insn::new(op) }
+    Insn {
+        rd,
+        rs1,
+        imm,
+        ..Insn::new(op)
+    }
 }
 /// Build `op rs2, imm(rs1)` (S-type expansion).
 #[inline]
 fn s(op: Op, rs1: u8, rs2: u8, imm: i32) -> Insn {
-    Insn { rs1, rs2, imm, ..Insn::new(op) }
+    Insn {
+        rs1,
+        rs2,
+        imm,
+        ..Insn::new(op)
+    }
 }
 /// Build `op rd, rs1, rs2` (R-type expansion).
 #[inline]
 fn r(op: Op, rd: u8, rs1: u8, rs2: u8) -> Insn {
-    Insn { rd, rs1, rs2, ..Insn::new(op) }
+    Insn {
+        rd,
+        rs1,
+        rs2,
+        ..Insn::new(op)
+    }
 }
 
 /// Decode one 16-bit parcel (low two bits not `11`).
@@ -147,13 +162,21 @@ fn quadrant1(p: u16, f: u32) -> Insn {
             if imm == 0 {
                 bad
             } else {
-                Insn { rd, imm, ..Insn::new(Op::Lui) }
+                Insn {
+                    rd,
+                    imm,
+                    ..Insn::new(Op::Lui)
+                }
             }
         }
         4 => misc_alu(p),
-        5 => Insn { rd: 0, imm: cj_offset(p), ..Insn::new(Op::Jal) }, // c.j
-        6 => cb_branch(Op::Beq, p),                                    // c.beqz
-        _ => cb_branch(Op::Bne, p),                                    // c.bnez
+        5 => Insn {
+            rd: 0,
+            imm: cj_offset(p),
+            ..Insn::new(Op::Jal)
+        }, // c.j
+        6 => cb_branch(Op::Beq, p), // c.beqz
+        _ => cb_branch(Op::Bne, p), // c.bnez
     }
 }
 
@@ -177,7 +200,12 @@ fn cb_branch(op: Op, p: u16) -> Insn {
         | (bits(p, 6, 5) << 6)
         | (bits(p, 4, 3) << 1)
         | (bits(p, 2, 2) << 5);
-    Insn { rs1: r_hi(p), rs2: 0, imm: sext(v, 9), ..Insn::new(op) }
+    Insn {
+        rs1: r_hi(p),
+        rs2: 0,
+        imm: sext(v, 9),
+        ..Insn::new(op)
+    }
 }
 
 /// Quadrant 1, funct3 = 100: c.srli, c.srai, c.andi and the CA-format ALU ops.

@@ -90,9 +90,15 @@ pub struct Fmt {
 }
 
 /// binary32.
-pub const F32: Fmt = Fmt { exp_bits: 8, frac_bits: 23 };
+pub const F32: Fmt = Fmt {
+    exp_bits: 8,
+    frac_bits: 23,
+};
 /// binary64.
-pub const F64: Fmt = Fmt { exp_bits: 11, frac_bits: 52 };
+pub const F64: Fmt = Fmt {
+    exp_bits: 11,
+    frac_bits: 52,
+};
 
 impl Fmt {
     #[inline]
@@ -179,7 +185,13 @@ fn unpack(fmt: Fmt, bits: u64) -> Unpacked {
     let sign = bits & fmt.sign_bit() != 0;
     let e = (bits >> f) & fmt.exp_max();
     let frac = bits & fmt.frac_mask();
-    let mut u = Unpacked { sign, class: Class::Finite, sig: 0, exp: 0, subnormal: false };
+    let mut u = Unpacked {
+        sign,
+        class: Class::Finite,
+        sig: 0,
+        exp: 0,
+        subnormal: false,
+    };
     if e == fmt.exp_max() {
         u.class = if frac == 0 {
             Class::Inf
@@ -262,7 +274,11 @@ pub(crate) fn round_pack(fmt: Fmt, sign: bool, sig: u128, exp: i32, env: &mut En
         q >>= 1; // rounding carried into a new leading bit; the lost bit is 0
         e_res += 1;
     }
-    let biased = if q >> f != 0 { (e_res + fmt.bias()) as u64 } else { 0 };
+    let biased = if q >> f != 0 {
+        (e_res + fmt.bias()) as u64
+    } else {
+        0
+    };
     if biased >= fmt.exp_max() {
         return overflow(fmt, sign, env);
     }
@@ -274,7 +290,10 @@ pub(crate) fn round_pack(fmt: Fmt, sign: bool, sig: u128, exp: i32, env: &mut En
             env.flags |= UF;
         }
     }
-    fmt.signed(sign, (biased << fmt.frac_bits) | (q as u64 & fmt.frac_mask()))
+    fmt.signed(
+        sign,
+        (biased << fmt.frac_bits) | (q as u64 & fmt.frac_mask()),
+    )
 }
 
 /// Invalid operation: raise NV, return the canonical NaN.
@@ -371,7 +390,13 @@ pub fn mul(fmt: Fmt, a: u64, b: u64, env: &mut Env) -> u64 {
         (Class::Inf, Class::Zero) | (Class::Zero, Class::Inf) => invalid(fmt, env),
         (Class::Inf, _) | (_, Class::Inf) => fmt.inf(sign),
         (Class::Zero, _) | (_, Class::Zero) => fmt.zero(sign),
-        _ => round_pack(fmt, sign, u128::from(x.sig) * u128::from(y.sig), x.exp + y.exp, env),
+        _ => round_pack(
+            fmt,
+            sign,
+            u128::from(x.sig) * u128::from(y.sig),
+            x.exp + y.exp,
+            env,
+        ),
     }
 }
 
@@ -436,7 +461,13 @@ pub fn sqrt(fmt: Fmt, a: u64, env: &mut Env) -> u64 {
             sig <<= sh as u32;
             exp -= sh;
             let (root, inexact) = isqrt(sig);
-            round_pack(fmt, false, (root << 1) | u128::from(inexact), exp / 2 - 1, env)
+            round_pack(
+                fmt,
+                false,
+                (root << 1) | u128::from(inexact),
+                exp / 2 - 1,
+                env,
+            )
         }
     }
 }
@@ -458,7 +489,11 @@ pub fn fma(fmt: Fmt, a: u64, b: u64, c: u64, neg_prod: bool, neg_add: bool, env:
     let ps = x.sign ^ y.sign ^ neg_prod;
     z.sign ^= neg_add;
     if x.class == Class::Inf || y.class == Class::Inf {
-        return if z.class == Class::Inf && z.sign != ps { invalid(fmt, env) } else { fmt.inf(ps) };
+        return if z.class == Class::Inf && z.sign != ps {
+            invalid(fmt, env)
+        } else {
+            fmt.inf(ps)
+        };
     }
     match z.class {
         Class::Inf => return fmt.inf(z.sign),
@@ -500,7 +535,11 @@ pub fn from_int(fmt: Fmt, neg: bool, mag: u64, env: &mut Env) -> u64 {
 /// in `env.rm`. Out-of-range values and NaN saturate and raise NV (then NX
 /// is not raised); the result is in the low `width` bits (spec 13.7).
 pub fn to_int(fmt: Fmt, a: u64, signed: bool, width: u32, env: &mut Env) -> u64 {
-    let max: u128 = if signed { (1 << (width - 1)) - 1 } else { (1 << width) - 1 };
+    let max: u128 = if signed {
+        (1 << (width - 1)) - 1
+    } else {
+        (1 << width) - 1
+    };
     let min_mag: u128 = if signed { 1 << (width - 1) } else { 0 };
     let neg_of = |m: u128| (m as u64).wrapping_neg();
     let x = unpack(fmt, a);
@@ -590,7 +629,11 @@ pub fn min_max(fmt: Fmt, a: u64, b: u64, is_max: bool, env: &mut Env) -> u64 {
             mag
         }
     };
-    let a_wins = if is_max { key(a) >= key(b) } else { key(a) <= key(b) };
+    let a_wins = if is_max {
+        key(a) >= key(b)
+    } else {
+        key(a) <= key(b)
+    };
     if a_wins {
         a
     } else {

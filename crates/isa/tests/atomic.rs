@@ -38,26 +38,37 @@ fn sc_fails_for_another_address_size_or_after_clear_reservation() {
     // Different address.
     let mut bus = TestBus::new();
     let mut cpu = cpu_with(&[(A1, DATA), (A4, DATA + 8), (A2, 7)]);
-    let exit = run_on(&mut bus, &mut cpu, &[
-        0x1005b52f, // lr.d a0, (a1)
-        0x18c736af, // sc.d a3, a2, (a4)
-    ]);
+    let exit = run_on(
+        &mut bus,
+        &mut cpu,
+        &[
+            0x1005b52f, // lr.d a0, (a1)
+            0x18c736af, // sc.d a3, a2, (a4)
+        ],
+    );
     assert_eq!(exit, Exit::Budget);
     assert_eq!(cpu.x[A3], 1);
     assert_eq!(bus.read(DATA + 8, 8), 0);
     // Different size: lr.w then sc.d on the same address.
     let mut cpu = cpu_with(&[(A1, DATA), (A2, 7)]);
-    run_on(&mut bus, &mut cpu, &[
-        0x1005a52f, // lr.w a0, (a1)
-        0x18c5b6af, // sc.d a3, a2, (a1)
-    ]);
+    run_on(
+        &mut bus,
+        &mut cpu,
+        &[
+            0x1005a52f, // lr.w a0, (a1)
+            0x18c5b6af, // sc.d a3, a2, (a1)
+        ],
+    );
     assert_eq!(cpu.x[A3], 1);
     // The kernel drops the reservation (context switch) between LR and SC.
     let mut cpu = cpu_with(&[(A1, DATA), (A2, 7)]);
-    bus.put_words(CODE, &[
-        0x1005b52f, // lr.d a0, (a1)
-        0x18c5b6af, // sc.d a3, a2, (a1)
-    ]);
+    bus.put_words(
+        CODE,
+        &[
+            0x1005b52f, // lr.d a0, (a1)
+            0x18c5b6af, // sc.d a3, a2, (a1)
+        ],
+    );
     cpu.pc = CODE;
     cpu.run(&mut bus, 1);
     cpu.clear_reservation();
@@ -88,7 +99,10 @@ fn amo(word: u32, size: usize, mem: u64, src: u64) -> (u64, u64) {
 fn amo_w_returns_the_sign_extended_old_value() {
     let old = 0x8000_0000u64;
     assert_eq!(amo(0x08c5a52f, 4, old, 1), (0xffff_ffff_8000_0000, 1)); // amoswap.w a0, a2, (a1)
-    assert_eq!(amo(0x00c5a52f, 4, old, 0xffff_ffff), (0xffff_ffff_8000_0000, 0x7fff_ffff)); // amoadd.w
+    assert_eq!(
+        amo(0x00c5a52f, 4, old, 0xffff_ffff),
+        (0xffff_ffff_8000_0000, 0x7fff_ffff)
+    ); // amoadd.w
     assert_eq!(amo(0x20c5a52f, 4, 0xff, 0x0f), (0xff, 0xf0)); // amoxor.w a0, a2, (a1)
     assert_eq!(amo(0x60c5a52f, 4, 0xff, 0x0f), (0xff, 0x0f)); // amoand.w a0, a2, (a1)
     assert_eq!(amo(0x40c5a52f, 4, 0xf0, 0x0f), (0xf0, 0xff)); // amoor.w a0, a2, (a1)
@@ -97,15 +111,18 @@ fn amo_w_returns_the_sign_extended_old_value() {
 #[test]
 fn amo_min_max_compare_as_32_bit_signed_or_unsigned() {
     let neg1 = 0xffff_ffffu64; // -1 as a word in memory
-    // amomin.w: min(-1, 1) = -1.
+                               // amomin.w: min(-1, 1) = -1.
     assert_eq!(amo(0x80c5a52f, 4, neg1, 1), (u64::MAX, neg1)); // amomin.w a0, a2, (a1)
-    // amomax.w: max(-1, 1) = 1. Upper register bits of a2 are ignored.
-    assert_eq!(amo(0xa0c5a52f, 4, neg1, 0xdead_0000_0000_0001), (u64::MAX, 1)); // amomax.w
-    // amominu.w: minu(0xffffffff, 1) = 1.
+                                                               // amomax.w: max(-1, 1) = 1. Upper register bits of a2 are ignored.
+    assert_eq!(
+        amo(0xa0c5a52f, 4, neg1, 0xdead_0000_0000_0001),
+        (u64::MAX, 1)
+    ); // amomax.w
+       // amominu.w: minu(0xffffffff, 1) = 1.
     assert_eq!(amo(0xc0c5a52f, 4, neg1, 1), (u64::MAX, 1)); // amominu.w a0, a2, (a1)
-    // amomaxu.w: maxu(0xffffffff, 1) = 0xffffffff; a2 = -1 sign-extended compares as 0xffffffff.
+                                                            // amomaxu.w: maxu(0xffffffff, 1) = 0xffffffff; a2 = -1 sign-extended compares as 0xffffffff.
     assert_eq!(amo(0xe0c5a52f, 4, 1, u64::MAX), (1, neg1)); // amomaxu.w a0, a2, (a1)
-    // 64-bit forms.
+                                                            // 64-bit forms.
     assert_eq!(amo(0x80c5b52f, 8, u64::MAX, 1), (u64::MAX, u64::MAX)); // amomin.d a0, a2, (a1)
     assert_eq!(amo(0xa0c5b52f, 8, u64::MAX, 1), (u64::MAX, 1)); // amomax.d a0, a2, (a1)
     assert_eq!(amo(0xc0c5b52f, 8, u64::MAX, 1), (u64::MAX, 1)); // amominu.d a0, a2, (a1)
@@ -121,7 +138,13 @@ fn amo_whose_store_faults_changes_nothing() {
     bus.ro = (DATA, DATA + 0x100);
     let mut cpu = cpu_with(&[(A0, 0x5555), (A1, DATA), (A2, 1)]);
     let exit = run_on(&mut bus, &mut cpu, &[0x00c5a52f]); // amoadd.w a0, a2, (a1)
-    assert_eq!(exit, Exit::MemFault(MemFault { addr: DATA, access: Access::Write }));
+    assert_eq!(
+        exit,
+        Exit::MemFault(MemFault {
+            addr: DATA,
+            access: Access::Write
+        })
+    );
     assert_eq!(cpu.x[A0], 0x5555, "rd not written");
     assert_eq!(cpu.pc, CODE);
     assert_eq!(cpu.instret, 0);
@@ -137,13 +160,22 @@ fn sc_whose_store_faults_keeps_the_reservation_for_the_retry() {
     let mut bus = TestBus::new();
     bus.ro = (DATA, DATA + 0x100);
     let mut cpu = cpu_with(&[(A1, DATA), (A2, 7), (A3, 0x77)]);
-    bus.put_words(CODE, &[
-        0x1005a52f, // lr.w a0, (a1)
-        0x18c5a6af, // sc.w a3, a2, (a1)
-    ]);
+    bus.put_words(
+        CODE,
+        &[
+            0x1005a52f, // lr.w a0, (a1)
+            0x18c5a6af, // sc.w a3, a2, (a1)
+        ],
+    );
     cpu.pc = CODE;
     let exit = cpu.run(&mut bus, 2);
-    assert_eq!(exit, Exit::MemFault(MemFault { addr: DATA, access: Access::Write }));
+    assert_eq!(
+        exit,
+        Exit::MemFault(MemFault {
+            addr: DATA,
+            access: Access::Write
+        })
+    );
     assert_eq!((cpu.pc, cpu.x[A3]), (CODE + 4, 0x77));
     bus.ro = (0, 0); // copy-on-write resolved
     assert_eq!(cpu.run(&mut bus, 1), Exit::Budget);

@@ -28,7 +28,11 @@ fn stack_pointer_adjustments() {
 fn stack_pointer_loads_and_stores() {
     let sp = DATA + 0x100;
     let (cpu, bus) = exec16(
-        &[(SP, sp), (A0, 0xffff_ffff_8765_4321), (A1, 0x1122_3344_5566_7788)],
+        &[
+            (SP, sp),
+            (A0, 0xffff_ffff_8765_4321),
+            (A1, 0x1122_3344_5566_7788),
+        ],
         &[
             0xffae, // c.sdsp a1, 504(sp)
             0xc02a, // c.swsp a0, 0(sp)
@@ -130,6 +134,13 @@ fn reserved_compressed_encodings_trap_with_the_parcel() {
     ] {
         let mut cpu = Cpu::new();
         let (_, exit) = run16(&mut cpu, &[p], 1);
-        assert_eq!(exit, Exit::Illegal { pc: CODE, insn: u32::from(p) }, "{p:#06x}");
+        assert_eq!(
+            exit,
+            Exit::Illegal {
+                pc: CODE,
+                insn: u32::from(p)
+            },
+            "{p:#06x}"
+        );
     }
 }

@@ -18,7 +18,7 @@ fn immediate_arithmetic_and_comparisons() {
     assert_eq!(op(0x80058513, 0, 0), (-2048i64) as u64); // addi a0, a1, -2048
     assert_eq!(op(0xfff5a513, (-2i64) as u64, 0), 1); // slti a0, a1, -1
     assert_eq!(op(0xfff5a513, 0, 0), 0); // slti a0, a1, -1
-    // sltiu compares against the sign-extended immediate as unsigned.
+                                         // sltiu compares against the sign-extended immediate as unsigned.
     assert_eq!(op(0xfff5b513, u64::MAX - 1, 0), 1); // sltiu a0, a1, -1
     assert_eq!(op(0xfff5b513, u64::MAX, 0), 0); // sltiu a0, a1, -1
     assert_eq!(op(0x0015b513, 0, 0), 1); // sltiu a0, a1, 1 (seqz)
@@ -30,11 +30,11 @@ fn shifts_by_63_and_31() {
     assert_eq!(op(0x03f59513, 1, 0), MIN); // slli a0, a1, 63
     assert_eq!(op(0x03f5d513, MIN, 0), 1); // srli a0, a1, 63
     assert_eq!(op(0x43f5d513, MIN, 0), u64::MAX); // srai a0, a1, 63
-    // *W shifts produce a sign-extended 32-bit result.
+                                                  // *W shifts produce a sign-extended 32-bit result.
     assert_eq!(op(0x01f5951b, 1, 0), 0xffff_ffff_8000_0000); // slliw a0, a1, 31
     assert_eq!(op(0x01f5d51b, 0x8000_0000, 0), 1); // srliw a0, a1, 31
     assert_eq!(op(0x41f5d51b, 0x8000_0000, 0), u64::MAX); // sraiw a0, a1, 31
-    // Register shifts use only the low 6 (or 5 for *W) bits of rs2.
+                                                          // Register shifts use only the low 6 (or 5 for *W) bits of rs2.
     assert_eq!(op(0x00c59533, 1, 64 + 63), MIN); // sll a0, a1, a2
     assert_eq!(op(0x00c5d533, MIN, 63), 1); // srl a0, a1, a2
     assert_eq!(op(0x40c5d533, MIN, 63), u64::MAX); // sra a0, a1, a2
@@ -48,8 +48,11 @@ fn word_ops_sign_extend_their_32_bit_result() {
     assert_eq!(op(0x0015851b, 0x7fff_ffff, 0), 0xffff_ffff_8000_0000); // addiw a0, a1, 1
     assert_eq!(op(0x00c5853b, 0x7fff_ffff, 1), 0xffff_ffff_8000_0000); // addw a0, a1, a2
     assert_eq!(op(0x40c5853b, 0, 1), u64::MAX); // subw a0, a1, a2
-    // Upper 32 bits of the sources are ignored.
-    assert_eq!(op(0x00c5853b, 0xdead_beef_0000_0001, 0x1234_5678_0000_0001), 2); // addw a0, a1, a2
+                                                // Upper 32 bits of the sources are ignored.
+    assert_eq!(
+        op(0x00c5853b, 0xdead_beef_0000_0001, 0x1234_5678_0000_0001),
+        2
+    ); // addw a0, a1, a2
     assert_eq!(op(0x02c5853b, 0x1_0000_0000 | 0x10000, 0x10000), 0); // mulw a0, a1, a2
 }
 
@@ -89,14 +92,17 @@ fn division_by_zero_and_overflow_follow_the_spec_table() {
     assert_eq!(op(0x02c5f533, 7, 0), 7); // remu a0, a1, a2
     assert_eq!(op(0x02c5c53b, 7, 0), m1); // divw a0, a1, a2
     assert_eq!(op(0x02c5d53b, 7, 0), m1); // divuw a0, a1, a2
-    assert_eq!(op(0x02c5e53b, 0xffff_ffff_8000_0007, 0), 0xffff_ffff_8000_0007); // remw
+    assert_eq!(
+        op(0x02c5e53b, 0xffff_ffff_8000_0007, 0),
+        0xffff_ffff_8000_0007
+    ); // remw
     assert_eq!(op(0x02c5f53b, 0x8000_0007, 0), 0xffff_ffff_8000_0007); // remuw sign-extends
-    // Signed overflow: MIN / -1 = MIN, MIN % -1 = 0.
+                                                                       // Signed overflow: MIN / -1 = MIN, MIN % -1 = 0.
     assert_eq!(op(0x02c5c533, MIN, m1), MIN); // div a0, a1, a2
     assert_eq!(op(0x02c5e533, MIN, m1), 0); // rem a0, a1, a2
     assert_eq!(op(0x02c5c53b, 0x8000_0000, m1), 0xffff_ffff_8000_0000); // divw
     assert_eq!(op(0x02c5e53b, 0x8000_0000, m1), 0); // remw
-    // Ordinary signed division truncates towards zero.
+                                                    // Ordinary signed division truncates towards zero.
     assert_eq!(op(0x02c5c533, (-7i64) as u64, 2), (-3i64) as u64); // div
     assert_eq!(op(0x02c5e533, (-7i64) as u64, 2), (-1i64) as u64); // rem
     assert_eq!(op(0x02c5d533, m1, 2), m1 >> 1); // divu
@@ -143,7 +149,11 @@ fn branches_compare_signed_and_unsigned() {
     ];
     for (w, a, b, taken) in cases {
         let cpu = exec(&[(A1, a), (A2, b)], &[w]);
-        assert_eq!(cpu.pc, CODE + if taken { 8 } else { 4 }, "{w:#010x} {a:#x} {b:#x}");
+        assert_eq!(
+            cpu.pc,
+            CODE + if taken { 8 } else { 4 },
+            "{w:#010x} {a:#x} {b:#x}"
+        );
     }
     let cpu = exec(&[], &[0x0000_0013, 0xfec58ee3]); // nop; beq a1, a2, .-4
     assert_eq!(cpu.pc, CODE);

@@ -52,7 +52,13 @@ fn faulting_store_leaves_memory_and_registers_untouched() {
     let mut cpu = cpu_with(&[(A1, end), (A2, u64::MAX)]);
     let before = cpu.clone();
     let (bus, exit) = run32(&mut cpu, &[0xfec5be23]); // sd a2, -4(a1)
-    assert_eq!(exit, Exit::MemFault(MemFault { addr: end, access: Access::Write }));
+    assert_eq!(
+        exit,
+        Exit::MemFault(MemFault {
+            addr: end,
+            access: Access::Write
+        })
+    );
     assert_eq!(bus.read(end - 4, 4), 0, "no partial store");
     assert_eq!(cpu.x, before.x);
     assert_eq!((cpu.pc, cpu.instret), (CODE, 0));
@@ -62,7 +68,13 @@ fn faulting_store_leaves_memory_and_registers_untouched() {
 fn faulting_load_does_not_write_rd() {
     let mut cpu = cpu_with(&[(A0, 0x1234), (A1, 0x10)]);
     let (_, exit) = run32(&mut cpu, &[0x0005a503]); // lw a0, 0(a1)
-    assert_eq!(exit, Exit::MemFault(MemFault { addr: 0x10, access: Access::Read }));
+    assert_eq!(
+        exit,
+        Exit::MemFault(MemFault {
+            addr: 0x10,
+            access: Access::Read
+        })
+    );
     assert_eq!((cpu.x[A0], cpu.pc, cpu.instret), (0x1234, CODE, 0));
 }
 
@@ -74,7 +86,10 @@ fn fetch_faults_report_the_parcel_address() {
     cpu.pc = DATA;
     assert_eq!(
         cpu.run(&mut bus, 1),
-        Exit::MemFault(MemFault { addr: DATA, access: Access::Execute })
+        Exit::MemFault(MemFault {
+            addr: DATA,
+            access: Access::Execute
+        })
     );
     assert_eq!(cpu.pc, DATA);
     // A 32-bit instruction whose second parcel is on a non-executable page.
@@ -83,7 +98,10 @@ fn fetch_faults_report_the_parcel_address() {
     cpu.pc = last;
     assert_eq!(
         cpu.run(&mut bus, 1),
-        Exit::MemFault(MemFault { addr: last + 2, access: Access::Execute })
+        Exit::MemFault(MemFault {
+            addr: last + 2,
+            access: Access::Execute
+        })
     );
     assert_eq!((cpu.pc, cpu.instret), (last, 0));
 }
@@ -106,12 +124,15 @@ fn fp_csrs_are_views_of_fcsr() {
     let (_, exit) = run32(&mut cpu, &[0x00359573]); // csrrw a0, fcsr, a1
     assert_eq!(exit, Exit::Budget);
     assert_eq!((cpu.x[A0], cpu.fcsr), (0, 0xff));
-    let cpu = exec(&[], &[
-        0x0021d573, // csrrwi a0, frm, 3     -> a0 = 0, frm = 3
-        0x0012e573, // csrrsi a0, fflags, 5  -> a0 = 0, fflags = 5
-        0x0010f573, // csrrci a0, fflags, 1  -> a0 = 5, fflags = 4
-        0x00302573, // csrrs a0, fcsr, zero  -> a0 = 3 << 5 | 4
-    ]);
+    let cpu = exec(
+        &[],
+        &[
+            0x0021d573, // csrrwi a0, frm, 3     -> a0 = 0, frm = 3
+            0x0012e573, // csrrsi a0, fflags, 5  -> a0 = 0, fflags = 5
+            0x0010f573, // csrrci a0, fflags, 1  -> a0 = 5, fflags = 4
+            0x00302573, // csrrs a0, fcsr, zero  -> a0 = 3 << 5 | 4
+        ],
+    );
     assert_eq!((cpu.x[A0], cpu.fcsr), (0x64, 0x64));
     let mut cpu = cpu_with(&[(A1, 0xffff_ff03)]);
     cpu.fcsr = 0xff;
@@ -132,11 +153,14 @@ fn fp_csrs_are_views_of_fcsr() {
 fn counters_read_instret_and_a_10mhz_time() {
     let mut cpu = cpu_with(&[]);
     cpu.instret = 12_345;
-    let (_, exit) = run32(&mut cpu, &[
-        0xc0002573, // csrrs a0, cycle, zero   (rdcycle)
-        0xc02025f3, // csrrs a1, instret, zero (rdinstret)
-        0xc0102673, // csrrs a2, time, zero    (rdtime)
-    ]);
+    let (_, exit) = run32(
+        &mut cpu,
+        &[
+            0xc0002573, // csrrs a0, cycle, zero   (rdcycle)
+            0xc02025f3, // csrrs a1, instret, zero (rdinstret)
+            0xc0102673, // csrrs a2, time, zero    (rdtime)
+        ],
+    );
     assert_eq!(exit, Exit::Budget);
     assert_eq!((cpu.x[A0], cpu.x[A1], cpu.x[A2]), (12_345, 12_346, 123));
     assert_eq!(cpu.instret, 12_348);
@@ -157,4 +181,57 @@ fn writing_a_counter_or_touching_an_unknown_csr_is_illegal() {
     // csrrsi with uimm = 0 does not write, so it may read a counter.
     let cpu = exec(&[], &[0xc0206573]); // csrrsi a0, instret, 0
     assert_eq!(cpu.x[A0], 0);
+}
+
+/// Property: any encoding, executed from any register state, either retires
+/// or stops with no architectural change (precise traps), and never panics.
+#[test]
+fn random_instructions_trap_precisely_and_never_panic() {
+    let mut seed = 0x243f_6a88_85a3_08d3u64;
+    let mut rand = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for raw in sample_encodings().into_iter().step_by(3) {
+        let mut cpu = Cpu::new();
+        for r in 1..32 {
+            cpu.x[r] = match rand() % 4 {
+                0 => DATA + rand() % DATA_SIZE, // a valid pointer
+                1 => rand() % 64,
+                _ => rand(),
+            };
+            cpu.f[r] = if r % 2 == 0 {
+                rand() | 0xffff_ffff_0000_0000
+            } else {
+                rand()
+            };
+        }
+        cpu.fcsr = (rand() % 256) as u32; // includes reserved frm values
+        let mut bus = TestBus::new();
+        if raw & 3 == 3 {
+            bus.put_words(CODE, &[raw]);
+        } else {
+            bus.put_parcels(CODE, &[raw as u16]);
+        }
+        cpu.pc = CODE;
+        let before = cpu.clone();
+        let mem_before = bus.mem.clone();
+        match cpu.run(&mut bus, 1) {
+            Exit::Budget | Exit::Ecall => assert_eq!(cpu.instret, 1, "{raw:#x}"),
+            exit => {
+                if let Exit::Illegal { pc, insn } = exit {
+                    assert_eq!((pc, insn), (CODE, raw), "{raw:#x}");
+                }
+                assert_eq!(
+                    (cpu.x, cpu.f, cpu.pc),
+                    (before.x, before.f, before.pc),
+                    "{raw:#x}"
+                );
+                assert_eq!((cpu.fcsr, cpu.instret), (before.fcsr, 0), "{raw:#x}");
+                assert!(bus.mem == mem_before, "{raw:#x} stored before trapping");
+            }
+        }
+    }
 }

@@ -474,7 +474,7 @@ pub(crate) mod tests {
         put_phdr(&mut f, 1, 1, 6, 0, 0x20000, 0x2000, 0x1000);
         assert!(err_text(&f).contains("more file bytes than memory bytes"));
         let mut f = tiny_elf(&[0; 4], 0x1000);
-        put_phdr(&mut f, 1, 1, 6, 0, 0x10800, 0, 0x1000);
+        put_phdr(&mut f, 1, 1, 6, 0, 0x11000, 0, 0x1000);
         assert!(err_text(&f).contains("overlap"));
         let mut f = tiny_elf(&[0; 4], 0x1000);
         put_phdr(&mut f, 1, 1, 6, 0x10, 0x20000, 0x10, 0x1000);

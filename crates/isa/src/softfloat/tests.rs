@@ -38,10 +38,12 @@ impl Rng {
         ];
         let exp = match r % 8 {
             0 => return sign | specials[(r >> 8) as usize % specials.len()],
-            1 => 0,                                              // subnormal
-            2 => fmt.exp_max() - 1 - (r >> 8) % 4,               // near overflow
-            3 => (r >> 8) % 4,                                   // near underflow
-            4 | 5 => (near + (r >> 8) % 5).saturating_sub(2).min(fmt.exp_max() - 1),
+            1 => 0,                                // subnormal
+            2 => fmt.exp_max() - 1 - (r >> 8) % 4, // near overflow
+            3 => (r >> 8) % 4,                     // near underflow
+            4 | 5 => (near + (r >> 8) % 5)
+                .saturating_sub(2)
+                .min(fmt.exp_max() - 1),
             _ => (r >> 8) % fmt.exp_max(),
         };
         sign | (exp << f) | frac
@@ -84,7 +86,12 @@ fn is_nan(fmt: Fmt, v: u64) -> bool {
 /// sNaN rules differ); UF may differ when the result is the smallest normal
 /// magnitude (APFloat detects tininess before rounding there).
 fn check(fmt: Fmt, what: &str, ins: &[u64], got: (u64, u32), want: (u64, u32)) {
-    let ctx = || format!("{what} {ins:x?}: got {:#x}/{:#x} want {:#x}/{:#x}", got.0, got.1, want.0, want.1);
+    let ctx = || {
+        format!(
+            "{what} {ins:x?}: got {:#x}/{:#x} want {:#x}/{:#x}",
+            got.0, got.1, want.0, want.1
+        )
+    };
     if is_nan(fmt, want.0) {
         assert_eq!(got.0, fmt.canonical_nan(), "{}", ctx());
     } else {
@@ -111,13 +118,12 @@ fn ours2(f: fn(Fmt, u64, u64, &mut Env) -> u64, fmt: Fmt, a: u64, b: u64, rm: Rm
     (r, env.flags)
 }
 
-fn reference2<F: Float>(
-    op: fn(F, F, Round) -> StatusAnd<F>,
-    a: u64,
-    b: u64,
-    rm: Rm,
-) -> (u64, u32) {
-    let r = op(F::from_bits(u128::from(a)), F::from_bits(u128::from(b)), round_of(rm));
+fn reference2<F: Float>(op: fn(F, F, Round) -> StatusAnd<F>, a: u64, b: u64, rm: Rm) -> (u64, u32) {
+    let r = op(
+        F::from_bits(u128::from(a)),
+        F::from_bits(u128::from(b)),
+        round_of(rm),
+    );
     (r.value.to_bits() as u64, flags_of(r.status))
 }
 
@@ -145,7 +151,13 @@ fn binary_ops_match_apfloat_in_every_rounding_mode() {
                     (false, 2) => reference2::<Double>(|x, y, r| x.mul_r(y, r), a, b, rm),
                     (false, _) => reference2::<Double>(|x, y, r| x.div_r(y, r), a, b, rm),
                 };
-                check(fmt, &format!("{name} {rm:?}"), &[a, b], ours2(*f, fmt, a, b, rm), want);
+                check(
+                    fmt,
+                    &format!("{name} {rm:?}"),
+                    &[a, b],
+                    ours2(*f, fmt, a, b, rm),
+                    want,
+                );
             }
         }
     }
@@ -205,20 +217,44 @@ fn rne_results_match_the_host_fpu() {
         }
     };
     for _ in 0..N {
-        let (a, b, c) = (rng.operand(F64, 0), rng.operand(F64, 1023), rng.operand(F64, 1023));
+        let (a, b, c) = (
+            rng.operand(F64, 0),
+            rng.operand(F64, 1023),
+            rng.operand(F64, 1023),
+        );
         let (x, y, z) = (f64::from_bits(a), f64::from_bits(b), f64::from_bits(c));
         assert!(same64(sqrt(F64, a, &mut env), x.sqrt()), "sqrt {a:#x}");
-        assert!(same64(fma(F64, a, b, c, false, false, &mut env), x.mul_add(y, z)), "fma {a:#x} {b:#x} {c:#x}");
+        assert!(
+            same64(fma(F64, a, b, c, false, false, &mut env), x.mul_add(y, z)),
+            "fma {a:#x} {b:#x} {c:#x}"
+        );
         assert!(same64(add(F64, a, b, &mut env), x + y), "add {a:#x} {b:#x}");
         assert!(same64(div(F64, a, b, &mut env), x / y), "div {a:#x} {b:#x}");
-        let (a, b, c) = (rng.operand(F32, 0), rng.operand(F32, 127), rng.operand(F32, 127));
-        let (x, y, z) = (f32::from_bits(a as u32), f32::from_bits(b as u32), f32::from_bits(c as u32));
+        let (a, b, c) = (
+            rng.operand(F32, 0),
+            rng.operand(F32, 127),
+            rng.operand(F32, 127),
+        );
+        let (x, y, z) = (
+            f32::from_bits(a as u32),
+            f32::from_bits(b as u32),
+            f32::from_bits(c as u32),
+        );
         assert!(same32(sqrt(F32, a, &mut env), x.sqrt()), "sqrt {a:#x}");
-        assert!(same32(fma(F32, a, b, c, false, false, &mut env), x.mul_add(y, z)), "fma {a:#x}");
+        assert!(
+            same32(fma(F32, a, b, c, false, false, &mut env), x.mul_add(y, z)),
+            "fma {a:#x}"
+        );
         assert!(same32(mul(F32, a, b, &mut env), x * y), "mul {a:#x} {b:#x}");
-        assert!(same64(convert(F32, F64, a, &mut env), f64::from(x)), "cvt {a:#x}");
+        assert!(
+            same64(convert(F32, F64, a, &mut env), f64::from(x)),
+            "cvt {a:#x}"
+        );
         let d = rng.operand(F64, 1023 - 100);
-        assert!(same32(convert(F64, F32, d, &mut env), f64::from_bits(d) as f32), "cvt {d:#x}");
+        assert!(
+            same32(convert(F64, F32, d, &mut env), f64::from_bits(d) as f32),
+            "cvt {d:#x}"
+        );
     }
 }
 
@@ -234,10 +270,23 @@ fn sqrt_rounds_in_every_mode() {
             continue;
         }
         let near = x.sqrt();
-        let below = if near.mul_add(near, -x) > 0.0 { f64::from_bits(near.to_bits() - 1) } else { near };
+        let below = if near.mul_add(near, -x) > 0.0 {
+            f64::from_bits(near.to_bits() - 1)
+        } else {
+            near
+        };
         let exact = below.mul_add(below, -x) == 0.0;
-        let above = if exact { below } else { f64::from_bits(below.to_bits() + 1) };
-        for (rm, want) in [(Rm::Rtz, below), (Rm::Rdn, below), (Rm::Rup, above), (Rm::Rne, near)] {
+        let above = if exact {
+            below
+        } else {
+            f64::from_bits(below.to_bits() + 1)
+        };
+        for (rm, want) in [
+            (Rm::Rtz, below),
+            (Rm::Rdn, below),
+            (Rm::Rup, above),
+            (Rm::Rne, near),
+        ] {
             let mut env = Env::new(rm);
             assert_eq!(sqrt(F64, a, &mut env), want.to_bits(), "sqrt {a:#x} {rm:?}");
             assert_eq!(env.flags, if exact { 0 } else { NX }, "sqrt {a:#x} {rm:?}");
@@ -256,7 +305,13 @@ fn conversions_match_apfloat() {
         let got = (convert(F64, F32, d, &mut env), env.flags);
         let mut lost = false;
         let r: StatusAnd<Single> = Double::from_bits(d.into()).convert_r(round_of(rm), &mut lost);
-        check(F32, "cvt.s.d", &[d], got, (r.value.to_bits() as u64, flags_of(r.status)));
+        check(
+            F32,
+            "cvt.s.d",
+            &[d],
+            got,
+            (r.value.to_bits() as u64, flags_of(r.status)),
+        );
         // Integers -> float.
         let v = rng.next() >> (rng.next() % 64);
         let neg = rng.next() & 1 == 1;
@@ -286,19 +341,35 @@ fn conversions_match_apfloat() {
                 let mut exact = false;
                 let (want, st) = match (fmt == F32, signed) {
                     (true, true) => {
-                        let r = Single::from_bits(a.into()).to_i128_r(width as usize, round_of(rm), &mut exact);
+                        let r = Single::from_bits(a.into()).to_i128_r(
+                            width as usize,
+                            round_of(rm),
+                            &mut exact,
+                        );
                         (r.value as u128, r.status)
                     }
                     (true, false) => {
-                        let r = Single::from_bits(a.into()).to_u128_r(width as usize, round_of(rm), &mut exact);
+                        let r = Single::from_bits(a.into()).to_u128_r(
+                            width as usize,
+                            round_of(rm),
+                            &mut exact,
+                        );
                         (r.value, r.status)
                     }
                     (false, true) => {
-                        let r = Double::from_bits(a.into()).to_i128_r(width as usize, round_of(rm), &mut exact);
+                        let r = Double::from_bits(a.into()).to_i128_r(
+                            width as usize,
+                            round_of(rm),
+                            &mut exact,
+                        );
                         (r.value as u128, r.status)
                     }
                     (false, false) => {
-                        let r = Double::from_bits(a.into()).to_u128_r(width as usize, round_of(rm), &mut exact);
+                        let r = Double::from_bits(a.into()).to_u128_r(
+                            width as usize,
+                            round_of(rm),
+                            &mut exact,
+                        );
                         (r.value, r.status)
                     }
                 };
@@ -322,17 +393,37 @@ fn nan_results_are_canonical_and_snan_raises_invalid() {
     assert_eq!(env.flags, NV);
     let mut env = Env::new(Rm::Rne);
     // inf - inf, 0 * inf, 0 / 0, sqrt(-1): invalid, canonical NaN.
-    assert_eq!(sub(F64, F64.inf(false), F64.inf(false), &mut env), 0x7ff8_0000_0000_0000);
+    assert_eq!(
+        sub(F64, F64.inf(false), F64.inf(false), &mut env),
+        0x7ff8_0000_0000_0000
+    );
     assert_eq!(div(F64, 0, 0, &mut env), 0x7ff8_0000_0000_0000);
-    assert_eq!(sqrt(F64, (-1.0f64).to_bits(), &mut env), 0x7ff8_0000_0000_0000);
+    assert_eq!(
+        sqrt(F64, (-1.0f64).to_bits(), &mut env),
+        0x7ff8_0000_0000_0000
+    );
     assert_eq!(env.flags, NV);
     // fma(inf, 0, qNaN) raises NV (spec 13.6).
     let mut env = Env::new(Rm::Rne);
-    assert_eq!(fma(F64, F64.inf(false), 0, F64.canonical_nan(), false, false, &mut env), F64.canonical_nan());
+    assert_eq!(
+        fma(
+            F64,
+            F64.inf(false),
+            0,
+            F64.canonical_nan(),
+            false,
+            false,
+            &mut env
+        ),
+        F64.canonical_nan()
+    );
     assert_eq!(env.flags, NV);
     // 1 / 0 = inf with DZ.
     let mut env = Env::new(Rm::Rne);
-    assert_eq!(div(F64, 1.0f64.to_bits(), (-0.0f64).to_bits(), &mut env), F64.inf(true));
+    assert_eq!(
+        div(F64, 1.0f64.to_bits(), (-0.0f64).to_bits(), &mut env),
+        F64.inf(true)
+    );
     assert_eq!(env.flags, DZ);
 }
 
@@ -347,9 +438,21 @@ fn min_max_treat_negative_zero_as_smaller_and_ignore_one_nan() {
     assert_eq!(min_max(F64, F64.canonical_nan(), one, false, &mut env), one);
     assert_eq!(min_max(F64, one, F64.canonical_nan(), true, &mut env), one);
     assert_eq!(env.flags, 0);
-    assert_eq!(min_max(F64, 0x7ff0_0000_0000_0001, one, true, &mut env), one);
+    assert_eq!(
+        min_max(F64, 0x7ff0_0000_0000_0001, one, true, &mut env),
+        one
+    );
     assert_eq!(env.flags, NV);
-    assert_eq!(min_max(F64, F64.canonical_nan(), 0x7ff0_0000_0000_0001, true, &mut env), F64.canonical_nan());
+    assert_eq!(
+        min_max(
+            F64,
+            F64.canonical_nan(),
+            0x7ff0_0000_0000_0001,
+            true,
+            &mut env
+        ),
+        F64.canonical_nan()
+    );
 }
 
 #[test]
@@ -362,10 +465,16 @@ fn comparisons_signal_only_as_the_spec_says() {
     assert_eq!(env.flags, NV, "flt signals on quiet NaN");
     let mut env = Env::new(Rm::Rne);
     assert!(eq(F32, 0, F32.sign_bit(), &mut env), "-0 == +0");
-    assert!(!lt(F32, F32.sign_bit(), 0, false, &mut env), "-0 < +0 is false");
+    assert!(
+        !lt(F32, F32.sign_bit(), 0, false, &mut env),
+        "-0 < +0 is false"
+    );
     assert!(lt(F32, F32.sign_bit(), 0, true, &mut env), "-0 <= +0");
     assert!(lt(F32, 0xbf80_0000, 0x3f80_0000, false, &mut env), "-1 < 1");
-    assert!(lt(F32, 0xc000_0000, 0xbf80_0000, false, &mut env), "-2 < -1");
+    assert!(
+        lt(F32, 0xc000_0000, 0xbf80_0000, false, &mut env),
+        "-2 < -1"
+    );
     assert_eq!(env.flags, 0);
 }
 
@@ -394,15 +503,34 @@ fn classify_every_class() {
 #[test]
 fn float_to_int_rounds_and_saturates() {
     let m25 = (-2.5f64).to_bits();
-    for (rm, want) in [(Rm::Rne, -2i64), (Rm::Rtz, -2), (Rm::Rdn, -3), (Rm::Rup, -2), (Rm::Rmm, -3)] {
+    for (rm, want) in [
+        (Rm::Rne, -2i64),
+        (Rm::Rtz, -2),
+        (Rm::Rdn, -3),
+        (Rm::Rup, -2),
+        (Rm::Rmm, -3),
+    ] {
         let mut env = Env::new(rm);
-        assert_eq!(to_int(F64, m25, true, 32, &mut env) as u32 as i32, want as i32, "{rm:?}");
+        assert_eq!(
+            to_int(F64, m25, true, 32, &mut env) as u32 as i32,
+            want as i32,
+            "{rm:?}"
+        );
         assert_eq!(env.flags, NX);
     }
     let mut env = Env::new(Rm::Rne);
-    assert_eq!(to_int(F64, 3e10f64.to_bits(), true, 32, &mut env) as u32, 0x7fff_ffff);
-    assert_eq!(to_int(F64, (-3e10f64).to_bits(), true, 32, &mut env) as u32, 0x8000_0000);
-    assert_eq!(to_int(F64, F64.canonical_nan(), true, 64, &mut env), i64::MAX as u64);
+    assert_eq!(
+        to_int(F64, 3e10f64.to_bits(), true, 32, &mut env) as u32,
+        0x7fff_ffff
+    );
+    assert_eq!(
+        to_int(F64, (-3e10f64).to_bits(), true, 32, &mut env) as u32,
+        0x8000_0000
+    );
+    assert_eq!(
+        to_int(F64, F64.canonical_nan(), true, 64, &mut env),
+        i64::MAX as u64
+    );
     assert_eq!(to_int(F64, F64.inf(true), false, 64, &mut env), 0);
     assert_eq!(to_int(F64, (-1.0f64).to_bits(), false, 32, &mut env), 0);
     assert_eq!(env.flags, NV);

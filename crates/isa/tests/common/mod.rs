@@ -42,7 +42,9 @@ impl TestBus {
     /// First address of `[addr, addr + size)` outside memory, if any.
     fn outside(&self, addr: u64, size: u64) -> Option<u64> {
         let end = self.base + self.mem.len() as u64;
-        (0..size).map(|k| addr.wrapping_add(k)).find(|&a| a < self.base || a >= end)
+        (0..size)
+            .map(|k| addr.wrapping_add(k))
+            .find(|&a| a < self.base || a >= end)
     }
 
     /// Write 32-bit instruction words at `addr`.
@@ -77,17 +79,28 @@ impl TestBus {
 impl Bus for TestBus {
     fn load(&mut self, addr: u64, size: u32) -> Result<u64, MemFault> {
         if let Some(bad) = self.outside(addr, u64::from(size)) {
-            return Err(MemFault { addr: bad, access: Access::Read });
+            return Err(MemFault {
+                addr: bad,
+                access: Access::Read,
+            });
         }
         Ok(self.read(addr, size as usize))
     }
 
     fn store(&mut self, addr: u64, size: u32, value: u64) -> Result<(), MemFault> {
         if let Some(bad) = self.outside(addr, u64::from(size)) {
-            return Err(MemFault { addr: bad, access: Access::Write });
+            return Err(MemFault {
+                addr: bad,
+                access: Access::Write,
+            });
         }
-        if let Some(k) = (0..u64::from(size)).find(|&k| (self.ro.0..self.ro.1).contains(&(addr + k))) {
-            return Err(MemFault { addr: addr + k, access: Access::Write });
+        if let Some(k) =
+            (0..u64::from(size)).find(|&k| (self.ro.0..self.ro.1).contains(&(addr + k)))
+        {
+            return Err(MemFault {
+                addr: addr + k,
+                access: Access::Write,
+            });
         }
         self.write(addr, &value.to_le_bytes()[..size as usize]);
         Ok(())
@@ -95,7 +108,10 @@ impl Bus for TestBus {
 
     fn fetch(&mut self, addr: u64) -> Result<u16, MemFault> {
         if addr < self.exec_lo || addr + 2 > self.exec_hi {
-            return Err(MemFault { addr, access: Access::Execute });
+            return Err(MemFault {
+                addr,
+                access: Access::Execute,
+            });
         }
         Ok(self.read(addr, 2) as u16)
     }
@@ -103,6 +119,38 @@ impl Bus for TestBus {
     fn fence_i(&mut self) {
         self.fence_i_calls += 1;
     }
+}
+
+/// Every 16-bit parcel, plus 32-bit words with every major opcode and
+/// pseudo-random fields, biased so that the sparse funct7/funct5 and rs2
+/// values that select real instructions (OP, OP-FP, AMO) come up often.
+pub fn sample_encodings() -> Vec<u32> {
+    let mut v: Vec<u32> = (0..=0xffffu32).filter(|p| p & 3 != 3).collect();
+    let mut s = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 16) as u32
+    };
+    for k in 0..200_000u32 {
+        let mut w = next();
+        let r = next();
+        if r & 1 == 0 {
+            // funct7 = funct5 << 2 | fmt (fmt S or D), or one of OP's values.
+            let funct7 = match (r >> 1) % 4 {
+                0 => [0x00, 0x01, 0x20][(r >> 3) as usize % 3],
+                _ => ((r >> 3) % 32) << 2 | ((r >> 8) & 1),
+            };
+            w = (w & 0x01ff_ffff) | (funct7 << 25);
+        }
+        if r & 0x200 == 0 {
+            w = (w & !(31 << 20)) | (((r >> 10) % 4) << 20); // rs2 in 0..=3
+        }
+        v.push((w & !0x7f) | ((k % 32) << 2) | 3);
+    }
+    v.extend([0x0000_0073, 0x0010_0073, 0x0000_100f]);
+    v
 }
 
 /// Run the 32-bit `words` placed at [`CODE`] (pc = CODE) with a budget of
@@ -137,7 +185,12 @@ pub fn cpu_with(regs: &[(usize, u64)]) -> Cpu {
 pub fn exec(regs: &[(usize, u64)], words: &[u32]) -> Cpu {
     let mut cpu = cpu_with(regs);
     let (_, exit) = run32(&mut cpu, words);
-    assert_eq!(exit, Exit::Budget, "program stopped early at pc {:#x}", cpu.pc);
+    assert_eq!(
+        exit,
+        Exit::Budget,
+        "program stopped early at pc {:#x}",
+        cpu.pc
+    );
     cpu
 }
 

@@ -484,6 +484,8 @@ fn stat_open(sys: &Sys<'_>, fd: i32) -> Result<Stat, Errno> {
 }
 
 /// struct stat for riscv64 (include/uapi/asm-generic/stat.h), 128 bytes.
+// The host's stat field types differ between host architectures.
+#[allow(clippy::unnecessary_cast)]
 fn encode_stat(st: &Stat) -> [u8; 128] {
     let mut b = [0u8; 128];
     let mut put = |off: usize, v: u64, n: usize| b[off..off + n].copy_from_slice(&v.to_le_bytes()[..n]);
@@ -539,6 +541,7 @@ pub fn newfstatat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, buf: u64, flags: u32
 }
 
 /// statx(2): the basic stats (STATX_BASIC_STATS), 256-byte struct statx.
+#[allow(clippy::unnecessary_cast)]
 pub fn statx(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32, _mask: u32, buf: u64) -> SysResult {
     const STATX_BASIC_STATS: u32 = 0x7ff;
     let flags = flags & !0x6000; // AT_STATX_SYNC_TYPE bits
