@@ -58,6 +58,11 @@ struct RunArgs {
     #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = parse_size)]
     memory: u64,
 
+    /// Print a table of counters at exit on stderr: guest instructions and
+    /// speed, faults by kind, frames.
+    #[arg(long)]
+    stats: bool,
+
     /// The program: a path in the guest file system (a name without '/' is searched in the guest PATH).
     #[arg(value_name = "PROGRAM")]
     program: OsString,
@@ -156,8 +161,36 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let started = std::time::Instant::now();
     let status = kernel.run(pid);
+    if args.stats {
+        print_stats(&kernel, started.elapsed());
+    }
     ExitCode::from(status.shell_code() as u8)
+}
+
+/// The --stats table, on stderr.
+fn print_stats(kernel: &Kernel, wall: std::time::Duration) {
+    let insns = kernel.instructions();
+    let secs = wall.as_secs_f64().max(1e-9);
+    let m = kernel.mem_stats();
+    let f = &m.faults;
+    let kib = |frames: u64| frames * 4;
+    eprintln!("cowix stats");
+    eprintln!("  guest instructions   {insns:>14}");
+    eprintln!("  wall time            {:>14.3} s", secs);
+    eprintln!("  speed                {:>14.1} MIPS", insns as f64 / secs / 1e6);
+    eprintln!("  faults: zero page    {:>14}", f.zero_page);
+    eprintln!("          zero fill    {:>14}", f.zero_fill);
+    eprintln!("          file         {:>14}", f.file);
+    eprintln!("          file COW     {:>14}", f.file_cow);
+    eprintln!("          COW copy     {:>14}", f.cow_copy);
+    eprintln!("          COW reuse    {:>14}", f.cow_reuse);
+    eprintln!("          stack grow   {:>14}", f.stack_growth);
+    eprintln!("          SIGSEGV      {:>14}", f.segv);
+    eprintln!("  frames: peak         {:>14} KiB", kib(m.peak_frames_in_use));
+    eprintln!("          in use       {:>14} KiB", kib(m.frames_in_use));
+    eprintln!("          page cache   {:>14} KiB", kib(m.page_cache_frames));
 }
 
 /// execvp's search: try each directory of the guest's PATH in turn.
