@@ -155,7 +155,7 @@ fn run(args: RunArgs) -> ExitCode {
                 _ => EXIT_NOT_EXECUTABLE,
             };
             match e {
-                ExecError::NotFound(_) => eprintln!("cowix: {shown}: not found"),
+                ExecError::NotFound(why) => eprintln!("cowix: {why}"),
                 other => eprintln!("cowix: {shown}: {other}"),
             }
             return ExitCode::from(code);
@@ -215,7 +215,7 @@ fn spawn_from_path(kernel: &mut Kernel, name: &[u8], argv: Vec<Vec<u8>>, envp: V
             }
         }
     }
-    Err(first_other.unwrap_or_else(|| ExecError::NotFound(format!("{}: not found", String::from_utf8_lossy(name)))))
+    Err(first_other.unwrap_or_else(|| ExecError::NotFound(format!("{}: command not found", String::from_utf8_lossy(name)))))
 }
 
 #[cfg(test)]

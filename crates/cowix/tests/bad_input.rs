@@ -34,14 +34,14 @@ fn assert_one_line(e: &str) {
 fn missing_program_exits_127() {
     let (code, e) = run_path(std::path::Path::new("/no/such/program"));
     assert_eq!(code, Some(127));
-    assert_eq!(e, "cowix: /no/such/program: not found\n");
+    assert_eq!(e, "cowix: /no/such/program: No such file or directory\n");
 }
 
 #[test]
 fn missing_program_name_searched_in_path_exits_127() {
     let o = cowix(["run", "--env", "PATH=/nonexistent", "no-such-command"]);
     assert_eq!(o.status.code(), Some(127));
-    assert_eq!(stderr(&o), "cowix: no-such-command: not found\n");
+    assert_eq!(stderr(&o), "cowix: no-such-command: command not found\n");
 }
 
 #[test]
