@@ -10,7 +10,7 @@ use rustix::fs::Stat;
 
 use super::Sys;
 use crate::errno::{Errno, SysResult};
-use crate::fd::{oflag, FdEntry, HostFile, Object, OpenFile};
+use crate::fd::{oflag, FdEntry, FileRef, HostFile, Object, OpenFile};
 use crate::process::rlimit;
 use crate::vfs::{Follow, Resolved, PATH_MAX};
 
@@ -237,7 +237,9 @@ pub fn write(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
     Ok(n as u64)
 }
 
-pub fn pread64(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64, off: u64) -> SysResult {
+/// The file for pread64/pwrite64: the offset must be non-negative and the
+/// file seekable.
+fn positional_file(sys: &Sys<'_>, fd: i32, off: u64) -> Result<FileRef, Errno> {
     if (off as i64) < 0 {
         return Err(Errno::EINVAL);
     }
@@ -245,6 +247,11 @@ pub fn pread64(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64, off: u64) -> SysR
     if !file.borrow().seekable() {
         return Err(Errno::ESPIPE);
     }
+    Ok(file)
+}
+
+pub fn pread64(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64, off: u64) -> SysResult {
+    let file = positional_file(sys, fd, off)?;
     let mut data = vec![0u8; rw_len(len)];
     let n = file.borrow_mut().pread(&mut data, off)?;
     sys.mem().copy_out(buf, &data[..n])?;
@@ -252,13 +259,7 @@ pub fn pread64(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64, off: u64) -> SysR
 }
 
 pub fn pwrite64(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64, off: u64) -> SysResult {
-    if (off as i64) < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let file = sys.p.fds.file(fd)?;
-    if !file.borrow().seekable() {
-        return Err(Errno::ESPIPE);
-    }
+    let file = positional_file(sys, fd, off)?;
     let mut data = vec![0u8; rw_len(len)];
     sys.mem().copy_in(buf, &mut data)?;
     let n = file.borrow_mut().pwrite(&data, off)?;
