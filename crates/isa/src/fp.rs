@@ -1,7 +1,10 @@
 //! Executor for F and D computation (RISC-V unprivileged spec chapters 13
-//! and 14). Arithmetic is delegated to the exact `softfloat` module; this
-//! file handles operand access, NaN boxing, rounding-mode selection and
-//! flag accrual.
+//! and 14). This file handles operand access, NaN boxing, rounding-mode
+//! selection and flag accrual. Arithmetic, square roots and conversions to
+//! floating point first try the host-FPU fast path (`host`, round to
+//! nearest-even only), which answers only when it can prove its result and
+//! flags bit-identical to the exact `softfloat` module's; everything else
+//! runs the soft-float.
 //!
 //! NaN boxing (spec 14.2): a single-precision value lives in the low 32 bits
 //! of an `f` register with the upper 32 bits all ones. An operand that is
@@ -11,6 +14,8 @@
 use crate::insn::{Insn, Op};
 use crate::softfloat::{self as sf, Env, Fmt, Rm, F32, F64};
 use crate::Cpu;
+
+mod host;
 
 /// Upper half of a NaN-boxed single.
 const BOX: u64 = 0xffff_ffff_0000_0000;
@@ -60,14 +65,15 @@ impl Cpu {
         use Op::*;
         let fmt = if is_double(i.op) { F64 } else { F32 };
         match i.op {
-            FaddS | FaddD => self.binary(i, fmt, sf::add)?,
-            FsubS | FsubD => self.binary(i, fmt, sf::sub)?,
-            FmulS | FmulD => self.binary(i, fmt, sf::mul)?,
-            FdivS | FdivD => self.binary(i, fmt, sf::div)?,
+            FaddS | FaddD => self.binary(i, fmt, host::add, sf::add)?,
+            FsubS | FsubD => self.binary(i, fmt, host::sub, sf::sub)?,
+            FmulS | FmulD => self.binary(i, fmt, host::mul, sf::mul)?,
+            FdivS | FdivD => self.binary(i, fmt, host::div, sf::div)?,
             FsqrtS | FsqrtD => {
-                let mut env = Env::new(self.rounding(i)?);
-                let r = sf::sqrt(fmt, self.fread(fmt, i.rs1), &mut env);
-                self.finish_f(fmt, i.rd, r, env.flags);
+                let rm = self.rounding(i)?;
+                let a = self.fread(fmt, i.rs1);
+                let (r, flags) = compute(rm, || host::sqrt(fmt, a), |env| sf::sqrt(fmt, a, env));
+                self.finish_f(fmt, i.rd, r, flags);
             }
             FmaddS | FmaddD => self.fused(i, fmt, false, false)?,
             FmsubS | FmsubD => self.fused(i, fmt, false, true)?,
@@ -83,14 +89,18 @@ impl Cpu {
             FeqS | FltS | FleS | FeqD | FltD | FleD => self.compare(i, fmt),
             FclassS | FclassD => self.xw(i.rd, sf::classify(fmt, self.fread(fmt, i.rs1))),
             FcvtSD => {
-                let mut env = Env::new(self.rounding(i)?);
-                let r = sf::convert(F64, F32, self.fread(F64, i.rs1), &mut env);
-                self.finish_f(F32, i.rd, r, env.flags);
+                let rm = self.rounding(i)?;
+                let a = self.fread(F64, i.rs1);
+                let (r, flags) =
+                    compute(rm, || host::narrow(a), |env| sf::convert(F64, F32, a, env));
+                self.finish_f(F32, i.rd, r, flags);
             }
             FcvtDS => {
-                let mut env = Env::new(self.rounding(i)?);
-                let r = sf::convert(F32, F64, self.fread(F32, i.rs1), &mut env);
-                self.finish_f(F64, i.rd, r, env.flags);
+                let rm = self.rounding(i)?;
+                let a = self.fread(F32, i.rs1);
+                let (r, flags) =
+                    compute(rm, || host::widen(a), |env| sf::convert(F32, F64, a, env));
+                self.finish_f(F64, i.rd, r, flags);
             }
             FcvtWS | FcvtWuS | FcvtLS | FcvtLuS | FcvtWD | FcvtWuD | FcvtLD | FcvtLuD => {
                 self.float_to_int(i, fmt)?
@@ -114,30 +124,38 @@ impl Cpu {
         self.accrue(flags);
     }
 
-    /// FADD/FSUB/FMUL/FDIV (spec 13.6).
+    /// FADD/FSUB/FMUL/FDIV (spec 13.6): `fast` is the host path, `exact`
+    /// the soft-float operation.
     #[inline]
-    fn binary(&mut self, i: &Insn, fmt: Fmt, f: fn(Fmt, u64, u64, &mut Env) -> u64) -> Option<()> {
-        let mut env = Env::new(self.rounding(i)?);
-        let r = f(
-            fmt,
-            self.fread(fmt, i.rs1),
-            self.fread(fmt, i.rs2),
-            &mut env,
-        );
-        self.finish_f(fmt, i.rd, r, env.flags);
+    fn binary(
+        &mut self,
+        i: &Insn,
+        fmt: Fmt,
+        fast: fn(Fmt, u64, u64) -> Option<(u64, u32)>,
+        exact: fn(Fmt, u64, u64, &mut Env) -> u64,
+    ) -> Option<()> {
+        let rm = self.rounding(i)?;
+        let (a, b) = (self.fread(fmt, i.rs1), self.fread(fmt, i.rs2));
+        let (r, flags) = compute(rm, || fast(fmt, a, b), |env| exact(fmt, a, b, env));
+        self.finish_f(fmt, i.rd, r, flags);
         Some(())
     }
 
     /// FMADD/FMSUB/FNMSUB/FNMADD (spec 13.6): `(±rs1*rs2) ± rs3`, one rounding.
+    #[inline]
     fn fused(&mut self, i: &Insn, fmt: Fmt, neg_prod: bool, neg_add: bool) -> Option<()> {
-        let mut env = Env::new(self.rounding(i)?);
+        let rm = self.rounding(i)?;
         let (a, b, c) = (
             self.fread(fmt, i.rs1),
             self.fread(fmt, i.rs2),
             self.fread(fmt, i.rs3),
         );
-        let r = sf::fma(fmt, a, b, c, neg_prod, neg_add, &mut env);
-        self.finish_f(fmt, i.rd, r, env.flags);
+        let (r, flags) = compute(
+            rm,
+            || host::fma(fmt, a, b, c, neg_prod, neg_add),
+            |env| sf::fma(fmt, a, b, c, neg_prod, neg_add, env),
+        );
+        self.finish_f(fmt, i.rd, r, flags);
         Some(())
     }
 
@@ -169,26 +187,28 @@ impl Cpu {
     /// FCVT.{W,WU,L,LU}.{S,D} (spec 13.7): 32-bit results are sign-extended.
     fn float_to_int(&mut self, i: &Insn, fmt: Fmt) -> Option<()> {
         use Op::*;
-        let mut env = Env::new(self.rounding(i)?);
+        let rm = self.rounding(i)?;
         let (signed, width) = match i.op {
             FcvtWS | FcvtWD => (true, 32),
             FcvtWuS | FcvtWuD => (false, 32),
             FcvtLS | FcvtLD => (true, 64),
             _ => (false, 64),
         };
-        let mut r = sf::to_int(fmt, self.fread(fmt, i.rs1), signed, width, &mut env);
+        // No host path: the soft-float is about as quick here.
+        let a = self.fread(fmt, i.rs1);
+        let (mut r, flags) = soft(rm, |env| sf::to_int(fmt, a, signed, width, env));
         if width == 32 {
             r = r as i32 as i64 as u64;
         }
         self.xw(i.rd, r);
-        self.accrue(env.flags);
+        self.accrue(flags);
         Some(())
     }
 
     /// FCVT.{S,D}.{W,WU,L,LU} (spec 13.7).
     fn int_to_float(&mut self, i: &Insn, fmt: Fmt) -> Option<()> {
         use Op::*;
-        let mut env = Env::new(self.rounding(i)?);
+        let rm = self.rounding(i)?;
         let x = self.xr(i.rs1);
         let (neg, mag) = match i.op {
             FcvtSW | FcvtDW => ((x as i32) < 0, u64::from((x as i32).unsigned_abs())),
@@ -196,10 +216,39 @@ impl Cpu {
             FcvtSL | FcvtDL => ((x as i64) < 0, (x as i64).unsigned_abs()),
             _ => (false, x),
         };
-        let r = sf::from_int(fmt, neg, mag, &mut env);
-        self.finish_f(fmt, i.rd, r, env.flags);
+        let (r, flags) = compute(
+            rm,
+            || host::from_int(fmt, neg, mag),
+            |env| sf::from_int(fmt, neg, mag, env),
+        );
+        self.finish_f(fmt, i.rd, r, flags);
         Some(())
     }
+}
+
+/// Result and flags of an operation in rounding mode `rm`: the host's
+/// `fast` answer if the mode is RNE and it has one, else the soft-float's
+/// `exact` one (see `host` for why they agree).
+#[inline(always)]
+fn compute(
+    rm: Rm,
+    fast: impl FnOnce() -> Option<(u64, u32)>,
+    exact: impl FnOnce(&mut Env) -> u64,
+) -> (u64, u32) {
+    if rm == Rm::Rne {
+        if let Some(answer) = fast() {
+            return answer;
+        }
+    }
+    soft(rm, exact)
+}
+
+/// Result and flags of the soft-float operation `exact` in mode `rm`.
+#[inline]
+fn soft(rm: Rm, exact: impl FnOnce(&mut Env) -> u64) -> (u64, u32) {
+    let mut env = Env::new(rm);
+    let r = exact(&mut env);
+    (r, env.flags)
 }
 
 /// Whether `op` operates on doubles (for conversions: the float side; the

@@ -2,10 +2,14 @@
 //! RISC-V rounding mode and exact exception flags (RISC-V unprivileged spec
 //! chapter 13 "F", 13.2 "Floating-Point Control and Status Register").
 //!
-//! Why not the host FPU: Rust offers no safe way to change the host rounding
-//! mode or read its exception flags, and `softfloat-wrapper` (Berkeley
-//! SoftFloat) needs CMake at build time, which is not a dependency this
-//! project wants. The algorithm here is the textbook one SoftFloat uses:
+//! Why not only the host FPU: Rust offers no safe way to change the host
+//! rounding mode or read its exception flags, and `softfloat-wrapper`
+//! (Berkeley SoftFloat) needs CMake at build time, which is not a dependency
+//! this project wants. (The executor does try the host first in
+//! round-to-nearest-even, through `fp/host.rs`, which answers only when it
+//! can prove it agrees with this module bit for bit, flags included; this
+//! module stays the reference and handles everything else.) The algorithm
+//! here is the textbook one SoftFloat uses:
 //!
 //! 1. unpack each operand to `sign, sig, exp` with value `sig * 2^exp` and
 //!    `sig` normalised (its top bit at the implicit-one position);
@@ -101,16 +105,19 @@ pub const F64: Fmt = Fmt {
 };
 
 impl Fmt {
+    /// Exponent bias (127 or 1023).
     #[inline]
-    const fn bias(self) -> i32 {
+    pub(crate) const fn bias(self) -> i32 {
         (1 << (self.exp_bits - 1)) - 1
     }
+    /// All-ones biased exponent (infinities and NaNs).
     #[inline]
-    const fn exp_max(self) -> u64 {
+    pub(crate) const fn exp_max(self) -> u64 {
         (1 << self.exp_bits) - 1
     }
+    /// Mask of the fraction field.
     #[inline]
-    const fn frac_mask(self) -> u64 {
+    pub(crate) const fn frac_mask(self) -> u64 {
         (1 << self.frac_bits) - 1
     }
     /// The sign bit.
@@ -145,7 +152,7 @@ impl Fmt {
     }
     /// Smallest unbiased exponent of a normal number.
     #[inline]
-    const fn emin(self) -> i32 {
+    pub(crate) const fn emin(self) -> i32 {
         1 - self.bias()
     }
 }

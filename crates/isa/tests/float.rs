@@ -238,6 +238,43 @@ fn rounding_modes_static_and_dynamic_on_minus_two_and_a_half() {
     assert_eq!(r, 1.0);
 }
 
+/// Arithmetic in RNE may take the host-FPU fast path; every other mode,
+/// static or dynamic, must still round its own way, with the same flags.
+#[test]
+fn directed_rounding_modes_bypass_the_nearest_even_fast_path() {
+    let up = 1.0 + f64::EPSILON;
+    let fa12 = |fcsr: u32, word: u32, a: f64, b: f64| {
+        let cpu = fexec(
+            &[],
+            &[(FA1, a.to_bits()), (FA2, b.to_bits())],
+            fcsr,
+            &[word],
+        );
+        (f64::from_bits(cpu.f[FA0]), cpu.fcsr & 0x1f)
+    };
+    let tiny = f64::EPSILON / 256.0;
+    // fadd.d fa0, fa1, fa2: 1 + 2^-60 is 1 in RNE, the next double in RUP.
+    assert_eq!(fa12(0, 0x02c5f553, 1.0, tiny), (1.0, NX)); // dyn, frm = rne
+    assert_eq!(fa12(3 << 5, 0x02c5f553, 1.0, tiny), (up, NX)); // dyn, frm = rup
+    assert_eq!(fa12(0, 0x02c5b553, 1.0, tiny), (up, NX)); // static rup
+
+    // fmul.d fa0, fa1, fa2: (1 + 2^-52)^2 = 1 + 2^-51 + 2^-104.
+    let want_rne = 1.0 + 2.0 * f64::EPSILON;
+    assert_eq!(fa12(0, 0x12c5f553, up, up), (want_rne, NX));
+    assert_eq!(
+        fa12(3 << 5, 0x12c5f553, up, up),
+        (want_rne + f64::EPSILON, NX)
+    );
+
+    // fsqrt.d fa0, fa1 of 2: RNE rounds up, RTZ down.
+    let root = 2f64.sqrt();
+    assert_eq!(fa12(0, 0x5a05f553, 2.0, 0.0), (root, NX));
+    assert_eq!(
+        fa12(1 << 5, 0x5a05f553, 2.0, 0.0),
+        (f64::from_bits(root.to_bits() - 1), NX)
+    );
+}
+
 #[test]
 fn reserved_rounding_modes_are_illegal_and_change_nothing() {
     for frm in [5u32, 6, 7] {
