@@ -131,6 +131,10 @@ fn run(args: RunArgs) -> ExitCode {
     let config = Config { root: args.root.clone(), cwd, memory: args.memory };
     let mut kernel = match Kernel::new(config) {
         Ok(k) => k,
+        Err(e) if e.kind() == std::io::ErrorKind::OutOfMemory => {
+            eprintln!("cowix: --memory {}: {e}", args.memory);
+            return ExitCode::from(EXIT_USAGE);
+        }
         Err(e) => {
             eprintln!("cowix: cannot use --root {} / --cwd: {e}", args.root.display());
             return ExitCode::from(EXIT_USAGE);

@@ -16,9 +16,12 @@
 //! * [`decode`] is pure and total: every 16- or 32-bit pattern becomes an
 //!   [`Insn`], reserved ones [`Op::Illegal`] with the raw bits. Compressed
 //!   instructions decode to the same `Insn` as their 32-bit expansion, so the
-//!   executor has no RVC-specific code. `Insn` is a 12-byte `Copy` value, so
-//!   a decoded-instruction cache can be added later without changing anything
-//!   here ([`Bus::fence_i`] is the hook for flushing it).
+//!   executor has no RVC-specific code. `Insn` is a 12-byte `Copy` value.
+//! * [`Cpu::run`] does not decode as it goes: it runs *blocks* of decoded
+//!   instructions from a cache (`block.rs`), kept valid by the bus's code
+//!   versions ([`Bus::code_version`], [`Bus::code_epoch`]) and flushed by
+//!   `fence.i`. Only the block's last instruction can branch, so the
+//!   executor's body loop has no pc bookkeeping.
 //! * One decoder feeds both the executor and [`disassemble`], so they never
 //!   disagree.
 //! * Floating point is done by an exact software implementation
@@ -53,6 +56,7 @@
 //! one instruction per nanosecond. The kernel should report the same
 //! frequency (`timebase-frequency`) if it exposes one.
 
+mod block;
 mod csr;
 mod decode;
 mod disasm;
@@ -62,9 +66,18 @@ mod insn;
 mod rvc;
 mod softfloat;
 
+pub use block::UNCACHED;
 pub use decode::decode;
 pub use disasm::{disassemble, disassemble_raw};
 pub use insn::{Form, Insn, Op};
+
+use block::{BlockCache, Slot};
+use exec::CONTINUE;
+
+/// `run_block`'s report of a side exit (a taken branch inside a block).
+/// `execute` never returns `Exit::Budget`, so it cannot be confused with a
+/// real exit, and `run_blocks` never passes it on.
+const SIDE_EXIT: Exit = Exit::Budget;
 
 /// Register width in bits.
 pub const XLEN: u32 = 64;
@@ -103,6 +116,24 @@ pub trait Bus {
     fn fetch(&mut self, addr: u64) -> Result<u16, MemFault>;
     /// Called on fence.i (and may be called by the kernel) so a decoded-instruction cache can be flushed.
     fn fence_i(&mut self) {}
+    /// The *code version* of the page holding `pc`, which must be
+    /// fetchable (else the fetch fault). The CPU caches the instructions it
+    /// decodes from a page under this version and reuses them only while
+    /// the page's version stays the same, so it must change whenever the
+    /// bytes at `pc` as fetched may change: a store into the page, a new
+    /// translation for it. Versions are never reused for other bytes.
+    /// [`UNCACHED`] (the default) means "do not cache": every instruction is
+    /// fetched and decoded each time it runs.
+    fn code_version(&mut self, pc: u64) -> Result<u64, MemFault> {
+        self.fetch(pc & !1).map(|_| UNCACHED)
+    }
+    /// A number that moves (never back to an earlier value) whenever any
+    /// page's [`code_version`](Self::code_version) may have changed. While
+    /// it stays the same, the CPU reuses cached blocks without asking for
+    /// versions; when it moves, each block is revalidated once.
+    fn code_epoch(&self) -> u64 {
+        0
+    }
 }
 
 /// Why [`Cpu::run`] stopped.
@@ -144,8 +175,9 @@ struct Reservation {
 /// Architectural state of one user-mode hart.
 #[derive(Clone, Debug, Default)]
 pub struct Cpu {
-    /// Integer registers. `x[0]` reads as 0 always (it is re-zeroed before
-    /// and after every instruction, whatever the caller stores there).
+    /// Integer registers. `x[0]` reads as 0 always: `run` zeroes it on
+    /// entry, whatever the caller stored there, and no write to it is ever
+    /// visible to a later instruction.
     pub x: [u64; 32],
     /// Raw 64-bit FP registers; singles are NaN-boxed (upper 32 bits ones).
     pub f: [u64; 32],
@@ -157,6 +189,8 @@ pub struct Cpu {
     pub instret: u64,
     /// LR reservation, if any. Cleared by every SC and by [`Cpu::clear_reservation`].
     reservation: Option<Reservation>,
+    /// Decoded blocks (`block.rs`); not architectural state.
+    blocks: BlockCache,
 }
 
 impl Cpu {
@@ -166,36 +200,153 @@ impl Cpu {
     }
 
     /// Execute at most `budget` instructions. Returns why it stopped.
+    ///
+    /// Instructions run from the decoded-block cache (`block.rs`); the
+    /// count, the stopping point and every trap are exactly those of
+    /// executing one instruction at a time.
     pub fn run<B: Bus>(&mut self, bus: &mut B, budget: u64) -> Exit {
         self.x[0] = 0;
-        for _ in 0..budget {
-            let pc = self.pc;
-            let lo = match bus.fetch(pc) {
-                Ok(p) => p,
-                Err(f) => return Exit::MemFault(f),
-            };
-            let hi = if lo & 3 == 3 {
-                match bus.fetch(pc.wrapping_add(2)) {
-                    Ok(p) => p,
-                    Err(f) => return Exit::MemFault(f),
+        // The cache is moved out so blocks can be borrowed while `self` runs them.
+        let mut blocks = std::mem::take(&mut self.blocks);
+        let exit = self.run_blocks(bus, &mut blocks, budget);
+        self.blocks = blocks;
+        exit
+    }
+
+    /// Forget every decoded block (the kernel may call this when it replaces
+    /// the memory a hart runs in, e.g. at exec).
+    pub fn flush_code_cache(&mut self) {
+        self.blocks.flush();
+    }
+
+    /// [`run`](Self::run) with the block cache at hand. `pc` and `instret`
+    /// live in locals (registers) while blocks run, and are stored back
+    /// when it stops.
+    fn run_blocks<B: Bus>(&mut self, bus: &mut B, blocks: &mut BlockCache, budget: u64) -> Exit {
+        let mut left = budget;
+        let mut pc = self.pc;
+        let mut retired = self.instret;
+        while left > 0 {
+            let epoch = bus.code_epoch();
+            let insns = match blocks.lookup(pc, epoch) {
+                Some(insns) => insns,
+                None => {
+                    (self.pc, self.instret) = (pc, retired);
+                    match blocks.fill(bus, pc, epoch) {
+                        Ok(Some(i)) => blocks.insns(i),
+                        Ok(None) => {
+                            match self.step(bus) {
+                                Ok(Op::FenceI) => blocks.flush(),
+                                Ok(_) => {}
+                                Err(exit) => return exit,
+                            }
+                            (pc, retired) = (self.pc, self.instret);
+                            left -= 1;
+                            continue;
+                        }
+                        Err(f) => return Exit::MemFault(f),
+                    }
                 }
-            } else {
-                0
             };
-            let (insn, len) = decode(lo, hi);
-            match self.execute(bus, &insn, pc, len) {
+            let n = insns.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let insns = &insns[..n];
+            match self.run_block(bus, insns, pc, retired) {
                 Ok(next) => {
-                    self.x[0] = 0;
-                    self.pc = next;
-                    self.instret = self.instret.wrapping_add(1);
+                    pc = next;
+                    retired = retired.wrapping_add(n as u64);
+                    left -= n as u64;
+                    if insns[n - 1].insn.op == Op::FenceI {
+                        blocks.flush();
+                    }
+                }
+                Err(SIDE_EXIT) => {
+                    left -= self.instret.wrapping_sub(retired);
+                    (pc, retired) = (self.pc, self.instret);
+                }
+                Err(exit) => return exit,
+            }
+        }
+        (self.pc, self.instret) = (pc, retired);
+        Exit::Budget
+    }
+
+    /// Execute `insns` (a block or a prefix of one) starting at `start`,
+    /// with `base` instructions retired before it; returns the address of
+    /// the next instruction. A taken branch leaves early: `Err(SIDE_EXIT)`
+    /// with `self.pc` the target and `self.instret` counting the branch. On
+    /// a trap, `self.pc` and `self.instret` are set to those of the
+    /// trapping instruction, as if each had run alone.
+    #[inline(always)]
+    fn run_block<B: Bus>(&mut self, bus: &mut B, insns: &[Slot], start: u64, base: u64) -> Result<u64, Exit> {
+        let (last, body) = insns.split_last().expect("run_block: empty block");
+        for s in body {
+            // Only pc-relative arms and traps need the pc: no running sum.
+            // The body never writes x0 (see block.rs), so no re-zeroing.
+            match self.execute::<B, true>(bus, s, start) {
+                Ok(CONTINUE) => {}
+                Ok(target) => {
+                    // A taken branch. Kept off the common path's registers.
+                    self.pc = target;
+                    self.instret = base.wrapping_add(u64::from(s.idx) + 1);
+                    return Err(SIDE_EXIT);
                 }
                 Err(exit) => {
-                    self.x[0] = 0;
-                    return exit;
+                    let pc = start.wrapping_add(u64::from(s.off));
+                    let retired = base.wrapping_add(u64::from(s.idx));
+                    return Err(self.trap(exit, pc, s.len, retired));
                 }
             }
         }
-        Exit::Budget
+        let retired = base.wrapping_add(body.len() as u64);
+        self.instret = retired; // exact for a CSR read of instret
+        match self.execute::<B, false>(bus, last, start) {
+            Ok(next) => {
+                self.x[0] = 0;
+                Ok(next)
+            }
+            Err(exit) => {
+                let pc = start.wrapping_add(u64::from(last.off));
+                Err(self.trap(exit, pc, last.len, retired))
+            }
+        }
+    }
+
+    /// Execute one instruction at `self.pc` without the cache (a page the
+    /// bus will not let us cache, or an instruction crossing a page).
+    /// Returns the operation executed.
+    #[cold]
+    #[inline(never)]
+    fn step<B: Bus>(&mut self, bus: &mut B) -> Result<Op, Exit> {
+        let pc = self.pc;
+        let lo = bus.fetch(pc)?;
+        let hi = if lo & 3 == 3 { bus.fetch(pc.wrapping_add(2))? } else { 0 };
+        let (insn, len) = decode(lo, hi);
+        let slot = Slot::new(insn, len as u8, 0, 0);
+        match self.execute::<B, false>(bus, &slot, pc) {
+            Ok(next) => {
+                self.x[0] = 0;
+                self.pc = next;
+                self.instret = self.instret.wrapping_add(1);
+                Ok(insn.op)
+            }
+            Err(exit) => Err(self.trap(exit, pc, len as u8, self.instret)),
+        }
+    }
+
+    /// Stop at the instruction at `pc` (of `len` bytes), `retired`
+    /// instructions having retired before it. For `ecall`, which retires,
+    /// pc moves past it; for every other exit the instruction had no effect.
+    #[cold]
+    fn trap(&mut self, exit: Exit, pc: u64, len: u8, retired: u64) -> Exit {
+        self.x[0] = 0;
+        if exit == Exit::Ecall {
+            self.pc = pc.wrapping_add(u64::from(len));
+            self.instret = retired.wrapping_add(1);
+        } else {
+            self.pc = pc;
+            self.instret = retired;
+        }
+        exit
     }
 
     /// Drop the LR reservation (the kernel calls this on context switch / signal).

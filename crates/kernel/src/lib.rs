@@ -118,7 +118,7 @@ impl Kernel {
             ));
         }
         Ok(Kernel {
-            pm: PhysMem::new(config.memory / PAGE_SIZE),
+            pm: PhysMem::try_new(config.memory / PAGE_SIZE)?,
             vfs,
             clock: Clock::new(),
             procs: BTreeMap::new(),
@@ -201,7 +201,7 @@ impl Kernel {
             if let Some(s) = p.exit {
                 break s;
             }
-            p.tlb.sync(&p.mm);
+            p.tlb.sync(&p.mm, &mut self.pm);
             let exit = {
                 let mut mem = GuestMemory { pm: &mut self.pm, mm: &mut p.mm, tlb: &mut p.tlb };
                 p.cpu.run(&mut mem, QUANTUM)

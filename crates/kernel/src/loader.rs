@@ -61,7 +61,7 @@ pub struct ExecRequest<'a> {
 #[derive(Debug)]
 pub struct Loaded {
     pub mm: AddressSpace,
-    pub tlb: Tlb,
+    pub tlb: Box<Tlb>,
     pub entry: u64,
     pub sp: u64,
     pub exe: String,
@@ -137,7 +137,7 @@ pub fn load(pm: &mut PhysMem, vfs: &Vfs, req: &ExecRequest<'_>) -> Result<Loaded
     }
 }
 
-type Built = (u64, u64, ArgArea, Vec<(u64, u64)>, Tlb);
+type Built = (u64, u64, ArgArea, Vec<(u64, u64)>, Box<Tlb>);
 
 fn build(
     pm: &mut PhysMem,
@@ -311,7 +311,7 @@ fn clear_tail(
     if !prot.write {
         mm.mprotect(pm, page, PAGE_SIZE, Prot { write: true, read: true, ..prot }).map_err(mm_err)?;
     }
-    tlb.sync(mm);
+    tlb.sync(mm, pm);
     let mut mem = GuestMemory { pm, mm, tlb };
     mem.copy_out(addr, &vec![0u8; len as usize]).map_err(|_| ExecError::OutOfMemory)?;
     if !prot.write {

@@ -90,7 +90,7 @@ pub struct Process {
     pub ppid: i32,
     pub cpu: Cpu,
     pub mm: AddressSpace,
-    pub tlb: Tlb,
+    pub tlb: Box<Tlb>,
     pub fds: FdTable,
     /// Current directory: an absolute, normalized guest path.
     pub cwd: String,

@@ -16,54 +16,102 @@ use cowix_mm::{Access, AddressSpace, FaultError, FrameId, PhysMem, PAGE_SIZE};
 
 use crate::errno::Errno;
 
-const TLB_ENTRIES: usize = 256;
-const PERM_R: u8 = 1;
-const PERM_W: u8 = 2;
-const PERM_X: u8 = 4;
+/// Entries in each of the TLB's three arrays (a power of two).
+const TLB_ENTRIES: usize = 1024;
 
 #[derive(Debug, Clone, Copy)]
 struct TlbEntry {
     /// Virtual page number, or `u64::MAX` when empty.
     vpn: u64,
+    /// The frame backing it.
     frame: FrameId,
-    /// PERM_* bits this translation was verified for.
-    perms: u8,
 }
 
-/// A direct-mapped software TLB. Entries are only a cache of the page
-/// tables: the whole TLB is flushed whenever the address space's TLB
-/// generation moves (a PTE lost a permission or changed frame).
+/// One direct-mapped array of translations verified for one kind of access.
+type TlbArray = [TlbEntry; TLB_ENTRIES];
+
+/// A software TLB: three direct-mapped arrays (read, write, execute), each a
+/// cache of translations `AddressSpace::translate` granted for that access,
+/// indexed by the low bits of the virtual page number.
+///
+/// Invariants:
+/// * the whole TLB is flushed whenever the address space's TLB generation
+///   moves (a PTE lost a permission or changed frame);
+/// * the write array never holds a frame that is code-watched
+///   (`PhysMem::watch_code`), so every store to cached code goes through
+///   `PhysMem::bytes_mut`, which ends the watch. It is flushed whenever
+///   `PhysMem::code_watches` moves.
+///
+/// The arrays are inline (48 KiB), so owners keep a `Box<Tlb>` and an access
+/// reaches its entry in one step from the `&mut Tlb`.
 #[derive(Debug, Clone)]
 pub struct Tlb {
-    entries: Vec<TlbEntry>,
+    read: TlbArray,
+    write: TlbArray,
+    exec: TlbArray,
+    /// The address space's TLB generation the entries are valid for.
     generation: u64,
+    /// `PhysMem::code_watches()` when the write array was last checked.
+    watches: u64,
+}
+
+fn empty_array(zero: FrameId) -> TlbArray {
+    [TlbEntry { vpn: u64::MAX, frame: zero }; TLB_ENTRIES]
+}
+
+fn flush_array(a: &mut TlbArray) {
+    for e in a.iter_mut() {
+        e.vpn = u64::MAX;
+    }
+}
+
+/// The slot of `addr`'s page in a TLB array.
+#[inline(always)]
+fn slot(addr: u64) -> usize {
+    (addr / PAGE_SIZE) as usize & (TLB_ENTRIES - 1)
 }
 
 impl Tlb {
-    pub fn new(zero: FrameId) -> Self {
-        Tlb {
-            entries: vec![TlbEntry { vpn: u64::MAX, frame: zero, perms: 0 }; TLB_ENTRIES],
+    /// An empty TLB (`zero` is any frame: empty entries name it).
+    pub fn new(zero: FrameId) -> Box<Self> {
+        Box::new(Tlb {
+            read: empty_array(zero),
+            write: empty_array(zero),
+            exec: empty_array(zero),
             generation: u64::MAX,
-        }
+            watches: 0,
+        })
     }
 
-    /// Drops every entry if the address space changed since the last sync.
-    pub fn sync(&mut self, mm: &AddressSpace) {
+    /// Drops every entry if the address space changed since the last sync
+    /// (and tells cached code to revalidate, by moving the code epoch), and
+    /// the write entries if a frame became code-watched.
+    pub fn sync(&mut self, mm: &AddressSpace, pm: &mut PhysMem) {
         let g = mm.tlb_generation();
         if g != self.generation {
-            for e in &mut self.entries {
-                e.vpn = u64::MAX;
-            }
+            flush_array(&mut self.read);
+            flush_array(&mut self.write);
+            flush_array(&mut self.exec);
             self.generation = g;
+            pm.bump_code_epoch();
+        }
+        self.sync_watches(pm);
+    }
+
+    /// Drops the write entries if a frame became code-watched since the last check.
+    fn sync_watches(&mut self, pm: &PhysMem) {
+        if pm.code_watches() != self.watches {
+            flush_array(&mut self.write);
+            self.watches = pm.code_watches();
         }
     }
-}
 
-fn perm_bit(a: Access) -> u8 {
-    match a {
-        Access::Read => PERM_R,
-        Access::Write => PERM_W,
-        Access::Execute => PERM_X,
+    fn array(&mut self, a: Access) -> &mut TlbArray {
+        match a {
+            Access::Read => &mut self.read,
+            Access::Write => &mut self.write,
+            Access::Execute => &mut self.exec,
+        }
     }
 }
 
@@ -96,18 +144,21 @@ impl GuestMemory<'_> {
     #[inline]
     fn frame(&mut self, addr: u64, access: Access) -> Option<FrameId> {
         let vpn = addr / PAGE_SIZE;
-        let bit = perm_bit(access);
-        let slot = (vpn as usize) % TLB_ENTRIES;
-        let e = self.tlb.entries[slot];
-        if e.vpn == vpn && e.perms & bit != 0 {
+        let e = self.tlb.array(access)[slot(addr)];
+        if e.vpn == vpn {
             return Some(e.frame);
         }
+        self.fill(addr, access)
+    }
+
+    /// TLB miss: translates through the page tables and caches the result
+    /// (write access to a code-watched frame is never cached).
+    #[cold]
+    #[inline(never)]
+    fn fill(&mut self, addr: u64, access: Access) -> Option<FrameId> {
         let frame = self.mm.translate(self.pm, addr, access)?;
-        let e = &mut self.tlb.entries[slot];
-        if e.vpn == vpn && e.frame == frame {
-            e.perms |= bit;
-        } else {
-            *e = TlbEntry { vpn, frame, perms: bit };
+        if access != Access::Write || !self.pm.is_code_watched(frame) {
+            self.tlb.array(access)[slot(addr)] = TlbEntry { vpn: addr / PAGE_SIZE, frame };
         }
         Some(frame)
     }
@@ -156,7 +207,7 @@ impl GuestMemory<'_> {
     fn fix(&mut self, addr: u64, access: Access) -> Result<(), Errno> {
         match self.mm.handle_fault(self.pm, addr, access) {
             Ok(_) => {
-                self.tlb.sync(self.mm);
+                self.tlb.sync(self.mm, self.pm);
                 Ok(())
             }
             Err(FaultError::OutOfMemory) => Err(Errno::ENOMEM),
@@ -244,24 +295,99 @@ impl GuestMemory<'_> {
     }
 }
 
+/// Little-endian value of `size` (1, 2, 4 or 8) bytes at `ram[p..]`.
+#[inline(always)]
+fn read_le(ram: &[u8], p: usize, size: u32) -> u64 {
+    match size {
+        1 => u64::from(ram[p]),
+        2 => u64::from(u16::from_le_bytes(ram[p..p + 2].try_into().expect("read_le: 2 bytes"))),
+        4 => u64::from(u32::from_le_bytes(ram[p..p + 4].try_into().expect("read_le: 4 bytes"))),
+        _ => u64::from_le_bytes(ram[p..p + 8].try_into().expect("read_le: 8 bytes")),
+    }
+}
+
+/// Stores the low `size` (1, 2, 4 or 8) bytes of `v` at `ram[p..]`, little-endian.
+#[inline(always)]
+fn write_le(ram: &mut [u8], p: usize, size: u32, v: u64) {
+    match size {
+        1 => ram[p] = v as u8,
+        2 => ram[p..p + 2].copy_from_slice(&(v as u16).to_le_bytes()),
+        4 => ram[p..p + 4].copy_from_slice(&(v as u32).to_le_bytes()),
+        _ => ram[p..p + 8].copy_from_slice(&v.to_le_bytes()),
+    }
+}
+
+/// The CPU's view. Each access first tries the TLB array for its kind with
+/// the access inside one page (the common case: one compare, one bounds
+/// checked slice access); a miss or a page-crossing access takes the
+/// careful byte-wise path, which fills the TLB.
 impl Bus for GuestMemory<'_> {
-    #[inline]
+    #[inline(always)]
     fn load(&mut self, addr: u64, size: u32) -> Result<u64, MemFault> {
+        let off = (addr % PAGE_SIZE) as usize;
+        let e = self.tlb.read[slot(addr)];
+        if e.vpn == addr / PAGE_SIZE && off + size as usize <= PAGE_SIZE as usize {
+            return Ok(read_le(self.pm.ram(), PhysMem::frame_offset(e.frame) + off, size));
+        }
+        self.load_slow(addr, size)
+    }
+
+    #[inline(always)]
+    fn store(&mut self, addr: u64, size: u32, value: u64) -> Result<(), MemFault> {
+        let off = (addr % PAGE_SIZE) as usize;
+        let e = self.tlb.write[slot(addr)];
+        if e.vpn == addr / PAGE_SIZE && off + size as usize <= PAGE_SIZE as usize {
+            // A write entry is never a code-watched frame (Tlb invariant).
+            write_le(self.pm.ram_mut_unwatched(), PhysMem::frame_offset(e.frame) + off, size, value);
+            return Ok(());
+        }
+        self.store_slow(addr, size, value)
+    }
+
+    #[inline(always)]
+    fn fetch(&mut self, addr: u64) -> Result<u16, MemFault> {
+        let off = (addr % PAGE_SIZE) as usize;
+        let e = self.tlb.exec[slot(addr)];
+        if e.vpn == addr / PAGE_SIZE && off + 2 <= PAGE_SIZE as usize {
+            return Ok(read_le(self.pm.ram(), PhysMem::frame_offset(e.frame) + off, 2) as u16);
+        }
+        let mut b = [0u8; 2];
+        self.read_bytes(addr, &mut b, Access::Execute)?;
+        Ok(u16::from_le_bytes(b))
+    }
+
+    /// The code version of `pc`'s frame (see `PhysMem::watch_code`): it
+    /// changes whenever the frame's bytes may have changed. Watching a new
+    /// frame drops the TLB's write entries, so that stores to it go through
+    /// `PhysMem::bytes_mut`.
+    fn code_version(&mut self, pc: u64) -> Result<u64, MemFault> {
+        let f = self.frame(pc, Access::Execute).ok_or(Self::fault(pc, Access::Execute))?;
+        let v = self.pm.watch_code(f);
+        self.tlb.sync_watches(self.pm);
+        Ok(v)
+    }
+
+    /// `PhysMem::code_epoch`: moves when a watched frame is written or freed
+    /// and whenever a TLB is flushed.
+    #[inline(always)]
+    fn code_epoch(&self) -> u64 {
+        self.pm.code_epoch()
+    }
+}
+
+impl GuestMemory<'_> {
+    #[cold]
+    #[inline(never)]
+    fn load_slow(&mut self, addr: u64, size: u32) -> Result<u64, MemFault> {
         let mut b = [0u8; 8];
         self.read_bytes(addr, &mut b[..size as usize], Access::Read)?;
         Ok(u64::from_le_bytes(b))
     }
 
-    #[inline]
-    fn store(&mut self, addr: u64, size: u32, value: u64) -> Result<(), MemFault> {
+    #[cold]
+    #[inline(never)]
+    fn store_slow(&mut self, addr: u64, size: u32, value: u64) -> Result<(), MemFault> {
         self.write_bytes(addr, &value.to_le_bytes()[..size as usize])
-    }
-
-    #[inline]
-    fn fetch(&mut self, addr: u64) -> Result<u16, MemFault> {
-        let mut b = [0u8; 2];
-        self.read_bytes(addr, &mut b, Access::Execute)?;
-        Ok(u16::from_le_bytes(b))
     }
 }
 

@@ -10,8 +10,33 @@
 //! owning a root), the page cache's entry, and temporary references a caller
 //! took with [`PhysMem::get`]. [`check_invariants`](crate::check_invariants)
 //! verifies that count.
+//!
+//! # Storage
+//!
+//! Frames live in one host [`Arena`] reserved for `max_frames + 1` frames:
+//! frame `i` at byte `i * PAGE_SIZE`. Host memory is committed when a frame
+//! is first written and given back when it is freed (the arena's `discard`),
+//! so a freed frame reads as zeros and a new frame needs no clearing.
+//!
+//! # Code watching
+//!
+//! A CPU that caches decoded instructions must learn when the bytes it
+//! decoded change (QEMU's `TLB_NOTDIRTY` pages). [`PhysMem::watch_code`]
+//! marks a frame as holding cached code and returns its *code version*, a
+//! number never handed out before. The first write to a watched frame
+//! through [`PhysMem::bytes_mut`] (every writer uses it: stores, syscalls,
+//! copy-on-write copies, file reads into the page cache) or freeing it ends
+//! the watch and moves [`PhysMem::code_epoch`]; the frame's next
+//! `watch_code` returns a new version. A software TLB that lets stores
+//! bypass `bytes_mut` ([`PhysMem::ram_mut_unwatched`]) must therefore never
+//! cache write access to a watched frame; [`PhysMem::code_watches`] moves
+//! whenever a frame becomes watched, telling such TLBs to drop their
+//! write entries.
 
 use std::fmt;
+use std::io;
+
+use cowix_hostmem::Arena;
 
 use crate::page_cache::{PageCache, PageKey};
 use crate::stats::MemStats;
@@ -57,19 +82,26 @@ struct FrameMeta {
     kind: FrameKind,
     /// For `PageCache` frames: the cache entry holding the frame.
     cache_key: Option<PageKey>,
+    /// The frame's code version while it is watched ([`PhysMem::watch_code`]), else 0.
+    code_version: u64,
 }
 
-const FREE_META: FrameMeta = FrameMeta { refcount: 0, kind: FrameKind::Free, cache_key: None };
+const FREE_META: FrameMeta = FrameMeta { refcount: 0, kind: FrameKind::Free, cache_key: None, code_version: 0 };
 
 /// The frame pool, its statistics and the page cache.
 ///
-/// Invariants: `data[i].is_some()` iff `meta[i].kind != Free`; a frame is on
-/// `free` iff it is `Free`; `stats.frames_in_use` counts non-free frames other
-/// than the zero frame.
+/// Invariants: `meta.len() <= arena.frames()`; a frame is on `free` iff it
+/// is `Free`; a `Free` frame reads as zeros; `stats.frames_in_use` counts
+/// non-free frames other than the zero frame; a watched frame has
+/// `code_version` in `1..next_code_version`.
 pub struct PhysMem {
-    data: Vec<Option<Box<[u8; FRAME_BYTES]>>>,
+    arena: Arena,
     meta: Vec<FrameMeta>,
     free: Vec<u32>,
+    /// The next code version [`watch_code`](Self::watch_code) hands out (starts at 1).
+    next_code_version: u64,
+    /// Moves when a watched frame is written or freed, or on request.
+    code_epoch: u64,
     pub(crate) cache: PageCache,
     pub(crate) stats: MemStats,
 }
@@ -84,21 +116,40 @@ impl fmt::Debug for PhysMem {
     }
 }
 
-fn zeroed_frame() -> Box<[u8; FRAME_BYTES]> {
-    Box::new([0u8; FRAME_BYTES])
-}
+/// The most frames a pool can hand out: what a 32-bit frame number names.
+const MAX_FRAMES: u64 = u32::MAX as u64 - 1;
+
+/// Frames of host address space a pool reserves at least (1 GiB), so that
+/// [`PhysMem::set_max_frames`] can raise a small cap; reserving costs no
+/// host memory.
+const MIN_RESERVED_FRAMES: u64 = 1 << 18;
 
 impl PhysMem {
     /// A pool that will hand out at most `max_frames` frames (clamped to what
-    /// a 32-bit frame number can name), plus the zero frame.
-    pub fn new(max_frames: u64) -> Self {
-        let max_frames = max_frames.min(u64::from(u32::MAX) - 1);
-        PhysMem {
-            data: vec![Some(zeroed_frame())],
-            meta: vec![FrameMeta { refcount: 1, kind: FrameKind::Zero, cache_key: None }],
+    /// a 32-bit frame number can name), plus the zero frame. Host address
+    /// space for all of them (and at least 1 GiB) is reserved now; host
+    /// memory is committed only as frames are written. An error if the host
+    /// refuses the reservation.
+    pub fn try_new(max_frames: u64) -> io::Result<Self> {
+        let max_frames = max_frames.min(MAX_FRAMES);
+        let arena = Arena::new(max_frames.max(MIN_RESERVED_FRAMES) as usize + 1)?;
+        Ok(PhysMem {
+            arena,
+            meta: vec![FrameMeta { refcount: 1, kind: FrameKind::Zero, cache_key: None, code_version: 0 }],
             free: Vec::new(),
+            next_code_version: 1,
+            code_epoch: 0,
             cache: PageCache::default(),
             stats: MemStats { max_frames, ..MemStats::default() },
+        })
+    }
+
+    /// [`try_new`](Self::try_new) for sizes known to fit (tests, small
+    /// pools). Panics if the host refuses the reservation.
+    pub fn new(max_frames: u64) -> Self {
+        match Self::try_new(max_frames) {
+            Ok(pm) => pm,
+            Err(e) => panic!("PhysMem::new: {e}"),
         }
     }
 
@@ -109,8 +160,9 @@ impl PhysMem {
 
     /// Changes the cap on frames in use (e.g. to make the next allocation fail
     /// in a test). Frames already in use above the new cap stay allocated.
+    /// The cap cannot grow beyond the frames reserved at creation.
     pub fn set_max_frames(&mut self, max_frames: u64) {
-        self.stats.max_frames = max_frames.min(u64::from(u32::MAX) - 1);
+        self.stats.max_frames = max_frames.min(self.arena.frames() as u64 - 1);
     }
 
     /// Allocates a zero-filled anonymous frame with refcount 1.
@@ -135,15 +187,15 @@ impl PhysMem {
             Some(index) => index,
             None => {
                 let index = u32::try_from(self.meta.len()).expect("alloc_kind: frame numbers exhausted");
-                self.data.push(None);
+                assert!((index as usize) < self.arena.frames(), "alloc_kind: frame {index} beyond the arena");
                 self.meta.push(FREE_META);
                 index
             }
         };
         let slot = index as usize;
         debug_assert_eq!(self.meta[slot].kind, FrameKind::Free);
-        self.data[slot] = Some(zeroed_frame());
-        self.meta[slot] = FrameMeta { refcount: 1, kind, cache_key: None };
+        // A free frame was discarded, so it already reads as zeros.
+        self.meta[slot] = FrameMeta { refcount: 1, kind, cache_key: None, code_version: 0 };
         self.stats.frames_in_use += 1;
         self.stats.peak_frames_in_use = self.stats.peak_frames_in_use.max(self.stats.frames_in_use);
         match kind {
@@ -195,8 +247,11 @@ impl PhysMem {
             );
         }
         let slot = f.0 as usize;
+        if self.meta[slot].code_version != 0 {
+            self.code_epoch += 1;
+        }
         self.meta[slot] = FREE_META;
-        self.data[slot] = None;
+        self.arena.discard(slot);
         self.free.push(f.0);
         self.stats.frames_in_use -= 1;
         match kind {
@@ -218,18 +273,25 @@ impl PhysMem {
 
     /// The contents of an allocated frame.
     pub fn bytes(&self, f: FrameId) -> &[u8; FRAME_BYTES] {
-        match self.data.get(f.0 as usize) {
-            Some(Some(b)) => b,
+        match self.meta.get(f.0 as usize) {
+            Some(m) if m.kind != FrameKind::Free => self.arena.frame(f.0 as usize),
             _ => panic!("bytes: frame {} is not allocated", f.0),
         }
     }
 
-    /// The contents of an allocated frame, for writing. Panics on the zero
-    /// frame: writing it is a kernel bug.
+    /// The contents of an allocated frame, for writing. Ends the frame's
+    /// code watch, if any. Panics on the zero frame: writing it is a kernel
+    /// bug.
     pub fn bytes_mut(&mut self, f: FrameId) -> &mut [u8; FRAME_BYTES] {
         assert!(f != ZERO_FRAME, "bytes_mut: the zero frame is read-only");
-        match self.data.get_mut(f.0 as usize) {
-            Some(Some(b)) => b,
+        match self.meta.get_mut(f.0 as usize) {
+            Some(m) if m.kind != FrameKind::Free => {
+                if m.code_version != 0 {
+                    m.code_version = 0;
+                    self.code_epoch += 1;
+                }
+                self.arena.frame_mut(f.0 as usize)
+            }
             _ => panic!("bytes_mut: frame {} is not allocated", f.0),
         }
     }
@@ -238,6 +300,72 @@ impl PhysMem {
     pub fn copy_frame(&mut self, src: FrameId, dst: FrameId) {
         let contents = *self.bytes(src);
         *self.bytes_mut(dst) = contents;
+    }
+
+    /// Every frame's bytes as one slice: frame `f` is
+    /// `ram()[f.index() * PAGE_SIZE..][..PAGE_SIZE]`. For a CPU TLB that
+    /// names frames by byte offset (see [`frame_offset`](Self::frame_offset)).
+    /// Free frames read as zeros.
+    #[inline]
+    pub fn ram(&self) -> &[u8] {
+        self.arena.bytes()
+    }
+
+    /// [`ram`](Self::ram), writable, *without* ending code watches: the
+    /// caller may only write frames it knows to be allocated, not the zero
+    /// frame and not watched (a TLB that caches write access only for such
+    /// frames and drops it when [`code_watches`](Self::code_watches) moves).
+    #[inline]
+    pub fn ram_mut_unwatched(&mut self) -> &mut [u8] {
+        self.arena.bytes_mut()
+    }
+
+    /// Byte offset of frame `f` in [`ram`](Self::ram).
+    #[inline]
+    pub fn frame_offset(f: FrameId) -> usize {
+        f.0 as usize * FRAME_BYTES
+    }
+
+    /// Marks allocated frame `f` as holding code a CPU has decoded and
+    /// cached, and returns its code version: a number no other frame, and
+    /// no earlier watch of this frame, ever had. The version stays the same
+    /// until `f` is written through [`bytes_mut`](Self::bytes_mut) or freed.
+    pub fn watch_code(&mut self, f: FrameId) -> u64 {
+        let next = self.next_code_version;
+        let m = self.meta_mut(f);
+        if m.code_version == 0 {
+            m.code_version = next;
+            self.next_code_version += 1;
+        }
+        self.meta(f).code_version
+    }
+
+    /// Whether `f` is watched (a store to it must go through [`bytes_mut`](Self::bytes_mut)).
+    #[inline]
+    pub fn is_code_watched(&self, f: FrameId) -> bool {
+        self.meta.get(f.0 as usize).is_some_and(|m| m.code_version != 0)
+    }
+
+    /// Moves whenever a watched frame is written or freed (so some cached
+    /// code may be stale), or [`bump_code_epoch`](Self::bump_code_epoch) is
+    /// called. Never goes back to an earlier value.
+    #[inline]
+    pub fn code_epoch(&self) -> u64 {
+        self.code_epoch
+    }
+
+    /// Moves [`code_epoch`](Self::code_epoch): a TLB calls this when it
+    /// flushes, since cached code may then be reached through a different
+    /// translation.
+    pub fn bump_code_epoch(&mut self) {
+        self.code_epoch += 1;
+    }
+
+    /// Moves whenever a frame becomes watched: a TLB caching write access
+    /// must then drop it (the newly watched frame may be among its entries).
+    #[inline]
+    pub fn code_watches(&self) -> u64 {
+        self.next_code_version
     }
 
     /// Frame usage and fault counters.
@@ -266,12 +394,14 @@ impl PhysMem {
 
     /// Internal consistency of the pool itself (for the invariant checker).
     pub(crate) fn check_pool(&self) {
-        assert_eq!(self.data.len(), self.meta.len(), "check_pool: data/meta length mismatch");
-        for (i, (d, m)) in self.data.iter().zip(&self.meta).enumerate() {
-            assert_eq!(d.is_some(), m.kind != FrameKind::Free, "check_pool: frame {i} data/kind mismatch");
+        assert!(self.meta.len() <= self.arena.frames(), "check_pool: more frames than the arena holds");
+        for (i, m) in self.meta.iter().enumerate() {
             if m.kind != FrameKind::Free {
                 assert!(m.refcount > 0, "check_pool: allocated frame {i} has refcount 0");
+            } else {
+                assert_eq!(m.code_version, 0, "check_pool: free frame {i} is code-watched");
             }
+            assert!(m.code_version < self.next_code_version, "check_pool: frame {i} has a future code version");
         }
         let free: std::collections::HashSet<u32> = self.free.iter().copied().collect();
         assert_eq!(free.len(), self.free.len(), "check_pool: duplicate on free list");
@@ -335,6 +465,47 @@ mod tests {
         assert_eq!(pm.refcount(z), 1);
         assert!(pm.bytes(z).iter().all(|&b| b == 0));
         pm.check_pool();
+    }
+
+    #[test]
+    fn writing_or_freeing_a_watched_frame_ends_its_watch() {
+        let mut pm = PhysMem::new(4);
+        let a = pm.alloc().unwrap();
+        let b = pm.alloc().unwrap();
+        let (epoch, watches) = (pm.code_epoch(), pm.code_watches());
+        let va = pm.watch_code(a);
+        assert!(pm.is_code_watched(a) && !pm.is_code_watched(b));
+        assert_ne!(pm.code_watches(), watches, "TLBs must learn about the new watch");
+        assert_eq!(pm.watch_code(a), va, "same bytes, same version");
+        let vb = pm.watch_code(b);
+        assert_ne!(va, vb, "versions name one frame");
+        pm.bytes_mut(b)[0] = 1; // a store into code
+        assert!(!pm.is_code_watched(b));
+        assert_ne!(pm.code_epoch(), epoch, "cached code must be revalidated");
+        let vb2 = pm.watch_code(b);
+        assert_ne!(vb2, vb, "new bytes, new version");
+        let epoch = pm.code_epoch();
+        pm.put(a); // freed, then reused for other contents
+        assert_ne!(pm.code_epoch(), epoch);
+        let c = pm.alloc().unwrap();
+        assert_eq!(c, a);
+        assert!(!pm.is_code_watched(c));
+        assert_ne!(pm.watch_code(c), va, "a reused frame never repeats a version");
+        pm.check_pool();
+    }
+
+    #[test]
+    fn frames_live_in_one_arena_at_their_offsets() {
+        let mut pm = PhysMem::new(3);
+        let a = pm.alloc().unwrap();
+        pm.bytes_mut(a)[5] = 9;
+        assert_eq!(pm.ram()[PhysMem::frame_offset(a) + 5], 9);
+        pm.ram_mut_unwatched()[PhysMem::frame_offset(a) + 6] = 8;
+        assert_eq!(pm.bytes(a)[6], 8);
+        pm.set_max_frames(u64::MAX);
+        assert_eq!(pm.stats().max_frames, MIN_RESERVED_FRAMES, "the cap cannot outgrow the reservation");
+        pm.put(a);
+        assert!(pm.ram()[PhysMem::frame_offset(a)..][..PAGE_SIZE as usize].iter().all(|&b| b == 0), "freed frames are discarded");
     }
 
     #[test]

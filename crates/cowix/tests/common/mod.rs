@@ -9,7 +9,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The workspace root (two levels above this crate).
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// A guest test program built from tests/guest/NAME.c by `scripts/test`.
@@ -32,7 +35,10 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    Command::new(env!("CARGO_BIN_EXE_cowix")).args(args).output().expect("cannot start cowix")
+    Command::new(env!("CARGO_BIN_EXE_cowix"))
+        .args(args)
+        .output()
+        .expect("cannot start cowix")
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -47,7 +53,11 @@ pub fn stderr(o: &Output) -> String {
 /// output if cowix itself failed to start.
 pub fn run_guest(name: &str, args: &[&str]) -> Output {
     let g = guest(name);
-    let mut v = vec!["run".to_string(), "--".to_string(), g.to_string_lossy().into_owned()];
+    let mut v = vec![
+        "run".to_string(),
+        "--".to_string(),
+        g.to_string_lossy().into_owned(),
+    ];
     v.extend(args.iter().map(|s| s.to_string()));
     cowix(&v)
 }

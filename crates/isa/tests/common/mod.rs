@@ -1,6 +1,8 @@
 //! Shared test helpers: a flat-memory [`TestBus`] and program runners.
 #![allow(dead_code)]
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use cowix_isa::{Access, Bus, Cpu, Exit, MemFault};
 
 /// Where test programs are placed (executable).
@@ -17,6 +19,8 @@ pub const DATA_SIZE: u64 = 0x1000;
 #[derive(Debug)]
 pub struct TestBus {
     pub base: u64,
+    /// The bytes. Change code through [`TestBus::write`] (or a store), not
+    /// directly, so that harts drop the blocks they decoded from it.
     pub mem: Vec<u8>,
     pub exec_lo: u64,
     pub exec_hi: u64,
@@ -24,7 +28,14 @@ pub struct TestBus {
     pub ro: (u64, u64),
     /// Number of `fence_i` calls seen.
     pub fence_i_calls: u32,
+    /// Code versions and epochs: the bus's unique number in the high bits,
+    /// the count of writes into the executable range in the low bits (so a
+    /// version is never reused, even by another bus a hart runs on later).
+    code_version: u64,
 }
+
+/// Numbers the buses, for unique code versions.
+static BUSES: AtomicU64 = AtomicU64::new(1);
 
 impl TestBus {
     /// Code region at [`CODE`] followed by the data region at [`DATA`].
@@ -36,6 +47,7 @@ impl TestBus {
             exec_hi: CODE + CODE_SIZE,
             ro: (0, 0),
             fence_i_calls: 0,
+            code_version: BUSES.fetch_add(1, Ordering::Relaxed) << 32,
         }
     }
 
@@ -63,6 +75,9 @@ impl TestBus {
 
     /// Write raw bytes (panics outside memory: a test bug).
     pub fn write(&mut self, addr: u64, bytes: &[u8]) {
+        if addr < self.exec_hi && addr + bytes.len() as u64 > self.exec_lo {
+            self.code_version += 1; // cached blocks of this bus are stale
+        }
         let off = (addr - self.base) as usize;
         self.mem[off..off + bytes.len()].copy_from_slice(bytes);
     }
@@ -118,6 +133,15 @@ impl Bus for TestBus {
 
     fn fence_i(&mut self) {
         self.fence_i_calls += 1;
+    }
+
+    fn code_version(&mut self, pc: u64) -> Result<u64, MemFault> {
+        self.fetch(pc)?;
+        Ok(self.code_version)
+    }
+
+    fn code_epoch(&self) -> u64 {
+        self.code_version
     }
 }
 

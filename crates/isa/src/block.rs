@@ -1,0 +1,314 @@
+//! The decoded-block cache: instructions are fetched and decoded once per
+//! basic block, and [`Cpu::run`](crate::Cpu::run) executes cached blocks.
+//!
+//! A *block* is a run of instructions starting at some `pc`, all inside
+//! `pc`'s page, ending after the first jump or trap-prone system
+//! instruction (`jal`, `jalr`, `ecall`, `ebreak`, CSR access, `fence.i`,
+//! illegal encoding) or backward conditional branch (a loop, likely taken),
+//! before an instruction that would cross into the next page, or at
+//! [`MAX_BLOCK`] instructions. Forward conditional branches (likely not
+//! taken) do not end a block (it is a *superblock*): taken, such a branch
+//! leaves the block early (a side exit); not taken, it goes on with the
+//! next instruction. Only the last instruction can jump.
+//!
+//! Only a block's last instruction may write `x0` (which the runner then
+//! re-zeroes): an instruction whose only effect is writing `rd` = `x0` is
+//! cached as a no-op (`fence`), and any other writing `x0` (a load, an AMO)
+//! ends its block. So the block body never has to restore `x0`.
+//!
+//! # Staying correct when code changes
+//!
+//! Each block remembers the [`Bus::code_version`] of its page at decode
+//! time, and the [`Bus::code_epoch`] at which it was last known valid. A
+//! lookup whose entry's epoch is current is a hit. When the epoch moved
+//! (something was written into watched code, or the mappings changed), the
+//! entry is revalidated by asking for its page's version again: the same
+//! version means the same bytes through the same translation; a different
+//! one (or a fault) means the block is decoded again. `fence.i` flushes the
+//! whole cache. A bus that returns [`UNCACHED`] disables caching for that
+//! page: its instructions are fetched and decoded each time.
+//!
+//! # Layout
+//!
+//! A direct-mapped table indexed by `pc` bits with the full `pc` as tag
+//! (cheaper than hashing). It starts small, so a short-lived hart costs
+//! little, and grows when blocks keep being decoded. A future translator
+//! (JIT) would keep this interface: look up by `pc` and epoch, validate with
+//! the version, and attach host code to [`Block`].
+
+use crate::insn::{Form, Insn, Op};
+use crate::{decode, Bus, MemFault};
+
+/// Most instructions in one block.
+pub(crate) const MAX_BLOCK: usize = 64;
+
+/// Code version meaning "do not cache this page" (see [`Bus::code_version`]).
+pub const UNCACHED: u64 = u64::MAX;
+
+/// Table size a new cache starts with, and the most it grows to.
+const MIN_ENTRIES: usize = 64;
+const MAX_ENTRIES: usize = 1 << 14;
+
+const PAGE_SIZE: u64 = 4096;
+
+/// A register number, 0 to 31, as a type: indexing a 32-entry register
+/// file with it needs neither a mask nor a bounds check (the compiler knows
+/// its range), which the executor's hot arms rely on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+#[rustfmt::skip]
+pub(crate) enum Reg {
+    R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, R11, R12, R13, R14, R15,
+    R16, R17, R18, R19, R20, R21, R22, R23, R24, R25, R26, R27, R28, R29, R30, R31,
+}
+
+impl Reg {
+    #[rustfmt::skip]
+    const ALL: [Reg; 32] = [
+        Reg::R0, Reg::R1, Reg::R2, Reg::R3, Reg::R4, Reg::R5, Reg::R6, Reg::R7,
+        Reg::R8, Reg::R9, Reg::R10, Reg::R11, Reg::R12, Reg::R13, Reg::R14, Reg::R15,
+        Reg::R16, Reg::R17, Reg::R18, Reg::R19, Reg::R20, Reg::R21, Reg::R22, Reg::R23,
+        Reg::R24, Reg::R25, Reg::R26, Reg::R27, Reg::R28, Reg::R29, Reg::R30, Reg::R31,
+    ];
+
+    /// Register `r & 31`.
+    pub fn new(r: u8) -> Reg {
+        Self::ALL[usize::from(r & 31)]
+    }
+
+    /// Its index in a register file.
+    #[inline(always)]
+    pub fn idx(self) -> usize {
+        self as usize
+    }
+}
+
+/// One instruction of a block: the decoded instruction, its register
+/// operands as [`Reg`]s, its length and where it is.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slot {
+    pub insn: Insn,
+    /// `insn.rd`, `insn.rs1`, `insn.rs2`.
+    pub rd: Reg,
+    pub rs1: Reg,
+    pub rs2: Reg,
+    /// 2 or 4.
+    pub len: u8,
+    /// Byte offset from the block's first instruction (less than a page).
+    pub off: u16,
+    /// Position in the block (instructions before this one).
+    pub idx: u8,
+}
+
+impl Slot {
+    /// `insn` at byte `off` of its block, the `idx`th instruction.
+    pub fn new(insn: Insn, len: u8, off: u16, idx: u8) -> Slot {
+        Slot {
+            insn,
+            rd: Reg::new(insn.rd),
+            rs1: Reg::new(insn.rs1),
+            rs2: Reg::new(insn.rs2),
+            len,
+            off,
+            idx,
+        }
+    }
+}
+
+/// A decoded block.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Block {
+    /// `!pc` of the first instruction; 0 (the `!` of no valid, 2-aligned
+    /// pc) for an empty entry.
+    tag: u64,
+    /// The bus's code epoch when this block was last known to be valid.
+    epoch: u64,
+    /// Code version of the block's page when it was decoded.
+    version: u64,
+    /// The instructions, at least one.
+    pub insns: Vec<Slot>,
+}
+
+/// The cache: a direct-mapped table of blocks.
+#[derive(Default)]
+pub(crate) struct BlockCache {
+    /// Power-of-two length, or empty before the first block.
+    blocks: Vec<Block>,
+    /// Blocks decoded since the table last grew.
+    decoded: usize,
+}
+
+impl std::fmt::Debug for BlockCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cached = self.blocks.iter().filter(|b| b.tag != 0).count();
+        f.debug_struct("BlockCache")
+            .field("entries", &self.blocks.len())
+            .field("cached", &cached)
+            .finish()
+    }
+}
+
+/// Cached code is only a cache: a cloned hart starts with an empty one.
+impl Clone for BlockCache {
+    fn clone(&self) -> Self {
+        BlockCache::default()
+    }
+}
+
+/// Whether `op` ends a block: it jumps, traps by design, reads
+/// or write state that the block runner keeps in flight (`instret` for
+/// CSRs), or require the cache to be flushed (`fence.i`).
+fn ends_block(op: Op) -> bool {
+    use Op::*;
+    matches!(
+        op,
+        Jal | Jalr
+            | Ecall
+            | Ebreak
+            | FenceI
+            | Csrrw
+            | Csrrs
+            | Csrrc
+            | Csrrwi
+            | Csrrsi
+            | Csrrci
+            | Illegal
+    )
+}
+
+/// Whether `op` writes integer register `rd`.
+fn writes_x_rd(op: Op) -> bool {
+    use crate::Form::*;
+    matches!(
+        op.form(),
+        U | J | I | Load | R | Csr | CsrI | Lr | Amo | FCmp | FToX | FMvToX
+    )
+}
+
+/// Whether writing `rd` is all `op` does (it cannot trap, touch memory or
+/// change other state). Such an instruction with `rd` = `x0` does nothing.
+fn only_writes_rd(op: Op) -> bool {
+    use crate::Form::*;
+    matches!(op.form(), U | I | R) && op != Op::Jalr
+}
+
+impl BlockCache {
+    /// Slot of `pc` in the table (which must not be empty).
+    #[inline(always)]
+    fn index(&self, pc: u64) -> usize {
+        (pc >> 1) as usize & (self.blocks.len().wrapping_sub(1))
+    }
+
+    /// The instructions of the block at `pc` if it is known to be valid at
+    /// `epoch`.
+    #[inline(always)]
+    pub fn lookup(&self, pc: u64, epoch: u64) -> Option<&[Slot]> {
+        // An empty table has no block: `get` answers None.
+        let b = self.blocks.get(self.index(pc))?;
+        (b.tag == !pc && b.epoch == epoch).then_some(&b.insns[..])
+    }
+
+    /// The instructions of the block in slot `i` (from `lookup` or `fill`).
+    #[inline(always)]
+    pub fn insns(&self, i: usize) -> &[Slot] {
+        &self.blocks[i].insns
+    }
+
+    /// The block at `pc` after a `lookup` miss: the entry revalidated (its
+    /// page's code version unchanged) or decoded anew. `Ok(None)` when the
+    /// bus does not allow caching this page or the first instruction cannot
+    /// be decoded inside it (it crosses into the next page); the caller
+    /// then executes one instruction uncached. `Err` is the fault of
+    /// fetching `pc` itself.
+    #[cold]
+    #[inline(never)]
+    pub fn fill<B: Bus>(
+        &mut self,
+        bus: &mut B,
+        pc: u64,
+        epoch: u64,
+    ) -> Result<Option<usize>, MemFault> {
+        let version = bus.code_version(pc)?;
+        if version == UNCACHED {
+            return Ok(None);
+        }
+        if self.blocks.is_empty() {
+            self.blocks = vec![Block::default(); MIN_ENTRIES];
+        }
+        let i = self.index(pc);
+        let b = &mut self.blocks[i];
+        if b.tag == !pc && b.version == version {
+            b.epoch = epoch;
+            return Ok(Some(i));
+        }
+        if self.decoded >= self.blocks.len() && self.blocks.len() < MAX_ENTRIES {
+            // Many decodes for the table's size: conflicts are likely. Grow
+            // (dropping everything; hot blocks come back at once).
+            self.blocks = vec![Block::default(); self.blocks.len() * 4];
+            self.decoded = 0;
+        }
+        self.decoded += 1;
+        let i = self.index(pc);
+        let b = &mut self.blocks[i];
+        b.tag = 0;
+        b.insns.clear();
+        decode_block(bus, pc, &mut b.insns);
+        if b.insns.is_empty() {
+            return Ok(None);
+        }
+        // The bytes were read after `code_version` watched the page, and
+        // nothing ran in between: the version describes them.
+        *b = Block {
+            tag: !pc,
+            epoch,
+            version,
+            insns: std::mem::take(&mut b.insns),
+        };
+        Ok(Some(i))
+    }
+
+    /// Forgets every block (`fence.i`).
+    pub fn flush(&mut self) {
+        for b in &mut self.blocks {
+            b.tag = 0;
+        }
+    }
+}
+
+/// Fetches and decodes the block starting at `pc` into `out` (see the module
+/// comment for where it ends). Stops early, without an error, at the first
+/// parcel that cannot be fetched: execution reports that fault when it gets
+/// there. Leaves `out` empty if not even the first instruction fits.
+fn decode_block<B: Bus>(bus: &mut B, pc: u64, out: &mut Vec<Slot>) {
+    let mut a = pc;
+    while out.len() < MAX_BLOCK {
+        let Ok(lo) = bus.fetch(a) else { break };
+        let len: u8 = if lo & 3 == 3 { 4 } else { 2 };
+        if a % PAGE_SIZE + u64::from(len) > PAGE_SIZE {
+            break; // crosses into the next page: executed uncached
+        }
+        let hi = if len == 4 {
+            let Ok(hi) = bus.fetch(a.wrapping_add(2)) else {
+                break;
+            };
+            hi
+        } else {
+            0
+        };
+        let (mut insn, _) = decode(lo, hi);
+        let backward_branch = insn.op.form() == Form::Branch && insn.imm <= 0;
+        let mut last = ends_block(insn.op) || backward_branch;
+        if insn.rd == 0 && writes_x_rd(insn.op) {
+            if only_writes_rd(insn.op) {
+                insn = Insn::new(Op::Fence); // `nop` and friends
+            } else {
+                last = true;
+            }
+        }
+        out.push(Slot::new(insn, len, (a - pc) as u16, out.len() as u8));
+        a = a.wrapping_add(u64::from(len));
+        if last || a % PAGE_SIZE == 0 {
+            break;
+        }
+    }
+}
