@@ -3,9 +3,10 @@
 //!
 //! A *block* is a run of instructions starting at some `pc`, all inside
 //! `pc`'s page, ending after the first jump or trap-prone system
-//! instruction (`jal`, `jalr`, `ecall`, `ebreak`, CSR access, `fence.i`,
-//! illegal encoding) or backward conditional branch (a loop, likely taken),
-//! before an instruction that would cross into the next page, or at
+//! instruction (`jal`, `jalr`, `ecall`, `ebreak`, CSR access, illegal
+//! encoding) or backward conditional branch (a loop, likely taken), before
+//! a `fence.i` (never cached: it runs alone, and the runner flushes the
+//! cache after it) or an instruction that would cross into the next page, or at
 //! [`MAX_BLOCK`] instructions. Forward conditional branches (likely not
 //! taken) do not end a block (it is a *superblock*): taken, such a branch
 //! leaves the block early (a side exit); not taken, it goes on with the
@@ -157,7 +158,8 @@ impl Clone for BlockCache {
 
 /// Whether `op` ends a block: it jumps, traps by design, reads
 /// or write state that the block runner keeps in flight (`instret` for
-/// CSRs), or require the cache to be flushed (`fence.i`).
+/// CSRs). (`fence.i`, which requires the cache to be flushed, is never
+/// part of a block.)
 fn ends_block(op: Op) -> bool {
     use Op::*;
     matches!(
@@ -165,7 +167,6 @@ fn ends_block(op: Op) -> bool {
         Jal | Jalr
             | Ecall
             | Ebreak
-            | FenceI
             | Csrrw
             | Csrrs
             | Csrrc
@@ -216,8 +217,9 @@ impl BlockCache {
 
     /// The block at `pc` after a `lookup` miss: the entry revalidated (its
     /// page's code version unchanged) or decoded anew. `Ok(None)` when the
-    /// bus does not allow caching this page or the first instruction cannot
-    /// be decoded inside it (it crosses into the next page); the caller
+    /// bus does not allow caching this page, or the first instruction is a
+    /// `fence.i` or cannot be decoded inside the page (it crosses into the
+    /// next one); the caller
     /// then executes one instruction uncached. `Err` is the fault of
     /// fetching `pc` itself.
     #[cold]
@@ -296,6 +298,11 @@ fn decode_block<B: Bus>(bus: &mut B, pc: u64, out: &mut Vec<Slot>) {
             0
         };
         let (mut insn, _) = decode(lo, hi);
+        if insn.op == Op::FenceI {
+            // Never cached: executed alone (uncached), the runner flushes
+            // the cache after it, so cached blocks need no check.
+            break;
+        }
         let backward_branch = insn.op.form() == Form::Branch && insn.imm <= 0;
         let mut last = ends_block(insn.op) || backward_branch;
         if insn.rd == 0 && writes_x_rd(insn.op) {

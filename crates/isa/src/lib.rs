@@ -248,22 +248,27 @@ impl Cpu {
                     }
                 }
             };
-            let n = insns.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-            let insns = &insns[..n];
-            match self.run_block(bus, insns, pc, retired) {
-                Ok(next) => {
-                    pc = next;
-                    retired = retired.wrapping_add(n as u64);
-                    left -= n as u64;
-                    if insns[n - 1].insn.op == Op::FenceI {
-                        blocks.flush();
+            // Run the block, again and again while it branches back to
+            // its own start (a loop) and no code may have changed: such a
+            // block needs no lookup.
+            loop {
+                let n = insns.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                match self.run_block(bus, &insns[..n], pc, retired) {
+                    Ok(next) => {
+                        retired = retired.wrapping_add(n as u64);
+                        left -= n as u64;
+                        if next != pc || left == 0 || bus.code_epoch() != epoch {
+                            pc = next;
+                            break;
+                        }
                     }
+                    Err(SIDE_EXIT) => {
+                        left -= self.instret.wrapping_sub(retired);
+                        (pc, retired) = (self.pc, self.instret);
+                        break;
+                    }
+                    Err(exit) => return exit,
                 }
-                Err(SIDE_EXIT) => {
-                    left -= self.instret.wrapping_sub(retired);
-                    (pc, retired) = (self.pc, self.instret);
-                }
-                Err(exit) => return exit,
             }
         }
         (self.pc, self.instret) = (pc, retired);

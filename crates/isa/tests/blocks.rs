@@ -101,6 +101,39 @@ fn store_into_cached_code_is_seen_even_without_fence_i() {
 }
 
 #[test]
+fn a_loop_that_rewrites_itself_runs_the_new_code_on_its_next_pass() {
+    // The block branches back to its own start, which the runner repeats
+    // without a lookup: the store into it must still be seen.
+    let prog = [
+        ADDI_A0_A0_1, // 0x00: the instruction that gets rewritten
+        0x00c6_a023,  // 0x04: sw a2, 0(a3)
+        0xfff5_8593,  // 0x08: addi a1, a1, -1
+        0xfe05_9ae3,  // 0x0c: bnez a1, 0x00
+        0x0000_0073,  // 0x10: ecall
+    ];
+    let mut bus = TestBus::new();
+    bus.put_words(CODE, &prog);
+    let mut cpu = cpu_with(&[(A1, 2), (A2, u64::from(ADDI_A0_A0_100)), (A3, CODE)]);
+    cpu.pc = CODE;
+    assert_eq!(cpu.run(&mut bus, 100), Exit::Ecall);
+    assert_eq!(cpu.x[A0], 101, "the first pass added 1, the second 100");
+    assert_eq!(cpu.instret, 9);
+}
+
+#[test]
+fn a_loop_stops_exactly_at_the_budget() {
+    // addi a0, a0, 1; bnez a0, 0x00: a self-loop of two instructions,
+    // stopped after an odd count (inside a pass).
+    let prog = [ADDI_A0_A0_1, 0xfe05_1ee3];
+    let mut bus = TestBus::new();
+    bus.put_words(CODE, &prog);
+    let mut cpu = Cpu::new();
+    cpu.pc = CODE;
+    assert_eq!(cpu.run(&mut bus, 7), Exit::Budget);
+    assert_eq!((cpu.x[A0], cpu.instret, cpu.pc), (4, 7, CODE + 4));
+}
+
+#[test]
 fn a_new_bus_under_the_same_hart_is_not_served_stale_blocks() {
     let mut cpu = Cpu::new();
     let (_, exit) = run32(&mut cpu, &[ADDI_A0_A0_1, 0x0000_0073]);

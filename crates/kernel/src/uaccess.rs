@@ -21,8 +21,10 @@ const TLB_ENTRIES: usize = 1024;
 
 #[derive(Debug, Clone, Copy)]
 struct TlbEntry {
-    /// Virtual page number, or `u64::MAX` when empty.
-    vpn: u64,
+    /// Address of the virtual page's first byte, or `u64::MAX` when empty
+    /// (never equal to a page address, even with an access's alignment
+    /// bits: see [`tag`]).
+    page: u64,
     /// The frame backing it.
     frame: FrameId,
 }
@@ -56,13 +58,23 @@ pub struct Tlb {
 }
 
 fn empty_array(zero: FrameId) -> TlbArray {
-    [TlbEntry { vpn: u64::MAX, frame: zero }; TLB_ENTRIES]
+    [TlbEntry { page: u64::MAX, frame: zero }; TLB_ENTRIES]
 }
 
 fn flush_array(a: &mut TlbArray) {
     for e in a.iter_mut() {
-        e.vpn = u64::MAX;
+        e.page = u64::MAX;
     }
+}
+
+/// What an aligned access of `size` bytes at `addr` compares with an
+/// entry's `page`: `addr`'s page address, plus any of `addr`'s low bits
+/// that make it misaligned. One compare thus checks both the page and that
+/// the access is aligned, hence inside the page (as QEMU's softmmu does);
+/// a misaligned access takes the slow path.
+#[inline(always)]
+fn tag(addr: u64, size: u32) -> u64 {
+    addr & (!(PAGE_SIZE - 1) | (u64::from(size) - 1))
 }
 
 /// The slot of `addr`'s page in a TLB array.
@@ -143,9 +155,8 @@ impl GuestMemory<'_> {
     /// The frame backing `addr` for `access`, from the TLB or the page tables.
     #[inline]
     fn frame(&mut self, addr: u64, access: Access) -> Option<FrameId> {
-        let vpn = addr / PAGE_SIZE;
         let e = self.tlb.array(access)[slot(addr)];
-        if e.vpn == vpn {
+        if e.page == tag(addr, 1) {
             return Some(e.frame);
         }
         self.fill(addr, access)
@@ -158,7 +169,7 @@ impl GuestMemory<'_> {
     fn fill(&mut self, addr: u64, access: Access) -> Option<FrameId> {
         let frame = self.mm.translate(self.pm, addr, access)?;
         if access != Access::Write || !self.pm.is_code_watched(frame) {
-            self.tlb.array(access)[slot(addr)] = TlbEntry { vpn: addr / PAGE_SIZE, frame };
+            self.tlb.array(access)[slot(addr)] = TlbEntry { page: tag(addr, 1), frame };
         }
         Some(frame)
     }
@@ -318,15 +329,15 @@ fn write_le(ram: &mut [u8], p: usize, size: u32, v: u64) {
 }
 
 /// The CPU's view. Each access first tries the TLB array for its kind with
-/// the access inside one page (the common case: one compare, one bounds
-/// checked slice access); a miss or a page-crossing access takes the
+/// the access aligned (the common case: one compare, see [`tag`], and one
+/// bounds-checked slice access); a miss or a misaligned access takes the
 /// careful byte-wise path, which fills the TLB.
 impl Bus for GuestMemory<'_> {
     #[inline(always)]
     fn load(&mut self, addr: u64, size: u32) -> Result<u64, MemFault> {
-        let off = (addr % PAGE_SIZE) as usize;
         let e = self.tlb.read[slot(addr)];
-        if e.vpn == addr / PAGE_SIZE && off + size as usize <= PAGE_SIZE as usize {
+        if e.page == tag(addr, size) {
+            let off = (addr % PAGE_SIZE) as usize;
             return Ok(read_le(self.pm.ram(), PhysMem::frame_offset(e.frame) + off, size));
         }
         self.load_slow(addr, size)
@@ -334,9 +345,9 @@ impl Bus for GuestMemory<'_> {
 
     #[inline(always)]
     fn store(&mut self, addr: u64, size: u32, value: u64) -> Result<(), MemFault> {
-        let off = (addr % PAGE_SIZE) as usize;
         let e = self.tlb.write[slot(addr)];
-        if e.vpn == addr / PAGE_SIZE && off + size as usize <= PAGE_SIZE as usize {
+        if e.page == tag(addr, size) {
+            let off = (addr % PAGE_SIZE) as usize;
             // A write entry is never a code-watched frame (Tlb invariant).
             write_le(self.pm.ram_mut_unwatched(), PhysMem::frame_offset(e.frame) + off, size, value);
             return Ok(());
@@ -346,9 +357,9 @@ impl Bus for GuestMemory<'_> {
 
     #[inline(always)]
     fn fetch(&mut self, addr: u64) -> Result<u16, MemFault> {
-        let off = (addr % PAGE_SIZE) as usize;
         let e = self.tlb.exec[slot(addr)];
-        if e.vpn == addr / PAGE_SIZE && off + 2 <= PAGE_SIZE as usize {
+        if e.page == tag(addr, 2) {
+            let off = (addr % PAGE_SIZE) as usize;
             return Ok(read_le(self.pm.ram(), PhysMem::frame_offset(e.frame) + off, 2) as u16);
         }
         let mut b = [0u8; 2];
