@@ -14,6 +14,7 @@ use std::rc::Rc;
 use cowix_mm::FileSource;
 
 use crate::errno::Errno;
+use crate::pipe::PipeEnd;
 
 /// `open(2)` flags (include/uapi/asm-generic/fcntl.h).
 pub mod oflag {
@@ -46,6 +47,9 @@ pub enum Object {
     Null,
     Zero,
     Random,
+    /// The read or write end of a pipe (`pipe2`).
+    PipeRead(PipeEnd),
+    PipeWrite(PipeEnd),
 }
 
 /// A host file, shared between open file descriptions and mappings of it.
@@ -141,7 +145,8 @@ impl OpenFile {
                     r => return Ok(r?),
                 }
             },
-            Object::Stdout | Object::Stderr => Err(Errno::EBADF),
+            Object::Stdout | Object::Stderr | Object::PipeWrite(_) => Err(Errno::EBADF),
+            Object::PipeRead(end) => end.pipe.borrow_mut().read(buf),
             Object::Null => Ok(0),
             Object::Zero => {
                 buf.fill(0);
@@ -180,9 +185,15 @@ impl OpenFile {
             Object::Host(h) => Ok(h.file.write_at(data, offset)?),
             Object::Stdout => write_all_flush(&mut io::stdout().lock(), data),
             Object::Stderr => write_all_flush(&mut io::stderr().lock(), data),
-            Object::Stdin => Err(Errno::EBADF),
+            Object::Stdin | Object::PipeRead(_) => Err(Errno::EBADF),
+            Object::PipeWrite(end) => end.pipe.borrow_mut().write(data),
             Object::Null | Object::Zero | Object::Random => Ok(data.len()),
         }
+    }
+
+    /// True for a pipe end: reads and writes may block.
+    pub fn is_pipe(&self) -> bool {
+        matches!(self.object, Object::PipeRead(_) | Object::PipeWrite(_))
     }
 
     /// True for objects that have a file offset (lseek works).

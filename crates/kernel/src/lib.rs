@@ -5,15 +5,18 @@
 //! It owns ELF loading and the initial stack ([`loader`], [`elf`],
 //! [`stack`]), processes ([`process`]), the guest file system ([`vfs`]) and
 //! file descriptors ([`fd`]), signals ([`signal`]) and the system calls
-//! ([`syscall`]). The run loop ([`Kernel::run`]) is the trap handler: it
-//! runs the CPU until it stops, then handles the reason: a system call,
-//! a page fault (handed to the memory system's fault handler, after which
-//! the instruction is re-executed), or a fatal trap turned into a signal.
+//! ([`syscall`]). The run loop ([`Kernel::run`]) is the scheduler and the
+//! trap handler: it runs each process's CPU in turn until it stops, then
+//! handles the reason: a system call (which may block the process until
+//! something changes), a page fault (handed to the memory system's fault
+//! handler, after which the instruction is re-executed), or a fatal trap
+//! turned into a signal.
 
 pub mod elf;
 pub mod errno;
 pub mod fd;
 pub mod loader;
+pub mod pipe;
 pub mod process;
 pub mod signal;
 pub mod stack;
@@ -32,9 +35,9 @@ use cowix_mm::{FaultError, MemStats, PhysMem, SegvCode, PAGE_SIZE};
 pub use crate::elf::ExecError;
 use crate::fd::FdTable;
 use crate::loader::ExecRequest;
-use crate::process::{default_rlimits, rlimit, ArgArea, Creds, ExitStatus, Process};
+use crate::process::{default_rlimits, rlimit, ArgArea, Creds, ExitStatus, Process, Zombie};
 use crate::signal::{sig, SignalState};
-use crate::uaccess::{fault_access, GuestMemory};
+use crate::uaccess::{fault_access, GuestMemory, Tlb};
 use crate::vfs::Vfs;
 
 /// Instructions a process runs before the kernel looks at it again.
@@ -97,8 +100,18 @@ pub struct Kernel {
     pm: PhysMem,
     vfs: Vfs,
     clock: Clock,
+    /// Live processes by pid (a running process is taken out while it runs).
     procs: BTreeMap<i32, Process>,
+    /// Ended processes not yet reaped by their parent.
+    zombies: BTreeMap<i32, Zombie>,
     next_pid: i32,
+    /// The process `run` was given: orphans are reparented to it (it plays
+    /// init), and the machine stops when it ends.
+    init: i32,
+    init_status: Option<ExitStatus>,
+    /// Moves whenever something a blocked syscall may wait for could have
+    /// changed (any completed syscall, any process ending).
+    events: u64,
     cwd: String,
     /// Guest instructions retired by processes that have ended.
     retired: u64,
@@ -122,7 +135,11 @@ impl Kernel {
             vfs,
             clock: Clock::new(),
             procs: BTreeMap::new(),
+            zombies: BTreeMap::new(),
             next_pid: 1,
+            init: 0,
+            init_status: None,
+            events: 0,
             cwd: cwd.guest,
             retired: 0,
         })
@@ -184,6 +201,14 @@ impl Kernel {
             signals: SignalState::default(),
             clear_child_tid: 0,
             robust_list: (0, 0),
+            pgid: pid,
+            sid: pid,
+            exit_signal: sig::SIGCHLD,
+            vfork_parent: None,
+            vfork_child: None,
+            blocked: None,
+            sleep_until: None,
+            write_done: 0,
             exit: None,
             fatal: None,
         };
@@ -191,60 +216,215 @@ impl Kernel {
         Ok(pid)
     }
 
-    /// Runs process `pid` until it ends; returns how it ended. Its memory is
-    /// released.
-    pub fn run(&mut self, pid: i32) -> ExitStatus {
+    /// Runs the machine until process `first` ends; returns how it ended.
+    ///
+    /// Every live process runs, round-robin in pid order, QUANTUM
+    /// instructions a turn (a turn also ends when the process blocks or
+    /// ends), so a run interleaves the same way every time. A process
+    /// blocked in a syscall is retried after something happened (another
+    /// syscall completed, a process ended). If every process is blocked,
+    /// that is a deadlock: it is reported and they are all killed.
+    ///
+    /// `first` plays init: orphans are reparented to it. When it ends, the
+    /// processes still running are killed with SIGKILL (as a PID namespace's
+    /// processes are when its init dies) and every memory is released.
+    pub fn run(&mut self, first: i32) -> ExitStatus {
+        assert!(self.procs.contains_key(&first), "Kernel::run: no process {first}");
+        self.init = first;
+        self.init_status = None;
+        let mut cursor = first - 1;
         let status = loop {
-            let Some(p) = self.procs.get_mut(&pid) else {
-                panic!("Kernel::run: no process {pid}");
-            };
-            if let Some(s) = p.exit {
+            if let Some(s) = self.init_status {
                 break s;
+            }
+            match self.pick(cursor) {
+                Some(pid) => {
+                    cursor = pid;
+                    self.run_turn(pid);
+                }
+                None => match self.procs.values().filter_map(|p| p.sleep_until).min() {
+                    // Only sleepers can go on: sleep the host until the first wakes.
+                    Some(wake) => {
+                        let now = self.clock.monotonic_ns();
+                        std::thread::sleep(std::time::Duration::from_nanos(wake.saturating_sub(now)));
+                    }
+                    None => self.break_deadlock(),
+                },
+            }
+        };
+        let rest: Vec<i32> = self.procs.keys().copied().collect();
+        for pid in rest {
+            let mut p = self.procs.remove(&pid).expect("Kernel::run: process vanished");
+            eprintln!("cowix: {} (pid {}) killed by SIGKILL: still running when pid {first} ended", p.comm, pid);
+            p.fatal = Some("orphan".into());
+            p.exit = Some(ExitStatus::Signaled { signal: sig::SIGKILL, core: false });
+            self.finish(p);
+        }
+        self.zombies.clear();
+        status
+    }
+
+    /// Whether `p` may run now: not ended, not waiting for a vfork child,
+    /// and not blocked, or blocked but something happened since, or its
+    /// sleep is over (`now`: CLOCK_MONOTONIC).
+    fn runnable(&self, p: &Process, now: u64) -> bool {
+        p.exit.is_none()
+            && p.vfork_child.is_none()
+            && (p.blocked != Some(self.events) || p.sleep_until.is_some_and(|d| d <= now))
+    }
+
+    /// The next runnable process after pid `after`, wrapping around.
+    fn pick(&self, after: i32) -> Option<i32> {
+        let now = self.clock.monotonic_ns();
+        let later = self.procs.range(after + 1..);
+        let earlier = self.procs.range(..=after);
+        later.chain(earlier).find(|(_, p)| self.runnable(p, now)).map(|(&pid, _)| pid)
+    }
+
+    /// Nothing can run: every process waits for another. Says who waits
+    /// in what, then kills them all.
+    fn break_deadlock(&mut self) {
+        let who: Vec<String> = self
+            .procs
+            .values()
+            .map(|p| match p.vfork_child {
+                Some(c) => format!("pid {} ({}) in vfork of pid {c}", p.pid, p.comm),
+                None => {
+                    let nr = p.cpu.x[17];
+                    format!("pid {} ({}) in {}", p.pid, p.comm, syscall::name(nr).unwrap_or("a syscall"))
+                }
+            })
+            .collect();
+        eprintln!("cowix: deadlock: every process is blocked: {}; killing them all", who.join(", "));
+        let all: Vec<i32> = self.procs.keys().copied().collect();
+        for pid in all {
+            let mut p = self.procs.remove(&pid).expect("break_deadlock: process vanished");
+            p.fatal = Some("deadlock".into());
+            p.exit = Some(ExitStatus::Signaled { signal: sig::SIGKILL, core: false });
+            self.finish(p);
+        }
+    }
+
+    /// Runs process `pid` for one turn: until it has retired QUANTUM
+    /// instructions, blocks, lends its memory to a vfork child, or ends.
+    fn run_turn(&mut self, pid: i32) {
+        let mut p = self.procs.remove(&pid).expect("Kernel::run_turn: no process");
+        p.blocked = None;
+        let start = p.cpu.instret;
+        loop {
+            let used = p.cpu.instret - start;
+            if used >= QUANTUM {
+                break;
             }
             p.tlb.sync(&p.mm, &mut self.pm);
             let exit = {
                 let mut mem = GuestMemory { pm: &mut self.pm, mm: &mut p.mm, tlb: &mut p.tlb };
-                p.cpu.run(&mut mem, QUANTUM)
+                p.cpu.run(&mut mem, QUANTUM - used)
             };
             match exit {
-                Exit::Budget => {}
-                Exit::Ecall => self.syscall(pid),
-                Exit::MemFault(f) => self.page_fault(pid, f.addr, f.access),
+                Exit::Budget => break,
+                Exit::Ecall => self.syscall(&mut p),
+                Exit::MemFault(f) => self.page_fault(&mut p, f.addr, f.access),
                 Exit::Illegal { pc, insn } => {
-                    let p = self.procs.get_mut(&pid).expect("Kernel::run: process vanished");
                     let what = format!("illegal instruction {insn:#010x} at pc {pc:#x}: {}", disassemble_raw(insn, pc));
-                    p.fatal = report(p, sig::SIGILL, &what);
+                    p.fatal = report(&p, sig::SIGILL, &what);
                     p.exit = Some(ExitStatus::Signaled { signal: sig::SIGILL, core: true });
                 }
                 Exit::Breakpoint => {
-                    let p = self.procs.get_mut(&pid).expect("Kernel::run: process vanished");
-                    p.fatal = report(p, sig::SIGTRAP, &format!("breakpoint at pc {:#x}", p.cpu.pc));
+                    p.fatal = report(&p, sig::SIGTRAP, &format!("breakpoint at pc {:#x}", p.cpu.pc));
                     p.exit = Some(ExitStatus::Signaled { signal: sig::SIGTRAP, core: true });
                 }
             }
-        };
-        let p = self.procs.remove(&pid).expect("Kernel::run: process vanished");
+            if p.exit.is_some() || p.blocked.is_some() || p.vfork_child.is_some() {
+                break;
+            }
+        }
+        if p.exit.is_some() {
+            self.finish(p);
+        } else {
+            self.procs.insert(pid, p);
+        }
+        // Processes another one killed (kill) end now.
+        let killed: Vec<i32> = self.procs.values().filter(|q| q.exit.is_some()).map(|q| q.pid).collect();
+        for k in killed {
+            let q = self.procs.remove(&k).expect("run_turn: process vanished");
+            self.finish(q);
+        }
+    }
+
+    /// Ends process `p`: releases its memory (or gives a vfork parent its
+    /// memory back) and files, hands its children to init, and leaves a
+    /// zombie for its parent's wait4, unless the parent ignores SIGCHLD
+    /// (then, as in Linux, it is reaped at once).
+    fn finish(&mut self, mut p: Process) {
+        let status = p.exit.expect("Kernel::finish: process has not ended");
         if let (ExitStatus::Signaled { signal, .. }, None) = (status, &p.fatal) {
             report(&p, signal, "sent by the program itself");
         }
+        if p.clear_child_tid != 0 {
+            // CLONE_CHILD_CLEARTID: zero the tid word (the futex wake has no one to wake).
+            let _ = p.mm.write_bytes(&mut self.pm, p.clear_child_tid, &0u32.to_le_bytes());
+        }
         self.retired += p.cpu.instret;
-        p.mm.release(&mut self.pm);
-        status
+        p.fds = FdTable::default();
+        let pid = p.pid;
+        for q in self.procs.values_mut().filter(|q| q.ppid == pid) {
+            q.ppid = self.init;
+        }
+        for z in self.zombies.values_mut().filter(|z| z.ppid == pid) {
+            z.ppid = self.init;
+        }
+        if pid == self.init {
+            self.init_status = Some(status);
+        } else if let Some(parent) = self.procs.get(&p.ppid) {
+            const SA_NOCLDWAIT: u64 = 2;
+            let chld = parent.signals.action(sig::SIGCHLD);
+            if chld.handler != signal::SIG_IGN && chld.flags & SA_NOCLDWAIT == 0 {
+                let z = Zombie {
+                    ppid: p.ppid,
+                    pgid: p.pgid,
+                    status,
+                    core_limit: p.rlimits[rlimit::CORE].cur,
+                    instret: p.cpu.instret,
+                };
+                self.zombies.insert(pid, z);
+            }
+        }
+        match p.vfork_parent {
+            Some(ppid) => give_back_vfork_mm(&mut self.procs, &mut self.pm, ppid, p.mm),
+            None => p.mm.release(&mut self.pm),
+        }
+        self.events += 1;
     }
 
-    fn syscall(&mut self, pid: i32) {
-        let p = self.procs.get_mut(&pid).expect("Kernel::syscall: no process");
+    fn syscall(&mut self, p: &mut Process) {
         let nr = p.cpu.x[17];
         let args = [p.cpu.x[10], p.cpu.x[11], p.cpu.x[12], p.cpu.x[13], p.cpu.x[14], p.cpu.x[15]];
-        let mut sys = syscall::Sys { p, pm: &mut self.pm, vfs: &self.vfs, clock: &self.clock };
+        let mut sys = syscall::Sys {
+            p,
+            pm: &mut self.pm,
+            vfs: &self.vfs,
+            clock: &self.clock,
+            procs: &mut self.procs,
+            zombies: &mut self.zombies,
+            next_pid: &mut self.next_pid,
+            init: self.init,
+            block: false,
+        };
         let ret = syscall::dispatch(&mut sys, nr, args);
-        p_of(&mut self.procs, pid).cpu.x[10] = ret;
+        if sys.block {
+            // Re-execute the ecall (always 4 bytes) when woken.
+            p.cpu.pc -= 4;
+            p.blocked = Some(self.events);
+        } else {
+            p.cpu.x[10] = ret;
+            self.events += 1;
+        }
     }
 
     /// A load, store or fetch faulted: let the memory system resolve it
     /// (the CPU re-executes the instruction), or deliver the signal Linux would.
-    fn page_fault(&mut self, pid: i32, addr: u64, access: CpuAccess) {
-        let p = p_of(&mut self.procs, pid);
+    fn page_fault(&mut self, p: &mut Process, addr: u64, access: CpuAccess) {
         match p.mm.handle_fault(&mut self.pm, addr, fault_access(access)) {
             Ok(_) => {}
             Err(e) => {
@@ -267,12 +447,28 @@ impl Kernel {
     }
 }
 
-fn p_of(procs: &mut BTreeMap<i32, Process>, pid: i32) -> &mut Process {
-    procs.get_mut(&pid).expect("p_of: no such process")
+/// A vfork child execs or ends: its parent's address space goes back to the
+/// parent, which runs again. If the parent has ended meanwhile, the address
+/// space is released.
+pub(crate) fn give_back_vfork_mm(
+    procs: &mut BTreeMap<i32, Process>,
+    pm: &mut PhysMem,
+    ppid: i32,
+    mm: cowix_mm::AddressSpace,
+) {
+    match procs.get_mut(&ppid) {
+        Some(parent) if parent.vfork_child.is_some() => {
+            let placeholder = std::mem::replace(&mut parent.mm, mm);
+            placeholder.release(pm);
+            parent.vfork_child = None;
+            parent.tlb = Tlb::new(pm.zero_frame());
+        }
+        _ => mm.release(pm),
+    }
 }
 
 /// Tells the user on stderr why a process is being killed by a signal.
-fn report(p: &Process, signal: u8, what: &str) -> Option<String> {
+pub(crate) fn report(p: &Process, signal: u8, what: &str) -> Option<String> {
     eprintln!("cowix: {} (pid {}) killed by {}: {}", p.comm, p.pid, signal::name(signal), what);
     Some(what.to_string())
 }

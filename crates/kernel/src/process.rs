@@ -74,6 +74,20 @@ pub enum ExitStatus {
 }
 
 impl ExitStatus {
+    /// The status word `wait4` stores (include/uapi/linux/wait.h, kernel/exit.c):
+    /// `code << 8` for an exit, the signal number for a death by signal, with
+    /// 0x80 (WCOREDUMP) when a core was dumped. cowix writes no core files;
+    /// like Linux with a plain `core_pattern`, it reports a dump only when
+    /// the default action dumps core and RLIMIT_CORE allows one (`core_limit > 0`).
+    pub fn wait_status(self, core_limit: u64) -> u32 {
+        match self {
+            ExitStatus::Exited(c) => (c as u32) << 8,
+            ExitStatus::Signaled { signal, core } => {
+                signal as u32 | if core && core_limit > 0 { 0x80 } else { 0 }
+            }
+        }
+    }
+
     /// The shell's `$?`: the code, or 128 + the signal number.
     pub fn shell_code(self) -> i32 {
         match self {
@@ -109,8 +123,53 @@ pub struct Process {
     pub clear_child_tid: u64,
     /// set_robust_list head and length.
     pub robust_list: (u64, u64),
+    /// Process group and session ids (setpgid, setsid).
+    pub pgid: i32,
+    pub sid: i32,
+    /// The signal the parent gets at exit (clone's low byte; SIGCHLD for fork).
+    pub exit_signal: u8,
+    /// vfork child: the pid of the parent whose address space `mm` is (it
+    /// is given back at exec or exit).
+    pub vfork_parent: Option<i32>,
+    /// vfork parent: the child that holds this process's address space;
+    /// the process does not run until it is back (`mm` is a placeholder).
+    pub vfork_child: Option<i32>,
+    /// Blocked in a syscall (wait4, pipe read or write): the kernel's event
+    /// count when it blocked. The syscall is retried once the count moves.
+    pub blocked: Option<u64>,
+    /// Blocked in nanosleep: the CLOCK_MONOTONIC time (ns) it wakes at.
+    pub sleep_until: Option<u64>,
+    /// Bytes a blocked pipe write has already written (Linux's blocking
+    /// write returns only when all is written).
+    pub write_done: usize,
     /// Set once the process has ended.
     pub exit: Option<ExitStatus>,
     /// Why a fatal signal was delivered, once it has been reported to the user.
     pub fatal: Option<String>,
+}
+
+/// A process that has ended and not yet been reaped by its parent: all that
+/// `wait4` needs. Its memory and files are already released.
+#[derive(Debug, Clone, Copy)]
+pub struct Zombie {
+    pub ppid: i32,
+    pub pgid: i32,
+    pub status: ExitStatus,
+    /// RLIMIT_CORE at death (for WCOREDUMP).
+    pub core_limit: u64,
+    pub instret: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_status_encodes_as_linux() {
+        assert_eq!(ExitStatus::Exited(3).wait_status(0), 0x300);
+        assert_eq!(ExitStatus::Exited(0).wait_status(0), 0);
+        assert_eq!(ExitStatus::Signaled { signal: 11, core: true }.wait_status(0), 11);
+        assert_eq!(ExitStatus::Signaled { signal: 11, core: true }.wait_status(u64::MAX), 0x8b);
+        assert_eq!(ExitStatus::Signaled { signal: 9, core: false }.wait_status(u64::MAX), 9);
+    }
 }

@@ -69,9 +69,16 @@ fn device(guest: &str) -> Option<Object> {
 
 pub fn openat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32, mode: u32) -> SysResult {
     let follow = if flags & oflag::O_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
-    let (_, r) = resolve_at(sys, dirfd, addr, follow)?;
     let cloexec = flags & oflag::O_CLOEXEC != 0;
     let kept = flags & !(oflag::O_CLOEXEC | oflag::O_CREAT | oflag::O_EXCL | oflag::O_TRUNC | oflag::O_NOCTTY);
+    // cowix's own devices exist even when the root has no /dev.
+    let path = path_arg(sys, addr)?;
+    if let Some(object) = std::str::from_utf8(&path).ok().and_then(device) {
+        let file = OpenFile::new(object, kept, String::from_utf8_lossy(&path).into_owned());
+        let limit = nofile(sys);
+        return Ok(sys.p.fds.install(FdEntry { file, cloexec }, 0, limit)? as u64);
+    }
+    let (_, r) = resolve_at(sys, dirfd, addr, follow)?;
     let object = match device(&r.guest) {
         Some(o) => o,
         None => Object::Host(Rc::new(open_host(sys, &r, flags, mode)?)),
@@ -206,6 +213,7 @@ pub fn ioctl(sys: &mut Sys<'_>, fd: i32, req: u32, arg: u64) -> SysResult {
             let f = file.borrow();
             let avail = match &f.object {
                 Object::Host(h) => h.file.metadata()?.len().saturating_sub(f.offset),
+                Object::PipeRead(end) => end.pipe.borrow().available() as u64,
                 _ => 0,
             };
             drop(f);
@@ -221,10 +229,61 @@ fn rw_len(len: u64) -> usize {
     len.min(MAX_RW) as usize
 }
 
+/// Reads from `file` into `data`; an empty pipe with writers left blocks the
+/// caller (`sys.block`) unless the description is O_NONBLOCK.
+fn read_file(sys: &mut Sys<'_>, file: &FileRef, data: &mut [u8]) -> Result<usize, Errno> {
+    let r = file.borrow_mut().read(data);
+    let f = file.borrow();
+    if r == Err(Errno::EAGAIN) && f.is_pipe() && f.flags & oflag::O_NONBLOCK == 0 {
+        sys.block = true;
+    }
+    r
+}
+
+/// Writes `data` to `file`. A blocking pipe write returns only once all is
+/// written (pipe(7)): what went in before the caller blocked is kept in
+/// `write_done` for the retry. No reader left: SIGPIPE, then EPIPE (or the
+/// count written so far).
+fn write_file(sys: &mut Sys<'_>, file: &FileRef, data: &[u8]) -> Result<usize, Errno> {
+    let (pipe, nonblock) = {
+        let f = file.borrow();
+        (f.is_pipe(), f.flags & oflag::O_NONBLOCK != 0)
+    };
+    if !pipe {
+        return file.borrow_mut().write(data);
+    }
+    let done = sys.p.write_done.min(data.len());
+    let r = file.borrow_mut().write(&data[done..]);
+    match r {
+        Ok(k) if done + k == data.len() || nonblock => {
+            sys.p.write_done = 0;
+            Ok(done + k)
+        }
+        Ok(k) => {
+            sys.p.write_done = done + k;
+            sys.block = true;
+            Ok(0)
+        }
+        Err(Errno::EAGAIN) if !nonblock => {
+            sys.p.write_done = done;
+            sys.block = true;
+            Err(Errno::EAGAIN)
+        }
+        Err(e) => {
+            sys.p.write_done = 0;
+            if e == Errno::EPIPE {
+                let me = sys.p.pid;
+                super::proc::deliver(sys.p, crate::signal::sig::SIGPIPE, me);
+            }
+            if done > 0 { Ok(done) } else { Err(e) }
+        }
+    }
+}
+
 pub fn read(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
     let file = sys.p.fds.file(fd)?;
     let mut data = vec![0u8; rw_len(len)];
-    let n = file.borrow_mut().read(&mut data)?;
+    let n = read_file(sys, &file, &mut data)?;
     sys.mem().copy_out(buf, &data[..n])?;
     Ok(n as u64)
 }
@@ -233,8 +292,102 @@ pub fn write(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
     let file = sys.p.fds.file(fd)?;
     let mut data = vec![0u8; rw_len(len)];
     sys.mem().copy_in(buf, &mut data)?;
-    let n = file.borrow_mut().write(&data)?;
+    let n = write_file(sys, &file, &data)?;
     Ok(n as u64)
+}
+
+/// pipe2(fds, flags): a new pipe; fds[0] reads, fds[1] writes.
+pub fn pipe2(sys: &mut Sys<'_>, fds: u64, flags: u32) -> SysResult {
+    const O_DIRECT: u32 = 0o40000;
+    if flags & !(oflag::O_CLOEXEC | oflag::O_NONBLOCK | O_DIRECT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (r, w) = crate::pipe::PipeEnd::pair();
+    let status = flags & oflag::O_NONBLOCK;
+    let cloexec = flags & oflag::O_CLOEXEC != 0;
+    let rf = OpenFile::new(Object::PipeRead(r), oflag::O_RDONLY | status, "pipe:");
+    let wf = OpenFile::new(Object::PipeWrite(w), oflag::O_WRONLY | status, "pipe:");
+    let limit = nofile(sys);
+    let a = sys.p.fds.install(FdEntry { file: rf, cloexec }, 0, limit)?;
+    let b = match sys.p.fds.install(FdEntry { file: wf, cloexec }, 0, limit) {
+        Ok(b) => b,
+        Err(e) => {
+            sys.p.fds.close(a)?;
+            return Err(e);
+        }
+    };
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&a.to_le_bytes());
+    out[4..].copy_from_slice(&b.to_le_bytes());
+    if let Err(e) = sys.mem().copy_out(fds, &out) {
+        sys.p.fds.close(a)?;
+        sys.p.fds.close(b)?;
+        return Err(e);
+    }
+    Ok(0)
+}
+
+/// Appends one `struct linux_dirent64` (d_ino, d_off, d_reclen, d_type,
+/// d_name NUL-terminated, record padded to 8 bytes) to `out` if it fits in
+/// `room` bytes; returns whether it did.
+pub fn push_dirent64(out: &mut Vec<u8>, room: usize, ino: u64, off: u64, dtype: u8, name: &[u8]) -> bool {
+    let reclen = (19 + name.len() + 1).div_ceil(8) * 8;
+    if out.len() + reclen > room {
+        return false;
+    }
+    out.extend_from_slice(&ino.to_le_bytes());
+    out.extend_from_slice(&off.to_le_bytes());
+    out.extend_from_slice(&(reclen as u16).to_le_bytes());
+    out.push(dtype);
+    out.extend_from_slice(name);
+    out.resize(out.len() + reclen - 19 - name.len(), 0);
+    true
+}
+
+/// getdents64(fd, buf, len): directory entries from the file position on
+/// (the position counts entries; d_off is the position after each one),
+/// in the host's order, with `.` and `..`. EINVAL if not even one fits.
+pub fn getdents64(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
+    use rustix::fs::FileType;
+    let file = sys.p.fds.file(fd)?;
+    let mut f = file.borrow_mut();
+    let Object::Host(h) = &f.object else { return Err(Errno::ENOTDIR) };
+    if !h.file.metadata()?.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    let mut dir = rustix::fs::Dir::read_from(&h.file)?;
+    let room = rw_len(len);
+    let mut out = Vec::new();
+    let mut pos = 0u64;
+    let mut first = true;
+    while let Some(e) = dir.read() {
+        let e = e?;
+        pos += 1;
+        if pos <= f.offset {
+            continue;
+        }
+        let dtype = match e.file_type() {
+            FileType::Fifo => 1,
+            FileType::CharacterDevice => 2,
+            FileType::Directory => 4,
+            FileType::BlockDevice => 6,
+            FileType::RegularFile => 8,
+            FileType::Symlink => 10,
+            FileType::Socket => 12,
+            _ => 0,
+        };
+        if !push_dirent64(&mut out, room, e.ino(), pos, dtype, e.file_name().to_bytes()) {
+            if first {
+                return Err(Errno::EINVAL);
+            }
+            break;
+        }
+        first = false;
+        f.offset = pos;
+    }
+    drop(f);
+    sys.mem().copy_out(buf, &out)?;
+    Ok(out.len() as u64)
 }
 
 /// The file for pread64/pwrite64: the offset must be non-negative and the
@@ -288,7 +441,7 @@ pub fn readv(sys: &mut Sys<'_>, fd: i32, iov: u64, cnt: u64) -> SysResult {
     let file = sys.p.fds.file(fd)?;
     let total: u64 = v.iter().map(|&(_, l)| l).sum::<u64>().min(MAX_RW);
     let mut data = vec![0u8; total as usize];
-    let n = file.borrow_mut().read(&mut data)?;
+    let n = read_file(sys, &file, &mut data)?;
     let mut done = 0;
     for (base, len) in v {
         if done >= n {
@@ -311,7 +464,7 @@ pub fn writev(sys: &mut Sys<'_>, fd: i32, iov: u64, cnt: u64) -> SysResult {
         data.resize(start + k, 0);
         sys.mem().copy_in(base, &mut data[start..])?;
     }
-    let n = file.borrow_mut().write(&data)?;
+    let n = write_file(sys, &file, &data)?;
     Ok(n as u64)
 }
 
@@ -481,6 +634,11 @@ fn stat_open(sys: &Sys<'_>, fd: i32) -> Result<Stat, Errno> {
         Object::Null => host_stat_dev("/dev/null")?,
         Object::Zero => host_stat_dev("/dev/zero")?,
         Object::Random => host_stat_dev("/dev/urandom")?,
+        Object::PipeRead(_) | Object::PipeWrite(_) => {
+            // A FIFO's metadata: that of a fresh host pipe (S_IFIFO, st_blksize 4096).
+            let (r, _w) = rustix::pipe::pipe()?;
+            rustix::fs::fstat(&r)?
+        }
     })
 }
 
@@ -574,4 +732,25 @@ pub fn statx(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32, _mask: u32, b
     put(140, dmin as u64, 4);
     sys.mem().copy_out(buf, &b)?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod dirent_tests {
+    use super::push_dirent64;
+
+    #[test]
+    fn dirent64_records_are_laid_out_and_padded_as_linux() {
+        let mut out = Vec::new();
+        assert!(push_dirent64(&mut out, 64, 7, 1, 4, b"."));
+        assert_eq!(out.len(), 24, "19-byte header + \".\" + NUL, rounded up to 8");
+        assert_eq!(u64::from_le_bytes(out[0..8].try_into().unwrap()), 7);
+        assert_eq!(i64::from_le_bytes(out[8..16].try_into().unwrap()), 1);
+        assert_eq!(u16::from_le_bytes(out[16..18].try_into().unwrap()), 24);
+        assert_eq!(out[18], 4);
+        assert_eq!(&out[19..21], b".\0");
+        assert!(push_dirent64(&mut out, 64, 8, 2, 8, b"hello"), "24 + 32 bytes fit in 64");
+        assert_eq!(out.len(), 56);
+        assert!(!push_dirent64(&mut out, 64, 9, 3, 8, b"x"), "a third record does not fit");
+        assert_eq!(out.len(), 56, "nothing written when it does not fit");
+    }
 }

@@ -10,12 +10,15 @@
 mod fs;
 mod mem;
 mod proc;
+mod task;
 mod time;
+
+use std::collections::BTreeMap;
 
 use cowix_mm::PhysMem;
 
 use crate::errno::{Errno, SysResult};
-use crate::process::Process;
+use crate::process::{Process, Zombie};
 use crate::uaccess::GuestMemory;
 use crate::vfs::Vfs;
 use crate::Clock;
@@ -27,6 +30,15 @@ pub(crate) struct Sys<'a> {
     pub pm: &'a mut PhysMem,
     pub vfs: &'a Vfs,
     pub clock: &'a Clock,
+    /// Every other live process (the caller is not among them).
+    pub procs: &'a mut BTreeMap<i32, Process>,
+    pub zombies: &'a mut BTreeMap<i32, Zombie>,
+    pub next_pid: &'a mut i32,
+    /// The process that plays init.
+    pub init: i32,
+    /// Set by a handler that must wait (wait4, pipe I/O): the syscall is
+    /// re-executed once something has changed; its return value is unused.
+    pub block: bool,
 }
 
 impl Sys<'_> {
@@ -64,7 +76,9 @@ pub const NAMES: &[(u64, &str)] = &[
     (80, "fstat"),
     (82, "fsync"),
     (83, "fdatasync"),
+    (59, "pipe2"),
     (93, "exit"),
+    (95, "waitid"),
     (94, "exit_group"),
     (96, "set_tid_address"),
     (98, "futex"),
@@ -77,8 +91,13 @@ pub const NAMES: &[(u64, &str)] = &[
     (129, "kill"),
     (130, "tkill"),
     (131, "tgkill"),
+    (133, "rt_sigsuspend"),
     (134, "rt_sigaction"),
     (135, "rt_sigprocmask"),
+    (154, "setpgid"),
+    (155, "getpgid"),
+    (156, "getsid"),
+    (157, "setsid"),
     (160, "uname"),
     (163, "getrlimit"),
     (164, "setrlimit"),
@@ -96,14 +115,19 @@ pub const NAMES: &[(u64, &str)] = &[
     (179, "sysinfo"),
     (214, "brk"),
     (215, "munmap"),
+    (220, "clone"),
+    (221, "execve"),
     (222, "mmap"),
     (226, "mprotect"),
     (233, "madvise"),
     (258, "riscv_hwprobe"),
+    (260, "wait4"),
     (261, "prlimit64"),
     (278, "getrandom"),
+    (281, "execveat"),
     (291, "statx"),
     (293, "rseq"),
+    (435, "clone3"),
     (439, "faccessat2"),
 ];
 
@@ -141,13 +165,32 @@ pub(crate) fn dispatch(sys: &mut Sys<'_>, nr: u64, a: [u64; 6]) -> u64 {
         80 => fs::fstat(sys, a[0] as i32, a[1]),
         82 | 83 => fs::fsync(sys, a[0] as i32),
         291 => fs::statx(sys, a[0] as i32, a[1], a[2] as u32, a[3] as u32, a[4]),
+        59 => fs::pipe2(sys, a[0], a[1] as u32),
+        61 => fs::getdents64(sys, a[0] as i32, a[1], a[2]),
         93 | 94 => proc::exit(sys, a[0]),
+        95 => task::waitid(sys, a[0] as u32, a[1] as i32, a[2], a[3] as u32, a[4]),
+        154 => task::setpgid(sys, a[0] as i32, a[1] as i32),
+        155 => task::getpgid(sys, a[0] as i32),
+        156 => task::getsid(sys, a[0] as i32),
+        157 => task::setsid(sys),
+        220 => task::clone(sys, a[0], a[1], a[2], a[3], a[4]),
+        221 => task::execve(sys, a[0], a[1], a[2]),
+        281 => task::execveat(sys, a[0] as i32, a[1], a[2], a[3], a[4] as u32),
+        260 => task::wait4(sys, a[0] as i32, a[1], a[2] as u32, a[3]),
+        // clone3: ENOSYS makes glibc fall back to clone.
+        435 => Err(Errno::ENOSYS),
         96 => proc::set_tid_address(sys, a[0]),
         99 => proc::set_robust_list(sys, a[0], a[1]),
         124 => Ok(0),
         129 => proc::kill(sys, a[0] as i32, a[1] as i32),
         130 => proc::tkill(sys, a[0] as i32, a[1] as i32),
         131 => proc::tgkill(sys, a[0] as i32, a[1] as i32, a[2] as i32),
+        // Waits for a signal to be handled; guest handlers never run yet, so
+        // it waits until the process is killed (or a deadlock is reported).
+        133 => {
+            sys.block = true;
+            Ok(0)
+        }
         134 => proc::rt_sigaction(sys, a[0] as i32, a[1], a[2], a[3]),
         135 => proc::rt_sigprocmask(sys, a[0] as u32, a[1], a[2], a[3]),
         163 => proc::prlimit64(sys, 0, a[0] as u32, 0, a[1]),

@@ -2,7 +2,7 @@
 
 use super::Sys;
 use crate::errno::{Errno, SysResult};
-use crate::process::{rlimit, ExitStatus, Rlimit};
+use crate::process::{rlimit, ExitStatus, Process, Rlimit};
 use crate::signal::{self, sig, DefaultAction, SigAction, SIGSET_SIZE, SIG_DFL, SIG_IGN, UNBLOCKABLE};
 
 pub fn exit(sys: &mut Sys<'_>, code: u64) -> SysResult {
@@ -24,67 +24,106 @@ pub fn set_robust_list(sys: &mut Sys<'_>, head: u64, len: u64) -> SysResult {
     Ok(0)
 }
 
-/// Sends `n` to the calling process itself (the only one there is yet).
-/// n == 0 only checks that the target exists.
-fn send_self(sys: &mut Sys<'_>, n: i32) -> SysResult {
-    if !(0..=sig::NSIG as i32).contains(&n) {
-        return Err(Errno::EINVAL);
-    }
-    if n == 0 {
-        return Ok(0);
-    }
-    let n = n as u8;
+/// Delivers signal `n` (1..=64) from process `sender` to `p`: ignored,
+/// blocked (then it stays pending, and nothing unblocks it before exit in
+/// cowix yet, so it is dropped), or the default action. Guest handlers are
+/// not run yet: a caught signal gets its default action, with a note.
+pub(crate) fn deliver(p: &mut Process, n: u8, sender: i32) {
     let bit = 1u64 << (n - 1);
-    let action = sys.p.signals.action(n);
+    let action = p.signals.action(n);
     if action.handler == SIG_IGN && n != sig::SIGKILL && n != sig::SIGSTOP {
-        return Ok(0);
+        return;
     }
-    if sys.p.signals.blocked & bit != 0 && n != sig::SIGKILL {
-        // Stays pending while blocked; nothing unblocks it before exit here.
-        return Ok(0);
+    if p.signals.blocked & bit != 0 && n != sig::SIGKILL {
+        return;
     }
-    if action.handler != SIG_DFL {
+    let default = signal::default_action(n);
+    if action.handler != SIG_DFL && n != sig::SIGKILL && default != DefaultAction::Ignore {
         eprintln!(
             "cowix: pid {}: {} has a handler, but running guest signal handlers is not implemented; applying the default action",
-            sys.p.pid,
+            p.pid,
             signal::name(n)
         );
     }
-    match signal::default_action(n) {
-        DefaultAction::Terminate => sys.p.exit = Some(ExitStatus::Signaled { signal: n, core: false }),
-        DefaultAction::CoreDump => sys.p.exit = Some(ExitStatus::Signaled { signal: n, core: true }),
-        DefaultAction::Ignore | DefaultAction::Continue | DefaultAction::Stop => {}
+    let core = match default {
+        DefaultAction::Terminate => false,
+        DefaultAction::CoreDump => true,
+        DefaultAction::Ignore | DefaultAction::Continue | DefaultAction::Stop => return,
+    };
+    if p.exit.is_none() {
+        p.exit = Some(ExitStatus::Signaled { signal: n, core });
+        if sender != p.pid {
+            p.fatal = crate::report(p, n, &format!("sent by pid {sender}"));
+        }
     }
-    Ok(0)
 }
 
-pub fn kill(sys: &mut Sys<'_>, pid: i32, n: i32) -> SysResult {
-    // pid 0 and -1 and -pgid all include the caller when it is alone.
-    if pid == sys.p.pid || pid == 0 || pid == -1 || pid == -sys.p.pid {
-        send_self(sys, n)
-    } else {
-        Err(Errno::ESRCH)
+fn check_signal(n: i32) -> Result<Option<u8>, Errno> {
+    if !(0..=sig::NSIG as i32).contains(&n) {
+        return Err(Errno::EINVAL);
     }
+    Ok((n != 0).then_some(n as u8))
+}
+
+/// kill(pid, sig) (kernel/signal.c:kill_something_info): pid > 0 one
+/// process, 0 the caller's group, -1 every process but init and the
+/// caller, < -1 the group -pid. Signal 0 only checks that a target exists.
+pub fn kill(sys: &mut Sys<'_>, pid: i32, n: i32) -> SysResult {
+    let n = check_signal(n)?;
+    let me = sys.p.pid;
+    let my_pgid = sys.p.pgid;
+    let init = sys.init;
+    let hit = |q: &Process| match pid {
+        p if p > 0 => q.pid == p,
+        0 => q.pgid == my_pgid,
+        -1 => q.pid != init && q.pid != me,
+        p => q.pgid == p.wrapping_neg(),
+    };
+    let mut found = false;
+    for q in sys.procs.values_mut().filter(|q| hit(q)) {
+        found = true;
+        if let Some(n) = n {
+            deliver(q, n, me);
+        }
+    }
+    if pid > 0 && sys.zombies.contains_key(&pid) {
+        found = true;
+    }
+    if hit(sys.p) {
+        found = true;
+        if let Some(n) = n {
+            deliver(sys.p, n, me);
+        }
+    }
+    if found { Ok(0) } else { Err(Errno::ESRCH) }
+}
+
+/// A signal to one thread, which is one process while cowix has no threads.
+fn send_to_tid(sys: &mut Sys<'_>, tid: i32, n: i32) -> SysResult {
+    let n = check_signal(n)?;
+    let me = sys.p.pid;
+    let t = if tid == me { &mut *sys.p } else { sys.procs.get_mut(&tid).ok_or(Errno::ESRCH)? };
+    if let Some(n) = n {
+        deliver(t, n, me);
+    }
+    Ok(0)
 }
 
 pub fn tkill(sys: &mut Sys<'_>, tid: i32, n: i32) -> SysResult {
     if tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    if tid != sys.p.pid {
-        return Err(Errno::ESRCH);
-    }
-    send_self(sys, n)
+    send_to_tid(sys, tid, n)
 }
 
 pub fn tgkill(sys: &mut Sys<'_>, tgid: i32, tid: i32, n: i32) -> SysResult {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    if tgid != sys.p.pid || tid != sys.p.pid {
+    if tgid != tid {
         return Err(Errno::ESRCH);
     }
-    send_self(sys, n)
+    send_to_tid(sys, tid, n)
 }
 
 fn read_sigaction(sys: &mut Sys<'_>, addr: u64) -> Result<SigAction, Errno> {

@@ -1,6 +1,6 @@
 //! Time, identity of the machine, randomness.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::Sys;
 use crate::errno::{Errno, SysResult};
@@ -79,9 +79,27 @@ pub fn gettimeofday(sys: &mut Sys<'_>, tv: u64, tz: u64) -> SysResult {
     Ok(0)
 }
 
+/// Sleeps `ns` nanoseconds without holding up the other processes: the
+/// first call sets the deadline and blocks; the kernel retries the syscall
+/// once the deadline has passed (sleeping the host only when nothing else
+/// can run). True once the deadline has passed.
+fn sleep_ns(sys: &mut Sys<'_>, ns: u64) -> bool {
+    let now = sys.clock.monotonic_ns();
+    let deadline = *sys.p.sleep_until.get_or_insert(now.saturating_add(ns));
+    if now >= deadline {
+        sys.p.sleep_until = None;
+        true
+    } else {
+        sys.block = true;
+        false
+    }
+}
+
 pub fn nanosleep(sys: &mut Sys<'_>, req: u64, rem: u64) -> SysResult {
     let ns = read_timespec(sys, req)?;
-    std::thread::sleep(Duration::from_nanos(ns));
+    if !sleep_ns(sys, ns) {
+        return Ok(0);
+    }
     if rem != 0 {
         sys.mem().copy_out(rem, &timespec(0))?;
     }
@@ -95,7 +113,9 @@ pub fn clock_nanosleep(sys: &mut Sys<'_>, id: i32, flags: u32, req: u64, rem: u6
     let now = now_ns(sys, id)?;
     let t = read_timespec(sys, req)?;
     let ns = if flags & TIMER_ABSTIME != 0 { t.saturating_sub(now) } else { t };
-    std::thread::sleep(Duration::from_nanos(ns));
+    if !sleep_ns(sys, ns) {
+        return Ok(0);
+    }
     if rem != 0 && flags & TIMER_ABSTIME == 0 {
         sys.mem().copy_out(rem, &timespec(0))?;
     }
