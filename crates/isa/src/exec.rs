@@ -8,7 +8,7 @@
 
 use crate::block::Slot;
 use crate::insn::{Insn, Op};
-use crate::{Bus, Cpu, Exit, Reservation};
+use crate::{Access, Bus, Cpu, Exit, Reservation};
 
 /// What [`Cpu::execute`] returns for an instruction of a block body that
 /// falls through to the next one (odd, so never an instruction address).
@@ -265,6 +265,7 @@ impl Cpu {
             // ---- 8 A extension ----
             Op::LrW | Op::LrD => {
                 let size = if i.op == Op::LrW { 4 } else { 8 };
+                check_aligned(a, size, Access::Read)?;
                 let v = bus.load(a, size)?;
                 self.reservation = Some(Reservation { addr: a, size });
                 if size == 4 {
@@ -275,6 +276,7 @@ impl Cpu {
             }
             Op::ScW | Op::ScD => {
                 let size = if i.op == Op::ScW { 4 } else { 8 };
+                check_aligned(a, size, Access::Write)?;
                 self.store_conditional(bus, a, size, b)?
             }
             Op::AmoswapW
@@ -286,6 +288,7 @@ impl Cpu {
             | Op::AmomaxW
             | Op::AmominuW
             | Op::AmomaxuW => {
+                check_aligned(a, 4, Access::Write)?;
                 let old = sext32(bus.load(a, 4)?);
                 bus.store(a, 4, amo_op(i.op, old, sext32(b)))?;
                 old
@@ -299,6 +302,7 @@ impl Cpu {
             | Op::AmomaxD
             | Op::AmominuD
             | Op::AmomaxuD => {
+                check_aligned(a, 8, Access::Write)?;
                 let old = bus.load(a, 8)?;
                 bus.store(a, 8, amo_op(i.op, old, b))?;
                 old
@@ -342,6 +346,17 @@ impl Cpu {
         bus.store(addr, size, v)?;
         self.reservation = None;
         Ok(0)
+    }
+}
+
+/// LR/SC/AMOs must be naturally aligned (spec 8.2, 8.4); a misaligned one
+/// raises an address-misaligned exception before touching memory.
+#[inline]
+fn check_aligned(addr: u64, size: u32, access: Access) -> Result<(), Exit> {
+    if addr % u64::from(size) == 0 {
+        Ok(())
+    } else {
+        Err(Exit::Misaligned { addr, access })
     }
 }
 

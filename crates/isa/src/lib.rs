@@ -154,6 +154,17 @@ pub enum Exit {
         /// Its raw bits.
         insn: u32,
     },
+    /// An LR, SC or AMO at an address that is not a multiple of its size
+    /// (spec 8.2/8.4: an address-misaligned exception). Nothing changed and
+    /// pc is the instruction's address. Linux emulates misaligned ordinary
+    /// loads and stores for user space, but not atomics: it delivers SIGBUS
+    /// (BUS_ADRALN).
+    Misaligned {
+        /// The misaligned address.
+        addr: u64,
+        /// `Read` for LR, `Write` for SC and AMOs (store/AMO misaligned).
+        access: Access,
+    },
     /// The instruction budget given to run() was used up.
     Budget,
 }

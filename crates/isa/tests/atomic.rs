@@ -181,3 +181,25 @@ fn sc_whose_store_faults_keeps_the_reservation_for_the_retry() {
     assert_eq!(cpu.run(&mut bus, 1), Exit::Budget);
     assert_eq!((cpu.x[A3], bus.read(DATA, 4)), (0, 7));
 }
+
+#[test]
+fn misaligned_atomics_trap_before_touching_memory() {
+    // Linux emulates misaligned loads and stores but not atomics: the
+    // address-misaligned exception becomes SIGBUS, so nothing may change.
+    for (word, access) in [
+        (0x1005a52f, Access::Read),  // lr.w a0, (a1)
+        (0x18c5a6af, Access::Write), // sc.w a3, a2, (a1)
+        (0x00c5a52f, Access::Write), // amoadd.w a0, a2, (a1)
+        (0x00c5b52f, Access::Write), // amoadd.d a0, a2, (a1)
+    ] {
+        let mut bus = TestBus::new();
+        bus.write(DATA, &[0x11; 16]);
+        let mut cpu = cpu_with(&[(A1, DATA + 2), (A2, 7)]);
+        let before = cpu.clone();
+        let exit = run_on(&mut bus, &mut cpu, &[word]);
+        assert_eq!(exit, Exit::Misaligned { addr: DATA + 2, access }, "{word:#010x}");
+        assert_eq!(cpu.pc, CODE, "pc stays at the atomic");
+        assert_eq!((cpu.x, cpu.instret), (before.x, before.instret), "no register written");
+        assert_eq!(bus.read(DATA, 8), 0x1111_1111_1111_1111, "memory untouched");
+    }
+}

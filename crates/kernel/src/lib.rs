@@ -334,6 +334,12 @@ impl Kernel {
                     p.fatal = report(&p, sig::SIGTRAP, &format!("breakpoint at pc {:#x}", p.cpu.pc));
                     p.exit = Some(ExitStatus::Signaled { signal: sig::SIGTRAP, core: true });
                 }
+                Exit::Misaligned { addr, .. } => {
+                    // Linux emulates misaligned loads and stores, not atomics: SIGBUS (BUS_ADRALN).
+                    let what = format!("misaligned atomic access to {addr:#x} at pc {:#x}", p.cpu.pc);
+                    p.fatal = report(&p, sig::SIGBUS, &what);
+                    p.exit = Some(ExitStatus::Signaled { signal: sig::SIGBUS, core: true });
+                }
             }
             if p.exit.is_some() || p.blocked.is_some() || p.vfork_child.is_some() {
                 break;
