@@ -177,17 +177,13 @@ fn busybox_background_jobs_sleep_concurrently() {
 }
 
 /// ash's `wait` builtin sleeps in sigsuspend until its SIGCHLD handler
-/// runs; cowix does not run guest handlers yet, so this is a deadlock,
-/// reported and ended rather than spinning forever.
+/// runs; `wait $!` reports the job's exit status.
 #[test]
-fn busybox_wait_builtin_needs_signal_handlers_and_is_reported_as_deadlock() {
-    let o = busybox_sh("busybox true & wait; echo after");
-    assert_eq!(o.status.code(), Some(128 + 9));
-    assert!(
-        stderr(&o).contains("deadlock: every process is blocked: pid 1 (busybox) in rt_sigsuspend"),
-        "{}",
-        stderr(&o)
-    );
+fn busybox_wait_builtin_waits_for_background_jobs() {
+    let o = busybox_sh("busybox true & wait; echo after; (exit 7) & wait $!; echo status $?; \
+                        busybox sleep 0.05 & busybox sleep 0.1 & wait; echo both");
+    assert_eq!(stdout(&o), "after\nstatus 7\nboth\n", "stderr: {}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0));
 }
 
 #[test]

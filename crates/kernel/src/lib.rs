@@ -12,6 +12,7 @@
 //! handler, after which the instruction is re-executed), or a fatal trap
 //! turned into a signal.
 
+mod deliver;
 pub mod elf;
 pub mod errno;
 pub mod fd;
@@ -36,9 +37,12 @@ pub use crate::elf::ExecError;
 use crate::fd::FdTable;
 use crate::loader::ExecRequest;
 use crate::process::{default_rlimits, rlimit, ArgArea, Creds, ExitStatus, Process, Zombie};
-use crate::signal::{sig, SignalState};
+use crate::signal::{code, sig, SigInfo, SignalState};
 use crate::uaccess::{fault_access, GuestMemory, Tlb};
 use crate::vfs::Vfs;
+
+/// rt_sigreturn's number: handled by the run loop, it replaces every register.
+const RT_SIGRETURN: u64 = 139;
 
 /// Instructions a process runs before the kernel looks at it again.
 const QUANTUM: u64 = 1 << 20;
@@ -210,6 +214,7 @@ impl Kernel {
             sleep_until: None,
             write_done: 0,
             exit: None,
+            vdso: loaded.vdso,
             fatal: None,
         };
         self.procs.insert(pid, p);
@@ -309,11 +314,26 @@ impl Kernel {
     /// instructions, blocks, lends its memory to a vfork child, or ends.
     fn run_turn(&mut self, pid: i32) {
         let mut p = self.procs.remove(&pid).expect("Kernel::run_turn: no process");
-        p.blocked = None;
+        if p.blocked.take().is_some() || p.sleep_until.is_some() {
+            // Woken in a blocked syscall (pc at its ecall): a signal to
+            // deliver interrupts it before the handler runs.
+            deliver::discard_ignored(&mut p);
+            if let Some(flags) = deliver::pending_handler(&p) {
+                let nr = p.cpu.x[17];
+                let args = [p.cpu.x[10], p.cpu.x[11], p.cpu.x[12], p.cpu.x[13], p.cpu.x[14], p.cpu.x[15]];
+                p.cpu.pc += 4;
+                self.interrupt(&mut p, nr, args, flags);
+            }
+        }
         let start = p.cpu.instret;
         loop {
             let used = p.cpu.instret - start;
             if used >= QUANTUM {
+                break;
+            }
+            // Every return to user mode delivers pending signals.
+            deliver::handle_signals(&mut p, &mut self.pm);
+            if p.exit.is_some() {
                 break;
             }
             p.tlb.sync(&p.mm, &mut self.pm);
@@ -327,18 +347,17 @@ impl Kernel {
                 Exit::MemFault(f) => self.page_fault(&mut p, f.addr, f.access),
                 Exit::Illegal { pc, insn } => {
                     let what = format!("illegal instruction {insn:#010x} at pc {pc:#x}: {}", disassemble_raw(insn, pc));
-                    p.fatal = report(&p, sig::SIGILL, &what);
-                    p.exit = Some(ExitStatus::Signaled { signal: sig::SIGILL, core: true });
+                    deliver::force_fault(&mut p, SigInfo::fault(sig::SIGILL, code::ILL_ILLOPC, pc), &what);
                 }
                 Exit::Breakpoint => {
-                    p.fatal = report(&p, sig::SIGTRAP, &format!("breakpoint at pc {:#x}", p.cpu.pc));
-                    p.exit = Some(ExitStatus::Signaled { signal: sig::SIGTRAP, core: true });
+                    let pc = p.cpu.pc;
+                    let what = format!("breakpoint at pc {pc:#x}");
+                    deliver::force_fault(&mut p, SigInfo::fault(sig::SIGTRAP, code::TRAP_BRKPT, pc), &what);
                 }
                 Exit::Misaligned { addr, .. } => {
                     // Linux emulates misaligned loads and stores, not atomics: SIGBUS (BUS_ADRALN).
                     let what = format!("misaligned atomic access to {addr:#x} at pc {:#x}", p.cpu.pc);
-                    p.fatal = report(&p, sig::SIGBUS, &what);
-                    p.exit = Some(ExitStatus::Signaled { signal: sig::SIGBUS, core: true });
+                    deliver::force_fault(&mut p, SigInfo::fault(sig::SIGBUS, code::BUS_ADRALN, addr), &what);
                 }
             }
             if p.exit.is_some() || p.blocked.is_some() || p.vfork_child.is_some() {
@@ -382,8 +401,20 @@ impl Kernel {
         }
         if pid == self.init {
             self.init_status = Some(status);
-        } else if let Some(parent) = self.procs.get(&p.ppid) {
+        } else if let Some(parent) = self.procs.get_mut(&p.ppid) {
             const SA_NOCLDWAIT: u64 = 2;
+            if p.exit_signal != 0 {
+                // do_notify_parent: SIGCHLD (or clone's exit signal) with the status.
+                let (code, st) = match status {
+                    ExitStatus::Exited(c) => (code::CLD_EXITED, c as i32),
+                    ExitStatus::Signaled { signal, core } => {
+                        let dumped = core && p.rlimits[rlimit::CORE].cur > 0;
+                        (if dumped { code::CLD_DUMPED } else { code::CLD_KILLED }, signal as i32)
+                    }
+                };
+                let info = SigInfo { signo: p.exit_signal, code, pid, uid: p.creds.uid, status: st, ..Default::default() };
+                deliver::send(parent, info);
+            }
             let chld = parent.signals.action(sig::SIGCHLD);
             if chld.handler != signal::SIG_IGN && chld.flags & SA_NOCLDWAIT == 0 {
                 let z = Zombie {
@@ -405,6 +436,11 @@ impl Kernel {
 
     fn syscall(&mut self, p: &mut Process) {
         let nr = p.cpu.x[17];
+        if nr == RT_SIGRETURN {
+            deliver::sigreturn(p, &mut self.pm);
+            self.events += 1;
+            return;
+        }
         let args = [p.cpu.x[10], p.cpu.x[11], p.cpu.x[12], p.cpu.x[13], p.cpu.x[14], p.cpu.x[15]];
         let mut sys = syscall::Sys {
             p,
@@ -419,12 +455,60 @@ impl Kernel {
         };
         let ret = syscall::dispatch(&mut sys, nr, args);
         if sys.block {
-            // Re-execute the ecall (always 4 bytes) when woken.
-            p.cpu.pc -= 4;
-            p.blocked = Some(self.events);
+            deliver::discard_ignored(p);
+            match deliver::pending_handler(p) {
+                // A signal is waiting: the syscall is interrupted.
+                Some(flags) => self.interrupt(p, nr, args, flags),
+                None => {
+                    // Re-execute the ecall (always 4 bytes) when woken.
+                    p.cpu.pc -= 4;
+                    p.blocked = Some(self.events);
+                }
+            }
         } else {
             p.cpu.x[10] = ret;
             self.events += 1;
+        }
+    }
+
+    /// A blocked syscall has a signal to deliver (`flags`: the handler's
+    /// sa_flags, None if it kills): it fails with EINTR, or, under a
+    /// SA_RESTART handler, is re-executed after the handler (Linux's
+    /// ERESTARTSYS; a0 still holds the first argument, since a blocked
+    /// syscall never wrote it). Sleeps and sigsuspend never restart
+    /// (ERESTART_RESTARTBLOCK / ERESTARTNOHAND); a pipe write that wrote
+    /// something returns the count.
+    fn interrupt(&mut self, p: &mut Process, nr: u64, a: [u64; 6], flags: Option<u64>) {
+        const NANOSLEEP: u64 = 101;
+        const CLOCK_NANOSLEEP: u64 = 115;
+        const RT_SIGSUSPEND: u64 = 133;
+        self.events += 1;
+        if let Some(deadline) = p.sleep_until.take() {
+            let rem = match nr {
+                NANOSLEEP => a[1],
+                CLOCK_NANOSLEEP if a[1] & 1 == 0 => a[3],
+                _ => 0,
+            };
+            if rem != 0 {
+                let left = deadline.saturating_sub(self.clock.monotonic_ns());
+                let mut ts = [0u8; 16];
+                ts[..8].copy_from_slice(&(left / 1_000_000_000).to_le_bytes());
+                ts[8..].copy_from_slice(&(left % 1_000_000_000).to_le_bytes());
+                p.tlb.sync(&p.mm, &mut self.pm);
+                let mut mem = GuestMemory { pm: &mut self.pm, mm: &mut p.mm, tlb: &mut p.tlb };
+                let _ = mem.copy_out(rem, &ts);
+            }
+        }
+        if p.write_done > 0 {
+            p.cpu.x[10] = std::mem::take(&mut p.write_done) as u64;
+            return;
+        }
+        let restart = ![NANOSLEEP, CLOCK_NANOSLEEP, RT_SIGSUSPEND].contains(&nr)
+            && flags.is_some_and(|f| f & signal::SA_RESTART != 0);
+        if restart {
+            p.cpu.pc -= 4;
+        } else {
+            p.cpu.x[10] = errno::Errno::EINTR.to_ret();
         }
     }
 
@@ -446,8 +530,18 @@ impl Kernel {
                     FaultError::OutOfMemory => (sig::SIGKILL, "out of memory (--memory)"),
                 };
                 let pc = p.cpu.pc;
-                p.fatal = report(p, signal, &format!("{what} {addr:#x} ({why}) at pc {pc:#x}"));
-                p.exit = Some(ExitStatus::Signaled { signal, core: signal != sig::SIGKILL });
+                let what = format!("{what} {addr:#x} ({why}) at pc {pc:#x}");
+                if signal == sig::SIGKILL {
+                    p.fatal = report(p, signal, &what);
+                    p.exit = Some(ExitStatus::Signaled { signal, core: false });
+                } else {
+                    let si_code = match e {
+                        FaultError::Segv(SegvCode::AccErr) => code::SEGV_ACCERR,
+                        FaultError::Segv(_) => code::SEGV_MAPERR,
+                        _ => code::BUS_ADRERR,
+                    };
+                    deliver::force_fault(p, SigInfo::fault(signal, si_code, addr), &what);
+                }
             }
         }
     }

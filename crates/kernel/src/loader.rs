@@ -67,6 +67,28 @@ pub struct Loaded {
     pub exe: String,
     pub args: ArgArea,
     pub auxv: Vec<(u64, u64)>,
+    /// Where the `[vdso]` page is: its first word is the signal trampoline.
+    pub vdso: u64,
+}
+
+/// The `[vdso]` page's code: `__vdso_rt_sigreturn` (`li a7, 139; ecall`),
+/// where a signal handler returns to (its `ra`).
+pub const SIGRETURN_TRAMPOLINE: [u32; 2] = [0x08b0_0893, 0x0000_0073];
+
+/// Maps the one-page `[vdso]`: placed top-down below the mmap base like
+/// any mmap(NULL) (so after the program interpreter, as Linux's
+/// arch_setup_additional_pages), read+exec, holding only the sigreturn
+/// trampoline. There is no ELF image in it and no AT_SYSINFO_EHDR, so libc
+/// makes its syscalls directly. It is an ordinary private VMA, so fork
+/// copies it.
+fn map_vdso(pm: &mut PhysMem, mm: &mut AddressSpace) -> Result<u64, ExecError> {
+    let rw = Prot { read: true, write: true, exec: false };
+    let name = VmaName::Path("[vdso]".into());
+    let addr = mm.mmap(pm, 0, PAGE_SIZE, rw, MapFlags::default(), Backing::Anonymous, name).map_err(mm_err)?;
+    let code: Vec<u8> = SIGRETURN_TRAMPOLINE.iter().flat_map(|w| w.to_le_bytes()).collect();
+    mm.write_bytes(pm, addr, &code).map_err(|_| ExecError::OutOfMemory)?;
+    mm.mprotect(pm, addr, PAGE_SIZE, Prot { read: true, write: false, exec: true }).map_err(mm_err)?;
+    Ok(addr)
 }
 
 /// An opened, validated ELF file and its guest path.
@@ -127,9 +149,13 @@ pub fn load(pm: &mut PhysMem, vfs: &Vfs, req: &ExecRequest<'_>) -> Result<Loaded
     };
     let mut mm = AddressSpace::new(pm).map_err(mm_err)?;
     match build(pm, &mut mm, &main, interp.as_ref(), req) {
-        Ok((entry, sp, args, auxv, tlb)) => {
-            Ok(Loaded { mm, tlb, entry, sp, exe: main.guest_path, args, auxv })
-        }
+        Ok((entry, sp, args, auxv, tlb)) => match map_vdso(pm, &mut mm) {
+            Ok(vdso) => Ok(Loaded { mm, tlb, entry, sp, exe: main.guest_path, args, auxv, vdso }),
+            Err(e) => {
+                mm.release(pm);
+                Err(e)
+            }
+        },
         Err(e) => {
             mm.release(pm);
             Err(e)
@@ -323,6 +349,13 @@ fn clear_tail(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_vdso_trampoline_is_li_a7_139_ecall() {
+        let [li, ecall] = SIGRETURN_TRAMPOLINE;
+        assert_eq!(cowix_isa::disassemble_raw(li, 0), "li a7, 139");
+        assert_eq!(cowix_isa::disassemble_raw(ecall, 0), "ecall");
+    }
 
     #[test]
     fn hwcap_has_the_rv64gc_letters() {

@@ -144,6 +144,8 @@ pub struct Process {
     pub write_done: usize,
     /// Set once the process has ended.
     pub exit: Option<ExitStatus>,
+    /// The `[vdso]` signal trampoline, handlers' return address (0: none).
+    pub vdso: u64,
     /// Why a fatal signal was delivered, once it has been reported to the user.
     pub fatal: Option<String>,
 }

@@ -1,8 +1,10 @@
 //! Signal numbers, dispositions and default actions (signal(7)).
 //!
-//! This layer records what `rt_sigaction` and `rt_sigprocmask` set, and
-//! applies default actions. Running a guest handler (building the riscv64
-//! signal frame) comes with the full Linux layer.
+//! This layer holds what `rt_sigaction`, `rt_sigprocmask` and
+//! `sigaltstack` set, the pending set with each signal's siginfo, and the
+//! riscv64 signal frame (arch/riscv/kernel/signal.c): [`SigInfo::to_bytes`]
+//! and the `FRAME_*` offsets. The kernel's run loop delivers pending
+//! signals at every return to user mode (see `Kernel::handle_signals`).
 
 /// Signal numbers on riscv64 (include/uapi/asm-generic/signal.h).
 pub mod sig {
@@ -98,17 +100,156 @@ pub const SIGSET_SIZE: u64 = 8;
 /// Bits that can never be blocked or caught.
 pub const UNBLOCKABLE: u64 = (1 << (sig::SIGKILL - 1)) | (1 << (sig::SIGSTOP - 1));
 
-/// A process's dispositions and blocked mask.
+/// `sa_flags` bits (include/uapi/asm-generic/signal-defs.h).
+pub const SA_NOCLDSTOP: u64 = 1;
+pub const SA_NOCLDWAIT: u64 = 2;
+pub const SA_SIGINFO: u64 = 4;
+pub const SA_ONSTACK: u64 = 0x0800_0000;
+pub const SA_RESTART: u64 = 0x1000_0000;
+pub const SA_NODEFER: u64 = 0x4000_0000;
+pub const SA_RESETHAND: u64 = 0x8000_0000;
+
+/// `ss_flags` bits and the smallest alternate stack (MINSIGSTKSZ).
+pub const SS_ONSTACK: u32 = 1;
+pub const SS_DISABLE: u32 = 2;
+pub const SS_AUTODISARM: u32 = 1 << 31;
+pub const MINSIGSTKSZ: u64 = 2048;
+
+/// `si_code` values.
+pub mod code {
+    pub const SI_USER: i32 = 0;
+    pub const SI_KERNEL: i32 = 0x80;
+    pub const SI_TKILL: i32 = -6;
+    pub const SEGV_MAPERR: i32 = 1;
+    pub const SEGV_ACCERR: i32 = 2;
+    pub const BUS_ADRALN: i32 = 1;
+    pub const BUS_ADRERR: i32 = 2;
+    pub const ILL_ILLOPC: i32 = 1;
+    pub const TRAP_BRKPT: i32 = 1;
+    pub const CLD_EXITED: i32 = 1;
+    pub const CLD_KILLED: i32 = 2;
+    pub const CLD_DUMPED: i32 = 3;
+}
+
+/// What a signal carries (the parts of `siginfo_t` cowix fills in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SigInfo {
+    pub signo: u8,
+    pub code: i32,
+    /// Sender (kill, SIGCHLD).
+    pub pid: i32,
+    pub uid: u32,
+    /// SIGCHLD's si_status.
+    pub status: i32,
+    /// Faults: si_addr.
+    pub addr: u64,
+    /// Whether this is a fault (si_addr) rather than a kill/child (si_pid) layout.
+    pub fault: bool,
+}
+
+impl SigInfo {
+    /// A signal sent by `kill` (SI_USER) or `tkill`/`tgkill` (SI_TKILL).
+    pub fn user(signo: u8, code: i32, pid: i32, uid: u32) -> Self {
+        SigInfo { signo, code, pid, uid, ..Default::default() }
+    }
+
+    /// A synchronous fault at `addr`.
+    pub fn fault(signo: u8, code: i32, addr: u64) -> Self {
+        SigInfo { signo, code, addr, fault: true, ..Default::default() }
+    }
+
+    /// The 128-byte `siginfo_t` (include/uapi/asm-generic/siginfo.h, 64-bit):
+    /// si_signo, si_errno, si_code, then the union at offset 16: si_pid,
+    /// si_uid, si_status (SIGCHLD) or si_addr (faults).
+    pub fn to_bytes(&self) -> [u8; 128] {
+        let mut b = [0u8; 128];
+        b[0..4].copy_from_slice(&(self.signo as i32).to_le_bytes());
+        b[8..12].copy_from_slice(&self.code.to_le_bytes());
+        if self.fault {
+            b[16..24].copy_from_slice(&self.addr.to_le_bytes());
+        } else {
+            b[16..20].copy_from_slice(&self.pid.to_le_bytes());
+            b[20..24].copy_from_slice(&self.uid.to_le_bytes());
+            b[24..28].copy_from_slice(&self.status.to_le_bytes());
+        }
+        b
+    }
+}
+
+/// `struct rt_sigframe` on riscv64: siginfo_t, then struct ucontext.
+pub const FRAME_SIZE: u64 = 1088;
+pub const FRAME_INFO: u64 = 0;
+pub const FRAME_UC: u64 = 128;
+/// Offsets inside the frame of ucontext's fields.
+pub const FRAME_UC_FLAGS: u64 = FRAME_UC;
+pub const FRAME_UC_LINK: u64 = FRAME_UC + 8;
+pub const FRAME_UC_STACK: u64 = FRAME_UC + 16;
+pub const FRAME_UC_SIGMASK: u64 = FRAME_UC + 40;
+/// uc_mcontext (struct sigcontext), 16-aligned after `__unused[120]`.
+pub const FRAME_MCONTEXT: u64 = FRAME_UC + 176;
+/// sc_regs: pc, then x1..x31.
+pub const FRAME_REGS: u64 = FRAME_MCONTEXT;
+/// sc_fpregs: f0..f31 (64-bit each), then fcsr.
+pub const FRAME_FREGS: u64 = FRAME_MCONTEXT + 256;
+pub const FRAME_FCSR: u64 = FRAME_FREGS + 256;
+
+/// An alternate signal stack (sigaltstack).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AltStack {
+    pub sp: u64,
+    pub flags: u32,
+    pub size: u64,
+}
+
+impl AltStack {
+    /// Linux's on_sig_stack(): `sp` is inside the stack (it grows down).
+    pub fn on(&self, sp: u64) -> bool {
+        self.size != 0 && sp > self.sp && sp - self.sp <= self.size
+    }
+
+    /// ss_flags as sigaltstack and uc_stack report it for stack pointer `sp`.
+    pub fn flags_for(&self, sp: u64) -> u32 {
+        if self.size == 0 {
+            SS_DISABLE
+        } else if self.on(sp) {
+            SS_ONSTACK
+        } else {
+            self.flags & SS_AUTODISARM
+        }
+    }
+}
+
+/// A process's dispositions, blocked mask, pending signals and alternate stack.
 #[derive(Debug, Clone)]
 pub struct SignalState {
     pub actions: [SigAction; sig::NSIG as usize],
     pub blocked: u64,
+    /// Pending signals (bit n-1 for signal n); each is queued once.
+    pub pending: u64,
+    /// The siginfo of each pending signal.
+    pub info: [SigInfo; sig::NSIG as usize],
+    pub altstack: AltStack,
+    /// rt_sigsuspend's saved mask: restored by the handler's sigreturn
+    /// (it goes into uc_sigmask), as Linux's saved_sigmask.
+    pub saved_mask: Option<u64>,
 }
 
 impl Default for SignalState {
     fn default() -> Self {
-        SignalState { actions: [SigAction::default(); sig::NSIG as usize], blocked: 0 }
+        SignalState {
+            actions: [SigAction::default(); sig::NSIG as usize],
+            blocked: 0,
+            pending: 0,
+            info: [SigInfo::default(); sig::NSIG as usize],
+            altstack: AltStack::default(),
+            saved_mask: None,
+        }
     }
+}
+
+/// The bit of signal `n` in a sigset.
+pub fn bit(n: u8) -> u64 {
+    1u64 << (n - 1)
 }
 
 impl SignalState {
@@ -116,9 +257,45 @@ impl SignalState {
         self.actions[(n - 1) as usize]
     }
 
+    /// Whether signal `n` would be thrown away: ignored explicitly, or by
+    /// default (sig_ignored() in kernel/signal.c; a blocked one stays pending).
+    pub fn ignored(&self, n: u8) -> bool {
+        let a = self.action(n);
+        a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(n) == DefaultAction::Ignore)
+    }
+
+    /// Marks signal `info.signo` pending (a standard signal already pending keeps its first siginfo).
+    pub fn add_pending(&mut self, info: SigInfo) {
+        let n = info.signo;
+        if self.pending & bit(n) == 0 {
+            self.info[(n - 1) as usize] = info;
+        }
+        self.pending |= bit(n);
+    }
+
+    /// Pending signals not blocked, lowest-numbered first; synchronous
+    /// faults first as Linux's SYNCHRONOUS_MASK.
+    pub fn next_deliverable(&self) -> Option<u8> {
+        let ready = self.pending & !self.blocked;
+        if ready == 0 {
+            return None;
+        }
+        let sync = bit(sig::SIGSEGV) | bit(sig::SIGBUS) | bit(sig::SIGILL) | bit(sig::SIGTRAP) | bit(sig::SIGFPE) | bit(sig::SIGSYS);
+        let pick = if ready & sync != 0 { ready & sync } else { ready };
+        Some(pick.trailing_zeros() as u8 + 1)
+    }
+
+    /// Takes signal `n` off the pending set, returning its siginfo.
+    pub fn take(&mut self, n: u8) -> SigInfo {
+        self.pending &= !bit(n);
+        self.info[(n - 1) as usize]
+    }
+
     /// At execve, caught signals revert to SIG_DFL; ignored ones stay ignored
-    /// and the mask is kept (execve(2)).
+    /// and the mask and pending set are kept; the alternate stack goes (execve(2)).
     pub fn reset_for_exec(&mut self) {
+        self.altstack = AltStack::default();
+        self.saved_mask = None;
         for a in &mut self.actions {
             if a.handler != SIG_IGN {
                 *a = SigAction::default();
@@ -139,6 +316,38 @@ mod tests {
         assert_eq!(default_action(sig::SIGTSTP), DefaultAction::Stop);
         assert_eq!(default_action(40), DefaultAction::Terminate);
         assert_eq!(name(sig::SIGABRT), "SIGABRT");
+    }
+
+    #[test]
+    fn frame_layout_matches_riscv64_linux() {
+        // struct rt_sigframe: siginfo (128) + ucontext (960) = AT_MINSIGSTKSZ-sized.
+        assert_eq!(FRAME_SIZE, 128 + 960);
+        assert_eq!(FRAME_UC_STACK, 128 + 16);
+        assert_eq!(FRAME_UC_SIGMASK, 128 + 40);
+        assert_eq!(FRAME_MCONTEXT % 16, 0);
+        assert_eq!(FRAME_MCONTEXT, 128 + 176);
+        assert_eq!(FRAME_FREGS, FRAME_MCONTEXT + 32 * 8);
+        assert_eq!(FRAME_FCSR, FRAME_FREGS + 32 * 8);
+        // The q-ext union is 528 bytes: the frame ends right after it.
+        assert_eq!(FRAME_FREGS + 528, FRAME_SIZE);
+        let b = SigInfo::fault(sig::SIGSEGV, code::SEGV_ACCERR, 0x1000).to_bytes();
+        assert_eq!(&b[0..4], &11i32.to_le_bytes());
+        assert_eq!(&b[8..12], &2i32.to_le_bytes());
+        assert_eq!(&b[16..24], &0x1000u64.to_le_bytes());
+    }
+
+    #[test]
+    fn pending_prefers_synchronous_and_respects_mask() {
+        let mut s = SignalState::default();
+        s.add_pending(SigInfo::user(sig::SIGUSR1, 0, 5, 0));
+        s.add_pending(SigInfo::fault(sig::SIGSEGV, 1, 0));
+        assert_eq!(s.next_deliverable(), Some(sig::SIGSEGV));
+        s.blocked = bit(sig::SIGSEGV);
+        assert_eq!(s.next_deliverable(), Some(sig::SIGUSR1));
+        assert_eq!(s.take(sig::SIGUSR1).pid, 5);
+        assert_eq!(s.next_deliverable(), None);
+        let alt = AltStack { sp: 0x1000, flags: 0, size: 0x1000 };
+        assert!(alt.on(0x2000) && !alt.on(0x1000) && !alt.on(0x2001));
     }
 
     #[test]

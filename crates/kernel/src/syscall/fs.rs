@@ -272,8 +272,9 @@ fn write_file(sys: &mut Sys<'_>, file: &FileRef, data: &[u8]) -> Result<usize, E
         Err(e) => {
             sys.p.write_done = 0;
             if e == Errno::EPIPE {
-                let me = sys.p.pid;
-                super::proc::deliver(sys.p, crate::signal::sig::SIGPIPE, me);
+                let (me, uid) = (sys.p.pid, sys.p.creds.uid);
+                let info = crate::signal::SigInfo::user(crate::signal::sig::SIGPIPE, 0, me, uid);
+                crate::deliver::send(sys.p, info);
             }
             if done > 0 { Ok(done) } else { Err(e) }
         }

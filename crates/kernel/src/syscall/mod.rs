@@ -91,9 +91,13 @@ pub const NAMES: &[(u64, &str)] = &[
     (129, "kill"),
     (130, "tkill"),
     (131, "tgkill"),
+    (132, "sigaltstack"),
     (133, "rt_sigsuspend"),
     (134, "rt_sigaction"),
     (135, "rt_sigprocmask"),
+    (136, "rt_sigpending"),
+    (137, "rt_sigtimedwait"),
+    (139, "rt_sigreturn"),
     (154, "setpgid"),
     (155, "getpgid"),
     (156, "getsid"),
@@ -185,12 +189,10 @@ pub(crate) fn dispatch(sys: &mut Sys<'_>, nr: u64, a: [u64; 6]) -> u64 {
         129 => proc::kill(sys, a[0] as i32, a[1] as i32),
         130 => proc::tkill(sys, a[0] as i32, a[1] as i32),
         131 => proc::tgkill(sys, a[0] as i32, a[1] as i32, a[2] as i32),
-        // Waits for a signal to be handled; guest handlers never run yet, so
-        // it waits until the process is killed (or a deadlock is reported).
-        133 => {
-            sys.block = true;
-            Ok(0)
-        }
+        132 => proc::sigaltstack(sys, a[0], a[1]),
+        133 => proc::rt_sigsuspend(sys, a[0], a[1]),
+        136 => proc::rt_sigpending(sys, a[0], a[1]),
+        137 => proc::rt_sigtimedwait(sys, a[0], a[1], a[2], a[3]),
         134 => proc::rt_sigaction(sys, a[0] as i32, a[1], a[2], a[3]),
         135 => proc::rt_sigprocmask(sys, a[0] as u32, a[1], a[2], a[3]),
         163 => proc::prlimit64(sys, 0, a[0] as u32, 0, a[1]),

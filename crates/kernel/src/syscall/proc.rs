@@ -3,7 +3,8 @@
 use super::Sys;
 use crate::errno::{Errno, SysResult};
 use crate::process::{rlimit, ExitStatus, Process, Rlimit};
-use crate::signal::{self, sig, DefaultAction, SigAction, SIGSET_SIZE, SIG_DFL, SIG_IGN, UNBLOCKABLE};
+use crate::deliver::{self, send};
+use crate::signal::{code, sig, AltStack, SigAction, SigInfo, SIGSET_SIZE, UNBLOCKABLE};
 
 pub fn exit(sys: &mut Sys<'_>, code: u64) -> SysResult {
     sys.p.exit = Some(ExitStatus::Exited(code as u8));
@@ -24,40 +25,6 @@ pub fn set_robust_list(sys: &mut Sys<'_>, head: u64, len: u64) -> SysResult {
     Ok(0)
 }
 
-/// Delivers signal `n` (1..=64) from process `sender` to `p`: ignored,
-/// blocked (then it stays pending, and nothing unblocks it before exit in
-/// cowix yet, so it is dropped), or the default action. Guest handlers are
-/// not run yet: a caught signal gets its default action, with a note.
-pub(crate) fn deliver(p: &mut Process, n: u8, sender: i32) {
-    let bit = 1u64 << (n - 1);
-    let action = p.signals.action(n);
-    if action.handler == SIG_IGN && n != sig::SIGKILL && n != sig::SIGSTOP {
-        return;
-    }
-    if p.signals.blocked & bit != 0 && n != sig::SIGKILL {
-        return;
-    }
-    let default = signal::default_action(n);
-    if action.handler != SIG_DFL && n != sig::SIGKILL && default != DefaultAction::Ignore {
-        eprintln!(
-            "cowix: pid {}: {} has a handler, but running guest signal handlers is not implemented; applying the default action",
-            p.pid,
-            signal::name(n)
-        );
-    }
-    let core = match default {
-        DefaultAction::Terminate => false,
-        DefaultAction::CoreDump => true,
-        DefaultAction::Ignore | DefaultAction::Continue | DefaultAction::Stop => return,
-    };
-    if p.exit.is_none() {
-        p.exit = Some(ExitStatus::Signaled { signal: n, core });
-        if sender != p.pid {
-            p.fatal = crate::report(p, n, &format!("sent by pid {sender}"));
-        }
-    }
-}
-
 fn check_signal(n: i32) -> Result<Option<u8>, Errno> {
     if !(0..=sig::NSIG as i32).contains(&n) {
         return Err(Errno::EINVAL);
@@ -71,6 +38,7 @@ fn check_signal(n: i32) -> Result<Option<u8>, Errno> {
 pub fn kill(sys: &mut Sys<'_>, pid: i32, n: i32) -> SysResult {
     let n = check_signal(n)?;
     let me = sys.p.pid;
+    let uid = sys.p.creds.uid;
     let my_pgid = sys.p.pgid;
     let init = sys.init;
     let hit = |q: &Process| match pid {
@@ -83,7 +51,7 @@ pub fn kill(sys: &mut Sys<'_>, pid: i32, n: i32) -> SysResult {
     for q in sys.procs.values_mut().filter(|q| hit(q)) {
         found = true;
         if let Some(n) = n {
-            deliver(q, n, me);
+            send(q, SigInfo::user(n, code::SI_USER, me, uid));
         }
     }
     if pid > 0 && sys.zombies.contains_key(&pid) {
@@ -92,7 +60,7 @@ pub fn kill(sys: &mut Sys<'_>, pid: i32, n: i32) -> SysResult {
     if hit(sys.p) {
         found = true;
         if let Some(n) = n {
-            deliver(sys.p, n, me);
+            send(sys.p, SigInfo::user(n, code::SI_USER, me, uid));
         }
     }
     if found { Ok(0) } else { Err(Errno::ESRCH) }
@@ -102,9 +70,10 @@ pub fn kill(sys: &mut Sys<'_>, pid: i32, n: i32) -> SysResult {
 fn send_to_tid(sys: &mut Sys<'_>, tid: i32, n: i32) -> SysResult {
     let n = check_signal(n)?;
     let me = sys.p.pid;
+    let uid = sys.p.creds.uid;
     let t = if tid == me { &mut *sys.p } else { sys.procs.get_mut(&tid).ok_or(Errno::ESRCH)? };
     if let Some(n) = n {
-        deliver(t, n, me);
+        send(t, SigInfo::user(n, code::SI_TKILL, me, uid));
     }
     Ok(0)
 }
@@ -177,6 +146,91 @@ pub fn rt_sigprocmask(sys: &mut Sys<'_>, how: u32, set: u64, oset: u64, size: u6
     }
     if oset != 0 {
         sys.mem().write_u64(oset, old)?;
+    }
+    Ok(0)
+}
+
+/// rt_sigsuspend(mask): waits with `mask` blocked until a handler runs;
+/// always -EINTR. The old mask comes back at the handler's sigreturn
+/// (the kernel puts it in uc_sigmask).
+pub fn rt_sigsuspend(sys: &mut Sys<'_>, set: u64, size: u64) -> SysResult {
+    if size != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let new = sys.mem().read_u64(set)?;
+    let s = &mut sys.p.signals;
+    if s.saved_mask.is_none() {
+        s.saved_mask = Some(s.blocked);
+    }
+    s.blocked = new & !UNBLOCKABLE;
+    sys.block = true;
+    Ok(0)
+}
+
+/// rt_sigtimedwait(set, info, timeout, size): takes a pending signal of
+/// `set` (blocked or not) without running its handler; EAGAIN when the
+/// timeout passes first.
+pub fn rt_sigtimedwait(sys: &mut Sys<'_>, set: u64, info: u64, timeout: u64, size: u64) -> SysResult {
+    if size != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let want = sys.mem().read_u64(set)? & !UNBLOCKABLE;
+    let ready = sys.p.signals.pending & want;
+    if ready != 0 {
+        sys.p.sleep_until = None;
+        let n = ready.trailing_zeros() as u8 + 1;
+        let si = sys.p.signals.take(n);
+        if info != 0 {
+            sys.mem().copy_out(info, &si.to_bytes())?;
+        }
+        return Ok(n as u64);
+    }
+    if timeout == 0 {
+        sys.block = true;
+        return Ok(0);
+    }
+    let ns = super::time::read_timespec(sys, timeout)?;
+    if super::time::sleep_ns(sys, ns) {
+        return Err(Errno::EAGAIN);
+    }
+    Ok(0)
+}
+
+pub fn rt_sigpending(sys: &mut Sys<'_>, set: u64, size: u64) -> SysResult {
+    if size > SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let s = &sys.p.signals;
+    let pending = s.pending & s.blocked;
+    let b = pending.to_le_bytes();
+    sys.mem().copy_out(set, &b[..size as usize])?;
+    Ok(0)
+}
+
+/// sigaltstack(ss, old_ss): stack_t is ss_sp, ss_flags (int, padded), ss_size.
+pub fn sigaltstack(sys: &mut Sys<'_>, ss: u64, old: u64) -> SysResult {
+    let cur = sys.p.signals.altstack;
+    let sp = sys.p.cpu.x[2];
+    let new = if ss != 0 {
+        let mut b = [0u8; 24];
+        sys.mem().copy_in(ss, &mut b)?;
+        Some(AltStack {
+            sp: u64::from_le_bytes(b[0..8].try_into().unwrap()),
+            flags: u32::from_le_bytes(b[8..12].try_into().unwrap()),
+            size: u64::from_le_bytes(b[16..24].try_into().unwrap()),
+        })
+    } else {
+        None
+    };
+    if old != 0 {
+        let mut b = [0u8; 24];
+        b[0..8].copy_from_slice(&cur.sp.to_le_bytes());
+        b[8..12].copy_from_slice(&cur.flags_for(sp).to_le_bytes());
+        b[16..24].copy_from_slice(&cur.size.to_le_bytes());
+        sys.mem().copy_out(old, &b)?;
+    }
+    if let Some(n) = new {
+        deliver::set_altstack(sys.p, n)?;
     }
     Ok(0)
 }

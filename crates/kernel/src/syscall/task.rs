@@ -103,8 +103,11 @@ pub fn clone(
         sleep_until: None,
         write_done: 0,
         exit: None,
+        vdso: parent.vdso,
         fatal: None,
     };
+    child.signals.pending = 0;
+    child.signals.saved_mask = None;
     let tid = (pid as u32).to_le_bytes();
     if flags & CLONE_CHILD_SETTID != 0 {
         let _ = child.mm.write_bytes(sys.pm, ctid, &tid);
@@ -350,6 +353,7 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
     p.exe = loaded.exe;
     p.args = loaded.args;
     p.auxv = loaded.auxv;
+    p.vdso = loaded.vdso;
     p.clear_child_tid = 0;
     p.robust_list = (0, 0);
     Ok(0)

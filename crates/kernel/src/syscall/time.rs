@@ -38,7 +38,7 @@ fn timespec(ns: u64) -> [u8; 16] {
 }
 
 /// Reads a struct timespec; EINVAL unless 0 <= tv_nsec < 1e9 and tv_sec >= 0.
-fn read_timespec(sys: &mut Sys<'_>, addr: u64) -> Result<u64, Errno> {
+pub(super) fn read_timespec(sys: &mut Sys<'_>, addr: u64) -> Result<u64, Errno> {
     let sec = sys.mem().read_u64(addr)? as i64;
     let nsec = sys.mem().read_u64(addr + 8)? as i64;
     if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
@@ -83,7 +83,7 @@ pub fn gettimeofday(sys: &mut Sys<'_>, tv: u64, tz: u64) -> SysResult {
 /// first call sets the deadline and blocks; the kernel retries the syscall
 /// once the deadline has passed (sleeping the host only when nothing else
 /// can run). True once the deadline has passed.
-fn sleep_ns(sys: &mut Sys<'_>, ns: u64) -> bool {
+pub(super) fn sleep_ns(sys: &mut Sys<'_>, ns: u64) -> bool {
     let now = sys.clock.monotonic_ns();
     let deadline = *sys.p.sleep_until.get_or_insert(now.saturating_add(ns));
     if now >= deadline {

@@ -1,0 +1,239 @@
+//! Sending signals, and delivering them to guest handlers as riscv64 Linux
+//! does (kernel/signal.c, arch/riscv/kernel/signal.c).
+//!
+//! A signal is *sent* ([`send`]): thrown away if ignored, the process ended
+//! at once if the default action kills and it is not blocked, else marked
+//! pending with its siginfo. Pending signals are *delivered* at every return
+//! to user mode ([`handle_signals`]): a handler gets a `struct rt_sigframe`
+//! pushed on its stack (or the alternate stack) and runs with `ra` at the
+//! `[vdso]` trampoline, whose `rt_sigreturn` ([`sigreturn`]) restores the
+//! interrupted state.
+
+use cowix_mm::PhysMem;
+
+use crate::process::{ExitStatus, Process};
+use crate::signal::{
+    self, bit, sig, DefaultAction, SigInfo, FRAME_FCSR, FRAME_FREGS, FRAME_INFO, FRAME_REGS, FRAME_SIZE,
+    FRAME_UC, FRAME_UC_SIGMASK, FRAME_UC_STACK, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SIG_DFL, SIG_IGN,
+    UNBLOCKABLE,
+};
+use crate::uaccess::GuestMemory;
+
+/// Ends `p` with signal `n`'s default fatal action, if it has one; false
+/// for ignore/stop/continue.
+fn die(p: &mut Process, n: u8, why: Option<String>) -> bool {
+    let core = match signal::default_action(n) {
+        DefaultAction::Terminate => false,
+        DefaultAction::CoreDump => true,
+        DefaultAction::Ignore | DefaultAction::Continue | DefaultAction::Stop => return false,
+    };
+    if p.exit.is_none() {
+        p.exit = Some(ExitStatus::Signaled { signal: n, core });
+        if let Some(w) = why {
+            p.fatal = crate::report(p, n, &w);
+        }
+    }
+    true
+}
+
+/// Sends `info.signo` to `p` (send_signal + complete_signal).
+pub(crate) fn send(p: &mut Process, info: SigInfo) {
+    let n = info.signo;
+    if n == sig::SIGKILL {
+        let why = (info.pid != p.pid).then(|| format!("sent by pid {}", info.pid));
+        die(p, n, why);
+        return;
+    }
+    let blocked = p.signals.blocked & bit(n) != 0;
+    if !blocked && p.signals.ignored(n) {
+        return;
+    }
+    if !blocked && p.signals.action(n).handler == SIG_DFL {
+        // Fatal: the process ends now. Stop and continue are no-ops in cowix.
+        let why = (info.pid != p.pid && !info.fault).then(|| format!("sent by pid {}", info.pid));
+        die(p, n, why);
+        return;
+    }
+    p.signals.add_pending(info);
+}
+
+/// A synchronous fault (force_sig_fault): a blocked or ignored signal is
+/// unblocked and reset to SIG_DFL (force_sig_info_to_task), so it kills:
+/// e.g. a fault inside its own SIGSEGV handler. `what` explains the fault
+/// to the user when it kills.
+pub(crate) fn force_fault(p: &mut Process, info: SigInfo, what: &str) {
+    let n = info.signo;
+    let i = (n - 1) as usize;
+    let blocked = p.signals.blocked & bit(n) != 0;
+    if blocked || p.signals.actions[i].handler == SIG_IGN {
+        p.signals.actions[i].handler = SIG_DFL;
+        p.signals.blocked &= !bit(n);
+    }
+    if p.signals.actions[i].handler == SIG_DFL {
+        die(p, n, Some(what.to_string()));
+    } else {
+        p.signals.add_pending(info);
+    }
+}
+
+/// Whether a handler would run for a pending, unblocked signal now; its
+/// sa_flags if so (used to decide between EINTR and a restart).
+pub(crate) fn pending_handler(p: &Process) -> Option<Option<u64>> {
+    let n = p.signals.next_deliverable()?;
+    let a = p.signals.action(n);
+    Some((a.handler != SIG_DFL && a.handler != SIG_IGN).then_some(a.flags))
+}
+
+/// Drops pending, unblocked signals whose action is to do nothing
+/// (ignored; stop and continue, which cowix does not implement).
+pub(crate) fn discard_ignored(p: &mut Process) {
+    for n in 1..=sig::NSIG {
+        let a = p.signals.action(n);
+        let no_op = p.signals.ignored(n)
+            || (a.handler == SIG_DFL
+                && matches!(signal::default_action(n), DefaultAction::Stop | DefaultAction::Continue));
+        if p.signals.pending & !p.signals.blocked & bit(n) != 0 && no_op {
+            p.signals.pending &= !bit(n);
+        }
+    }
+}
+
+fn guest<'a>(p: &'a mut Process, pm: &'a mut PhysMem) -> GuestMemory<'a> {
+    p.tlb.sync(&p.mm, pm);
+    GuestMemory { pm, mm: &mut p.mm, tlb: &mut p.tlb }
+}
+
+/// Delivers every deliverable pending signal to `p` (get_signal +
+/// handle_signal), nesting handler frames as Linux does; handlers return
+/// to the `[vdso]` sigreturn trampoline (`p.vdso`).
+pub(crate) fn handle_signals(p: &mut Process, pm: &mut PhysMem) {
+    for _ in 0..sig::NSIG {
+        if p.exit.is_some() {
+            return;
+        }
+        let Some(n) = p.signals.next_deliverable() else {
+            return;
+        };
+        let info = p.signals.take(n);
+        let a = p.signals.action(n);
+        if a.handler == SIG_IGN {
+            continue;
+        }
+        if a.handler == SIG_DFL {
+            let why = (info.pid != p.pid && !info.fault).then(|| format!("sent by pid {}", info.pid));
+            die(p, n, why);
+            continue;
+        }
+        if setup_frame(p, pm, n, info, a.handler, a.flags).is_err() {
+            // force_sigsegv: the frame could not be written.
+            let sp = p.cpu.x[2];
+            die(p, sig::SIGSEGV, Some(format!("cannot write the {} signal frame below sp {sp:#x}", signal::name(n))));
+            return;
+        }
+        let mut mask = a.mask;
+        if a.flags & SA_NODEFER == 0 {
+            mask |= bit(n);
+        }
+        p.signals.blocked = (p.signals.blocked | mask) & !UNBLOCKABLE;
+        if a.flags & SA_RESETHAND != 0 {
+            p.signals.actions[(n - 1) as usize] = signal::SigAction::default();
+        }
+    }
+}
+
+fn setup_frame(p: &mut Process, pm: &mut PhysMem, n: u8, info: SigInfo, handler: u64, flags: u64) -> Result<(), ()> {
+    let trampoline = p.vdso;
+    if trampoline == 0 {
+        return Err(());
+    }
+    let sp = p.cpu.x[2];
+    let alt = p.signals.altstack;
+    // get_sigframe: an overflowing alternate stack is a bad frame.
+    if alt.on(sp) && !alt.on(sp.wrapping_sub(FRAME_SIZE)) {
+        return Err(());
+    }
+    let mut top = sp;
+    if flags & SA_ONSTACK != 0 && alt.size != 0 && !alt.on(sp) {
+        top = alt.sp + alt.size;
+    }
+    let frame = top.wrapping_sub(FRAME_SIZE) & !15;
+    let mut b = vec![0u8; FRAME_SIZE as usize];
+    let mut put = |off: u64, v: &[u8]| b[off as usize..off as usize + v.len()].copy_from_slice(v);
+    put(FRAME_INFO, &info.to_bytes());
+    put(FRAME_UC_STACK, &alt.sp.to_le_bytes());
+    put(FRAME_UC_STACK + 8, &alt.flags_for(sp).to_le_bytes());
+    put(FRAME_UC_STACK + 16, &alt.size.to_le_bytes());
+    let mask = p.signals.saved_mask.take().unwrap_or(p.signals.blocked);
+    put(FRAME_UC_SIGMASK, &mask.to_le_bytes());
+    put(FRAME_REGS, &p.cpu.pc.to_le_bytes());
+    for r in 1..32 {
+        put(FRAME_REGS + 8 * r as u64, &p.cpu.x[r].to_le_bytes());
+    }
+    for r in 0..32 {
+        put(FRAME_FREGS + 8 * r as u64, &p.cpu.f[r].to_le_bytes());
+    }
+    put(FRAME_FCSR, &p.cpu.fcsr.to_le_bytes());
+    if guest(p, pm).copy_out(frame, &b).is_err() {
+        return Err(());
+    }
+    if alt.flags & signal::SS_AUTODISARM != 0 {
+        p.signals.altstack = signal::AltStack { sp: 0, flags: signal::SS_DISABLE, size: 0 };
+    }
+    p.cpu.pc = handler;
+    p.cpu.x[1] = trampoline;
+    p.cpu.x[2] = frame;
+    p.cpu.x[10] = n as u64;
+    p.cpu.x[11] = frame + FRAME_INFO;
+    p.cpu.x[12] = frame + FRAME_UC;
+    Ok(())
+}
+
+/// rt_sigreturn: restores registers, mask and alternate stack from the
+/// frame at sp. A bad frame is SIGSEGV.
+pub(crate) fn sigreturn(p: &mut Process, pm: &mut PhysMem) {
+    let frame = p.cpu.x[2];
+    let mut b = vec![0u8; FRAME_SIZE as usize];
+    if frame % 16 != 0 || guest(p, pm).copy_in(frame, &mut b).is_err() {
+        let what = format!("bad signal frame at sp {frame:#x} in rt_sigreturn");
+        force_fault(p, SigInfo { signo: sig::SIGSEGV, code: signal::code::SI_KERNEL, ..Default::default() }, &what);
+        return;
+    }
+    let u64_at = |off: u64| u64::from_le_bytes(b[off as usize..off as usize + 8].try_into().unwrap());
+    p.signals.blocked = u64_at(FRAME_UC_SIGMASK) & !UNBLOCKABLE;
+    p.cpu.pc = u64_at(FRAME_REGS);
+    for r in 1..32 {
+        p.cpu.x[r] = u64_at(FRAME_REGS + 8 * r as u64);
+    }
+    for r in 0..32 {
+        p.cpu.f[r] = u64_at(FRAME_FREGS + 8 * r as u64);
+    }
+    p.cpu.fcsr = u32::from_le_bytes(b[FRAME_FCSR as usize..FRAME_FCSR as usize + 4].try_into().unwrap());
+    // restore_altstack: errors other than EFAULT are ignored.
+    let ss = signal::AltStack {
+        sp: u64_at(FRAME_UC_STACK),
+        flags: u32::from_le_bytes(b[FRAME_UC_STACK as usize + 8..FRAME_UC_STACK as usize + 12].try_into().unwrap()),
+        size: u64_at(FRAME_UC_STACK + 16),
+    };
+    let _ = set_altstack(p, ss);
+}
+
+/// sigaltstack's setting half (do_sigaltstack), for the current sp.
+pub(crate) fn set_altstack(p: &mut Process, ss: signal::AltStack) -> Result<(), crate::errno::Errno> {
+    use crate::errno::Errno;
+    if p.signals.altstack.on(p.cpu.x[2]) {
+        return Err(Errno::EPERM);
+    }
+    let mode = ss.flags & !signal::SS_AUTODISARM;
+    if mode != signal::SS_DISABLE && mode != signal::SS_ONSTACK && mode != 0 {
+        return Err(Errno::EINVAL);
+    }
+    p.signals.altstack = if mode == signal::SS_DISABLE {
+        signal::AltStack::default()
+    } else {
+        if ss.size < signal::MINSIGSTKSZ {
+            return Err(Errno::ENOMEM);
+        }
+        signal::AltStack { sp: ss.sp, flags: ss.flags & signal::SS_AUTODISARM, size: ss.size }
+    };
+    Ok(())
+}
