@@ -68,7 +68,11 @@ struct RunArgs {
     program: OsString,
 
     /// Arguments passed to the program.
-    #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     args: Vec<OsString>,
 }
 
@@ -89,7 +93,11 @@ fn parse_size(s: &str) -> Result<u64, String> {
     if num.is_empty() {
         return Err(format!("'{s}' is not a size such as 512M or 4G"));
     }
-    let shift = match unit.to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+    let shift = match unit
+        .to_ascii_uppercase()
+        .trim_end_matches("IB")
+        .trim_end_matches('B')
+    {
         "" => 0,
         "K" => 10,
         "M" => 20,
@@ -97,8 +105,12 @@ fn parse_size(s: &str) -> Result<u64, String> {
         "T" => 40,
         _ => return Err(format!("'{s}': unknown unit '{unit}' (use K, M, G or T)")),
     };
-    let n: u64 = num.parse().map_err(|_| format!("'{s}' is not a size such as 512M or 4G"))?;
-    let bytes = n.checked_mul(1 << shift).ok_or_else(|| format!("'{s}' is too large"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size such as 512M or 4G"))?;
+    let bytes = n
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("'{s}' is too large"))?;
     if bytes < 1 << 20 {
         return Err(format!("'{s}' is too small: at least 1M is needed"));
     }
@@ -128,7 +140,11 @@ fn guest_cwd(root: &Path, explicit: Option<String>) -> String {
 
 fn run(args: RunArgs) -> ExitCode {
     let cwd = guest_cwd(&args.root, args.cwd);
-    let config = Config { root: args.root.clone(), cwd, memory: args.memory };
+    let config = Config {
+        root: args.root.clone(),
+        cwd,
+        memory: args.memory,
+    };
     let mut kernel = match Kernel::new(config) {
         Ok(k) => k,
         Err(e) if e.kind() == std::io::ErrorKind::OutOfMemory => {
@@ -136,7 +152,10 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
         Err(e) => {
-            eprintln!("cowix: cannot use --root {} / --cwd: {e}", args.root.display());
+            eprintln!(
+                "cowix: cannot use --root {} / --cwd: {e}",
+                args.root.display()
+            );
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -183,7 +202,10 @@ fn print_stats(kernel: &Kernel, wall: std::time::Duration) {
     eprintln!("cowix stats");
     eprintln!("  guest instructions   {insns:>14}");
     eprintln!("  wall time            {:>14.3} s", secs);
-    eprintln!("  speed                {:>14.1} MIPS", insns as f64 / secs / 1e6);
+    eprintln!(
+        "  speed                {:>14.1} MIPS",
+        insns as f64 / secs / 1e6
+    );
     eprintln!("  faults: zero page    {:>14}", f.zero_page);
     eprintln!("          zero fill    {:>14}", f.zero_fill);
     eprintln!("          file         {:>14}", f.file);
@@ -192,13 +214,24 @@ fn print_stats(kernel: &Kernel, wall: std::time::Duration) {
     eprintln!("          COW reuse    {:>14}", f.cow_reuse);
     eprintln!("          stack grow   {:>14}", f.stack_growth);
     eprintln!("          SIGSEGV      {:>14}", f.segv);
-    eprintln!("  frames: peak         {:>14} KiB", kib(m.peak_frames_in_use));
+    eprintln!(
+        "  frames: peak         {:>14} KiB",
+        kib(m.peak_frames_in_use)
+    );
     eprintln!("          in use       {:>14} KiB", kib(m.frames_in_use));
-    eprintln!("          page cache   {:>14} KiB", kib(m.page_cache_frames));
+    eprintln!(
+        "          page cache   {:>14} KiB",
+        kib(m.page_cache_frames)
+    );
 }
 
 /// execvp's search: try each directory of the guest's PATH in turn.
-fn spawn_from_path(kernel: &mut Kernel, name: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<i32, ExecError> {
+fn spawn_from_path(
+    kernel: &mut Kernel,
+    name: &[u8],
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> Result<i32, ExecError> {
     let path = envp
         .iter()
         .find_map(|e| e.strip_prefix(b"PATH="))
@@ -219,7 +252,12 @@ fn spawn_from_path(kernel: &mut Kernel, name: &[u8], argv: Vec<Vec<u8>>, envp: V
             }
         }
     }
-    Err(first_other.unwrap_or_else(|| ExecError::NotFound(format!("{}: command not found", String::from_utf8_lossy(name)))))
+    Err(first_other.unwrap_or_else(|| {
+        ExecError::NotFound(format!(
+            "{}: command not found",
+            String::from_utf8_lossy(name)
+        ))
+    }))
 }
 
 #[cfg(test)]
@@ -236,7 +274,9 @@ mod tests {
         assert!(parse_size("12Q").unwrap_err().contains("unknown unit"));
         assert!(parse_size("G").is_err());
         assert!(parse_size("1K").unwrap_err().contains("too small"));
-        assert!(parse_size("99999999999T").unwrap_err().contains("too large"));
+        assert!(parse_size("99999999999T")
+            .unwrap_err()
+            .contains("too large"));
     }
 
     #[test]

@@ -50,7 +50,10 @@ fn text_file_exits_126_saying_text_file() {
     let p = write_exec(&d, "notes.txt", b"just some words\n");
     let (code, e) = run_path(&p);
     assert_eq!(code, Some(126));
-    assert!(e.ends_with("not a RISC-V ELF executable: text file\n"), "{e}");
+    assert!(
+        e.ends_with("not a RISC-V ELF executable: text file\n"),
+        "{e}"
+    );
     assert_one_line(&e);
 }
 
@@ -71,7 +74,10 @@ fn x86_64_elf_exits_126_naming_the_machine() {
     let p = write_exec(&d, "x86prog", &b);
     let (code, e) = run_path(&p);
     assert_eq!(code, Some(126));
-    assert!(e.ends_with("not a RISC-V ELF executable: 64-bit x86-64 ELF\n"), "{e}");
+    assert!(
+        e.ends_with("not a RISC-V ELF executable: 64-bit x86-64 ELF\n"),
+        "{e}"
+    );
     assert_one_line(&e);
 }
 
@@ -102,7 +108,10 @@ fn program_headers_past_end_of_file_exit_126() {
     let p = write_exec(&d, "phoff", &b);
     let (code, e) = run_path(&p);
     assert_eq!(code, Some(126));
-    assert!(e.contains("program headers at offset") && e.contains("run past the end"), "{e}");
+    assert!(
+        e.contains("program headers at offset") && e.contains("run past the end"),
+        "{e}"
+    );
 }
 
 /// Offset of the program header of the first PT_LOAD with flags RW (the data segment).
@@ -124,7 +133,10 @@ fn absurd_segment_size_exits_126() {
     let p = write_exec(&d, "huge-bss", &b);
     let (code, e) = run_path(&p);
     assert_eq!(code, Some(126));
-    assert!(e.contains("does not fit in the 256 GiB user address space"), "{e}");
+    assert!(
+        e.contains("does not fit in the 256 GiB user address space"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -161,7 +173,10 @@ fn bad_flags_exit_2_with_one_clear_line() {
     for (args, needle) in [
         (vec!["run", "--memory", "12Q", h], "unknown unit"),
         (vec!["run", "--memory", "lots", h], "not a size"),
-        (vec!["run", "--env", "NOEQUALS", h], "not of the form NAME=VALUE"),
+        (
+            vec!["run", "--env", "NOEQUALS", h],
+            "not of the form NAME=VALUE",
+        ),
         (vec!["run", "--root", "/definitely/not/a/dir", h], "--root"),
         (vec!["run", "--cwd", "/definitely/not/a/dir", h], "--cwd"),
     ] {

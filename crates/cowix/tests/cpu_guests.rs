@@ -13,8 +13,14 @@ fn under_qemu(name: &str) -> String {
     let o = Command::new("qemu-riscv64")
         .arg(guest(name))
         .output()
-        .expect("qemu-riscv64 is needed for this test: scripts/test installs it (Debian package qemu-user)");
-    assert!(o.status.success(), "qemu: {}", String::from_utf8_lossy(&o.stderr));
+        .expect(
+        "qemu-riscv64 is needed for this test: scripts/test installs it (Debian package qemu-user)",
+    );
+    assert!(
+        o.status.success(),
+        "qemu: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -38,7 +44,10 @@ fn doubles_printf_libm_and_fenv_match_qemu() {
         "underflow=1",
         "fma 0x1p-54",
     ] {
-        assert!(ours.lines().any(|l| l == line), "missing line {line:?} in:\n{ours}");
+        assert!(
+            ours.lines().any(|l| l == line),
+            "missing line {line:?} in:\n{ours}"
+        );
     }
 }
 
@@ -52,6 +61,9 @@ fn int128_and_division_edge_cases_match_qemu_and_the_spec() {
         "7/0 -1 7%0 7 7u/0 18446744073709551615 7u%0 7",
         "min/-1 -9223372036854775808 min%-1 0",
     ] {
-        assert!(ours.lines().any(|l| l == line), "missing line {line:?} in:\n{ours}");
+        assert!(
+            ours.lines().any(|l| l == line),
+            "missing line {line:?} in:\n{ours}"
+        );
     }
 }

@@ -38,7 +38,12 @@ fn under_qemu() -> String {
         .args(ARGS)
         .output()
         .expect("qemu-riscv64 is needed for this test: scripts/test installs it (Debian package qemu-user)");
-    assert_eq!(o.status.code(), Some(0), "qemu stderr: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "qemu stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -62,8 +67,17 @@ fn stack_layout_matches_qemu() {
     let theirs = under_qemu();
     // Everything but the auxv lines: argc, sp alignment, where every string,
     // AT_RANDOM and AT_EXECFN sit relative to the stack top.
-    let layout = |s: &str| s.lines().filter(|l| !l.starts_with("auxv ")).map(str::to_string).collect::<Vec<_>>();
-    assert_eq!(layout(&ours), layout(&theirs), "cowix:\n{ours}\nqemu:\n{theirs}");
+    let layout = |s: &str| {
+        s.lines()
+            .filter(|l| !l.starts_with("auxv "))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        layout(&ours),
+        layout(&theirs),
+        "cowix:\n{ours}\nqemu:\n{theirs}"
+    );
     assert!(ours.starts_with("argc=4 sp%16=0 top%4096=0\n"), "{ours}");
 }
 
@@ -87,12 +101,20 @@ fn auxv_has_linux_riscv_entries_and_order() {
     // differently and omits the riscv ones; Linux is what cowix matches.
     // (AT_SYSINFO_EHDR is absent: cowix maps no vDSO yet, and glibc falls back
     // to system calls, as on a kernel without one.)
-    let linux = [40, 41, 42, 43, 44, 45, 46, 47, 51, 16, 6, 17, 3, 4, 5, 7, 8, 9, 11, 12, 13, 14, 23, 25, 31];
+    let linux = [
+        40, 41, 42, 43, 44, 45, 46, 47, 51, 16, 6, 17, 3, 4, 5, 7, 8, 9, 11, 12, 13, 14, 23, 25, 31,
+    ];
     assert_eq!(order, linux);
     for k in 40..=47 {
-        assert_eq!(map[&k], "0", "cache key {k}: Linux reports 0 when the cache is unknown");
+        assert_eq!(
+            map[&k], "0",
+            "cache key {k}: Linux reports 0 when the cache is unknown"
+        );
     }
-    assert_eq!(map[&51], "0x440", "AT_MINSIGSTKSZ: sizeof(struct rt_sigframe) on riscv64 without V");
+    assert_eq!(
+        map[&51], "0x440",
+        "AT_MINSIGSTKSZ: sizeof(struct rt_sigframe) on riscv64 without V"
+    );
     assert_eq!(map[&16], "0x112d", "AT_HWCAP: rv64imafdc");
     // riscv defines ELF_PLATFORM as NULL, so Linux gives no AT_PLATFORM (15).
     assert!(!map.contains_key(&15));

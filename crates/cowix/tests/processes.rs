@@ -180,9 +180,16 @@ fn busybox_background_jobs_sleep_concurrently() {
 /// runs; `wait $!` reports the job's exit status.
 #[test]
 fn busybox_wait_builtin_waits_for_background_jobs() {
-    let o = busybox_sh("busybox true & wait; echo after; (exit 7) & wait $!; echo status $?; \
-                        busybox sleep 0.05 & busybox sleep 0.1 & wait; echo both");
-    assert_eq!(stdout(&o), "after\nstatus 7\nboth\n", "stderr: {}", stderr(&o));
+    let o = busybox_sh(
+        "busybox true & wait; echo after; (exit 7) & wait $!; echo status $?; \
+                        busybox sleep 0.05 & busybox sleep 0.1 & wait; echo both",
+    );
+    assert_eq!(
+        stdout(&o),
+        "after\nstatus 7\nboth\n",
+        "stderr: {}",
+        stderr(&o)
+    );
     assert_eq!(o.status.code(), Some(0));
 }
 

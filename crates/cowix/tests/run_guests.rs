@@ -60,7 +60,8 @@ fn malloc_small_blocks_use_brk_and_large_blocks_use_mmap() {
 
 /// The checksum tests/guest/readfile.c computes.
 fn checksum(data: &[u8]) -> u64 {
-    data.iter().fold(0u64, |s, &b| s.wrapping_mul(131).wrapping_add(b as u64))
+    data.iter()
+        .fold(0u64, |s, &b| s.wrapping_mul(131).wrapping_add(b as u64))
 }
 
 #[test]
@@ -93,7 +94,10 @@ fn file_read_through_read_stdio_and_pread() {
 #[test]
 fn missing_guest_file_is_enoent_inside_the_guest() {
     let o = run_guest("readfile", &["/definitely/not/here"]);
-    assert_eq!(stdout(&o), "open /definitely/not/here: No such file or directory\n");
+    assert_eq!(
+        stdout(&o),
+        "open /definitely/not/here: No such file or directory\n"
+    );
     assert_eq!(o.status.code(), Some(1));
 }
 
@@ -106,12 +110,19 @@ fn guest_cannot_climb_out_of_its_root() {
     let r = root.path().to_str().unwrap();
     // `..` at the root stays at the root: this names <root>/etc/hostname, which does not exist.
     let o = cowix(["run", "--root", r, "/readfile", "/../../../../etc/hostname"]);
-    assert_eq!(stdout(&o), "open /../../../../etc/hostname: No such file or directory\n");
+    assert_eq!(
+        stdout(&o),
+        "open /../../../../etc/hostname: No such file or directory\n"
+    );
     // An absolute symlink is resolved inside the root too.
     let o = cowix(["run", "--root", r, "/readfile", "/escape"]);
     assert_eq!(stdout(&o), "open /escape: No such file or directory\n");
     let o = cowix(["run", "--root", r, "/readfile", "../secret-inside"]);
-    assert!(stdout(&o).ends_with("first line: inside\n"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).ends_with("first line: inside\n"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -125,17 +136,30 @@ fn exit_codes_pass_through() {
         (&["return", "42"], 42),
     ] {
         let o = run_guest("exitcode", args);
-        assert_eq!(o.status.code(), Some(code), "{args:?}: stderr {}", stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{args:?}: stderr {}",
+            stderr(&o)
+        );
     }
 }
 
 #[test]
 fn death_by_signal_exits_128_plus_signal() {
-    for (how, sig, name) in
-        [("segv", 11, "SIGSEGV"), ("abort", 6, "SIGABRT"), ("ill", 4, "SIGILL"), ("ebreak", 5, "SIGTRAP")]
-    {
+    for (how, sig, name) in [
+        ("segv", 11, "SIGSEGV"),
+        ("abort", 6, "SIGABRT"),
+        ("ill", 4, "SIGILL"),
+        ("ebreak", 5, "SIGTRAP"),
+    ] {
         let o = run_guest("exitcode", &[how]);
-        assert_eq!(o.status.code(), Some(128 + sig), "{how}: stderr {}", stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(128 + sig),
+            "{how}: stderr {}",
+            stderr(&o)
+        );
         assert!(stderr(&o).contains(name), "{how}: stderr {}", stderr(&o));
     }
 }

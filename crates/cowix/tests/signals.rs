@@ -83,5 +83,9 @@ fn a_fault_in_its_own_handler_kills_with_the_default_action() {
     let o = run_guest("sig_nested_fault", &[]);
     assert_eq!(stdout(&o), "in handler\n", "stderr: {}", stderr(&o));
     assert_eq!(o.status.code(), Some(128 + 11));
-    assert!(stderr(&o).contains("killed by SIGSEGV: write to 0x8 (no mapping)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("killed by SIGSEGV: write to 0x8 (no mapping)"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -164,16 +164,7 @@ fn ends_block(op: Op) -> bool {
     use Op::*;
     matches!(
         op,
-        Jal | Jalr
-            | Ecall
-            | Ebreak
-            | Csrrw
-            | Csrrs
-            | Csrrc
-            | Csrrwi
-            | Csrrsi
-            | Csrrci
-            | Illegal
+        Jal | Jalr | Ecall | Ebreak | Csrrw | Csrrs | Csrrc | Csrrwi | Csrrsi | Csrrci | Illegal
     )
 }
 

@@ -99,7 +99,11 @@ impl Cpu {
         }
         macro_rules! branch {
             ($taken:expr) => {
-                return Ok(if $taken { pc().wrapping_add(imm) } else { next() })
+                return Ok(if $taken {
+                    pc().wrapping_add(imm)
+                } else {
+                    next()
+                })
             };
         }
         let v = match i.op {
@@ -204,29 +208,110 @@ impl Cpu {
             Op::Mulw => sext32(a!().wrapping_mul(b!())),
             Op::Fence => return Ok(next()),
             // ---- 13 / 14 F and D computation ----
-            Op::FmaddS | Op::FmsubS | Op::FnmsubS | Op::FnmaddS | Op::FaddS | Op::FsubS
-            | Op::FmulS | Op::FdivS | Op::FsqrtS | Op::FsgnjS | Op::FsgnjnS | Op::FsgnjxS
-            | Op::FminS | Op::FmaxS | Op::FcvtWS | Op::FcvtWuS | Op::FcvtLS | Op::FcvtLuS
-            | Op::FmvXW | Op::FeqS | Op::FltS | Op::FleS | Op::FclassS | Op::FcvtSW
-            | Op::FcvtSWu | Op::FcvtSL | Op::FcvtSLu | Op::FmvWX | Op::FmaddD | Op::FmsubD
-            | Op::FnmsubD | Op::FnmaddD | Op::FaddD | Op::FsubD | Op::FmulD | Op::FdivD
-            | Op::FsqrtD | Op::FsgnjD | Op::FsgnjnD | Op::FsgnjxD | Op::FminD | Op::FmaxD
-            | Op::FcvtSD | Op::FcvtDS | Op::FcvtWD | Op::FcvtWuD | Op::FcvtLD | Op::FcvtLuD
-            | Op::FmvXD | Op::FeqD | Op::FltD | Op::FleD | Op::FclassD | Op::FcvtDW
-            | Op::FcvtDWu | Op::FcvtDL | Op::FcvtDLu | Op::FmvDX => {
+            Op::FmaddS
+            | Op::FmsubS
+            | Op::FnmsubS
+            | Op::FnmaddS
+            | Op::FaddS
+            | Op::FsubS
+            | Op::FmulS
+            | Op::FdivS
+            | Op::FsqrtS
+            | Op::FsgnjS
+            | Op::FsgnjnS
+            | Op::FsgnjxS
+            | Op::FminS
+            | Op::FmaxS
+            | Op::FcvtWS
+            | Op::FcvtWuS
+            | Op::FcvtLS
+            | Op::FcvtLuS
+            | Op::FmvXW
+            | Op::FeqS
+            | Op::FltS
+            | Op::FleS
+            | Op::FclassS
+            | Op::FcvtSW
+            | Op::FcvtSWu
+            | Op::FcvtSL
+            | Op::FcvtSLu
+            | Op::FmvWX
+            | Op::FmaddD
+            | Op::FmsubD
+            | Op::FnmsubD
+            | Op::FnmaddD
+            | Op::FaddD
+            | Op::FsubD
+            | Op::FmulD
+            | Op::FdivD
+            | Op::FsqrtD
+            | Op::FsgnjD
+            | Op::FsgnjnD
+            | Op::FsgnjxD
+            | Op::FminD
+            | Op::FmaxD
+            | Op::FcvtSD
+            | Op::FcvtDS
+            | Op::FcvtWD
+            | Op::FcvtWuD
+            | Op::FcvtLD
+            | Op::FcvtLuD
+            | Op::FmvXD
+            | Op::FeqD
+            | Op::FltD
+            | Op::FleD
+            | Op::FclassD
+            | Op::FcvtDW
+            | Op::FcvtDWu
+            | Op::FcvtDL
+            | Op::FcvtDLu
+            | Op::FmvDX => {
                 return match self.execute_fp(i) {
                     Some(()) => Ok(next()),
                     None => Err(Self::illegal_at(bus, pc(), u32::from(s.len))),
                 }
             }
             // Listed rather than `_`, so that the jump table needs no range check.
-            Op::Illegal | Op::Ecall | Op::Ebreak | Op::FenceI | Op::Csrrw | Op::Csrrs
-            | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci | Op::Div | Op::Divu | Op::Rem
-            | Op::Remu | Op::Divw | Op::Divuw | Op::Remw | Op::Remuw | Op::LrW | Op::ScW
-            | Op::AmoswapW | Op::AmoaddW | Op::AmoxorW | Op::AmoandW | Op::AmoorW
-            | Op::AmominW | Op::AmomaxW | Op::AmominuW | Op::AmomaxuW | Op::LrD | Op::ScD
-            | Op::AmoswapD | Op::AmoaddD | Op::AmoxorD | Op::AmoandD | Op::AmoorD
-            | Op::AmominD | Op::AmomaxD | Op::AmominuD | Op::AmomaxuD => {
+            Op::Illegal
+            | Op::Ecall
+            | Op::Ebreak
+            | Op::FenceI
+            | Op::Csrrw
+            | Op::Csrrs
+            | Op::Csrrc
+            | Op::Csrrwi
+            | Op::Csrrsi
+            | Op::Csrrci
+            | Op::Div
+            | Op::Divu
+            | Op::Rem
+            | Op::Remu
+            | Op::Divw
+            | Op::Divuw
+            | Op::Remw
+            | Op::Remuw
+            | Op::LrW
+            | Op::ScW
+            | Op::AmoswapW
+            | Op::AmoaddW
+            | Op::AmoxorW
+            | Op::AmoandW
+            | Op::AmoorW
+            | Op::AmominW
+            | Op::AmomaxW
+            | Op::AmominuW
+            | Op::AmomaxuW
+            | Op::LrD
+            | Op::ScD
+            | Op::AmoswapD
+            | Op::AmoaddD
+            | Op::AmoxorD
+            | Op::AmoandD
+            | Op::AmoorD
+            | Op::AmominD
+            | Op::AmomaxD
+            | Op::AmominuD
+            | Op::AmomaxuD => {
                 let next = self.execute_rare(bus, i, pc(), u32::from(s.len))?;
                 return Ok(if BODY { CONTINUE } else { next });
             }
@@ -238,7 +323,13 @@ impl Cpu {
     /// [`execute`](Self::execute) for the less frequent operations: division,
     /// atomics, system instructions and CSRs.
     #[inline(never)]
-    fn execute_rare<B: Bus>(&mut self, bus: &mut B, i: &Insn, pc: u64, len: u32) -> Result<u64, Exit> {
+    fn execute_rare<B: Bus>(
+        &mut self,
+        bus: &mut B,
+        i: &Insn,
+        pc: u64,
+        len: u32,
+    ) -> Result<u64, Exit> {
         let next = pc.wrapping_add(u64::from(len));
         let a = self.xr(i.rs1);
         let b = self.xr(i.rs2);

@@ -293,7 +293,13 @@ impl Cpu {
     /// a trap, `self.pc` and `self.instret` are set to those of the
     /// trapping instruction, as if each had run alone.
     #[inline(always)]
-    fn run_block<B: Bus>(&mut self, bus: &mut B, insns: &[Slot], start: u64, base: u64) -> Result<u64, Exit> {
+    fn run_block<B: Bus>(
+        &mut self,
+        bus: &mut B,
+        insns: &[Slot],
+        start: u64,
+        base: u64,
+    ) -> Result<u64, Exit> {
         let (last, body) = insns.split_last().expect("run_block: empty block");
         for s in body {
             // Only pc-relative arms and traps need the pc: no running sum.
@@ -335,7 +341,11 @@ impl Cpu {
     fn step<B: Bus>(&mut self, bus: &mut B) -> Result<Op, Exit> {
         let pc = self.pc;
         let lo = bus.fetch(pc)?;
-        let hi = if lo & 3 == 3 { bus.fetch(pc.wrapping_add(2))? } else { 0 };
+        let hi = if lo & 3 == 3 {
+            bus.fetch(pc.wrapping_add(2))?
+        } else {
+            0
+        };
         let (insn, len) = decode(lo, hi);
         let slot = Slot::new(insn, len as u8, 0, 0);
         match self.execute::<B, false>(bus, &slot, pc) {

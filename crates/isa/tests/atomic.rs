@@ -197,9 +197,20 @@ fn misaligned_atomics_trap_before_touching_memory() {
         let mut cpu = cpu_with(&[(A1, DATA + 2), (A2, 7)]);
         let before = cpu.clone();
         let exit = run_on(&mut bus, &mut cpu, &[word]);
-        assert_eq!(exit, Exit::Misaligned { addr: DATA + 2, access }, "{word:#010x}");
+        assert_eq!(
+            exit,
+            Exit::Misaligned {
+                addr: DATA + 2,
+                access
+            },
+            "{word:#010x}"
+        );
         assert_eq!(cpu.pc, CODE, "pc stays at the atomic");
-        assert_eq!((cpu.x, cpu.instret), (before.x, before.instret), "no register written");
+        assert_eq!(
+            (cpu.x, cpu.instret),
+            (before.x, before.instret),
+            "no register written"
+        );
         assert_eq!(bus.read(DATA, 8), 0x1111_1111_1111_1111, "memory untouched");
     }
 }

@@ -13,9 +13,9 @@ use cowix_mm::PhysMem;
 
 use crate::process::{ExitStatus, Process};
 use crate::signal::{
-    self, bit, sig, DefaultAction, SigInfo, FRAME_FCSR, FRAME_FREGS, FRAME_INFO, FRAME_REGS, FRAME_SIZE,
-    FRAME_UC, FRAME_UC_SIGMASK, FRAME_UC_STACK, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SIG_DFL, SIG_IGN,
-    UNBLOCKABLE,
+    self, bit, sig, DefaultAction, SigInfo, FRAME_FCSR, FRAME_FREGS, FRAME_INFO, FRAME_REGS,
+    FRAME_SIZE, FRAME_UC, FRAME_UC_SIGMASK, FRAME_UC_STACK, SA_NODEFER, SA_ONSTACK, SA_RESETHAND,
+    SIG_DFL, SIG_IGN, UNBLOCKABLE,
 };
 use crate::uaccess::GuestMemory;
 
@@ -91,7 +91,10 @@ pub(crate) fn discard_ignored(p: &mut Process) {
         let a = p.signals.action(n);
         let no_op = p.signals.ignored(n)
             || (a.handler == SIG_DFL
-                && matches!(signal::default_action(n), DefaultAction::Stop | DefaultAction::Continue));
+                && matches!(
+                    signal::default_action(n),
+                    DefaultAction::Stop | DefaultAction::Continue
+                ));
         if p.signals.pending & !p.signals.blocked & bit(n) != 0 && no_op {
             p.signals.pending &= !bit(n);
         }
@@ -100,7 +103,11 @@ pub(crate) fn discard_ignored(p: &mut Process) {
 
 fn guest<'a>(p: &'a mut Process, pm: &'a mut PhysMem) -> GuestMemory<'a> {
     p.tlb.sync(&p.mm, pm);
-    GuestMemory { pm, mm: &mut p.mm, tlb: &mut p.tlb }
+    GuestMemory {
+        pm,
+        mm: &mut p.mm,
+        tlb: &mut p.tlb,
+    }
 }
 
 /// Delivers every deliverable pending signal to `p` (get_signal +
@@ -120,14 +127,22 @@ pub(crate) fn handle_signals(p: &mut Process, pm: &mut PhysMem) {
             continue;
         }
         if a.handler == SIG_DFL {
-            let why = (info.pid != p.pid && !info.fault).then(|| format!("sent by pid {}", info.pid));
+            let why =
+                (info.pid != p.pid && !info.fault).then(|| format!("sent by pid {}", info.pid));
             die(p, n, why);
             continue;
         }
         if setup_frame(p, pm, n, info, a.handler, a.flags).is_err() {
             // force_sigsegv: the frame could not be written.
             let sp = p.cpu.x[2];
-            die(p, sig::SIGSEGV, Some(format!("cannot write the {} signal frame below sp {sp:#x}", signal::name(n))));
+            die(
+                p,
+                sig::SIGSEGV,
+                Some(format!(
+                    "cannot write the {} signal frame below sp {sp:#x}",
+                    signal::name(n)
+                )),
+            );
             return;
         }
         let mut mask = a.mask;
@@ -141,7 +156,14 @@ pub(crate) fn handle_signals(p: &mut Process, pm: &mut PhysMem) {
     }
 }
 
-fn setup_frame(p: &mut Process, pm: &mut PhysMem, n: u8, info: SigInfo, handler: u64, flags: u64) -> Result<(), ()> {
+fn setup_frame(
+    p: &mut Process,
+    pm: &mut PhysMem,
+    n: u8,
+    info: SigInfo,
+    handler: u64,
+    flags: u64,
+) -> Result<(), ()> {
     let trampoline = p.vdso;
     if trampoline == 0 {
         return Err(());
@@ -177,7 +199,11 @@ fn setup_frame(p: &mut Process, pm: &mut PhysMem, n: u8, info: SigInfo, handler:
         return Err(());
     }
     if alt.flags & signal::SS_AUTODISARM != 0 {
-        p.signals.altstack = signal::AltStack { sp: 0, flags: signal::SS_DISABLE, size: 0 };
+        p.signals.altstack = signal::AltStack {
+            sp: 0,
+            flags: signal::SS_DISABLE,
+            size: 0,
+        };
     }
     p.cpu.pc = handler;
     p.cpu.x[1] = trampoline;
@@ -195,10 +221,19 @@ pub(crate) fn sigreturn(p: &mut Process, pm: &mut PhysMem) {
     let mut b = vec![0u8; FRAME_SIZE as usize];
     if frame % 16 != 0 || guest(p, pm).copy_in(frame, &mut b).is_err() {
         let what = format!("bad signal frame at sp {frame:#x} in rt_sigreturn");
-        force_fault(p, SigInfo { signo: sig::SIGSEGV, code: signal::code::SI_KERNEL, ..Default::default() }, &what);
+        force_fault(
+            p,
+            SigInfo {
+                signo: sig::SIGSEGV,
+                code: signal::code::SI_KERNEL,
+                ..Default::default()
+            },
+            &what,
+        );
         return;
     }
-    let u64_at = |off: u64| u64::from_le_bytes(b[off as usize..off as usize + 8].try_into().unwrap());
+    let u64_at =
+        |off: u64| u64::from_le_bytes(b[off as usize..off as usize + 8].try_into().unwrap());
     p.signals.blocked = u64_at(FRAME_UC_SIGMASK) & !UNBLOCKABLE;
     p.cpu.pc = u64_at(FRAME_REGS);
     for r in 1..32 {
@@ -207,18 +242,29 @@ pub(crate) fn sigreturn(p: &mut Process, pm: &mut PhysMem) {
     for r in 0..32 {
         p.cpu.f[r] = u64_at(FRAME_FREGS + 8 * r as u64);
     }
-    p.cpu.fcsr = u32::from_le_bytes(b[FRAME_FCSR as usize..FRAME_FCSR as usize + 4].try_into().unwrap());
+    p.cpu.fcsr = u32::from_le_bytes(
+        b[FRAME_FCSR as usize..FRAME_FCSR as usize + 4]
+            .try_into()
+            .unwrap(),
+    );
     // restore_altstack: errors other than EFAULT are ignored.
     let ss = signal::AltStack {
         sp: u64_at(FRAME_UC_STACK),
-        flags: u32::from_le_bytes(b[FRAME_UC_STACK as usize + 8..FRAME_UC_STACK as usize + 12].try_into().unwrap()),
+        flags: u32::from_le_bytes(
+            b[FRAME_UC_STACK as usize + 8..FRAME_UC_STACK as usize + 12]
+                .try_into()
+                .unwrap(),
+        ),
         size: u64_at(FRAME_UC_STACK + 16),
     };
     let _ = set_altstack(p, ss);
 }
 
 /// sigaltstack's setting half (do_sigaltstack), for the current sp.
-pub(crate) fn set_altstack(p: &mut Process, ss: signal::AltStack) -> Result<(), crate::errno::Errno> {
+pub(crate) fn set_altstack(
+    p: &mut Process,
+    ss: signal::AltStack,
+) -> Result<(), crate::errno::Errno> {
     use crate::errno::Errno;
     if p.signals.altstack.on(p.cpu.x[2]) {
         return Err(Errno::EPERM);
@@ -233,7 +279,11 @@ pub(crate) fn set_altstack(p: &mut Process, ss: signal::AltStack) -> Result<(), 
         if ss.size < signal::MINSIGSTKSZ {
             return Err(Errno::ENOMEM);
         }
-        signal::AltStack { sp: ss.sp, flags: ss.flags & signal::SS_AUTODISARM, size: ss.size }
+        signal::AltStack {
+            sp: ss.sp,
+            flags: ss.flags & signal::SS_AUTODISARM,
+            size: ss.size,
+        }
     };
     Ok(())
 }

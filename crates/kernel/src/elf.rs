@@ -10,9 +10,12 @@
 use std::fmt;
 use std::io;
 
-use goblin::elf::header::{self, header64::{self, Header}};
-use goblin::elf::program_header::{self, ProgramHeader};
 use goblin::container::{Container, Ctx, Endian};
+use goblin::elf::header::{
+    self,
+    header64::{self, Header},
+};
+use goblin::elf::program_header::{self, ProgramHeader};
 
 /// Top of the user address space of an Sv39 riscv64 machine (`TASK_SIZE`).
 pub const USER_TOP: u64 = 0x40_0000_0000;
@@ -106,7 +109,9 @@ impl ReadAt for std::fs::File {
 
 impl ReadAt for [u8] {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(self.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.len());
         let n = buf.len().min(self.len() - start);
         buf[..n].copy_from_slice(&self[start..start + n]);
         Ok(n)
@@ -139,9 +144,13 @@ pub fn describe_non_elf(probe: &[u8]) -> String {
     if probe.starts_with(b"#!") {
         let line = probe[2..].split(|&b| b == b'\n').next().unwrap_or(&[]);
         let interp = String::from_utf8_lossy(line).trim().to_string();
-        return format!("script with interpreter '{interp}' (#! scripts need execve, not yet run directly)");
+        return format!(
+            "script with interpreter '{interp}' (#! scripts need execve, not yet run directly)"
+        );
     }
-    let text = probe.iter().all(|&b| b == b'\t' || b == b'\n' || b == b'\r' || (0x20..0x7f).contains(&b) || b >= 0x80);
+    let text = probe
+        .iter()
+        .all(|&b| b == b'\t' || b == b'\n' || b == b'\r' || (0x20..0x7f).contains(&b) || b >= 0x80);
     if text && std::str::from_utf8(probe).is_ok() {
         return "text file".into();
     }
@@ -179,14 +188,21 @@ pub fn parse(file: &(impl ReadAt + ?Sized)) -> Result<ElfImage, ExecError> {
     let class = probe[header::EI_CLASS];
     let data = probe[header::EI_DATA];
     let machine = u16::from_le_bytes([probe[18], probe[19]]);
-    let machine = if data == header::ELFDATA2MSB { u16::from_be_bytes([probe[18], probe[19]]) } else { machine };
+    let machine = if data == header::ELFDATA2MSB {
+        u16::from_be_bytes([probe[18], probe[19]])
+    } else {
+        machine
+    };
     let bits = match class {
         header::ELFCLASS32 => "32-bit",
         header::ELFCLASS64 => "64-bit",
         _ => return Err(bad(format!("ELF with invalid class {class}"))),
     };
     if data != header::ELFDATA2LSB {
-        return Err(bad(format!("big-endian {bits} {} ELF", machine_name(machine))));
+        return Err(bad(format!(
+            "big-endian {bits} {} ELF",
+            machine_name(machine)
+        )));
     }
     if machine != header::EM_RISCV {
         return Err(bad(format!("{bits} {} ELF", machine_name(machine))));
@@ -200,12 +216,19 @@ pub fn parse(file: &(impl ReadAt + ?Sized)) -> Result<ElfImage, ExecError> {
     let hdr = Header::parse(&probe).map_err(|e| bad(format!("malformed ELF header: {e}")))?;
     match hdr.e_type {
         header::ET_EXEC | header::ET_DYN => {}
-        header::ET_REL => return Err(bad("relocatable object file (.o), not linked into an executable")),
+        header::ET_REL => {
+            return Err(bad(
+                "relocatable object file (.o), not linked into an executable",
+            ))
+        }
         header::ET_CORE => return Err(bad("core dump")),
         t => return Err(bad(format!("ELF of unknown type {t}"))),
     }
     if hdr.e_phentsize as u64 != PHDR_SIZE {
-        return Err(bad(format!("malformed ELF: program header entry size {} (expected {PHDR_SIZE})", hdr.e_phentsize)));
+        return Err(bad(format!(
+            "malformed ELF: program header entry size {} (expected {PHDR_SIZE})",
+            hdr.e_phentsize
+        )));
     }
     let phnum = hdr.e_phnum as u64;
     if phnum == 0 {
@@ -213,7 +236,9 @@ pub fn parse(file: &(impl ReadAt + ?Sized)) -> Result<ElfImage, ExecError> {
     }
     let ph_bytes = phnum * PHDR_SIZE;
     if ph_bytes > MAX_PHDR_BYTES {
-        return Err(bad(format!("malformed ELF: {phnum} program headers is too many")));
+        return Err(bad(format!(
+            "malformed ELF: {phnum} program headers is too many"
+        )));
     }
     let ph_end = hdr.e_phoff.checked_add(ph_bytes);
     if ph_end.is_none_or(|end| end > file_len) {
@@ -278,7 +303,10 @@ fn build_image(
     let max_vaddr = sorted.iter().map(|s| s.vaddr + s.memsz).max().unwrap_or(0);
     let position_independent = hdr.e_type == header::ET_DYN;
     if position_independent && max_vaddr - min_vaddr > USER_TOP / 2 {
-        return Err(bad(format!("segments span {:#x} bytes, more than fits in user space", max_vaddr - min_vaddr)));
+        return Err(bad(format!(
+            "segments span {:#x} bytes, more than fits in user space",
+            max_vaddr - min_vaddr
+        )));
     }
     Ok(ElfImage {
         position_independent,
@@ -303,7 +331,9 @@ fn check_load(i: usize, ph: &ProgramHeader, file_len: u64) -> Result<Segment, Ex
         )));
     }
     if ph.p_filesz > ph.p_memsz {
-        return Err(bad(format!("malformed ELF: segment {i} has more file bytes than memory bytes")));
+        return Err(bad(format!(
+            "malformed ELF: segment {i} has more file bytes than memory bytes"
+        )));
     }
     let fend = ph.p_offset.checked_add(ph.p_filesz);
     if fend.is_none_or(|e| e > file_len) {
@@ -313,7 +343,9 @@ fn check_load(i: usize, ph: &ProgramHeader, file_len: u64) -> Result<Segment, Ex
         )));
     }
     if ph.p_offset % PAGE_SIZE != ph.p_vaddr % PAGE_SIZE {
-        return Err(bad(format!("malformed ELF: segment {i}'s offset and address are not page-congruent")));
+        return Err(bad(format!(
+            "malformed ELF: segment {i}'s offset and address are not page-congruent"
+        )));
     }
     Ok(Segment {
         vaddr: ph.p_vaddr,
@@ -326,13 +358,23 @@ fn check_load(i: usize, ph: &ProgramHeader, file_len: u64) -> Result<Segment, Ex
     })
 }
 
-fn read_interp(ph: &ProgramHeader, file: &(impl ReadAt + ?Sized), file_len: u64) -> Result<Vec<u8>, ExecError> {
+fn read_interp(
+    ph: &ProgramHeader,
+    file: &(impl ReadAt + ?Sized),
+    file_len: u64,
+) -> Result<Vec<u8>, ExecError> {
     // Linux: the size must be 2..=PATH_MAX and the string NUL-terminated.
     if ph.p_filesz < 2 || ph.p_filesz > 4096 {
         return Err(bad("malformed ELF: bad PT_INTERP size"));
     }
-    if ph.p_offset.checked_add(ph.p_filesz).is_none_or(|e| e > file_len) {
-        return Err(bad("truncated ELF: PT_INTERP runs past the end of the file"));
+    if ph
+        .p_offset
+        .checked_add(ph.p_filesz)
+        .is_none_or(|e| e > file_len)
+    {
+        return Err(bad(
+            "truncated ELF: PT_INTERP runs past the end of the file",
+        ));
     }
     let mut path = read_some(file, ph.p_offset, ph.p_filesz as usize).map_err(ExecError::Io)?;
     if path.pop() != Some(0) || path.contains(&0) {
@@ -374,7 +416,16 @@ pub(crate) mod tests {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn put_phdr(f: &mut [u8], i: usize, ty: u32, flags: u32, off: u64, vaddr: u64, filesz: u64, memsz: u64) {
+    pub(crate) fn put_phdr(
+        f: &mut [u8],
+        i: usize,
+        ty: u32,
+        flags: u32,
+        off: u64,
+        vaddr: u64,
+        filesz: u64,
+        memsz: u64,
+    ) {
         let p = 64 + 56 * i;
         f[p..p + 4].copy_from_slice(&ty.to_le_bytes());
         f[p + 4..p + 8].copy_from_slice(&flags.to_le_bytes());
@@ -417,7 +468,11 @@ pub(crate) mod tests {
     fn foreign_elves_are_named() {
         let mut f = tiny_elf(&[0; 4], 0);
         f[18..20].copy_from_slice(&62u16.to_le_bytes());
-        assert!(err_text(&f).ends_with("64-bit x86-64 ELF"), "{}", err_text(&f));
+        assert!(
+            err_text(&f).ends_with("64-bit x86-64 ELF"),
+            "{}",
+            err_text(&f)
+        );
         f[18..20].copy_from_slice(&183u16.to_le_bytes());
         assert!(err_text(&f).ends_with("64-bit AArch64 ELF"));
         let mut f = tiny_elf(&[0; 4], 0);
@@ -452,7 +507,9 @@ pub(crate) mod tests {
     fn segment_past_end_of_file_is_reported() {
         let mut f = tiny_elf(&[0; 4], 0);
         put_phdr(&mut f, 0, 1, 5, 0, 0x10000, 0x100000, 0x100000);
-        assert!(err_text(&f).contains("segment 0 (file offset 0x0, 0x100000 bytes) runs past the end"));
+        assert!(
+            err_text(&f).contains("segment 0 (file offset 0x0, 0x100000 bytes) runs past the end")
+        );
     }
 
     #[test]

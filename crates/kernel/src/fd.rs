@@ -63,7 +63,10 @@ pub struct HostFile {
 impl HostFile {
     pub fn new(file: File) -> io::Result<Self> {
         let m = file.metadata()?;
-        Ok(HostFile { file, id: (m.dev(), m.ino()) })
+        Ok(HostFile {
+            file,
+            id: (m.dev(), m.ino()),
+        })
     }
 }
 
@@ -103,7 +106,12 @@ pub type FileRef = Rc<RefCell<OpenFile>>;
 
 impl OpenFile {
     pub fn new(object: Object, flags: u32, path: impl Into<String>) -> FileRef {
-        Rc::new(RefCell::new(OpenFile { object, offset: 0, flags, path: path.into() }))
+        Rc::new(RefCell::new(OpenFile {
+            object,
+            offset: 0,
+            flags,
+            path: path.into(),
+        }))
     }
 
     fn readable(&self) -> bool {
@@ -111,8 +119,10 @@ impl OpenFile {
     }
 
     fn writable(&self) -> bool {
-        matches!(self.flags & oflag::O_ACCMODE, oflag::O_WRONLY | oflag::O_RDWR)
-            && self.flags & oflag::O_PATH == 0
+        matches!(
+            self.flags & oflag::O_ACCMODE,
+            oflag::O_WRONLY | oflag::O_RDWR
+        ) && self.flags & oflag::O_PATH == 0
     }
 
     /// read(2): reads at the shared offset and advances it.
@@ -198,7 +208,10 @@ impl OpenFile {
 
     /// True for objects that have a file offset (lseek works).
     pub fn seekable(&self) -> bool {
-        matches!(self.object, Object::Host(_) | Object::Null | Object::Zero | Object::Random)
+        matches!(
+            self.object,
+            Object::Host(_) | Object::Null | Object::Zero | Object::Random
+        )
     }
 }
 
@@ -234,7 +247,10 @@ impl FdTable {
             (Object::Stdout, oflag::O_WRONLY, "/dev/stdout"),
             (Object::Stderr, oflag::O_WRONLY, "/dev/stderr"),
         ] {
-            t.slots.push(Some(FdEntry { file: OpenFile::new(object, flags, name), cloexec: false }));
+            t.slots.push(Some(FdEntry {
+                file: OpenFile::new(object, flags, name),
+                cloexec: false,
+            }));
         }
         t
     }
@@ -316,7 +332,16 @@ mod tests {
     fn dup_shares_the_offset_of_one_description() {
         let mut t = FdTable::with_stdio();
         let f = OpenFile::new(Object::Null, oflag::O_RDWR, "/dev/null");
-        let a = t.install(FdEntry { file: f, cloexec: false }, 0, 1024).unwrap();
+        let a = t
+            .install(
+                FdEntry {
+                    file: f,
+                    cloexec: false,
+                },
+                0,
+                1024,
+            )
+            .unwrap();
         assert_eq!(a, 3);
         let b = t.install(t.get(a).unwrap().clone(), 0, 1024).unwrap();
         assert_eq!(b, 4);
@@ -329,8 +354,14 @@ mod tests {
         let mut parent = FdTable::with_stdio();
         let child = parent.clone();
         parent.close(1).unwrap();
-        assert!(child.get(1).is_ok(), "closing in the parent leaves the child's fd");
-        assert!(Rc::ptr_eq(&child.file(0).unwrap(), &parent.file(0).unwrap()));
+        assert!(
+            child.get(1).is_ok(),
+            "closing in the parent leaves the child's fd"
+        );
+        assert!(Rc::ptr_eq(
+            &child.file(0).unwrap(),
+            &parent.file(0).unwrap()
+        ));
     }
 
     #[test]
@@ -341,7 +372,10 @@ mod tests {
         assert_eq!(t.install(e.clone(), 0, 1024), Ok(1));
         assert_eq!(t.install(e.clone(), 10, 1024), Ok(10));
         assert_eq!(t.install(e, 0, 4), Ok(3));
-        assert_eq!(t.install(t.get(0).unwrap().clone(), 0, 4), Err(Errno::EMFILE));
+        assert_eq!(
+            t.install(t.get(0).unwrap().clone(), 0, 4),
+            Err(Errno::EMFILE)
+        );
         assert_eq!(t.close(99), Err(Errno::EBADF));
         assert_eq!(t.close(-1), Err(Errno::EBADF));
     }

@@ -70,7 +70,9 @@ pub struct Clock {
 
 impl Clock {
     fn new() -> Self {
-        Clock { boot: Instant::now() }
+        Clock {
+            boot: Instant::now(),
+        }
     }
 
     /// CLOCK_MONOTONIC: time since the machine started.
@@ -131,7 +133,10 @@ impl Kernel {
         if !cwd.host.is_dir() {
             return Err(io::Error::new(
                 io::ErrorKind::NotADirectory,
-                format!("working directory {} is not a directory in the guest root", config.cwd),
+                format!(
+                    "working directory {} is not a directory in the guest root",
+                    config.cwd
+                ),
             ));
         }
         Ok(Kernel {
@@ -161,7 +166,12 @@ impl Kernel {
 
     /// Starts `path` (a guest path) as a new process, as execve would from a
     /// process with the host's credentials. Returns its pid.
-    pub fn spawn(&mut self, path: &[u8], argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<i32, ExecError> {
+    pub fn spawn(
+        &mut self,
+        path: &[u8],
+        argv: Vec<Vec<u8>>,
+        envp: Vec<Vec<u8>>,
+    ) -> Result<i32, ExecError> {
         let creds = Creds {
             uid: rustix::process::getuid().as_raw(),
             euid: rustix::process::geteuid().as_raw(),
@@ -186,7 +196,14 @@ impl Kernel {
         let mut cpu = Cpu::new();
         cpu.pc = loaded.entry;
         cpu.x[2] = loaded.sp;
-        let comm = loaded.exe.rsplit('/').next().unwrap_or("").chars().take(15).collect();
+        let comm = loaded
+            .exe
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(15)
+            .collect();
         let p = Process {
             pid,
             ppid: 0,
@@ -234,7 +251,10 @@ impl Kernel {
     /// processes still running are killed with SIGKILL (as a PID namespace's
     /// processes are when its init dies) and every memory is released.
     pub fn run(&mut self, first: i32) -> ExitStatus {
-        assert!(self.procs.contains_key(&first), "Kernel::run: no process {first}");
+        assert!(
+            self.procs.contains_key(&first),
+            "Kernel::run: no process {first}"
+        );
         self.init = first;
         self.init_status = None;
         let mut cursor = first - 1;
@@ -251,7 +271,9 @@ impl Kernel {
                     // Only sleepers can go on: sleep the host until the first wakes.
                     Some(wake) => {
                         let now = self.clock.monotonic_ns();
-                        std::thread::sleep(std::time::Duration::from_nanos(wake.saturating_sub(now)));
+                        std::thread::sleep(std::time::Duration::from_nanos(
+                            wake.saturating_sub(now),
+                        ));
                     }
                     None => self.break_deadlock(),
                 },
@@ -259,10 +281,19 @@ impl Kernel {
         };
         let rest: Vec<i32> = self.procs.keys().copied().collect();
         for pid in rest {
-            let mut p = self.procs.remove(&pid).expect("Kernel::run: process vanished");
-            eprintln!("cowix: {} (pid {}) killed by SIGKILL: still running when pid {first} ended", p.comm, pid);
+            let mut p = self
+                .procs
+                .remove(&pid)
+                .expect("Kernel::run: process vanished");
+            eprintln!(
+                "cowix: {} (pid {}) killed by SIGKILL: still running when pid {first} ended",
+                p.comm, pid
+            );
             p.fatal = Some("orphan".into());
-            p.exit = Some(ExitStatus::Signaled { signal: sig::SIGKILL, core: false });
+            p.exit = Some(ExitStatus::Signaled {
+                signal: sig::SIGKILL,
+                core: false,
+            });
             self.finish(p);
         }
         self.zombies.clear();
@@ -283,7 +314,10 @@ impl Kernel {
         let now = self.clock.monotonic_ns();
         let later = self.procs.range(after + 1..);
         let earlier = self.procs.range(..=after);
-        later.chain(earlier).find(|(_, p)| self.runnable(p, now)).map(|(&pid, _)| pid)
+        later
+            .chain(earlier)
+            .find(|(_, p)| self.runnable(p, now))
+            .map(|(&pid, _)| pid)
     }
 
     /// Nothing can run: every process waits for another. Says who waits
@@ -296,16 +330,30 @@ impl Kernel {
                 Some(c) => format!("pid {} ({}) in vfork of pid {c}", p.pid, p.comm),
                 None => {
                     let nr = p.cpu.x[17];
-                    format!("pid {} ({}) in {}", p.pid, p.comm, syscall::name(nr).unwrap_or("a syscall"))
+                    format!(
+                        "pid {} ({}) in {}",
+                        p.pid,
+                        p.comm,
+                        syscall::name(nr).unwrap_or("a syscall")
+                    )
                 }
             })
             .collect();
-        eprintln!("cowix: deadlock: every process is blocked: {}; killing them all", who.join(", "));
+        eprintln!(
+            "cowix: deadlock: every process is blocked: {}; killing them all",
+            who.join(", ")
+        );
         let all: Vec<i32> = self.procs.keys().copied().collect();
         for pid in all {
-            let mut p = self.procs.remove(&pid).expect("break_deadlock: process vanished");
+            let mut p = self
+                .procs
+                .remove(&pid)
+                .expect("break_deadlock: process vanished");
             p.fatal = Some("deadlock".into());
-            p.exit = Some(ExitStatus::Signaled { signal: sig::SIGKILL, core: false });
+            p.exit = Some(ExitStatus::Signaled {
+                signal: sig::SIGKILL,
+                core: false,
+            });
             self.finish(p);
         }
     }
@@ -313,14 +361,24 @@ impl Kernel {
     /// Runs process `pid` for one turn: until it has retired QUANTUM
     /// instructions, blocks, lends its memory to a vfork child, or ends.
     fn run_turn(&mut self, pid: i32) {
-        let mut p = self.procs.remove(&pid).expect("Kernel::run_turn: no process");
+        let mut p = self
+            .procs
+            .remove(&pid)
+            .expect("Kernel::run_turn: no process");
         if p.blocked.take().is_some() || p.sleep_until.is_some() {
             // Woken in a blocked syscall (pc at its ecall): a signal to
             // deliver interrupts it before the handler runs.
             deliver::discard_ignored(&mut p);
             if let Some(flags) = deliver::pending_handler(&p) {
                 let nr = p.cpu.x[17];
-                let args = [p.cpu.x[10], p.cpu.x[11], p.cpu.x[12], p.cpu.x[13], p.cpu.x[14], p.cpu.x[15]];
+                let args = [
+                    p.cpu.x[10],
+                    p.cpu.x[11],
+                    p.cpu.x[12],
+                    p.cpu.x[13],
+                    p.cpu.x[14],
+                    p.cpu.x[15],
+                ];
                 p.cpu.pc += 4;
                 self.interrupt(&mut p, nr, args, flags);
             }
@@ -338,7 +396,11 @@ impl Kernel {
             }
             p.tlb.sync(&p.mm, &mut self.pm);
             let exit = {
-                let mut mem = GuestMemory { pm: &mut self.pm, mm: &mut p.mm, tlb: &mut p.tlb };
+                let mut mem = GuestMemory {
+                    pm: &mut self.pm,
+                    mm: &mut p.mm,
+                    tlb: &mut p.tlb,
+                };
                 p.cpu.run(&mut mem, QUANTUM - used)
             };
             match exit {
@@ -346,18 +408,36 @@ impl Kernel {
                 Exit::Ecall => self.syscall(&mut p),
                 Exit::MemFault(f) => self.page_fault(&mut p, f.addr, f.access),
                 Exit::Illegal { pc, insn } => {
-                    let what = format!("illegal instruction {insn:#010x} at pc {pc:#x}: {}", disassemble_raw(insn, pc));
-                    deliver::force_fault(&mut p, SigInfo::fault(sig::SIGILL, code::ILL_ILLOPC, pc), &what);
+                    let what = format!(
+                        "illegal instruction {insn:#010x} at pc {pc:#x}: {}",
+                        disassemble_raw(insn, pc)
+                    );
+                    deliver::force_fault(
+                        &mut p,
+                        SigInfo::fault(sig::SIGILL, code::ILL_ILLOPC, pc),
+                        &what,
+                    );
                 }
                 Exit::Breakpoint => {
                     let pc = p.cpu.pc;
                     let what = format!("breakpoint at pc {pc:#x}");
-                    deliver::force_fault(&mut p, SigInfo::fault(sig::SIGTRAP, code::TRAP_BRKPT, pc), &what);
+                    deliver::force_fault(
+                        &mut p,
+                        SigInfo::fault(sig::SIGTRAP, code::TRAP_BRKPT, pc),
+                        &what,
+                    );
                 }
                 Exit::Misaligned { addr, .. } => {
                     // Linux emulates misaligned loads and stores, not atomics: SIGBUS (BUS_ADRALN).
-                    let what = format!("misaligned atomic access to {addr:#x} at pc {:#x}", p.cpu.pc);
-                    deliver::force_fault(&mut p, SigInfo::fault(sig::SIGBUS, code::BUS_ADRALN, addr), &what);
+                    let what = format!(
+                        "misaligned atomic access to {addr:#x} at pc {:#x}",
+                        p.cpu.pc
+                    );
+                    deliver::force_fault(
+                        &mut p,
+                        SigInfo::fault(sig::SIGBUS, code::BUS_ADRALN, addr),
+                        &what,
+                    );
                 }
             }
             if p.exit.is_some() || p.blocked.is_some() || p.vfork_child.is_some() {
@@ -370,7 +450,12 @@ impl Kernel {
             self.procs.insert(pid, p);
         }
         // Processes another one killed (kill) end now.
-        let killed: Vec<i32> = self.procs.values().filter(|q| q.exit.is_some()).map(|q| q.pid).collect();
+        let killed: Vec<i32> = self
+            .procs
+            .values()
+            .filter(|q| q.exit.is_some())
+            .map(|q| q.pid)
+            .collect();
         for k in killed {
             let q = self.procs.remove(&k).expect("run_turn: process vanished");
             self.finish(q);
@@ -388,7 +473,8 @@ impl Kernel {
         }
         if p.clear_child_tid != 0 {
             // CLONE_CHILD_CLEARTID: zero the tid word (the futex wake has no one to wake).
-            let _ = p.mm.write_bytes(&mut self.pm, p.clear_child_tid, &0u32.to_le_bytes());
+            let _ =
+                p.mm.write_bytes(&mut self.pm, p.clear_child_tid, &0u32.to_le_bytes());
         }
         self.retired += p.cpu.instret;
         p.fds = FdTable::default();
@@ -409,10 +495,24 @@ impl Kernel {
                     ExitStatus::Exited(c) => (code::CLD_EXITED, c as i32),
                     ExitStatus::Signaled { signal, core } => {
                         let dumped = core && p.rlimits[rlimit::CORE].cur > 0;
-                        (if dumped { code::CLD_DUMPED } else { code::CLD_KILLED }, signal as i32)
+                        (
+                            if dumped {
+                                code::CLD_DUMPED
+                            } else {
+                                code::CLD_KILLED
+                            },
+                            signal as i32,
+                        )
                     }
                 };
-                let info = SigInfo { signo: p.exit_signal, code, pid, uid: p.creds.uid, status: st, ..Default::default() };
+                let info = SigInfo {
+                    signo: p.exit_signal,
+                    code,
+                    pid,
+                    uid: p.creds.uid,
+                    status: st,
+                    ..Default::default()
+                };
                 deliver::send(parent, info);
             }
             let chld = parent.signals.action(sig::SIGCHLD);
@@ -441,7 +541,14 @@ impl Kernel {
             self.events += 1;
             return;
         }
-        let args = [p.cpu.x[10], p.cpu.x[11], p.cpu.x[12], p.cpu.x[13], p.cpu.x[14], p.cpu.x[15]];
+        let args = [
+            p.cpu.x[10],
+            p.cpu.x[11],
+            p.cpu.x[12],
+            p.cpu.x[13],
+            p.cpu.x[14],
+            p.cpu.x[15],
+        ];
         let mut sys = syscall::Sys {
             p,
             pm: &mut self.pm,
@@ -495,7 +602,11 @@ impl Kernel {
                 ts[..8].copy_from_slice(&(left / 1_000_000_000).to_le_bytes());
                 ts[8..].copy_from_slice(&(left % 1_000_000_000).to_le_bytes());
                 p.tlb.sync(&p.mm, &mut self.pm);
-                let mut mem = GuestMemory { pm: &mut self.pm, mm: &mut p.mm, tlb: &mut p.tlb };
+                let mut mem = GuestMemory {
+                    pm: &mut self.pm,
+                    mm: &mut p.mm,
+                    tlb: &mut p.tlb,
+                };
                 let _ = mem.copy_out(rem, &ts);
             }
         }
@@ -533,7 +644,10 @@ impl Kernel {
                 let what = format!("{what} {addr:#x} ({why}) at pc {pc:#x}");
                 if signal == sig::SIGKILL {
                     p.fatal = report(p, signal, &what);
-                    p.exit = Some(ExitStatus::Signaled { signal, core: false });
+                    p.exit = Some(ExitStatus::Signaled {
+                        signal,
+                        core: false,
+                    });
                 } else {
                     let si_code = match e {
                         FaultError::Segv(SegvCode::AccErr) => code::SEGV_ACCERR,
@@ -569,6 +683,12 @@ pub(crate) fn give_back_vfork_mm(
 
 /// Tells the user on stderr why a process is being killed by a signal.
 pub(crate) fn report(p: &Process, signal: u8, what: &str) -> Option<String> {
-    eprintln!("cowix: {} (pid {}) killed by {}: {}", p.comm, p.pid, signal::name(signal), what);
+    eprintln!(
+        "cowix: {} (pid {}) killed by {}: {}",
+        p.comm,
+        p.pid,
+        signal::name(signal),
+        what
+    );
     Some(what.to_string())
 }

@@ -82,12 +82,40 @@ pub const SIGRETURN_TRAMPOLINE: [u32; 2] = [0x08b0_0893, 0x0000_0073];
 /// makes its syscalls directly. It is an ordinary private VMA, so fork
 /// copies it.
 fn map_vdso(pm: &mut PhysMem, mm: &mut AddressSpace) -> Result<u64, ExecError> {
-    let rw = Prot { read: true, write: true, exec: false };
+    let rw = Prot {
+        read: true,
+        write: true,
+        exec: false,
+    };
     let name = VmaName::Path("[vdso]".into());
-    let addr = mm.mmap(pm, 0, PAGE_SIZE, rw, MapFlags::default(), Backing::Anonymous, name).map_err(mm_err)?;
-    let code: Vec<u8> = SIGRETURN_TRAMPOLINE.iter().flat_map(|w| w.to_le_bytes()).collect();
-    mm.write_bytes(pm, addr, &code).map_err(|_| ExecError::OutOfMemory)?;
-    mm.mprotect(pm, addr, PAGE_SIZE, Prot { read: true, write: false, exec: true }).map_err(mm_err)?;
+    let addr = mm
+        .mmap(
+            pm,
+            0,
+            PAGE_SIZE,
+            rw,
+            MapFlags::default(),
+            Backing::Anonymous,
+            name,
+        )
+        .map_err(mm_err)?;
+    let code: Vec<u8> = SIGRETURN_TRAMPOLINE
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
+    mm.write_bytes(pm, addr, &code)
+        .map_err(|_| ExecError::OutOfMemory)?;
+    mm.mprotect(
+        pm,
+        addr,
+        PAGE_SIZE,
+        Prot {
+            read: true,
+            write: false,
+            exec: true,
+        },
+    )
+    .map_err(mm_err)?;
     Ok(addr)
 }
 
@@ -116,12 +144,18 @@ fn open_elf(vfs: &Vfs, cwd: &str, path: &[u8]) -> Result<OpenElf, ExecError> {
         return Err(ExecError::NotExecutable("not a regular file".into()));
     }
     if meta.permissions().mode() & 0o111 == 0 {
-        return Err(ExecError::NotExecutable("permission denied (no execute permission)".into()));
+        return Err(ExecError::NotExecutable(
+            "permission denied (no execute permission)".into(),
+        ));
     }
     let file = File::open(&r.host).map_err(ExecError::Io)?;
     let image = elf::parse(&file)?;
     let file = Rc::new(HostFile::new(file).map_err(ExecError::Io)?);
-    Ok(OpenElf { file, image, guest_path: r.guest })
+    Ok(OpenElf {
+        file,
+        image,
+        guest_path: r.guest,
+    })
 }
 
 fn mm_err(e: MmError) -> ExecError {
@@ -137,7 +171,9 @@ pub fn load(pm: &mut PhysMem, vfs: &Vfs, req: &ExecRequest<'_>) -> Result<Loaded
     let interp = match &main.image.interp {
         Some(p) => {
             let i = open_elf(vfs, "/", p).map_err(|e| match e {
-                ExecError::NotFound(why) => ExecError::NotFound(format!("program interpreter {why}")),
+                ExecError::NotFound(why) => {
+                    ExecError::NotFound(format!("program interpreter {why}"))
+                }
                 ExecError::NotExecutable(what) => {
                     ExecError::NotExecutable(format!("its program interpreter is a {what}"))
                 }
@@ -150,7 +186,16 @@ pub fn load(pm: &mut PhysMem, vfs: &Vfs, req: &ExecRequest<'_>) -> Result<Loaded
     let mut mm = AddressSpace::new(pm).map_err(mm_err)?;
     match build(pm, &mut mm, &main, interp.as_ref(), req) {
         Ok((entry, sp, args, auxv, tlb)) => match map_vdso(pm, &mut mm) {
-            Ok(vdso) => Ok(Loaded { mm, tlb, entry, sp, exe: main.guest_path, args, auxv, vdso }),
+            Ok(vdso) => Ok(Loaded {
+                mm,
+                tlb,
+                entry,
+                sp,
+                exe: main.guest_path,
+                args,
+                auxv,
+                vdso,
+            }),
             Err(e) => {
                 mm.release(pm);
                 Err(e)
@@ -233,14 +278,41 @@ fn build(
         stack_limit: req.stack_limit,
     })
     .map_err(|_| ExecError::NotExecutable("argument list too long".into()))?;
-    let stack_start = page_down(img.arg_start).saturating_sub(STACK_EXPAND).min(page_down(img.base));
-    let prot = Prot { read: true, write: true, exec: main.image.exec_stack };
-    let flags = MapFlags { fixed: true, grows_down: true, ..MapFlags::default() };
-    mm.mmap(pm, stack_start, USER_TOP - stack_start, prot, flags, Backing::Anonymous, VmaName::Stack)
-        .map_err(mm_err)?;
-    let mut mem = GuestMemory { pm, mm, tlb: &mut tlb };
-    mem.copy_out(img.base, &img.bytes).map_err(|_| ExecError::OutOfMemory)?;
-    let args = ArgArea { arg_start: img.arg_start, env_start: img.env_start, env_end: img.env_end };
+    let stack_start = page_down(img.arg_start)
+        .saturating_sub(STACK_EXPAND)
+        .min(page_down(img.base));
+    let prot = Prot {
+        read: true,
+        write: true,
+        exec: main.image.exec_stack,
+    };
+    let flags = MapFlags {
+        fixed: true,
+        grows_down: true,
+        ..MapFlags::default()
+    };
+    mm.mmap(
+        pm,
+        stack_start,
+        USER_TOP - stack_start,
+        prot,
+        flags,
+        Backing::Anonymous,
+        VmaName::Stack,
+    )
+    .map_err(mm_err)?;
+    let mut mem = GuestMemory {
+        pm,
+        mm,
+        tlb: &mut tlb,
+    };
+    mem.copy_out(img.base, &img.bytes)
+        .map_err(|_| ExecError::OutOfMemory)?;
+    let args = ArgArea {
+        arg_start: img.arg_start,
+        env_start: img.env_start,
+        env_end: img.env_end,
+    };
     Ok((entry, img.sp, args, img.auxv, tlb))
 }
 
@@ -260,9 +332,21 @@ fn phdr_address(img: &ElfImage) -> Option<u64> {
 /// span top-down (as mmap(NULL) would) and return the bias.
 fn choose_bias(pm: &mut PhysMem, mm: &mut AddressSpace, img: &ElfImage) -> Result<u64, ExecError> {
     let span = cowix_mm::page_up(img.max_vaddr - img.min_vaddr).ok_or(ExecError::OutOfMemory)?;
-    let prot = Prot { read: false, write: false, exec: false };
+    let prot = Prot {
+        read: false,
+        write: false,
+        exec: false,
+    };
     let start = mm
-        .mmap(pm, 0, span, prot, MapFlags::default(), Backing::Anonymous, VmaName::Anonymous)
+        .mmap(
+            pm,
+            0,
+            span,
+            prot,
+            MapFlags::default(),
+            Backing::Anonymous,
+            VmaName::Anonymous,
+        )
         .map_err(mm_err)?;
     mm.munmap(pm, start, span).map_err(mm_err)?;
     Ok(start - img.min_vaddr)
@@ -297,8 +381,15 @@ fn map_segment(
     seg: &Segment,
     bias: u64,
 ) -> Result<(), ExecError> {
-    let prot = Prot { read: seg.read, write: seg.write, exec: seg.exec };
-    let fixed = MapFlags { fixed: true, ..MapFlags::default() };
+    let prot = Prot {
+        read: seg.read,
+        write: seg.write,
+        exec: seg.exec,
+    };
+    let fixed = MapFlags {
+        fixed: true,
+        ..MapFlags::default()
+    };
     let vaddr = seg.vaddr + bias;
     let start = page_down(vaddr);
     let file_end = vaddr + seg.filesz;
@@ -307,9 +398,13 @@ fn map_segment(
     if seg.filesz > 0 {
         let map_end = cowix_mm::page_up(file_end).ok_or(ExecError::OutOfMemory)?;
         let file: Rc<dyn FileSource> = elf.file.clone();
-        let backing = Backing::File { file, offset: page_down(seg.offset) };
+        let backing = Backing::File {
+            file,
+            offset: page_down(seg.offset),
+        };
         let name = VmaName::Path(elf.guest_path.clone());
-        mm.mmap(pm, start, map_end - start, prot, fixed, backing, name).map_err(mm_err)?;
+        mm.mmap(pm, start, map_end - start, prot, fixed, backing, name)
+            .map_err(mm_err)?;
         anon_start = map_end;
         let tail = map_end - file_end;
         if seg.memsz > seg.filesz && tail > 0 {
@@ -317,8 +412,16 @@ fn map_segment(
         }
     }
     if mem_end > anon_start {
-        mm.mmap(pm, anon_start, mem_end - anon_start, prot, fixed, Backing::Anonymous, VmaName::Anonymous)
-            .map_err(mm_err)?;
+        mm.mmap(
+            pm,
+            anon_start,
+            mem_end - anon_start,
+            prot,
+            fixed,
+            Backing::Anonymous,
+            VmaName::Anonymous,
+        )
+        .map_err(mm_err)?;
     }
     Ok(())
 }
@@ -335,11 +438,22 @@ fn clear_tail(
 ) -> Result<(), ExecError> {
     let page = page_down(addr);
     if !prot.write {
-        mm.mprotect(pm, page, PAGE_SIZE, Prot { write: true, read: true, ..prot }).map_err(mm_err)?;
+        mm.mprotect(
+            pm,
+            page,
+            PAGE_SIZE,
+            Prot {
+                write: true,
+                read: true,
+                ..prot
+            },
+        )
+        .map_err(mm_err)?;
     }
     tlb.sync(mm, pm);
     let mut mem = GuestMemory { pm, mm, tlb };
-    mem.copy_out(addr, &vec![0u8; len as usize]).map_err(|_| ExecError::OutOfMemory)?;
+    mem.copy_out(addr, &vec![0u8; len as usize])
+        .map_err(|_| ExecError::OutOfMemory)?;
     if !prot.write {
         mm.mprotect(pm, page, PAGE_SIZE, prot).map_err(mm_err)?;
     }

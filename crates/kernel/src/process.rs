@@ -32,15 +32,39 @@ pub struct Rlimit {
 
 /// Linux's defaults for a process started from a login shell.
 pub fn default_rlimits() -> [Rlimit; rlimit::COUNT] {
-    let inf = Rlimit { cur: rlimit::INFINITY, max: rlimit::INFINITY };
+    let inf = Rlimit {
+        cur: rlimit::INFINITY,
+        max: rlimit::INFINITY,
+    };
     let mut r = [inf; rlimit::COUNT];
-    r[rlimit::STACK] = Rlimit { cur: 8 << 20, max: rlimit::INFINITY };
-    r[rlimit::CORE] = Rlimit { cur: 0, max: rlimit::INFINITY };
-    r[rlimit::NOFILE] = Rlimit { cur: 1024, max: 1 << 20 };
-    r[rlimit::MEMLOCK] = Rlimit { cur: 8 << 20, max: 8 << 20 };
-    r[rlimit::NPROC] = Rlimit { cur: 63_000, max: 63_000 };
-    r[11] = Rlimit { cur: 63_000, max: 63_000 }; // RLIMIT_SIGPENDING
-    r[12] = Rlimit { cur: 819_200, max: 819_200 }; // RLIMIT_MSGQUEUE
+    r[rlimit::STACK] = Rlimit {
+        cur: 8 << 20,
+        max: rlimit::INFINITY,
+    };
+    r[rlimit::CORE] = Rlimit {
+        cur: 0,
+        max: rlimit::INFINITY,
+    };
+    r[rlimit::NOFILE] = Rlimit {
+        cur: 1024,
+        max: 1 << 20,
+    };
+    r[rlimit::MEMLOCK] = Rlimit {
+        cur: 8 << 20,
+        max: 8 << 20,
+    };
+    r[rlimit::NPROC] = Rlimit {
+        cur: 63_000,
+        max: 63_000,
+    };
+    r[11] = Rlimit {
+        cur: 63_000,
+        max: 63_000,
+    }; // RLIMIT_SIGPENDING
+    r[12] = Rlimit {
+        cur: 819_200,
+        max: 819_200,
+    }; // RLIMIT_MSGQUEUE
     r[13] = Rlimit { cur: 0, max: 0 }; // RLIMIT_NICE
     r[14] = Rlimit { cur: 0, max: 0 }; // RLIMIT_RTPRIO
     r
@@ -170,8 +194,29 @@ mod tests {
     fn wait_status_encodes_as_linux() {
         assert_eq!(ExitStatus::Exited(3).wait_status(0), 0x300);
         assert_eq!(ExitStatus::Exited(0).wait_status(0), 0);
-        assert_eq!(ExitStatus::Signaled { signal: 11, core: true }.wait_status(0), 11);
-        assert_eq!(ExitStatus::Signaled { signal: 11, core: true }.wait_status(u64::MAX), 0x8b);
-        assert_eq!(ExitStatus::Signaled { signal: 9, core: false }.wait_status(u64::MAX), 9);
+        assert_eq!(
+            ExitStatus::Signaled {
+                signal: 11,
+                core: true
+            }
+            .wait_status(0),
+            11
+        );
+        assert_eq!(
+            ExitStatus::Signaled {
+                signal: 11,
+                core: true
+            }
+            .wait_status(u64::MAX),
+            0x8b
+        );
+        assert_eq!(
+            ExitStatus::Signaled {
+                signal: 9,
+                core: false
+            }
+            .wait_status(u64::MAX),
+            9
+        );
     }
 }

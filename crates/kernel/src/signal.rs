@@ -73,10 +73,38 @@ pub fn default_action(n: u8) -> DefaultAction {
 /// The name strace and shells use ("SIGSEGV").
 pub fn name(n: u8) -> String {
     const NAMES: [&str; 32] = [
-        "0", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
-        "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT",
-        "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU",
-        "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+        "0",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
     ];
     match n {
         0..=31 => NAMES[n as usize].to_string(),
@@ -150,12 +178,24 @@ pub struct SigInfo {
 impl SigInfo {
     /// A signal sent by `kill` (SI_USER) or `tkill`/`tgkill` (SI_TKILL).
     pub fn user(signo: u8, code: i32, pid: i32, uid: u32) -> Self {
-        SigInfo { signo, code, pid, uid, ..Default::default() }
+        SigInfo {
+            signo,
+            code,
+            pid,
+            uid,
+            ..Default::default()
+        }
     }
 
     /// A synchronous fault at `addr`.
     pub fn fault(signo: u8, code: i32, addr: u64) -> Self {
-        SigInfo { signo, code, addr, fault: true, ..Default::default() }
+        SigInfo {
+            signo,
+            code,
+            addr,
+            fault: true,
+            ..Default::default()
+        }
     }
 
     /// The 128-byte `siginfo_t` (include/uapi/asm-generic/siginfo.h, 64-bit):
@@ -280,8 +320,17 @@ impl SignalState {
         if ready == 0 {
             return None;
         }
-        let sync = bit(sig::SIGSEGV) | bit(sig::SIGBUS) | bit(sig::SIGILL) | bit(sig::SIGTRAP) | bit(sig::SIGFPE) | bit(sig::SIGSYS);
-        let pick = if ready & sync != 0 { ready & sync } else { ready };
+        let sync = bit(sig::SIGSEGV)
+            | bit(sig::SIGBUS)
+            | bit(sig::SIGILL)
+            | bit(sig::SIGTRAP)
+            | bit(sig::SIGFPE)
+            | bit(sig::SIGSYS);
+        let pick = if ready & sync != 0 {
+            ready & sync
+        } else {
+            ready
+        };
         Some(pick.trailing_zeros() as u8 + 1)
     }
 
@@ -346,15 +395,27 @@ mod tests {
         assert_eq!(s.next_deliverable(), Some(sig::SIGUSR1));
         assert_eq!(s.take(sig::SIGUSR1).pid, 5);
         assert_eq!(s.next_deliverable(), None);
-        let alt = AltStack { sp: 0x1000, flags: 0, size: 0x1000 };
+        let alt = AltStack {
+            sp: 0x1000,
+            flags: 0,
+            size: 0x1000,
+        };
         assert!(alt.on(0x2000) && !alt.on(0x1000) && !alt.on(0x2001));
     }
 
     #[test]
     fn exec_resets_caught_but_keeps_ignored() {
         let mut s = SignalState::default();
-        s.actions[0] = SigAction { handler: 0x1234, flags: 0, mask: 0 };
-        s.actions[1] = SigAction { handler: SIG_IGN, flags: 0, mask: 0 };
+        s.actions[0] = SigAction {
+            handler: 0x1234,
+            flags: 0,
+            mask: 0,
+        };
+        s.actions[1] = SigAction {
+            handler: SIG_IGN,
+            flags: 0,
+            mask: 0,
+        };
         s.reset_for_exec();
         assert_eq!(s.action(1).handler, SIG_DFL);
         assert_eq!(s.action(2).handler, SIG_IGN);

@@ -168,7 +168,17 @@ pub fn build(args: &StackArgs<'_>) -> Result<StackImage, Errno> {
     let vec_bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
     put(sp, &vec_bytes);
     auxv.pop();
-    Ok(StackImage { base: sp, bytes: img, sp, arg_start, env_start, env_end, execfn, random, auxv })
+    Ok(StackImage {
+        base: sp,
+        bytes: img,
+        sp,
+        arg_start,
+        env_start,
+        env_end,
+        execfn,
+        random,
+        auxv,
+    })
 }
 
 #[cfg(test)]
@@ -184,7 +194,11 @@ mod tests {
 
     fn cstr(img: &StackImage, addr: u64) -> Vec<u8> {
         let o = (addr - img.base) as usize;
-        img.bytes[o..].iter().take_while(|&&b| b != 0).copied().collect()
+        img.bytes[o..]
+            .iter()
+            .take_while(|&&b| b != 0)
+            .copied()
+            .collect()
     }
 
     fn sample() -> StackImage {
@@ -214,8 +228,15 @@ mod tests {
         assert_eq!(cstr(&img, word(&img, img.sp + 32)), b"A=1");
         assert_eq!(cstr(&img, word(&img, img.sp + 40)), b"HOME=/root");
         assert_eq!(word(&img, img.sp + 48), 0, "envp terminator");
-        assert_eq!((word(&img, img.sp + 56), word(&img, img.sp + 64)), (at::PAGESZ, 4096));
-        assert_eq!((word(&img, img.sp + 104), word(&img, img.sp + 112)), (0, 0), "AT_NULL");
+        assert_eq!(
+            (word(&img, img.sp + 56), word(&img, img.sp + 64)),
+            (at::PAGESZ, 4096)
+        );
+        assert_eq!(
+            (word(&img, img.sp + 104), word(&img, img.sp + 112)),
+            (0, 0),
+            "AT_NULL"
+        );
     }
 
     #[test]
@@ -246,10 +267,21 @@ mod tests {
     #[test]
     fn oversized_arguments_are_e2big() {
         let argv = vec![vec![b'x'; MAX_ARG_STRLEN]];
-        let args = StackArgs { top: TOP, argv: &argv, envp: &[], execfn: b"p", random: [0; 16], auxv: &[], stack_limit: 8 << 20 };
+        let args = StackArgs {
+            top: TOP,
+            argv: &argv,
+            envp: &[],
+            execfn: b"p",
+            random: [0; 16],
+            auxv: &[],
+            stack_limit: 8 << 20,
+        };
         assert_eq!(build(&args), Err(Errno::E2BIG));
         let argv: Vec<Vec<u8>> = (0..100).map(|_| vec![b'y'; 30000]).collect();
-        let args = StackArgs { argv: &argv, ..args };
+        let args = StackArgs {
+            argv: &argv,
+            ..args
+        };
         assert_eq!(build(&args), Err(Errno::E2BIG));
     }
 }

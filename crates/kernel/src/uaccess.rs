@@ -58,7 +58,10 @@ pub struct Tlb {
 }
 
 fn empty_array(zero: FrameId) -> TlbArray {
-    [TlbEntry { page: u64::MAX, frame: zero }; TLB_ENTRIES]
+    [TlbEntry {
+        page: u64::MAX,
+        frame: zero,
+    }; TLB_ENTRIES]
 }
 
 fn flush_array(a: &mut TlbArray) {
@@ -169,13 +172,19 @@ impl GuestMemory<'_> {
     fn fill(&mut self, addr: u64, access: Access) -> Option<FrameId> {
         let frame = self.mm.translate(self.pm, addr, access)?;
         if access != Access::Write || !self.pm.is_code_watched(frame) {
-            self.tlb.array(access)[slot(addr)] = TlbEntry { page: tag(addr, 1), frame };
+            self.tlb.array(access)[slot(addr)] = TlbEntry {
+                page: tag(addr, 1),
+                frame,
+            };
         }
         Some(frame)
     }
 
     fn fault(addr: u64, access: Access) -> MemFault {
-        MemFault { addr, access: to_cpu(access) }
+        MemFault {
+            addr,
+            access: to_cpu(access),
+        }
     }
 
     /// Reads `buf.len()` bytes at `addr` without resolving faults.
@@ -199,14 +208,17 @@ impl GuestMemory<'_> {
         let last = addr.wrapping_add(data.len() as u64 - 1) / PAGE_SIZE;
         if first != last {
             let second = last * PAGE_SIZE;
-            self.frame(second, Access::Write).ok_or(Self::fault(second, Access::Write))?;
+            self.frame(second, Access::Write)
+                .ok_or(Self::fault(second, Access::Write))?;
         }
         let mut done = 0;
         while done < data.len() {
             let a = addr.wrapping_add(done as u64);
             let off = (a % PAGE_SIZE) as usize;
             let n = (data.len() - done).min(PAGE_SIZE as usize - off);
-            let f = self.frame(a, Access::Write).ok_or(Self::fault(a, Access::Write))?;
+            let f = self
+                .frame(a, Access::Write)
+                .ok_or(Self::fault(a, Access::Write))?;
             self.pm.bytes_mut(f)[off..off + n].copy_from_slice(&data[done..done + n]);
             done += n;
         }
@@ -311,8 +323,12 @@ impl GuestMemory<'_> {
 fn read_le(ram: &[u8], p: usize, size: u32) -> u64 {
     match size {
         1 => u64::from(ram[p]),
-        2 => u64::from(u16::from_le_bytes(ram[p..p + 2].try_into().expect("read_le: 2 bytes"))),
-        4 => u64::from(u32::from_le_bytes(ram[p..p + 4].try_into().expect("read_le: 4 bytes"))),
+        2 => u64::from(u16::from_le_bytes(
+            ram[p..p + 2].try_into().expect("read_le: 2 bytes"),
+        )),
+        4 => u64::from(u32::from_le_bytes(
+            ram[p..p + 4].try_into().expect("read_le: 4 bytes"),
+        )),
         _ => u64::from_le_bytes(ram[p..p + 8].try_into().expect("read_le: 8 bytes")),
     }
 }
@@ -338,7 +354,11 @@ impl Bus for GuestMemory<'_> {
         let e = self.tlb.read[slot(addr)];
         if e.page == tag(addr, size) {
             let off = (addr % PAGE_SIZE) as usize;
-            return Ok(read_le(self.pm.ram(), PhysMem::frame_offset(e.frame) + off, size));
+            return Ok(read_le(
+                self.pm.ram(),
+                PhysMem::frame_offset(e.frame) + off,
+                size,
+            ));
         }
         self.load_slow(addr, size)
     }
@@ -349,7 +369,12 @@ impl Bus for GuestMemory<'_> {
         if e.page == tag(addr, size) {
             let off = (addr % PAGE_SIZE) as usize;
             // A write entry is never a code-watched frame (Tlb invariant).
-            write_le(self.pm.ram_mut_unwatched(), PhysMem::frame_offset(e.frame) + off, size, value);
+            write_le(
+                self.pm.ram_mut_unwatched(),
+                PhysMem::frame_offset(e.frame) + off,
+                size,
+                value,
+            );
             return Ok(());
         }
         self.store_slow(addr, size, value)
@@ -372,7 +397,9 @@ impl Bus for GuestMemory<'_> {
     /// frame drops the TLB's write entries, so that stores to it go through
     /// `PhysMem::bytes_mut`.
     fn code_version(&mut self, pc: u64) -> Result<u64, MemFault> {
-        let f = self.frame(pc, Access::Execute).ok_or(Self::fault(pc, Access::Execute))?;
+        let f = self
+            .frame(pc, Access::Execute)
+            .ok_or(Self::fault(pc, Access::Execute))?;
         let v = self.pm.watch_code(f);
         self.tlb.sync_watches(self.pm);
         Ok(v)

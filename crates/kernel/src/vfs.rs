@@ -109,8 +109,7 @@ impl Vfs {
                 Err(e) if e.kind() == io::ErrorKind::NotFound && last => break,
                 Err(e) => return Err(e.into()),
             };
-            if meta.file_type().is_symlink() && (!last || follow == Follow::Yes || trailing_slash)
-            {
+            if meta.file_type().is_symlink() && (!last || follow == Follow::Yes || trailing_slash) {
                 links += 1;
                 if links > MAX_SYMLINKS {
                     return Err(Errno::ELOOP);
@@ -131,14 +130,19 @@ impl Vfs {
                 return Err(Errno::ENOTDIR);
             }
         }
-        Ok(Resolved { guest: guest_string(&done), host: self.host_path(&done) })
+        Ok(Resolved {
+            guest: guest_string(&done),
+            host: self.host_path(&done),
+        })
     }
 
     /// Maps a host path back to the guest path naming it, if it lies inside the root.
     pub fn guest_path_of(&self, host: &Path) -> Option<String> {
         let rel = host.strip_prefix(&self.root).ok()?;
-        let parts: Vec<Vec<u8>> =
-            rel.components().map(|c| c.as_os_str().as_bytes().to_vec()).collect();
+        let parts: Vec<Vec<u8>> = rel
+            .components()
+            .map(|c| c.as_os_str().as_bytes().to_vec())
+            .collect();
         Some(guest_string(&parts))
     }
 
@@ -202,18 +206,28 @@ mod tests {
     #[test]
     fn dotdot_at_root_stays_at_root() {
         let (_d, vfs) = scratch_root();
-        let r = vfs.resolve("/", b"../../../../etc/hosts", Follow::Yes).unwrap();
+        let r = vfs
+            .resolve("/", b"../../../../etc/hosts", Follow::Yes)
+            .unwrap();
         assert_eq!(r.host, vfs.root().join("etc/hosts"));
     }
 
     #[test]
     fn symlinks_resolve_inside_root() {
         let (_d, vfs) = scratch_root();
-        assert_eq!(vfs.resolve("/", b"/bin/prog", Follow::Yes).unwrap().guest, "/usr/bin/prog");
+        assert_eq!(
+            vfs.resolve("/", b"/bin/prog", Follow::Yes).unwrap().guest,
+            "/usr/bin/prog"
+        );
         // An absolute target is taken relative to the guest root, not the host's.
-        assert_eq!(vfs.resolve("/", b"/abs/hosts", Follow::Yes).unwrap().guest, "/etc/hosts");
+        assert_eq!(
+            vfs.resolve("/", b"/abs/hosts", Follow::Yes).unwrap().guest,
+            "/etc/hosts"
+        );
         // A relative target climbing past the root stops at the root.
-        let r = vfs.resolve("/", b"/usr/bin/up/etc/hosts", Follow::Yes).unwrap();
+        let r = vfs
+            .resolve("/", b"/usr/bin/up/etc/hosts", Follow::Yes)
+            .unwrap();
         assert_eq!(r.host, vfs.root().join("etc/hosts"));
     }
 
@@ -234,17 +248,32 @@ mod tests {
     fn missing_final_component_is_allowed_but_not_intermediate() {
         let (_d, vfs) = scratch_root();
         assert!(vfs.resolve("/", b"/etc/new-file", Follow::Yes).is_ok());
-        assert_eq!(vfs.resolve("/", b"/nope/file", Follow::Yes), Err(Errno::ENOENT));
-        assert_eq!(vfs.resolve("/", b"/etc/hosts/x", Follow::Yes), Err(Errno::ENOTDIR));
-        assert_eq!(vfs.resolve("/", b"/etc/hosts/", Follow::Yes), Err(Errno::ENOTDIR));
+        assert_eq!(
+            vfs.resolve("/", b"/nope/file", Follow::Yes),
+            Err(Errno::ENOENT)
+        );
+        assert_eq!(
+            vfs.resolve("/", b"/etc/hosts/x", Follow::Yes),
+            Err(Errno::ENOTDIR)
+        );
+        assert_eq!(
+            vfs.resolve("/", b"/etc/hosts/", Follow::Yes),
+            Err(Errno::ENOTDIR)
+        );
     }
 
     #[test]
     fn empty_and_overlong_paths_are_rejected() {
         let (_d, vfs) = scratch_root();
         assert_eq!(vfs.resolve("/", b"", Follow::Yes), Err(Errno::ENOENT));
-        assert_eq!(vfs.resolve("/", &[b'a'; 300], Follow::Yes), Err(Errno::ENAMETOOLONG));
-        assert_eq!(vfs.resolve("/", &[b'a'; 5000], Follow::Yes), Err(Errno::ENAMETOOLONG));
+        assert_eq!(
+            vfs.resolve("/", &[b'a'; 300], Follow::Yes),
+            Err(Errno::ENAMETOOLONG)
+        );
+        assert_eq!(
+            vfs.resolve("/", &[b'a'; 5000], Follow::Yes),
+            Err(Errno::ENAMETOOLONG)
+        );
     }
 
     /// A minimal temporary directory, removed on drop (no extra dependency).

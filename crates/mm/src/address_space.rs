@@ -45,7 +45,9 @@ pub struct AddressSpace {
 pub(crate) fn mmap_base_for(stack_limit: u64) -> u64 {
     const MIN_GAP: u64 = 128 << 20;
     const MAX_GAP: u64 = USER_TOP / 6 * 5;
-    let gap = stack_limit.saturating_add(crate::STACK_GUARD_GAP).clamp(MIN_GAP, MAX_GAP);
+    let gap = stack_limit
+        .saturating_add(crate::STACK_GUARD_GAP)
+        .clamp(MIN_GAP, MAX_GAP);
     page_down(USER_TOP - gap)
 }
 
@@ -91,7 +93,11 @@ impl AddressSpace {
         if !pte.is_leaf() || !pte.has(Pte::U | need) {
             return None;
         }
-        let updated = if access == Access::Write { pte.with(Pte::A | Pte::D) } else { pte.with(Pte::A) };
+        let updated = if access == Access::Write {
+            pte.with(Pte::A | Pte::D)
+        } else {
+            pte.with(Pte::A)
+        };
         if updated != pte {
             pagetable::write_pte(pm, slot, updated);
         }
@@ -162,19 +168,33 @@ impl AddressSpace {
 
     /// The frame backing `addr` for `access`, faulting it in if needed (as
     /// the CPU would: translate, fault, translate again).
-    fn frame_for(&mut self, pm: &mut PhysMem, addr: u64, access: Access) -> Result<FrameId, FaultError> {
+    fn frame_for(
+        &mut self,
+        pm: &mut PhysMem,
+        addr: u64,
+        access: Access,
+    ) -> Result<FrameId, FaultError> {
         if let Some(frame) = self.translate(pm, addr, access) {
             return Ok(frame);
         }
         self.handle_fault(pm, addr, access)?;
-        Ok(self.translate(pm, addr, access).expect("frame_for: fault resolved but translation still fails"))
+        Ok(self
+            .translate(pm, addr, access)
+            .expect("frame_for: fault resolved but translation still fails"))
     }
 
     /// Copies guest memory at `addr` into `buf` (the kernel's
     /// copy_from_user), faulting pages in as a read by the program would.
     /// On error a prefix of `buf` may have been filled.
-    pub fn read_bytes(&mut self, pm: &mut PhysMem, addr: u64, buf: &mut [u8]) -> Result<(), FaultError> {
-        let end = addr.checked_add(buf.len() as u64).ok_or(FaultError::Segv(SegvCode::MapErr))?;
+    pub fn read_bytes(
+        &mut self,
+        pm: &mut PhysMem,
+        addr: u64,
+        buf: &mut [u8],
+    ) -> Result<(), FaultError> {
+        let end = addr
+            .checked_add(buf.len() as u64)
+            .ok_or(FaultError::Segv(SegvCode::MapErr))?;
         let mut at = addr;
         while at < end {
             let frame = self.frame_for(pm, at, Access::Read)?;
@@ -190,8 +210,15 @@ impl AddressSpace {
     /// Copies `data` into guest memory at `addr` (the kernel's copy_to_user),
     /// faulting pages in as a write by the program would (so copy-on-write
     /// and permissions apply). On error a prefix may have been written.
-    pub fn write_bytes(&mut self, pm: &mut PhysMem, addr: u64, data: &[u8]) -> Result<(), FaultError> {
-        let end = addr.checked_add(data.len() as u64).ok_or(FaultError::Segv(SegvCode::MapErr))?;
+    pub fn write_bytes(
+        &mut self,
+        pm: &mut PhysMem,
+        addr: u64,
+        data: &[u8],
+    ) -> Result<(), FaultError> {
+        let end = addr
+            .checked_add(data.len() as u64)
+            .ok_or(FaultError::Segv(SegvCode::MapErr))?;
         let mut at = addr;
         while at < end {
             let frame = self.frame_for(pm, at, Access::Write)?;
@@ -250,6 +277,9 @@ mod tests {
         // 8 MiB + 1 MiB guard < 128 MiB minimum gap.
         assert_eq!(mmap_base_for(8 << 20), USER_TOP - (128 << 20));
         assert_eq!(mmap_base_for(512 << 20), USER_TOP - (513 << 20));
-        assert_eq!(mmap_base_for(u64::MAX), page_down(USER_TOP - USER_TOP / 6 * 5));
+        assert_eq!(
+            mmap_base_for(u64::MAX),
+            page_down(USER_TOP - USER_TOP / 6 * 5)
+        );
     }
 }

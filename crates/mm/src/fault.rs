@@ -81,7 +81,12 @@ impl AddressSpace {
     /// process). On error no PTE changed (page tables allocated on the way
     /// may remain, empty). Each outcome is counted in the global and the
     /// per-space fault counters.
-    pub fn handle_fault(&mut self, pm: &mut PhysMem, addr: u64, access: Access) -> Result<FaultKind, FaultError> {
+    pub fn handle_fault(
+        &mut self,
+        pm: &mut PhysMem,
+        addr: u64,
+        access: Access,
+    ) -> Result<FaultKind, FaultError> {
         let result = self.resolve_fault(pm, addr, access);
         match result {
             Ok(kind) => {
@@ -96,7 +101,12 @@ impl AddressSpace {
         result
     }
 
-    fn resolve_fault(&mut self, pm: &mut PhysMem, addr: u64, access: Access) -> Result<FaultKind, FaultError> {
+    fn resolve_fault(
+        &mut self,
+        pm: &mut PhysMem,
+        addr: u64,
+        access: Access,
+    ) -> Result<FaultKind, FaultError> {
         if addr >= USER_TOP {
             return Err(MAPERR);
         }
@@ -109,7 +119,12 @@ impl AddressSpace {
                 Backing::Anonymous => None,
                 Backing::File { file, offset } => Some((file.clone(), *offset)),
             };
-            Target { start: vma.start, prot: vma.prot, shared: vma.shared, file }
+            Target {
+                start: vma.start,
+                prot: vma.prot,
+                shared: vma.shared,
+                file,
+            }
         };
         if !target.prot.allows(access) {
             return Err(ACCERR);
@@ -124,7 +139,10 @@ impl AddressSpace {
             };
         }
         let slot = slot.expect("resolve_fault: present pte without a slot");
-        assert!(pte.is_leaf(), "handle_fault: PROT_NONE pte at {va:#x} in an accessible vma");
+        assert!(
+            pte.is_leaf(),
+            "handle_fault: PROT_NONE pte at {va:#x} in an accessible vma"
+        );
         let granted = match access {
             Access::Read => pte.has(Pte::R),
             Access::Write => pte.has(Pte::W),
@@ -133,7 +151,12 @@ impl AddressSpace {
         if granted {
             return Ok(FaultKind::Spurious);
         }
-        assert_eq!(access, Access::Write, "handle_fault: pte {pte:?} at {va:#x} disagrees with vma {:?}", target.prot);
+        assert_eq!(
+            access,
+            Access::Write,
+            "handle_fault: pte {pte:?} at {va:#x} disagrees with vma {:?}",
+            target.prot
+        );
         self.write_protect_fault(pm, &target, va, slot, pte)
     }
 
@@ -143,7 +166,9 @@ impl AddressSpace {
     /// guard gap above an accessible non-stack VMA below. SIGSEGV MAPERR
     /// otherwise (there is no VMA at `addr`).
     fn grow_stack(&mut self, pm: &mut PhysMem, addr: u64) -> Result<(), FaultError> {
-        let Some(stack) = self.vmas.next_above(addr) else { return Err(MAPERR) };
+        let Some(stack) = self.vmas.next_above(addr) else {
+            return Err(MAPERR);
+        };
         if !stack.grows_down || stack.shared || !stack.backing.is_anonymous() {
             return Err(MAPERR);
         }
@@ -166,8 +191,17 @@ impl AddressSpace {
     /// A not-present page of private anonymous memory
     /// (mm/memory.c:do_anonymous_page()): reads map the zero frame
     /// read-only, writes get a fresh zeroed frame.
-    fn anonymous_fault(&mut self, pm: &mut PhysMem, t: &Target, va: u64, access: Access) -> Result<FaultKind, FaultError> {
-        assert!(!t.shared, "anonymous_fault: shared anonymous vma without a shared object");
+    fn anonymous_fault(
+        &mut self,
+        pm: &mut PhysMem,
+        t: &Target,
+        va: u64,
+        access: Access,
+    ) -> Result<FaultKind, FaultError> {
+        assert!(
+            !t.shared,
+            "anonymous_fault: shared anonymous vma without a shared object"
+        );
         let slot = pagetable::walk_alloc(pm, self.root, va)?;
         if access == Access::Write {
             let frame = pm.alloc()?;
@@ -185,7 +219,13 @@ impl AddressSpace {
     /// read-only if private), do_cow_fault() (private write: copy it into an
     /// anonymous frame) or do_shared_fault() (shared write: map it writable
     /// and mark it dirty).
-    fn file_fault(&mut self, pm: &mut PhysMem, t: &Target, va: u64, access: Access) -> Result<FaultKind, FaultError> {
+    fn file_fault(
+        &mut self,
+        pm: &mut PhysMem,
+        t: &Target,
+        va: u64,
+        access: Access,
+    ) -> Result<FaultKind, FaultError> {
         let (file, id, index) = t.file_page(va).expect("file_fault: not a file vma");
         let slot = pagetable::walk_alloc(pm, self.root, va)?;
         // `cached` carries a reference for us, so reclaim cannot take it.
@@ -210,7 +250,11 @@ impl AddressSpace {
             pagetable::write_pte(pm, slot, Pte::leaf(copy, leaf_flags(t.prot, false, true)));
             Ok(FaultKind::FileCow)
         } else {
-            pagetable::write_pte(pm, slot, Pte::leaf(cached, leaf_flags(t.prot, false, false)));
+            pagetable::write_pte(
+                pm,
+                slot,
+                Pte::leaf(cached, leaf_flags(t.prot, false, false)),
+            );
             Ok(FaultKind::File)
         }
     }
@@ -228,7 +272,9 @@ impl AddressSpace {
         let old = pte.frame();
         if t.shared {
             // wp_page_shared(): the page-cache page becomes dirty.
-            let (_, id, index) = t.file_page(va).expect("write_protect_fault: shared vma without an object");
+            let (_, id, index) = t
+                .file_page(va)
+                .expect("write_protect_fault: shared vma without an object");
             assert_eq!(
                 pm.page_cache().lookup(id, index).map(|p| p.frame),
                 Some(old),
@@ -243,7 +289,11 @@ impl AddressSpace {
             FrameKind::PageCache => FaultKind::FileCow,
             FrameKind::Anon if pm.refcount(old) == 1 => {
                 // wp_page_reuse(): nobody else holds it; no copy, no flush.
-                pagetable::write_pte(pm, slot, pte.without(Pte::COW).with(Pte::W | Pte::D | Pte::A));
+                pagetable::write_pte(
+                    pm,
+                    slot,
+                    pte.without(Pte::COW).with(Pte::W | Pte::D | Pte::A),
+                );
                 return Ok(FaultKind::CowReuse);
             }
             FrameKind::Anon => FaultKind::CowCopy,
@@ -267,7 +317,9 @@ impl AddressSpace {
     pub(crate) fn populate(&mut self, pm: &mut PhysMem, start: u64, end: u64) {
         let mut va = start;
         while va < end {
-            let Some(vma) = self.vmas.find(va) else { return };
+            let Some(vma) = self.vmas.find(va) else {
+                return;
+            };
             let access = if vma.prot.write && !vma.shared {
                 Access::Write
             } else if vma.prot.allows(Access::Read) {
@@ -278,7 +330,9 @@ impl AddressSpace {
                 va = vma.end;
                 continue;
             };
-            if self.translate(pm, va, access).is_none() && self.handle_fault(pm, va, access).is_err() {
+            if self.translate(pm, va, access).is_none()
+                && self.handle_fault(pm, va, access).is_err()
+            {
                 return;
             }
             va += crate::PAGE_SIZE;

@@ -35,22 +35,27 @@ impl AddressSpace {
 
         let mut to_protect: Vec<(PteSlot, Pte)> = Vec::new();
         let child_root = child.root;
-        let ranges: Vec<(u64, u64, bool)> = self.vmas.iter().map(|v| (v.start, v.end, v.shared)).collect();
+        let ranges: Vec<(u64, u64, bool)> = self
+            .vmas
+            .iter()
+            .map(|v| (v.start, v.end, v.shared))
+            .collect();
         for (start, end, shared) in ranges {
-            let copied = pagetable::for_each_leaf(pm, self.root, start, end, &mut |pm, va, slot, pte| {
-                let child_slot = pagetable::walk_alloc(pm, child_root, va)?;
-                let mut child_pte = pte.without(Pte::A); // pte_mkold()
-                if shared {
-                    child_pte = child_pte.without(Pte::D); // pte_mkclean()
-                } else if pte.has(Pte::W) {
-                    let protected = pte.without(Pte::W).with(Pte::COW); // ptep_set_wrprotect()
-                    child_pte = child_pte.without(Pte::W).with(Pte::COW);
-                    to_protect.push((slot, protected));
-                }
-                pm.get(pte.frame());
-                pagetable::write_pte(pm, child_slot, child_pte);
-                Ok(())
-            });
+            let copied =
+                pagetable::for_each_leaf(pm, self.root, start, end, &mut |pm, va, slot, pte| {
+                    let child_slot = pagetable::walk_alloc(pm, child_root, va)?;
+                    let mut child_pte = pte.without(Pte::A); // pte_mkold()
+                    if shared {
+                        child_pte = child_pte.without(Pte::D); // pte_mkclean()
+                    } else if pte.has(Pte::W) {
+                        let protected = pte.without(Pte::W).with(Pte::COW); // ptep_set_wrprotect()
+                        child_pte = child_pte.without(Pte::W).with(Pte::COW);
+                        to_protect.push((slot, protected));
+                    }
+                    pm.get(pte.frame());
+                    pagetable::write_pte(pm, child_slot, child_pte);
+                    Ok(())
+                });
             if let Err(e) = copied {
                 child.release(pm);
                 return Err(e);

@@ -86,7 +86,12 @@ struct FrameMeta {
     code_version: u64,
 }
 
-const FREE_META: FrameMeta = FrameMeta { refcount: 0, kind: FrameKind::Free, cache_key: None, code_version: 0 };
+const FREE_META: FrameMeta = FrameMeta {
+    refcount: 0,
+    kind: FrameKind::Free,
+    cache_key: None,
+    code_version: 0,
+};
 
 /// The frame pool, its statistics and the page cache.
 ///
@@ -135,12 +140,20 @@ impl PhysMem {
         let arena = Arena::new(max_frames.max(MIN_RESERVED_FRAMES) as usize + 1)?;
         Ok(PhysMem {
             arena,
-            meta: vec![FrameMeta { refcount: 1, kind: FrameKind::Zero, cache_key: None, code_version: 0 }],
+            meta: vec![FrameMeta {
+                refcount: 1,
+                kind: FrameKind::Zero,
+                cache_key: None,
+                code_version: 0,
+            }],
             free: Vec::new(),
             next_code_version: 1,
             code_epoch: 0,
             cache: PageCache::default(),
-            stats: MemStats { max_frames, ..MemStats::default() },
+            stats: MemStats {
+                max_frames,
+                ..MemStats::default()
+            },
         })
     }
 
@@ -174,7 +187,10 @@ impl PhysMem {
 
     /// [`alloc`](Self::alloc) for a frame of the given kind.
     pub(crate) fn alloc_kind(&mut self, kind: FrameKind) -> Result<FrameId, MmError> {
-        assert!(!matches!(kind, FrameKind::Free | FrameKind::Zero), "alloc_kind: bad kind {kind:?}");
+        assert!(
+            !matches!(kind, FrameKind::Free | FrameKind::Zero),
+            "alloc_kind: bad kind {kind:?}"
+        );
         if self.stats.frames_in_use >= self.stats.max_frames {
             self.reap_shared_anon();
             while self.stats.frames_in_use >= self.stats.max_frames {
@@ -186,8 +202,12 @@ impl PhysMem {
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
-                let index = u32::try_from(self.meta.len()).expect("alloc_kind: frame numbers exhausted");
-                assert!((index as usize) < self.arena.frames(), "alloc_kind: frame {index} beyond the arena");
+                let index =
+                    u32::try_from(self.meta.len()).expect("alloc_kind: frame numbers exhausted");
+                assert!(
+                    (index as usize) < self.arena.frames(),
+                    "alloc_kind: frame {index} beyond the arena"
+                );
                 self.meta.push(FREE_META);
                 index
             }
@@ -195,7 +215,12 @@ impl PhysMem {
         let slot = index as usize;
         debug_assert_eq!(self.meta[slot].kind, FrameKind::Free);
         // A free frame was discarded, so it already reads as zeros.
-        self.meta[slot] = FrameMeta { refcount: 1, kind, cache_key: None, code_version: 0 };
+        self.meta[slot] = FrameMeta {
+            refcount: 1,
+            kind,
+            cache_key: None,
+            code_version: 0,
+        };
         self.stats.frames_in_use += 1;
         self.stats.peak_frames_in_use = self.stats.peak_frames_in_use.max(self.stats.frames_in_use);
         match kind {
@@ -232,7 +257,10 @@ impl PhysMem {
         let m = self.meta_mut(f);
         assert!(m.refcount > 0, "put: frame {} has refcount 0", f.0);
         if m.kind == FrameKind::Zero {
-            assert!(m.refcount > 1, "put: dropping the zero frame's own reference");
+            assert!(
+                m.refcount > 1,
+                "put: dropping the zero frame's own reference"
+            );
         }
         m.refcount -= 1;
         if m.refcount > 0 {
@@ -268,7 +296,9 @@ impl PhysMem {
 
     /// What `f` is used for ([`FrameKind::Free`] if not allocated).
     pub fn frame_kind(&self, f: FrameId) -> FrameKind {
-        self.meta.get(f.0 as usize).map_or(FrameKind::Free, |m| m.kind)
+        self.meta
+            .get(f.0 as usize)
+            .map_or(FrameKind::Free, |m| m.kind)
     }
 
     /// The contents of an allocated frame.
@@ -343,7 +373,9 @@ impl PhysMem {
     /// Whether `f` is watched (a store to it must go through [`bytes_mut`](Self::bytes_mut)).
     #[inline]
     pub fn is_code_watched(&self, f: FrameId) -> bool {
-        self.meta.get(f.0 as usize).is_some_and(|m| m.code_version != 0)
+        self.meta
+            .get(f.0 as usize)
+            .is_some_and(|m| m.code_version != 0)
     }
 
     /// Moves whenever a watched frame is written or freed (so some cached
@@ -375,7 +407,12 @@ impl PhysMem {
 
     pub(crate) fn set_cache_key(&mut self, f: FrameId, key: Option<PageKey>) {
         let m = self.meta_mut(f);
-        assert_eq!(m.kind, FrameKind::PageCache, "set_cache_key: frame {} is not a page-cache frame", f.0);
+        assert_eq!(
+            m.kind,
+            FrameKind::PageCache,
+            "set_cache_key: frame {} is not a page-cache frame",
+            f.0
+        );
         m.cache_key = key;
     }
 
@@ -394,29 +431,80 @@ impl PhysMem {
 
     /// Internal consistency of the pool itself (for the invariant checker).
     pub(crate) fn check_pool(&self) {
-        assert!(self.meta.len() <= self.arena.frames(), "check_pool: more frames than the arena holds");
+        assert!(
+            self.meta.len() <= self.arena.frames(),
+            "check_pool: more frames than the arena holds"
+        );
         for (i, m) in self.meta.iter().enumerate() {
             if m.kind != FrameKind::Free {
-                assert!(m.refcount > 0, "check_pool: allocated frame {i} has refcount 0");
+                assert!(
+                    m.refcount > 0,
+                    "check_pool: allocated frame {i} has refcount 0"
+                );
             } else {
-                assert_eq!(m.code_version, 0, "check_pool: free frame {i} is code-watched");
+                assert_eq!(
+                    m.code_version, 0,
+                    "check_pool: free frame {i} is code-watched"
+                );
             }
-            assert!(m.code_version < self.next_code_version, "check_pool: frame {i} has a future code version");
+            assert!(
+                m.code_version < self.next_code_version,
+                "check_pool: frame {i} has a future code version"
+            );
         }
         let free: std::collections::HashSet<u32> = self.free.iter().copied().collect();
-        assert_eq!(free.len(), self.free.len(), "check_pool: duplicate on free list");
+        assert_eq!(
+            free.len(),
+            self.free.len(),
+            "check_pool: duplicate on free list"
+        );
         for &i in &free {
-            assert_eq!(self.meta[i as usize].kind, FrameKind::Free, "check_pool: allocated frame {i} on free list");
+            assert_eq!(
+                self.meta[i as usize].kind,
+                FrameKind::Free,
+                "check_pool: allocated frame {i} on free list"
+            );
         }
-        let in_use = self.meta.iter().filter(|m| !matches!(m.kind, FrameKind::Free | FrameKind::Zero)).count();
-        assert_eq!(free.len() + in_use + 1, self.meta.len(), "check_pool: a free frame is missing from the free list");
-        assert_eq!(self.stats.frames_in_use, in_use as u64, "check_pool: frames_in_use is wrong");
-        let tables = self.meta.iter().filter(|m| m.kind == FrameKind::PageTable).count();
-        assert_eq!(self.stats.page_table_frames, tables as u64, "check_pool: page_table_frames is wrong");
-        let cached = self.meta.iter().filter(|m| m.kind == FrameKind::PageCache).count();
-        assert_eq!(self.stats.page_cache_frames, cached as u64, "check_pool: page_cache_frames is wrong");
-        assert!(self.stats.peak_frames_in_use >= self.stats.frames_in_use, "check_pool: peak below current");
-        assert!(self.bytes(ZERO_FRAME).iter().all(|&b| b == 0), "check_pool: the zero frame was written");
+        let in_use = self
+            .meta
+            .iter()
+            .filter(|m| !matches!(m.kind, FrameKind::Free | FrameKind::Zero))
+            .count();
+        assert_eq!(
+            free.len() + in_use + 1,
+            self.meta.len(),
+            "check_pool: a free frame is missing from the free list"
+        );
+        assert_eq!(
+            self.stats.frames_in_use, in_use as u64,
+            "check_pool: frames_in_use is wrong"
+        );
+        let tables = self
+            .meta
+            .iter()
+            .filter(|m| m.kind == FrameKind::PageTable)
+            .count();
+        assert_eq!(
+            self.stats.page_table_frames, tables as u64,
+            "check_pool: page_table_frames is wrong"
+        );
+        let cached = self
+            .meta
+            .iter()
+            .filter(|m| m.kind == FrameKind::PageCache)
+            .count();
+        assert_eq!(
+            self.stats.page_cache_frames, cached as u64,
+            "check_pool: page_cache_frames is wrong"
+        );
+        assert!(
+            self.stats.peak_frames_in_use >= self.stats.frames_in_use,
+            "check_pool: peak below current"
+        );
+        assert!(
+            self.bytes(ZERO_FRAME).iter().all(|&b| b == 0),
+            "check_pool: the zero frame was written"
+        );
     }
 }
 
@@ -475,7 +563,11 @@ mod tests {
         let (epoch, watches) = (pm.code_epoch(), pm.code_watches());
         let va = pm.watch_code(a);
         assert!(pm.is_code_watched(a) && !pm.is_code_watched(b));
-        assert_ne!(pm.code_watches(), watches, "TLBs must learn about the new watch");
+        assert_ne!(
+            pm.code_watches(),
+            watches,
+            "TLBs must learn about the new watch"
+        );
         assert_eq!(pm.watch_code(a), va, "same bytes, same version");
         let vb = pm.watch_code(b);
         assert_ne!(va, vb, "versions name one frame");
@@ -490,7 +582,11 @@ mod tests {
         let c = pm.alloc().unwrap();
         assert_eq!(c, a);
         assert!(!pm.is_code_watched(c));
-        assert_ne!(pm.watch_code(c), va, "a reused frame never repeats a version");
+        assert_ne!(
+            pm.watch_code(c),
+            va,
+            "a reused frame never repeats a version"
+        );
         pm.check_pool();
     }
 
@@ -503,9 +599,18 @@ mod tests {
         pm.ram_mut_unwatched()[PhysMem::frame_offset(a) + 6] = 8;
         assert_eq!(pm.bytes(a)[6], 8);
         pm.set_max_frames(u64::MAX);
-        assert_eq!(pm.stats().max_frames, MIN_RESERVED_FRAMES, "the cap cannot outgrow the reservation");
+        assert_eq!(
+            pm.stats().max_frames,
+            MIN_RESERVED_FRAMES,
+            "the cap cannot outgrow the reservation"
+        );
         pm.put(a);
-        assert!(pm.ram()[PhysMem::frame_offset(a)..][..PAGE_SIZE as usize].iter().all(|&b| b == 0), "freed frames are discarded");
+        assert!(
+            pm.ram()[PhysMem::frame_offset(a)..][..PAGE_SIZE as usize]
+                .iter()
+                .all(|&b| b == 0),
+            "freed frames are discarded"
+        );
     }
 
     #[test]

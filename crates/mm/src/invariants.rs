@@ -36,8 +36,16 @@ pub fn check_invariants(pm: &PhysMem, spaces: &[&AddressSpace]) {
 
     for (file, index, page) in pm.page_cache().pages() {
         let key = (file.0, file.1, index);
-        assert_eq!(pm.frame_kind(page.frame), FrameKind::PageCache, "check_invariants: cache page {key:?} kind");
-        assert_eq!(pm.cache_key(page.frame), Some(key), "check_invariants: cache page {key:?} back-pointer");
+        assert_eq!(
+            pm.frame_kind(page.frame),
+            FrameKind::PageCache,
+            "check_invariants: cache page {key:?} kind"
+        );
+        assert_eq!(
+            pm.cache_key(page.frame),
+            Some(key),
+            "check_invariants: cache page {key:?} back-pointer"
+        );
         *expected.entry(page.frame).or_default() += 1;
     }
 
@@ -46,7 +54,11 @@ pub fn check_invariants(pm: &PhysMem, spaces: &[&AddressSpace]) {
         check_vmas(space);
         let (tables, leaves) = pagetable::collect(pm, space.root);
         for table in tables {
-            assert_eq!(pm.frame_kind(table), FrameKind::PageTable, "check_invariants: space {n}: table {table:?} kind");
+            assert_eq!(
+                pm.frame_kind(table),
+                FrameKind::PageTable,
+                "check_invariants: space {n}: table {table:?} kind"
+            );
             if let Some(other) = table_owner.insert(table, n) {
                 panic!("check_invariants: table {table:?} in spaces {other} and {n}");
             }
@@ -72,61 +84,161 @@ fn check_vmas(space: &AddressSpace) {
     for vma in space.vmas.iter() {
         let r = format!("{:#x}..{:#x}", vma.start, vma.end);
         assert!(vma.start < vma.end, "check_vmas: empty vma {r}");
-        assert!(is_page_aligned(vma.start) && is_page_aligned(vma.end), "check_vmas: unaligned vma {r}");
+        assert!(
+            is_page_aligned(vma.start) && is_page_aligned(vma.end),
+            "check_vmas: unaligned vma {r}"
+        );
         assert!(vma.end <= USER_TOP, "check_vmas: vma {r} beyond user space");
-        assert!(!vma.shared || !vma.backing.is_anonymous(), "check_vmas: shared anonymous vma {r} without an object");
-        assert!(!vma.grows_down || (!vma.shared && vma.backing.is_anonymous()), "check_vmas: odd grows-down vma {r}");
+        assert!(
+            !vma.shared || !vma.backing.is_anonymous(),
+            "check_vmas: shared anonymous vma {r} without an object"
+        );
+        assert!(
+            !vma.grows_down || (!vma.shared && vma.backing.is_anonymous()),
+            "check_vmas: odd grows-down vma {r}"
+        );
         if let Backing::File { offset, .. } = &vma.backing {
-            assert!(is_page_aligned(*offset), "check_vmas: unaligned offset in {r}");
+            assert!(
+                is_page_aligned(*offset),
+                "check_vmas: unaligned offset in {r}"
+            );
         }
         if let Some(p) = prev {
-            assert!(p.end <= vma.start, "check_vmas: {:#x}..{:#x} overlaps {r}", p.start, p.end);
-            assert!(!p.can_merge_with(vma), "check_vmas: {:#x}..{:#x} and {r} should have merged", p.start, p.end);
+            assert!(
+                p.end <= vma.start,
+                "check_vmas: {:#x}..{:#x} overlaps {r}",
+                p.start,
+                p.end
+            );
+            assert!(
+                !p.can_merge_with(vma),
+                "check_vmas: {:#x}..{:#x} and {r} should have merged",
+                p.start,
+                p.end
+            );
         }
         prev = Some(vma);
     }
-    assert!(space.brk_start <= space.brk_end, "check_vmas: brk below start_brk");
-    assert!(is_page_aligned(space.brk_start), "check_vmas: start_brk unaligned");
+    assert!(
+        space.brk_start <= space.brk_end,
+        "check_vmas: brk below start_brk"
+    );
+    assert!(
+        is_page_aligned(space.brk_start),
+        "check_vmas: start_brk unaligned"
+    );
 }
 
 fn check_leaf(pm: &PhysMem, space: &AddressSpace, n: usize, va: u64, pte: Pte) {
     let here = format!("space {n} page {va:#x} {pte:?}");
-    let vma = space.vmas.find(va).unwrap_or_else(|| panic!("check_leaf: {here} outside any vma"));
+    let vma = space
+        .vmas
+        .find(va)
+        .unwrap_or_else(|| panic!("check_leaf: {here} outside any vma"));
     let frame = pte.frame();
     let kind = pm.frame_kind(frame);
-    assert!(matches!(kind, FrameKind::Anon | FrameKind::PageCache | FrameKind::Zero), "check_leaf: {here} maps a {kind:?} frame");
+    assert!(
+        matches!(
+            kind,
+            FrameKind::Anon | FrameKind::PageCache | FrameKind::Zero
+        ),
+        "check_leaf: {here} maps a {kind:?} frame"
+    );
     if kind == FrameKind::Zero {
-        assert!(vma.backing.is_anonymous() && !vma.shared, "check_leaf: {here}: zero frame outside private anonymous memory");
-        assert!(!pte.has(Pte::W), "check_leaf: {here}: zero frame mapped writable");
+        assert!(
+            vma.backing.is_anonymous() && !vma.shared,
+            "check_leaf: {here}: zero frame outside private anonymous memory"
+        );
+        assert!(
+            !pte.has(Pte::W),
+            "check_leaf: {here}: zero frame mapped writable"
+        );
     }
     if vma.prot.is_none() {
-        assert!(pte.is_prot_none(), "check_leaf: {here} in a PROT_NONE vma is not PROT_NONE");
-        assert_eq!(pte.flags() & !Pte::G, 0, "check_leaf: {here}: stray bits on a PROT_NONE entry");
+        assert!(
+            pte.is_prot_none(),
+            "check_leaf: {here} in a PROT_NONE vma is not PROT_NONE"
+        );
+        assert_eq!(
+            pte.flags() & !Pte::G,
+            0,
+            "check_leaf: {here}: stray bits on a PROT_NONE entry"
+        );
     } else {
-        assert!(pte.is_leaf(), "check_leaf: {here} in an accessible vma is not a valid leaf");
-        assert!(pte.has(Pte::U) && !pte.has(Pte::G), "check_leaf: {here}: U/G wrong");
-        assert_eq!(pte.has(Pte::R), vma.prot.read || vma.prot.write, "check_leaf: {here}: R disagrees with {:?}", vma.prot);
-        assert_eq!(pte.has(Pte::X), vma.prot.exec, "check_leaf: {here}: X disagrees with {:?}", vma.prot);
-        assert!(!pte.has(Pte::W) || vma.prot.write, "check_leaf: {here}: W in a read-only vma");
+        assert!(
+            pte.is_leaf(),
+            "check_leaf: {here} in an accessible vma is not a valid leaf"
+        );
+        assert!(
+            pte.has(Pte::U) && !pte.has(Pte::G),
+            "check_leaf: {here}: U/G wrong"
+        );
+        assert_eq!(
+            pte.has(Pte::R),
+            vma.prot.read || vma.prot.write,
+            "check_leaf: {here}: R disagrees with {:?}",
+            vma.prot
+        );
+        assert_eq!(
+            pte.has(Pte::X),
+            vma.prot.exec,
+            "check_leaf: {here}: X disagrees with {:?}",
+            vma.prot
+        );
+        assert!(
+            !pte.has(Pte::W) || vma.prot.write,
+            "check_leaf: {here}: W in a read-only vma"
+        );
         let cow_expected = !vma.shared && vma.prot.write && !pte.has(Pte::W);
-        assert_eq!(pte.has(Pte::COW), cow_expected, "check_leaf: {here}: COW bit wrong");
+        assert_eq!(
+            pte.has(Pte::COW),
+            cow_expected,
+            "check_leaf: {here}: COW bit wrong"
+        );
         if pte.has(Pte::W) && !vma.shared {
-            assert_eq!(kind, FrameKind::Anon, "check_leaf: {here}: private writable page is not anonymous");
-            assert_eq!(pm.refcount(frame), 1, "check_leaf: {here}: private writable page is shared");
+            assert_eq!(
+                kind,
+                FrameKind::Anon,
+                "check_leaf: {here}: private writable page is not anonymous"
+            );
+            assert_eq!(
+                pm.refcount(frame),
+                1,
+                "check_leaf: {here}: private writable page is shared"
+            );
         }
     }
     if let Some((id, index)) = vma.file_page(va) {
         let cached = pm.page_cache().lookup(id, index);
         if vma.shared {
-            let page = cached.unwrap_or_else(|| panic!("check_leaf: {here}: shared page not in the cache"));
-            assert_eq!(page.frame, frame, "check_leaf: {here}: shared page is not the cache page");
-            assert!(!pte.has(Pte::W) || page.dirty, "check_leaf: {here}: writable shared page not dirty");
+            let page = cached
+                .unwrap_or_else(|| panic!("check_leaf: {here}: shared page not in the cache"));
+            assert_eq!(
+                page.frame, frame,
+                "check_leaf: {here}: shared page is not the cache page"
+            );
+            assert!(
+                !pte.has(Pte::W) || page.dirty,
+                "check_leaf: {here}: writable shared page not dirty"
+            );
         } else if kind == FrameKind::PageCache {
-            assert_eq!(cached.map(|p| p.frame), Some(frame), "check_leaf: {here}: private file page maps the wrong cache page");
+            assert_eq!(
+                cached.map(|p| p.frame),
+                Some(frame),
+                "check_leaf: {here}: private file page maps the wrong cache page"
+            );
         } else {
-            assert_eq!(kind, FrameKind::Anon, "check_leaf: {here}: private file page neither cached nor anonymous");
+            assert_eq!(
+                kind,
+                FrameKind::Anon,
+                "check_leaf: {here}: private file page neither cached nor anonymous"
+            );
         }
     } else {
-        assert_ne!(kind, FrameKind::PageCache, "check_leaf: {here}: anonymous vma maps a cache page");
+        assert_ne!(
+            kind,
+            FrameKind::PageCache,
+            "check_leaf: {here}: anonymous vma maps a cache page"
+        );
     }
 }

@@ -90,12 +90,23 @@ impl AddressSpace {
             self.find_free_area(addr, len).ok_or(MmError::NoMemory)?
         };
         let backing = if flags.shared && backing.is_anonymous() {
-            Backing::File { file: pm.new_shared_anon(len), offset: 0 }
+            Backing::File {
+                file: pm.new_shared_anon(len),
+                offset: 0,
+            }
         } else {
             backing
         };
         self.unmap_range(pm, start, start + len);
-        let vma = Vma { start, end: start + len, prot, shared: flags.shared, backing, grows_down: flags.grows_down, name };
+        let vma = Vma {
+            start,
+            end: start + len,
+            prot,
+            shared: flags.shared,
+            backing,
+            grows_down: flags.grows_down,
+            name,
+        };
         self.vmas.insert(vma);
         if flags.populate {
             self.populate(pm, start, start + len);
@@ -139,7 +150,13 @@ impl AddressSpace {
     /// an unaligned `addr`; `NoMemory` if any page in the range is unmapped
     /// (mm/mprotect.c:do_mprotect_pkey(); unlike Linux, which changes the
     /// VMAs before the hole, this changes nothing).
-    pub fn mprotect(&mut self, pm: &mut PhysMem, addr: u64, len: u64, prot: Prot) -> Result<(), MmError> {
+    pub fn mprotect(
+        &mut self,
+        pm: &mut PhysMem,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+    ) -> Result<(), MmError> {
         if !is_page_aligned(addr) {
             return Err(MmError::InvalidArgument);
         }
@@ -172,10 +189,12 @@ impl AddressSpace {
             let new = if prot.is_none() {
                 Pte::prot_none(frame)
             } else {
-                let exclusive_anon = pm.frame_kind(frame) == FrameKind::Anon && pm.refcount(frame) == 1;
+                let exclusive_anon =
+                    pm.frame_kind(frame) == FrameKind::Anon && pm.refcount(frame) == 1;
                 let writable = prot.write && (pte.has(Pte::W) || (!shared && exclusive_anon));
                 let accessed_dirty = pte.flags() & (Pte::A | Pte::D);
-                let flags = (leaf_flags(prot, shared, writable) & !(Pte::A | Pte::D)) | accessed_dirty;
+                let flags =
+                    (leaf_flags(prot, shared, writable) & !(Pte::A | Pte::D)) | accessed_dirty;
                 Pte::leaf(frame, flags)
             };
             revoked |= pte.flags() & (Pte::R | Pte::W | Pte::X) & !new.flags() != 0;
@@ -192,7 +211,9 @@ impl AddressSpace {
     /// page-aligned end of the bss (load_elf_binary()). Panics if `base` is
     /// beyond user space (a kernel bug).
     pub fn set_brk_base(&mut self, base: u64) {
-        let base = page_up(base).filter(|&b| b <= USER_TOP).expect("set_brk_base: base beyond user space");
+        let base = page_up(base)
+            .filter(|&b| b <= USER_TOP)
+            .expect("set_brk_base: base beyond user space");
         self.brk_start = base;
         self.brk_end = base;
         self.brk_set = true;
@@ -245,17 +266,22 @@ impl AddressSpace {
         if hint != 0 && self.range_is_free(hint, len) {
             return Some(hint);
         }
-        self.free_area_top_down(len).or_else(|| self.free_area_bottom_up(len))
+        self.free_area_top_down(len)
+            .or_else(|| self.free_area_bottom_up(len))
     }
 
     /// Whether `[start, start + len)` is inside the mmap-able space and
     /// clear of every VMA (and of the guard gap below a stack).
     fn range_is_free(&self, start: u64, len: u64) -> bool {
-        let Some(end) = start.checked_add(len) else { return false };
+        let Some(end) = start.checked_add(len) else {
+            return false;
+        };
         if start < MMAP_MIN_ADDR || end > USER_TOP {
             return false;
         }
-        self.vmas.first_ending_above(start).is_none_or(|next| end <= next.start_gap())
+        self.vmas
+            .first_ending_above(start)
+            .is_none_or(|next| end <= next.start_gap())
     }
 
     /// The highest free range of `len` bytes below `mmap_base`.

@@ -73,7 +73,9 @@ impl PageCache {
 
     /// Every cached page as (file id, page index, page), in key order.
     pub fn pages(&self) -> impl Iterator<Item = ((u64, u64), u64, CachedPage)> + '_ {
-        self.pages.iter().map(|(&(dev, ino, index), &page)| ((dev, ino), index, page))
+        self.pages
+            .iter()
+            .map(|(&(dev, ino, index), &page)| ((dev, ino), index, page))
     }
 }
 
@@ -111,7 +113,11 @@ impl PhysMem {
     /// Errors: `Bus` if the page lies wholly beyond end of file or reading
     /// fails (mm/filemap.c:filemap_fault() → VM_FAULT_SIGBUS); `OutOfMemory`
     /// if no frame is free. On error nothing changed.
-    pub(crate) fn cache_get(&mut self, file: &dyn FileSource, index: u64) -> Result<FrameId, FaultError> {
+    pub(crate) fn cache_get(
+        &mut self,
+        file: &dyn FileSource,
+        index: u64,
+    ) -> Result<FrameId, FaultError> {
         let (dev, ino) = file.id();
         let key = (dev, ino, index);
         if let Some(page) = self.cache.pages.get(&key) {
@@ -128,7 +134,10 @@ impl PhysMem {
         let want = (len - offset).min(PAGE_SIZE) as usize;
         let mut filled = 0;
         while filled < want {
-            match file.read_at(offset + filled as u64, &mut self.bytes_mut(frame)[filled..want]) {
+            match file.read_at(
+                offset + filled as u64,
+                &mut self.bytes_mut(frame)[filled..want],
+            ) {
                 Ok(0) => break, // end of file: the rest stays zero
                 Ok(n) => filled += n.min(want - filled),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -138,7 +147,13 @@ impl PhysMem {
                 }
             }
         }
-        self.cache.pages.insert(key, CachedPage { frame, dirty: false });
+        self.cache.pages.insert(
+            key,
+            CachedPage {
+                frame,
+                dirty: false,
+            },
+        );
         self.set_cache_key(frame, Some(key));
         self.get(frame);
         Ok(frame)
@@ -158,7 +173,8 @@ impl PhysMem {
     pub(crate) fn evict_one_clean(&mut self) -> bool {
         let victim = {
             let this = &*self;
-            let evictable = |(_, page): &(&PageKey, &CachedPage)| !page.dirty && this.refcount(page.frame) == 1;
+            let evictable =
+                |(_, page): &(&PageKey, &CachedPage)| !page.dirty && this.refcount(page.frame) == 1;
             let after = this.cache.hand.map_or(Bound::Unbounded, Bound::Excluded);
             this.cache
                 .pages
@@ -167,7 +183,9 @@ impl PhysMem {
                 .or_else(|| this.cache.pages.iter().find(evictable))
                 .map(|(key, page)| (*key, page.frame))
         };
-        let Some((key, frame)) = victim else { return false };
+        let Some((key, frame)) = victim else {
+            return false;
+        };
         self.cache.pages.remove(&key);
         self.cache.hand = Some(key);
         self.set_cache_key(frame, None);
@@ -219,8 +237,13 @@ impl PhysMem {
     /// Drops the cached pages of shared anonymous objects nobody references
     /// any more (their last mapping was unmapped). Called after unmapping.
     pub(crate) fn reap_shared_anon(&mut self) {
-        let dead: Vec<u64> =
-            self.cache.shared_anon.iter().filter(|(_, w)| w.strong_count() == 0).map(|&(id, _)| id).collect();
+        let dead: Vec<u64> = self
+            .cache
+            .shared_anon
+            .iter()
+            .filter(|(_, w)| w.strong_count() == 0)
+            .map(|&(id, _)| id)
+            .collect();
         if dead.is_empty() {
             return;
         }
@@ -233,7 +256,11 @@ impl PhysMem {
                 .map(|(key, _)| *key)
                 .collect();
             for key in keys {
-                let page = self.cache.pages.remove(&key).expect("reap_shared_anon: key vanished");
+                let page = self
+                    .cache
+                    .pages
+                    .remove(&key)
+                    .expect("reap_shared_anon: key vanished");
                 self.set_cache_key(page.frame, None);
                 self.put(page.frame);
             }

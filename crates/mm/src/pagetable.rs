@@ -42,8 +42,15 @@ impl Pte {
 
     /// A leaf mapping `frame` with `flags` (V, R, W, X, U, A, D, COW, ...).
     pub fn leaf(frame: FrameId, flags: u64) -> Pte {
-        assert_eq!(flags & !Self::FLAGS, 0, "Pte::leaf: flags outside the flag bits");
-        assert!(flags & Self::V == 0 || flags & (Self::R | Self::W | Self::X) != 0, "Pte::leaf: valid leaf without R/W/X");
+        assert_eq!(
+            flags & !Self::FLAGS,
+            0,
+            "Pte::leaf: flags outside the flag bits"
+        );
+        assert!(
+            flags & Self::V == 0 || flags & (Self::R | Self::W | Self::X) != 0,
+            "Pte::leaf: valid leaf without R/W/X"
+        );
         Pte((u64::from(frame.index()) << PPN_SHIFT) | flags)
     }
 
@@ -151,7 +158,9 @@ fn span(level: usize) -> u64 {
 
 fn read_entry(pm: &PhysMem, table: FrameId, index: usize) -> Pte {
     let bytes = pm.bytes(table);
-    let raw: [u8; 8] = bytes[index * 8..index * 8 + 8].try_into().expect("read_entry: slice of 8");
+    let raw: [u8; 8] = bytes[index * 8..index * 8 + 8]
+        .try_into()
+        .expect("read_entry: slice of 8");
     Pte(u64::from_le_bytes(raw))
 }
 
@@ -217,10 +226,16 @@ pub fn walk(pm: &PhysMem, root: FrameId, va: u64) -> Option<PteSlot> {
         if !pte.is_valid() {
             return None;
         }
-        assert!(pte.is_table(), "walk: superpage leaf at level {level} for {va:#x}");
+        assert!(
+            pte.is_table(),
+            "walk: superpage leaf at level {level} for {va:#x}"
+        );
         table = pte.frame();
     }
-    Some(PteSlot { table, index: vpn(va, 0) })
+    Some(PteSlot {
+        table,
+        index: vpn(va, 0),
+    })
 }
 
 /// Finds the level-0 slot for `va`, allocating missing intermediate tables.
@@ -233,7 +248,10 @@ pub fn walk_alloc(pm: &mut PhysMem, root: FrameId, va: u64) -> Result<PteSlot, M
         let index = vpn(va, level);
         let pte = read_entry(pm, table, index);
         if pte.is_valid() {
-            assert!(pte.is_table(), "walk_alloc: superpage leaf at level {level} for {va:#x}");
+            assert!(
+                pte.is_table(),
+                "walk_alloc: superpage leaf at level {level} for {va:#x}"
+            );
             table = pte.frame();
         } else {
             let next = pm.alloc_kind(FrameKind::PageTable)?;
@@ -241,17 +259,29 @@ pub fn walk_alloc(pm: &mut PhysMem, root: FrameId, va: u64) -> Result<PteSlot, M
             table = next;
         }
     }
-    Ok(PteSlot { table, index: vpn(va, 0) })
+    Ok(PteSlot {
+        table,
+        index: vpn(va, 0),
+    })
 }
 
 /// Maps page `va` to `frame` with leaf `flags`, moving one reference the
 /// caller holds on `frame` into the table. Preconditions: `va` page aligned,
 /// below `USER_TOP`, not mapped. On error nothing is mapped and the caller
 /// still owns its reference.
-pub fn map_page(pm: &mut PhysMem, root: FrameId, va: u64, frame: FrameId, flags: u64) -> Result<(), MmError> {
+pub fn map_page(
+    pm: &mut PhysMem,
+    root: FrameId,
+    va: u64,
+    frame: FrameId,
+    flags: u64,
+) -> Result<(), MmError> {
     assert!(va % PAGE_SIZE == 0, "map_page: not aligned");
     let slot = walk_alloc(pm, root, va)?;
-    assert!(!read_pte(pm, slot).is_present(), "map_page: remap of {va:#x}");
+    assert!(
+        !read_pte(pm, slot).is_present(),
+        "map_page: remap of {va:#x}"
+    );
     write_pte(pm, slot, Pte::leaf(frame, flags));
     Ok(())
 }
@@ -281,8 +311,17 @@ pub type LeafVisitor<'a> = dyn FnMut(&mut PhysMem, u64, PteSlot, Pte) -> Result<
 /// Calls `f` on every present leaf in `[start, end)` in address order,
 /// skipping missing subtrees. `f` may rewrite the visited PTE but must not
 /// free tables. Stops at the first error and returns it.
-pub fn for_each_leaf(pm: &mut PhysMem, root: FrameId, start: u64, end: u64, f: &mut LeafVisitor<'_>) -> Result<(), MmError> {
-    assert!(start <= end && end <= USER_TOP, "for_each_leaf: bad range {start:#x}..{end:#x}");
+pub fn for_each_leaf(
+    pm: &mut PhysMem,
+    root: FrameId,
+    start: u64,
+    end: u64,
+    f: &mut LeafVisitor<'_>,
+) -> Result<(), MmError> {
+    assert!(
+        start <= end && end <= USER_TOP,
+        "for_each_leaf: bad range {start:#x}..{end:#x}"
+    );
     if start == end {
         return Ok(());
     }
@@ -309,8 +348,19 @@ fn visit(
                 f(pm, va, PteSlot { table, index }, pte)?;
             }
         } else if pte.is_valid() {
-            assert!(pte.is_table(), "for_each_leaf: superpage leaf at level {level} for {va:#x}");
-            visit(pm, pte.frame(), level - 1, va, start.max(va), end.min(va + span), f)?;
+            assert!(
+                pte.is_table(),
+                "for_each_leaf: superpage leaf at level {level} for {va:#x}"
+            );
+            visit(
+                pm,
+                pte.frame(),
+                level - 1,
+                va,
+                start.max(va),
+                end.min(va + span),
+                f,
+            )?;
         }
     }
     Ok(())
@@ -319,14 +369,24 @@ fn visit(
 /// Frees the intermediate tables in `[start, end)` that hold no entries
 /// (after an unmap), like Linux's free_pgtables(). The root stays.
 pub fn prune(pm: &mut PhysMem, root: FrameId, start: u64, end: u64) {
-    assert!(start <= end && end <= USER_TOP, "prune: bad range {start:#x}..{end:#x}");
+    assert!(
+        start <= end && end <= USER_TOP,
+        "prune: bad range {start:#x}..{end:#x}"
+    );
     if start < end {
         prune_level(pm, root, LEVELS - 1, 0, start, end);
     }
 }
 
 /// Prunes below `table`; returns true if `table` is now entirely empty.
-fn prune_level(pm: &mut PhysMem, table: FrameId, level: usize, base: u64, start: u64, end: u64) -> bool {
+fn prune_level(
+    pm: &mut PhysMem,
+    table: FrameId,
+    level: usize,
+    base: u64,
+    start: u64,
+    end: u64,
+) -> bool {
     if level > 0 {
         let span = span(level);
         let first = ((start - base) / span) as usize;
@@ -338,7 +398,14 @@ fn prune_level(pm: &mut PhysMem, table: FrameId, level: usize, base: u64, start:
             }
             assert!(pte.is_table(), "prune: superpage leaf at level {level}");
             let va = base + index as u64 * span;
-            if prune_level(pm, pte.frame(), level - 1, va, start.max(va), end.min(va + span)) {
+            if prune_level(
+                pm,
+                pte.frame(),
+                level - 1,
+                va,
+                start.max(va),
+                end.min(va + span),
+            ) {
                 write_entry(pm, table, index, Pte::EMPTY);
                 pm.put(pte.frame());
             }
@@ -391,14 +458,28 @@ fn collect_level(
             if pte.is_present() {
                 leaves.push((va, pte));
             } else {
-                assert_eq!(pte, Pte::EMPTY, "collect: junk in an empty leaf entry at {va:#x}");
+                assert_eq!(
+                    pte,
+                    Pte::EMPTY,
+                    "collect: junk in an empty leaf entry at {va:#x}"
+                );
             }
         } else if pte.is_valid() {
-            assert!(pte.is_table(), "collect: superpage leaf at level {level} for {va:#x}");
-            assert!(level < LEVELS - 1 || va < USER_TOP, "collect: table above USER_TOP");
+            assert!(
+                pte.is_table(),
+                "collect: superpage leaf at level {level} for {va:#x}"
+            );
+            assert!(
+                level < LEVELS - 1 || va < USER_TOP,
+                "collect: table above USER_TOP"
+            );
             collect_level(pm, pte.frame(), level - 1, va, tables, leaves);
         } else {
-            assert_eq!(pte, Pte::EMPTY, "collect: junk in an empty table entry at level {level}");
+            assert_eq!(
+                pte,
+                Pte::EMPTY,
+                "collect: junk in an empty table entry at level {level}"
+            );
         }
     }
 }
@@ -424,7 +505,11 @@ mod tests {
         pm.put(old.frame());
         assert_eq!(translate(&pm, root, 0x1234_5000), None);
         prune(&mut pm, root, 0, USER_TOP);
-        assert_eq!(pm.stats().page_table_frames, 1, "empty tables freed, root kept");
+        assert_eq!(
+            pm.stats().page_table_frames,
+            1,
+            "empty tables freed, root kept"
+        );
         free_tree(&mut pm, root);
         assert_eq!(pm.stats().frames_in_use, 0);
         pm.check_pool();
@@ -441,7 +526,10 @@ mod tests {
         let l1 = read_entry(&pm, root, 1);
         assert!(l1.is_table());
         let l0 = read_entry(&pm, l1.frame(), 2);
-        let slot = PteSlot { table: l0.frame(), index: 3 };
+        let slot = PteSlot {
+            table: l0.frame(),
+            index: 3,
+        };
         let raw = &pm.bytes(slot.table)[24..32];
         let expected = (u64::from(frame.index()) << 10) | RW;
         assert_eq!(raw, &expected.to_le_bytes());
@@ -456,7 +544,10 @@ mod tests {
     fn walk_alloc_out_of_frames_leaves_a_consistent_tree() {
         let mut pm = PhysMem::new(2);
         let root = new_root(&mut pm).unwrap();
-        assert_eq!(walk_alloc(&mut pm, root, 0x4000_0000), Err(MmError::OutOfMemory));
+        assert_eq!(
+            walk_alloc(&mut pm, root, 0x4000_0000),
+            Err(MmError::OutOfMemory)
+        );
         assert_eq!(pm.stats().page_table_frames, 2);
         free_tree(&mut pm, root);
         assert_eq!(pm.stats().frames_in_use, 0);

@@ -28,16 +28,44 @@ pub struct Prot {
 }
 
 impl Prot {
-    pub const NONE: Prot = Prot { read: false, write: false, exec: false };
-    pub const READ: Prot = Prot { read: true, write: false, exec: false };
-    pub const READ_WRITE: Prot = Prot { read: true, write: true, exec: false };
-    pub const READ_EXEC: Prot = Prot { read: true, write: false, exec: true };
-    pub const EXEC: Prot = Prot { read: false, write: false, exec: true };
-    pub const ALL: Prot = Prot { read: true, write: true, exec: true };
+    pub const NONE: Prot = Prot {
+        read: false,
+        write: false,
+        exec: false,
+    };
+    pub const READ: Prot = Prot {
+        read: true,
+        write: false,
+        exec: false,
+    };
+    pub const READ_WRITE: Prot = Prot {
+        read: true,
+        write: true,
+        exec: false,
+    };
+    pub const READ_EXEC: Prot = Prot {
+        read: true,
+        write: false,
+        exec: true,
+    };
+    pub const EXEC: Prot = Prot {
+        read: false,
+        write: false,
+        exec: true,
+    };
+    pub const ALL: Prot = Prot {
+        read: true,
+        write: true,
+        exec: true,
+    };
 
     /// From the Linux `PROT_*` bits (1 read, 2 write, 4 exec); other bits ignored.
     pub fn from_bits(bits: u32) -> Prot {
-        Prot { read: bits & 1 != 0, write: bits & 2 != 0, exec: bits & 4 != 0 }
+        Prot {
+            read: bits & 1 != 0,
+            write: bits & 2 != 0,
+            exec: bits & 4 != 0,
+        }
     }
 
     /// True for `PROT_NONE`.
@@ -81,7 +109,10 @@ pub enum Backing {
     /// `page_cache.rs`), like Linux's shmem_zero_setup().
     Anonymous,
     /// A file, from byte `offset` (page aligned) at the VMA's start.
-    File { file: Rc<dyn FileSource>, offset: u64 },
+    File {
+        file: Rc<dyn FileSource>,
+        offset: u64,
+    },
 }
 
 impl Backing {
@@ -136,7 +167,9 @@ impl Vma {
     pub fn file_page(&self, va: u64) -> Option<((u64, u64), u64)> {
         match &self.backing {
             Backing::Anonymous => None,
-            Backing::File { file, offset } => Some((file.id(), (offset + (va - self.start)) / PAGE_SIZE)),
+            Backing::File { file, offset } => {
+                Some((file.id(), (offset + (va - self.start)) / PAGE_SIZE))
+            }
         }
     }
 
@@ -153,7 +186,10 @@ impl Vma {
     /// Splits at `addr` (strictly inside): `self` keeps `[start, addr)`, the
     /// returned VMA is `[addr, end)` with its file offset advanced.
     fn split_off(&mut self, addr: u64) -> Vma {
-        assert!(self.start < addr && addr < self.end && is_page_aligned(addr), "Vma::split_off: bad split point {addr:#x}");
+        assert!(
+            self.start < addr && addr < self.end && is_page_aligned(addr),
+            "Vma::split_off: bad split point {addr:#x}"
+        );
         let mut upper = self.clone();
         upper.start = addr;
         if let Backing::File { offset, .. } = &mut upper.backing {
@@ -177,9 +213,16 @@ impl Vma {
         }
         match (&self.backing, &next.backing) {
             (Backing::Anonymous, Backing::Anonymous) => true,
-            (Backing::File { file: a, offset: oa }, Backing::File { file: b, offset: ob }) => {
-                a.id() == b.id() && oa + self.len() == *ob
-            }
+            (
+                Backing::File {
+                    file: a,
+                    offset: oa,
+                },
+                Backing::File {
+                    file: b,
+                    offset: ob,
+                },
+            ) => a.id() == b.id() && oa + self.len() == *ob,
             _ => false,
         }
     }
@@ -207,12 +250,19 @@ impl VmaSet {
 
     /// The VMA containing `addr`.
     pub fn find(&self, addr: u64) -> Option<&Vma> {
-        self.map.range(..=addr).next_back().map(|(_, v)| v).filter(|v| v.contains(addr))
+        self.map
+            .range(..=addr)
+            .next_back()
+            .map(|(_, v)| v)
+            .filter(|v| v.contains(addr))
     }
 
     /// The lowest VMA starting above `addr`.
     pub fn next_above(&self, addr: u64) -> Option<&Vma> {
-        self.map.range((Bound::Excluded(addr), Bound::Unbounded)).next().map(|(_, v)| v)
+        self.map
+            .range((Bound::Excluded(addr), Bound::Unbounded))
+            .next()
+            .map(|(_, v)| v)
     }
 
     /// The lowest VMA ending above `addr` (containing it or above it), like
@@ -223,7 +273,11 @@ impl VmaSet {
 
     /// The highest VMA ending at or below `addr`.
     pub fn prev_below(&self, addr: u64) -> Option<&Vma> {
-        self.map.range(..=addr).rev().map(|(_, v)| v).find(|v| v.end <= addr)
+        self.map
+            .range(..=addr)
+            .rev()
+            .map(|(_, v)| v)
+            .find(|v| v.end <= addr)
     }
 
     /// VMAs intersecting `[start, end)`, in order.
@@ -254,7 +308,9 @@ impl VmaSet {
 
     /// Splits the VMA strictly containing `addr` (if any) in two at `addr`.
     pub fn split_at(&mut self, addr: u64) {
-        let Some(start) = self.find(addr).map(|v| v.start) else { return };
+        let Some(start) = self.find(addr).map(|v| v.start) else {
+            return;
+        };
         if start == addr {
             return;
         }
@@ -269,19 +325,29 @@ impl VmaSet {
         self.split_at(start);
         self.split_at(end);
         let keys: Vec<u64> = self.map.range(start..end).map(|(&k, _)| k).collect();
-        keys.into_iter().map(|k| self.map.remove(&k).expect("remove_range: vma vanished")).collect()
+        keys.into_iter()
+            .map(|k| self.map.remove(&k).expect("remove_range: vma vanished"))
+            .collect()
     }
 
     /// Inserts a VMA into a hole and merges it with compatible neighbours.
     /// Panics if it overlaps (the caller must make room first).
     pub fn insert(&mut self, vma: Vma) {
         assert!(
-            vma.start < vma.end && is_page_aligned(vma.start) && is_page_aligned(vma.end) && vma.end <= USER_TOP,
+            vma.start < vma.end
+                && is_page_aligned(vma.start)
+                && is_page_aligned(vma.end)
+                && vma.end <= USER_TOP,
             "VmaSet::insert: bad range {:#x}..{:#x}",
             vma.start,
             vma.end
         );
-        assert!(!self.overlaps(vma.start, vma.end), "VmaSet::insert: overlap at {:#x}..{:#x}", vma.start, vma.end);
+        assert!(
+            !self.overlaps(vma.start, vma.end),
+            "VmaSet::insert: overlap at {:#x}..{:#x}",
+            vma.start,
+            vma.end
+        );
         let (start, end) = (vma.start, vma.end);
         self.map.insert(start, vma);
         self.merge_range(start, end);
@@ -291,7 +357,12 @@ impl VmaSet {
     /// at the edges first).
     pub fn update_range(&mut self, start: u64, end: u64, mut f: impl FnMut(&mut Vma)) {
         for (_, v) in self.map.range_mut(start..end) {
-            assert!(v.end <= end, "update_range: vma {:#x}..{:#x} crosses the end", v.start, v.end);
+            assert!(
+                v.end <= end,
+                "update_range: vma {:#x}..{:#x} crosses the end",
+                v.start,
+                v.end
+            );
             f(v);
         }
     }
@@ -299,14 +370,29 @@ impl VmaSet {
     /// Merges compatible neighbours among the VMAs touching `[start, end]`
     /// (including the ones just outside each edge).
     pub fn merge_range(&mut self, start: u64, end: u64) {
-        let lo = self.prev_below(start).filter(|v| v.end == start).map_or(start, |v| v.start);
-        let Some(mut key) = self.first_ending_above(lo).map(|v| v.start) else { return };
+        let lo = self
+            .prev_below(start)
+            .filter(|v| v.end == start)
+            .map_or(start, |v| v.start);
+        let Some(mut key) = self.first_ending_above(lo).map(|v| v.start) else {
+            return;
+        };
         loop {
             let cur = &self.map[&key];
             let cur_end = cur.end;
-            if self.map.get(&cur_end).is_some_and(|next| cur.can_merge_with(next)) {
-                let next = self.map.remove(&cur_end).expect("merge_range: next vanished");
-                self.map.get_mut(&key).expect("merge_range: cur vanished").end = next.end;
+            if self
+                .map
+                .get(&cur_end)
+                .is_some_and(|next| cur.can_merge_with(next))
+            {
+                let next = self
+                    .map
+                    .remove(&cur_end)
+                    .expect("merge_range: next vanished");
+                self.map
+                    .get_mut(&key)
+                    .expect("merge_range: cur vanished")
+                    .end = next.end;
                 continue;
             }
             if cur_end >= end {
@@ -322,8 +408,14 @@ impl VmaSet {
     /// Moves the start of the VMA starting at `old_start` down to `new_start`
     /// (stack growth). Precondition: `[new_start, old_start)` is free.
     pub fn grow_down(&mut self, old_start: u64, new_start: u64) {
-        assert!(new_start < old_start && !self.overlaps(new_start, old_start), "grow_down: range not free");
-        let mut vma = self.map.remove(&old_start).expect("grow_down: no vma at old start");
+        assert!(
+            new_start < old_start && !self.overlaps(new_start, old_start),
+            "grow_down: range not free"
+        );
+        let mut vma = self
+            .map
+            .remove(&old_start)
+            .expect("grow_down: no vma at old start");
         vma.start = new_start;
         self.map.insert(new_start, vma);
         self.merge_range(new_start, new_start);
@@ -394,11 +486,17 @@ mod tests {
         let file: Rc<dyn FileSource> = Rc::new(Dummy);
         let mut set = VmaSet::default();
         let mut v = anon(0x10000, 0x20000, Prot::READ);
-        v.backing = Backing::File { file: file.clone(), offset: 0x3000 };
+        v.backing = Backing::File {
+            file: file.clone(),
+            offset: 0x3000,
+        };
         set.insert(v);
         set.split_at(0x14000);
         let upper = set.find(0x14000).unwrap();
-        assert!(matches!(upper.backing, Backing::File { offset: 0x7000, .. }));
+        assert!(matches!(
+            upper.backing,
+            Backing::File { offset: 0x7000, .. }
+        ));
         assert_eq!(upper.file_page(0x15000), Some(((1, 2), 8)));
         set.update_range(0x10000, 0x14000, |v| v.prot = Prot::READ_EXEC);
         assert_eq!(set.len(), 2);
@@ -416,7 +514,10 @@ mod tests {
         assert!(set.find(0x2000).is_none());
         assert_eq!(set.next_above(0x2000).map(|v| v.start), Some(0x4000));
         assert_eq!(set.prev_below(0x4000).map(|v| v.start), Some(0x1000));
-        assert_eq!(set.first_ending_above(0x4800).map(|v| v.start), Some(0x4000));
+        assert_eq!(
+            set.first_ending_above(0x4800).map(|v| v.start),
+            Some(0x4000)
+        );
         assert!(set.first_ending_above(0x5000).is_none());
     }
 }

@@ -13,8 +13,8 @@ use std::rc::Rc;
 
 use common::*;
 use cowix_mm::{
-    check_invariants, Access, AddressSpace, Backing, FaultError, FrameId, MapFlags, PhysMem, Prot, SegvCode, VmaName,
-    PAGE_SIZE,
+    check_invariants, Access, AddressSpace, Backing, FaultError, FrameId, MapFlags, PhysMem, Prot,
+    SegvCode, VmaName, PAGE_SIZE,
 };
 
 /// xorshift64*: small, deterministic, good enough for test sequences.
@@ -117,7 +117,12 @@ impl Proc {
     }
 
     /// What the emulated CPU does: TLB, else translate, else fault and translate.
-    fn frame(&mut self, pm: &mut PhysMem, page: u64, access: Access) -> Result<FrameId, FaultError> {
+    fn frame(
+        &mut self,
+        pm: &mut PhysMem,
+        page: u64,
+        access: Access,
+    ) -> Result<FrameId, FaultError> {
         self.sync_tlb();
         let key = (page, access as u8);
         if let Some(&frame) = self.tlb.get(&key) {
@@ -127,7 +132,9 @@ impl Proc {
             Some(frame) => frame,
             None => {
                 self.asp.handle_fault(pm, page, access)?;
-                self.asp.translate(pm, page, access).expect("translate fails after a resolved fault")
+                self.asp
+                    .translate(pm, page, access)
+                    .expect("translate fails after a resolved fault")
             }
         };
         self.sync_tlb();
@@ -137,7 +144,9 @@ impl Proc {
 
     /// The model's answer for an access: the page's bytes or the signal.
     fn expect(&self, objects: &Objects, page: u64, access: Access) -> Result<Vec<u8>, FaultError> {
-        let Some(p) = self.model.get(&page) else { return Err(FaultError::Segv(SegvCode::MapErr)) };
+        let Some(p) = self.model.get(&page) else {
+            return Err(FaultError::Segv(SegvCode::MapErr));
+        };
         if !p.prot.allows(access) {
             return Err(FaultError::Segv(SegvCode::AccErr));
         }
@@ -159,7 +168,11 @@ const PROTS: [Prot; 10] = [
     Prot::READ_EXEC,
     Prot::ALL,
     Prot::EXEC,
-    Prot { read: false, write: true, exec: false },
+    Prot {
+        read: false,
+        write: true,
+        exec: false,
+    },
 ];
 
 struct World {
@@ -180,8 +193,22 @@ impl World {
             Object::File(MemFile::patterned(100, PAGE * 3 + 1234, rng.next() as u8)),
             Object::File(MemFile::patterned(101, PAGE * 8, rng.next() as u8)),
         ];
-        let proc = Proc { asp, model: BTreeMap::new(), tlb: HashMap::new(), tlb_generation: 0 };
-        World { rng, pm, procs: vec![proc], objects: Objects { objects: files, written: HashMap::new() }, steps: 0 }
+        let proc = Proc {
+            asp,
+            model: BTreeMap::new(),
+            tlb: HashMap::new(),
+            tlb_generation: 0,
+        };
+        World {
+            rng,
+            pm,
+            procs: vec![proc],
+            objects: Objects {
+                objects: files,
+                written: HashMap::new(),
+            },
+            steps: 0,
+        }
     }
 
     fn check(&self) {
@@ -222,7 +249,11 @@ impl World {
         let npages = 1 + self.rng.below(6);
         let prot = self.rng.pick(&PROTS);
         let fixed = self.rng.percent(70);
-        let addr = if fixed { WINDOW + self.rng.below(WINDOW_PAGES) * PAGE_SIZE } else { 0 };
+        let addr = if fixed {
+            WINDOW + self.rng.below(WINDOW_PAGES) * PAGE_SIZE
+        } else {
+            0
+        };
         let kind = self.rng.below(100);
         let shared = (35..50).contains(&kind) || kind >= 80;
         let (backing, file_obj, offset) = if kind < 50 {
@@ -230,19 +261,39 @@ impl World {
         } else {
             let obj = self.rng.below(2) as usize;
             let offset = self.rng.below(5) * PAGE_SIZE;
-            let Object::File(file) = &self.objects.objects[obj] else { unreachable!() };
+            let Object::File(file) = &self.objects.objects[obj] else {
+                unreachable!()
+            };
             (file_backing(file, offset), Some(obj), offset)
         };
-        let flags = MapFlags { fixed, shared, ..PRIVATE };
+        let flags = MapFlags {
+            fixed,
+            shared,
+            ..PRIVATE
+        };
         let proc = &mut self.procs[p];
         let start = proc
             .asp
-            .mmap(&mut self.pm, addr, npages * PAGE_SIZE, prot, flags, backing, VmaName::Anonymous)
+            .mmap(
+                &mut self.pm,
+                addr,
+                npages * PAGE_SIZE,
+                prot,
+                flags,
+                backing,
+                VmaName::Anonymous,
+            )
             .expect("mmap in the window cannot fail");
         if fixed {
             assert_eq!(start, addr);
         } else {
-            assert!(proc.model.range(start..start + npages * PAGE_SIZE).next().is_none(), "placed over a mapping");
+            assert!(
+                proc.model
+                    .range(start..start + npages * PAGE_SIZE)
+                    .next()
+                    .is_none(),
+                "placed over a mapping"
+            );
         }
         let shared_anon = if shared && file_obj.is_none() {
             self.objects.objects.push(Object::SharedAnon);
@@ -253,10 +304,20 @@ impl World {
         for i in 0..npages {
             let content = match (file_obj.or(shared_anon), file_obj) {
                 (None, _) => Content::Zero,
-                (Some(obj), Some(_)) => Content::View { obj, index: offset / PAGE_SIZE + i },
+                (Some(obj), Some(_)) => Content::View {
+                    obj,
+                    index: offset / PAGE_SIZE + i,
+                },
                 (Some(obj), None) => Content::View { obj, index: i },
             };
-            proc.model.insert(start + i * PAGE_SIZE, Page { prot, shared, content });
+            proc.model.insert(
+                start + i * PAGE_SIZE,
+                Page {
+                    prot,
+                    shared,
+                    content,
+                },
+            );
         }
     }
 
@@ -265,7 +326,11 @@ impl World {
         let len = (1 + self.rng.below(6)) * PAGE_SIZE;
         let proc = &mut self.procs[p];
         proc.asp.munmap(&mut self.pm, start, len).expect("munmap");
-        let doomed: Vec<u64> = proc.model.range(start..start + len).map(|(&k, _)| k).collect();
+        let doomed: Vec<u64> = proc
+            .model
+            .range(start..start + len)
+            .map(|(&k, _)| k)
+            .collect();
         for k in doomed {
             proc.model.remove(&k);
         }
@@ -276,7 +341,9 @@ impl World {
         let npages = 1 + self.rng.below(6);
         let prot = self.rng.pick(&PROTS);
         let proc = &mut self.procs[p];
-        let result = proc.asp.mprotect(&mut self.pm, start, npages * PAGE_SIZE, prot);
+        let result = proc
+            .asp
+            .mprotect(&mut self.pm, start, npages * PAGE_SIZE, prot);
         let all_mapped = (0..npages).all(|i| proc.model.contains_key(&(start + i * PAGE_SIZE)));
         if all_mapped {
             assert_eq!(result, Ok(()));
@@ -307,8 +374,14 @@ impl World {
                 return;
             }
             (got, expected) => {
-                let frame = got.unwrap_or_else(|e| panic!("step {}: {access:?} at {page:#x}: got {e:?}", self.steps));
-                assert!(expected.is_ok(), "step {}: {access:?} at {page:#x} succeeded, model says {expected:?}", self.steps);
+                let frame = got.unwrap_or_else(|e| {
+                    panic!("step {}: {access:?} at {page:#x}: got {e:?}", self.steps)
+                });
+                assert!(
+                    expected.is_ok(),
+                    "step {}: {access:?} at {page:#x} succeeded, model says {expected:?}",
+                    self.steps
+                );
                 frame
             }
         };
@@ -344,7 +417,12 @@ impl World {
         match parent.asp.fork_cow(&mut self.pm) {
             Ok(asp) => {
                 let model = parent.model.clone();
-                self.procs.push(Proc { asp, model, tlb: HashMap::new(), tlb_generation: 0 });
+                self.procs.push(Proc {
+                    asp,
+                    model,
+                    tlb: HashMap::new(),
+                    tlb_generation: 0,
+                });
             }
             Err(e) => assert_eq!(e, cowix_mm::MmError::OutOfMemory),
         }
@@ -366,7 +444,11 @@ impl World {
                 let proc = &mut self.procs[p];
                 let expected = proc.expect(&self.objects, page, Access::Read);
                 match (proc.frame(&mut self.pm, page, Access::Read), expected) {
-                    (Ok(frame), Ok(bytes)) => assert_eq!(&self.pm.bytes(frame)[..], &bytes[..], "final read at {page:#x}"),
+                    (Ok(frame), Ok(bytes)) => assert_eq!(
+                        &self.pm.bytes(frame)[..],
+                        &bytes[..],
+                        "final read at {page:#x}"
+                    ),
                     (Err(e), Err(x)) => assert_eq!(e, x, "final read at {page:#x}"),
                     (got, want) => panic!("final read at {page:#x}: got {got:?}, model {want:?}"),
                 }
@@ -378,9 +460,22 @@ impl World {
         }
         check_invariants(&self.pm, &[]);
         self.pm.drop_clean_cache();
-        let dirty = self.pm.page_cache().pages().filter(|(_, _, page)| page.dirty).count() as u64;
-        assert_eq!(self.pm.stats().frames_in_use, dirty, "only dirty file pages outlive every process");
-        assert!(self.pm.page_cache().pages().all(|(id, _, _)| id.0 != cowix_mm::SHARED_ANON_DEV));
+        let dirty = self
+            .pm
+            .page_cache()
+            .pages()
+            .filter(|(_, _, page)| page.dirty)
+            .count() as u64;
+        assert_eq!(
+            self.pm.stats().frames_in_use,
+            dirty,
+            "only dirty file pages outlive every process"
+        );
+        assert!(self
+            .pm
+            .page_cache()
+            .pages()
+            .all(|(id, _, _)| id.0 != cowix_mm::SHARED_ANON_DEV));
     }
 }
 

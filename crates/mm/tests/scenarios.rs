@@ -5,8 +5,9 @@ mod common;
 use common::*;
 use cowix_mm::pagetable::{self, Pte};
 use cowix_mm::{
-    check_invariants, Access, AddressSpace, Backing, FaultError, FaultKind, FrameKind, MapFlags, MmError, PhysMem,
-    Prot, SegvCode, VmaName, MMAP_MIN_ADDR, PAGE_SIZE, SHARED_ANON_DEV, STACK_GUARD_GAP, USER_TOP,
+    check_invariants, Access, AddressSpace, Backing, FaultError, FaultKind, FrameKind, MapFlags,
+    MmError, PhysMem, Prot, SegvCode, VmaName, MMAP_MIN_ADDR, PAGE_SIZE, SHARED_ANON_DEV,
+    STACK_GUARD_GAP, USER_TOP,
 };
 
 const MAPERR: FaultError = FaultError::Segv(SegvCode::MapErr);
@@ -24,7 +25,11 @@ fn teardown(mut pm: PhysMem, spaces: Vec<AddressSpace>) {
         asp.release(&mut pm);
     }
     check_invariants(&pm, &[]);
-    assert_eq!(pm.stats().frames_in_use, pm.page_cache().len() as u64, "only cached pages survive");
+    assert_eq!(
+        pm.stats().frames_in_use,
+        pm.page_cache().len() as u64,
+        "only cached pages survive"
+    );
     pm.drop_clean_cache();
     check_invariants(&pm, &[]);
     assert_eq!(pm.stats().frames_in_use, 0, "every frame returned");
@@ -50,7 +55,10 @@ fn bss_read_costs_only_the_zero_frame() {
     assert_eq!(pm.stats().faults.zero_page, 16);
     let p = pte(&pm, &asp, bss);
     assert_eq!(p.frame(), pm.zero_frame());
-    assert!(!p.has(Pte::W) && p.has(Pte::COW), "zero page is write-protected for COW");
+    assert!(
+        !p.has(Pte::W) && p.has(Pte::COW),
+        "zero page is write-protected for COW"
+    );
     assert_eq!(asp.resident_pages(&pm), 16);
     teardown(pm, vec![asp]);
 }
@@ -59,23 +67,51 @@ fn bss_read_costs_only_the_zero_frame() {
 fn write_after_zero_page_read_gets_private_frame() {
     let (mut pm, mut asp) = setup(1000);
     let a = map_anon(&mut asp, &mut pm, pages(2), Prot::READ_WRITE);
-    assert_eq!(asp.handle_fault(&mut pm, a, Access::Read), Ok(FaultKind::ZeroPage));
-    assert_eq!(asp.translate(&mut pm, a, Access::Read), Some(pm.zero_frame()));
-    assert_eq!(asp.translate(&mut pm, a, Access::Write), None, "the zero page is never writable");
+    assert_eq!(
+        asp.handle_fault(&mut pm, a, Access::Read),
+        Ok(FaultKind::ZeroPage)
+    );
+    assert_eq!(
+        asp.translate(&mut pm, a, Access::Read),
+        Some(pm.zero_frame())
+    );
+    assert_eq!(
+        asp.translate(&mut pm, a, Access::Write),
+        None,
+        "the zero page is never writable"
+    );
     let gen = asp.tlb_generation();
-    assert_eq!(asp.handle_fault(&mut pm, a + 5, Access::Write), Ok(FaultKind::ZeroFill));
+    assert_eq!(
+        asp.handle_fault(&mut pm, a + 5, Access::Write),
+        Ok(FaultKind::ZeroFill)
+    );
     check_invariants(&pm, &[&asp]);
-    assert!(asp.tlb_generation() > gen, "the page changed frame: TLBs must flush");
-    let frame = asp.translate(&mut pm, a, Access::Write).expect("now writable");
+    assert!(
+        asp.tlb_generation() > gen,
+        "the page changed frame: TLBs must flush"
+    );
+    let frame = asp
+        .translate(&mut pm, a, Access::Write)
+        .expect("now writable");
     assert_ne!(frame, pm.zero_frame());
     assert_eq!(pm.frame_kind(frame), FrameKind::Anon);
-    assert_eq!(pm.refcount(pm.zero_frame()), 1, "the zero frame's mapping was dropped");
+    assert_eq!(
+        pm.refcount(pm.zero_frame()),
+        1,
+        "the zero frame's mapping was dropped"
+    );
     write_u8(&mut asp, &mut pm, a + 5, 0xab);
     assert_eq!(read_u8(&mut asp, &mut pm, a + 5), 0xab);
     // A write to a never-touched page goes straight to a fresh frame.
-    assert_eq!(asp.handle_fault(&mut pm, a + PAGE_SIZE, Access::Write), Ok(FaultKind::ZeroFill));
+    assert_eq!(
+        asp.handle_fault(&mut pm, a + PAGE_SIZE, Access::Write),
+        Ok(FaultKind::ZeroFill)
+    );
     assert_eq!(pm.stats().faults.zero_fill, 2);
-    assert!(pte(&pm, &asp, a).has(Pte::D | Pte::A), "translate set accessed and dirty");
+    assert!(
+        pte(&pm, &asp, a).has(Pte::D | Pte::A),
+        "translate set accessed and dirty"
+    );
     check_invariants(&pm, &[&asp]);
     teardown(pm, vec![asp]);
 }
@@ -85,7 +121,15 @@ fn private_file_page_write_copies_and_cache_keeps_original() {
     let (mut pm, mut asp) = setup(1000);
     let file = MemFile::patterned(7, 2 * PAGE_SIZE as usize, 3);
     let a = asp
-        .mmap(&mut pm, 0, pages(2), Prot::READ_WRITE, PRIVATE, file_backing(&file, 0), VmaName::Path("/data".into()))
+        .mmap(
+            &mut pm,
+            0,
+            pages(2),
+            Prot::READ_WRITE,
+            PRIVATE,
+            file_backing(&file, 0),
+            VmaName::Path("/data".into()),
+        )
         .unwrap();
     // A read maps the page-cache frame itself, read-only and COW.
     assert_eq!(read_u8(&mut asp, &mut pm, a + 10), file.data[10]);
@@ -95,20 +139,40 @@ fn private_file_page_write_copies_and_cache_keeps_original() {
     assert!(pte(&pm, &asp, a).has(Pte::COW));
     assert_eq!(pm.refcount(cached.frame), 2, "cache + one PTE");
     // The write copies into an anonymous frame: the page now belongs to us.
-    assert_eq!(asp.handle_fault(&mut pm, a + 10, Access::Write), Ok(FaultKind::FileCow));
+    assert_eq!(
+        asp.handle_fault(&mut pm, a + 10, Access::Write),
+        Ok(FaultKind::FileCow)
+    );
     write_u8(&mut asp, &mut pm, a + 10, !file.data[10]);
     check_invariants(&pm, &[&asp]);
     let mine = pte(&pm, &asp, a).frame();
     assert_ne!(mine, cached.frame);
     assert_eq!(pm.frame_kind(mine), FrameKind::Anon);
-    assert_eq!(pm.bytes(cached.frame)[10], file.data[10], "the cache keeps the file's bytes");
-    assert_eq!(pm.bytes(mine)[11], file.data[11], "the copy kept the rest of the page");
+    assert_eq!(
+        pm.bytes(cached.frame)[10],
+        file.data[10],
+        "the cache keeps the file's bytes"
+    );
+    assert_eq!(
+        pm.bytes(mine)[11],
+        file.data[11],
+        "the copy kept the rest of the page"
+    );
     assert_eq!(pm.refcount(cached.frame), 1, "only the cache holds it now");
-    assert!(!pm.page_cache().lookup(file.id, 0).unwrap().dirty, "private writes never dirty the cache");
+    assert!(
+        !pm.page_cache().lookup(file.id, 0).unwrap().dirty,
+        "private writes never dirty the cache"
+    );
     // Writing a page never read loads it into the cache first, then copies.
-    assert_eq!(asp.handle_fault(&mut pm, a + PAGE_SIZE, Access::Write), Ok(FaultKind::FileCow));
+    assert_eq!(
+        asp.handle_fault(&mut pm, a + PAGE_SIZE, Access::Write),
+        Ok(FaultKind::FileCow)
+    );
     assert!(pm.page_cache().lookup(file.id, 1).is_some());
-    assert_eq!(read_u8(&mut asp, &mut pm, a + PAGE_SIZE + 3), file.data[PAGE_SIZE as usize + 3]);
+    assert_eq!(
+        read_u8(&mut asp, &mut pm, a + PAGE_SIZE + 3),
+        file.data[PAGE_SIZE as usize + 3]
+    );
     check_invariants(&pm, &[&asp]);
     teardown(pm, vec![asp]);
 }
@@ -120,18 +184,49 @@ fn two_spaces_share_page_cache_frame() {
     let mut b = AddressSpace::new(&mut pm).unwrap();
     let file = MemFile::patterned(9, 3 * PAGE_SIZE as usize, 1);
     let name = || VmaName::Path("/lib/libc.so".into());
-    let va = a.mmap(&mut pm, 0, pages(3), Prot::READ_EXEC, PRIVATE, file_backing(&file, 0), name()).unwrap();
-    let vb = b.mmap(&mut pm, 0, pages(2), Prot::READ_EXEC, PRIVATE, file_backing(&file, PAGE_SIZE), name()).unwrap();
-    assert_eq!(a.handle_fault(&mut pm, va + PAGE_SIZE, Access::Execute), Ok(FaultKind::File));
+    let va = a
+        .mmap(
+            &mut pm,
+            0,
+            pages(3),
+            Prot::READ_EXEC,
+            PRIVATE,
+            file_backing(&file, 0),
+            name(),
+        )
+        .unwrap();
+    let vb = b
+        .mmap(
+            &mut pm,
+            0,
+            pages(2),
+            Prot::READ_EXEC,
+            PRIVATE,
+            file_backing(&file, PAGE_SIZE),
+            name(),
+        )
+        .unwrap();
+    assert_eq!(
+        a.handle_fault(&mut pm, va + PAGE_SIZE, Access::Execute),
+        Ok(FaultKind::File)
+    );
     let reads = file.reads.get();
-    assert_eq!(b.handle_fault(&mut pm, vb, Access::Read), Ok(FaultKind::File));
+    assert_eq!(
+        b.handle_fault(&mut pm, vb, Access::Read),
+        Ok(FaultKind::File)
+    );
     assert_eq!(file.reads.get(), reads, "the second space hits the cache");
     check_invariants(&pm, &[&a, &b]);
-    let fa = a.translate(&mut pm, va + PAGE_SIZE, Access::Execute).unwrap();
+    let fa = a
+        .translate(&mut pm, va + PAGE_SIZE, Access::Execute)
+        .unwrap();
     let fb = b.translate(&mut pm, vb, Access::Execute).unwrap();
     assert_eq!(fa, fb, "one frame for file page 1 in both spaces");
     assert_eq!(pm.refcount(fa), 3, "cache + two PTEs");
-    assert!(!pte(&pm, &a, va + PAGE_SIZE).has(Pte::COW), "read-only mapping: not COW");
+    assert!(
+        !pte(&pm, &a, va + PAGE_SIZE).has(Pte::COW),
+        "read-only mapping: not COW"
+    );
     a.release(&mut pm);
     check_invariants(&pm, &[&b]);
     assert_eq!(pm.refcount(fb), 2);
@@ -154,7 +249,10 @@ fn cow_write_with_sole_owner_reuses_frame() {
     check_invariants(&pm, &[&parent]);
     assert_eq!(pm.refcount(frame), 1);
     let in_use = pm.stats().frames_in_use;
-    assert_eq!(parent.handle_fault(&mut pm, a, Access::Write), Ok(FaultKind::CowReuse));
+    assert_eq!(
+        parent.handle_fault(&mut pm, a, Access::Write),
+        Ok(FaultKind::CowReuse)
+    );
     check_invariants(&pm, &[&parent]);
     assert_eq!(pte(&pm, &parent, a).frame(), frame, "no copy");
     assert_eq!(pm.stats().frames_in_use, in_use, "no frame allocated");
@@ -172,15 +270,28 @@ fn cow_write_after_fork_copies_and_the_other_side_keeps_the_old_bytes() {
     let _ = read_u8(&mut parent, &mut pm, a); // just touching
     let gen = parent.tlb_generation();
     let mut child = parent.fork_cow(&mut pm).unwrap();
-    assert!(parent.tlb_generation() > gen, "fork write-protected the parent");
+    assert!(
+        parent.tlb_generation() > gen,
+        "fork write-protected the parent"
+    );
     check_invariants(&pm, &[&parent, &child]);
-    assert_eq!(child.handle_fault(&mut pm, a, Access::Write), Ok(FaultKind::CowCopy));
+    assert_eq!(
+        child.handle_fault(&mut pm, a, Access::Write),
+        Ok(FaultKind::CowCopy)
+    );
     write_u8(&mut child, &mut pm, a, 99);
     check_invariants(&pm, &[&parent, &child]);
-    assert_eq!(read_u8(&mut parent, &mut pm, a), 10, "the parent still sees its byte");
+    assert_eq!(
+        read_u8(&mut parent, &mut pm, a),
+        10,
+        "the parent still sees its byte"
+    );
     assert_eq!(read_u8(&mut child, &mut pm, a), 99);
     // The parent is now the sole owner of the original: reuse, no copy.
-    assert_eq!(parent.handle_fault(&mut pm, a, Access::Write), Ok(FaultKind::CowReuse));
+    assert_eq!(
+        parent.handle_fault(&mut pm, a, Access::Write),
+        Ok(FaultKind::CowReuse)
+    );
     // Untouched pages are still shared.
     assert_eq!(
         parent.translate(&mut pm, a + pages(3), Access::Read),
@@ -190,7 +301,9 @@ fn cow_write_after_fork_copies_and_the_other_side_keeps_the_old_bytes() {
     // A grandchild shares with both.
     let grandchild = child.fork_cow(&mut pm).unwrap();
     check_invariants(&pm, &[&parent, &child, &grandchild]);
-    let shared = child.translate(&mut pm, a + pages(2), Access::Read).unwrap();
+    let shared = child
+        .translate(&mut pm, a + pages(2), Access::Read)
+        .unwrap();
     assert_eq!(pm.refcount(shared), 3);
     teardown(pm, vec![parent, child, grandchild]);
 }
@@ -202,7 +315,17 @@ fn fork_rolls_back_when_frames_run_out() {
     let mut addrs = Vec::new();
     for i in 1..=3u64 {
         let va = i << 30;
-        parent.mmap(&mut pm, va, pages(1), Prot::READ_WRITE, FIXED, Backing::Anonymous, VmaName::Anonymous).unwrap();
+        parent
+            .mmap(
+                &mut pm,
+                va,
+                pages(1),
+                Prot::READ_WRITE,
+                FIXED,
+                Backing::Anonymous,
+                VmaName::Anonymous,
+            )
+            .unwrap();
         write_u8(&mut parent, &mut pm, va, i as u8);
         addrs.push(va);
     }
@@ -213,9 +336,17 @@ fn fork_rolls_back_when_frames_run_out() {
     // A child needs 1 + 6 table frames; allow fewer, every count from 0 to 6.
     for extra in 0..7 {
         pm.set_max_frames(used + extra);
-        assert_eq!(parent.fork_cow(&mut pm).err(), Some(MmError::OutOfMemory), "with {extra} spare frames");
+        assert_eq!(
+            parent.fork_cow(&mut pm).err(),
+            Some(MmError::OutOfMemory),
+            "with {extra} spare frames"
+        );
         check_invariants(&pm, &[&parent]);
-        assert_eq!(pm.stats().frames_in_use, used, "the partial child was returned");
+        assert_eq!(
+            pm.stats().frames_in_use,
+            used,
+            "the partial child was returned"
+        );
         let after: Vec<Pte> = addrs.iter().map(|&va| pte(&pm, &parent, va)).collect();
         assert_eq!(before, after, "the parent's PTEs are untouched");
         assert_eq!(parent.tlb_generation(), gen);
@@ -241,15 +372,25 @@ fn munmap_middle_splits_vma() {
     assert!(asp.tlb_generation() > gen);
     let ranges: Vec<(u64, u64)> = asp.vmas().map(|v| (v.start, v.end)).collect();
     assert_eq!(ranges, [(a, a + pages(3)), (a + pages(5), a + pages(8))]);
-    assert_eq!(pm.stats().frames_in_use - pm.stats().page_table_frames, 6, "two frames freed");
+    assert_eq!(
+        pm.stats().frames_in_use - pm.stats().page_table_frames,
+        6,
+        "two frames freed"
+    );
     assert_eq!(asp.read_bytes(&mut pm, a + pages(3), &mut [0]), Err(MAPERR));
     assert_eq!(read_u8(&mut asp, &mut pm, a + pages(2)), 3);
     assert_eq!(read_u8(&mut asp, &mut pm, a + pages(5)), 6);
     // Unmapping nothing is fine; bad arguments are EINVAL.
     asp.munmap(&mut pm, a + pages(3), pages(2)).unwrap();
-    assert_eq!(asp.munmap(&mut pm, a + 1, pages(1)), Err(MmError::InvalidArgument));
+    assert_eq!(
+        asp.munmap(&mut pm, a + 1, pages(1)),
+        Err(MmError::InvalidArgument)
+    );
     assert_eq!(asp.munmap(&mut pm, a, 0), Err(MmError::InvalidArgument));
-    assert_eq!(asp.munmap(&mut pm, USER_TOP - PAGE_SIZE, pages(2)), Err(MmError::InvalidArgument));
+    assert_eq!(
+        asp.munmap(&mut pm, USER_TOP - PAGE_SIZE, pages(2)),
+        Err(MmError::InvalidArgument)
+    );
     // Unmapping everything frees the page tables too (all but the root).
     asp.munmap(&mut pm, a, pages(8)).unwrap();
     check_invariants(&pm, &[&asp]);
@@ -265,21 +406,32 @@ fn mprotect_readonly_then_write_faults_accerr() {
         write_u8(&mut asp, &mut pm, a + pages(i), 7);
     }
     let gen = asp.tlb_generation();
-    asp.mprotect(&mut pm, a + pages(1), pages(1), Prot::READ).unwrap();
+    asp.mprotect(&mut pm, a + pages(1), pages(1), Prot::READ)
+        .unwrap();
     check_invariants(&pm, &[&asp]);
     assert!(asp.tlb_generation() > gen, "write permission was revoked");
     assert_eq!(asp.vma_count(), 3);
     assert_eq!(asp.translate(&mut pm, a + pages(1), Access::Write), None);
-    assert_eq!(asp.handle_fault(&mut pm, a + pages(1), Access::Write), Err(ACCERR));
+    assert_eq!(
+        asp.handle_fault(&mut pm, a + pages(1), Access::Write),
+        Err(ACCERR)
+    );
     assert_eq!(read_u8(&mut asp, &mut pm, a + pages(1)), 7);
     assert_eq!(pm.stats().faults.segv, 1);
     // Giving write back: the page is ours alone, so it is writable at once.
     let gen = asp.tlb_generation();
-    asp.mprotect(&mut pm, a + pages(1), pages(1), Prot::READ_WRITE).unwrap();
+    asp.mprotect(&mut pm, a + pages(1), pages(1), Prot::READ_WRITE)
+        .unwrap();
     check_invariants(&pm, &[&asp]);
-    assert_eq!(asp.tlb_generation(), gen, "adding permission needs no flush");
+    assert_eq!(
+        asp.tlb_generation(),
+        gen,
+        "adding permission needs no flush"
+    );
     assert_eq!(asp.vma_count(), 1, "the pieces merged back");
-    assert!(asp.translate(&mut pm, a + pages(1), Access::Write).is_some());
+    assert!(asp
+        .translate(&mut pm, a + pages(1), Access::Write)
+        .is_some());
     teardown(pm, vec![asp]);
 }
 
@@ -288,23 +440,48 @@ fn mprotect_adding_write_leaves_shared_frames_to_fault() {
     let (mut pm, mut asp) = setup(1000);
     let file = MemFile::patterned(3, pages(1) as usize, 0);
     let a = map_anon(&mut asp, &mut pm, pages(3), Prot::READ);
-    let f = asp.mmap(&mut pm, 0, pages(1), Prot::READ, PRIVATE, file_backing(&file, 0), VmaName::Anonymous).unwrap();
+    let f = asp
+        .mmap(
+            &mut pm,
+            0,
+            pages(1),
+            Prot::READ,
+            PRIVATE,
+            file_backing(&file, 0),
+            VmaName::Anonymous,
+        )
+        .unwrap();
     let _ = read_u8(&mut asp, &mut pm, a); // zero page
     let _ = read_u8(&mut asp, &mut pm, f); // page-cache page
-    asp.mprotect(&mut pm, a, pages(3), Prot::READ_WRITE).unwrap();
+    asp.mprotect(&mut pm, a, pages(3), Prot::READ_WRITE)
+        .unwrap();
     write_u8(&mut asp, &mut pm, a + pages(1), 5);
     asp.mprotect(&mut pm, a, pages(3), Prot::READ).unwrap();
     let child = asp.fork_cow(&mut pm).unwrap(); // page 1 now shared with the child
-    asp.mprotect(&mut pm, a, pages(3), Prot::READ_WRITE).unwrap();
-    asp.mprotect(&mut pm, f, pages(1), Prot::READ_WRITE).unwrap();
+    asp.mprotect(&mut pm, a, pages(3), Prot::READ_WRITE)
+        .unwrap();
+    asp.mprotect(&mut pm, f, pages(1), Prot::READ_WRITE)
+        .unwrap();
     check_invariants(&pm, &[&asp, &child]);
     for va in [a, a + pages(1), f] {
         let p = pte(&pm, &asp, va);
-        assert!(!p.has(Pte::W) && p.has(Pte::COW), "{va:#x} must stay write-protected: {p:?}");
+        assert!(
+            !p.has(Pte::W) && p.has(Pte::COW),
+            "{va:#x} must stay write-protected: {p:?}"
+        );
     }
-    assert_eq!(asp.handle_fault(&mut pm, a, Access::Write), Ok(FaultKind::ZeroFill));
-    assert_eq!(asp.handle_fault(&mut pm, a + pages(1), Access::Write), Ok(FaultKind::CowCopy));
-    assert_eq!(asp.handle_fault(&mut pm, f, Access::Write), Ok(FaultKind::FileCow));
+    assert_eq!(
+        asp.handle_fault(&mut pm, a, Access::Write),
+        Ok(FaultKind::ZeroFill)
+    );
+    assert_eq!(
+        asp.handle_fault(&mut pm, a + pages(1), Access::Write),
+        Ok(FaultKind::CowCopy)
+    );
+    assert_eq!(
+        asp.handle_fault(&mut pm, f, Access::Write),
+        Ok(FaultKind::FileCow)
+    );
     check_invariants(&pm, &[&asp, &child]);
     teardown(pm, vec![asp, child]);
 }
@@ -314,9 +491,15 @@ fn mprotect_over_a_hole_is_enomem_and_changes_nothing() {
     let (mut pm, mut asp) = setup(1000);
     let a = map_anon(&mut asp, &mut pm, pages(4), Prot::READ_WRITE);
     asp.munmap(&mut pm, a + pages(2), pages(1)).unwrap();
-    assert_eq!(asp.mprotect(&mut pm, a, pages(4), Prot::READ), Err(MmError::NoMemory));
+    assert_eq!(
+        asp.mprotect(&mut pm, a, pages(4), Prot::READ),
+        Err(MmError::NoMemory)
+    );
     assert!(asp.vmas().all(|v| v.prot == Prot::READ_WRITE));
-    assert_eq!(asp.mprotect(&mut pm, a + 3, pages(1), Prot::READ), Err(MmError::InvalidArgument));
+    assert_eq!(
+        asp.mprotect(&mut pm, a + 3, pages(1), Prot::READ),
+        Err(MmError::InvalidArgument)
+    );
     assert_eq!(asp.mprotect(&mut pm, a, 0, Prot::READ), Ok(()));
     check_invariants(&pm, &[&asp]);
     teardown(pm, vec![asp]);
@@ -332,10 +515,14 @@ fn prot_none_keeps_the_data_until_access_returns() {
     assert!(pte(&pm, &asp, a).is_prot_none());
     assert_eq!(asp.translate(&mut pm, a, Access::Read), None);
     assert_eq!(asp.read_bytes(&mut pm, a, &mut [0]), Err(ACCERR));
-    asp.mprotect(&mut pm, a, pages(1), Prot::READ_WRITE).unwrap();
+    asp.mprotect(&mut pm, a, pages(1), Prot::READ_WRITE)
+        .unwrap();
     check_invariants(&pm, &[&asp]);
     assert_eq!(read_u8(&mut asp, &mut pm, a + 9), 0x5a);
-    assert!(asp.translate(&mut pm, a, Access::Write).is_some(), "still exclusively ours");
+    assert!(
+        asp.translate(&mut pm, a, Access::Write).is_some(),
+        "still exclusively ours"
+    );
     teardown(pm, vec![asp]);
 }
 
@@ -343,18 +530,39 @@ fn prot_none_keeps_the_data_until_access_returns() {
 fn permissions_follow_riscv_linux() {
     let (mut pm, mut asp) = setup(1000);
     let x = map_anon(&mut asp, &mut pm, pages(1), Prot::EXEC);
-    let w = map_anon(&mut asp, &mut pm, pages(1), Prot { read: false, write: true, exec: false });
+    let w = map_anon(
+        &mut asp,
+        &mut pm,
+        pages(1),
+        Prot {
+            read: false,
+            write: true,
+            exec: false,
+        },
+    );
     // Exec-only is not readable; write-only is (riscv maps it PAGE_COPY).
     assert_eq!(asp.handle_fault(&mut pm, x, Access::Read), Err(ACCERR));
-    assert_eq!(asp.handle_fault(&mut pm, x, Access::Execute), Ok(FaultKind::ZeroPage));
+    assert_eq!(
+        asp.handle_fault(&mut pm, x, Access::Execute),
+        Ok(FaultKind::ZeroPage)
+    );
     assert_eq!(asp.translate(&mut pm, x, Access::Read), None);
-    assert_eq!(asp.handle_fault(&mut pm, w, Access::Read), Ok(FaultKind::ZeroPage));
+    assert_eq!(
+        asp.handle_fault(&mut pm, w, Access::Read),
+        Ok(FaultKind::ZeroPage)
+    );
     assert_eq!(asp.handle_fault(&mut pm, w, Access::Execute), Err(ACCERR));
     write_u8(&mut asp, &mut pm, w, 1);
     assert_eq!(read_u8(&mut asp, &mut pm, w), 1);
     // Nothing at or above USER_TOP, nothing unmapped.
-    assert_eq!(asp.handle_fault(&mut pm, USER_TOP, Access::Read), Err(MAPERR));
-    assert_eq!(asp.handle_fault(&mut pm, u64::MAX, Access::Write), Err(MAPERR));
+    assert_eq!(
+        asp.handle_fault(&mut pm, USER_TOP, Access::Read),
+        Err(MAPERR)
+    );
+    assert_eq!(
+        asp.handle_fault(&mut pm, u64::MAX, Access::Write),
+        Err(MAPERR)
+    );
     assert_eq!(asp.translate(&mut pm, u64::MAX, Access::Read), None);
     assert_eq!(asp.handle_fault(&mut pm, 0, Access::Read), Err(MAPERR));
     check_invariants(&pm, &[&asp]);
@@ -366,23 +574,44 @@ fn permissions_follow_riscv_linux() {
 fn stack_grows_down_to_limit_then_segv() {
     let (mut pm, mut asp) = setup(1000);
     asp.set_stack_limit(pages(16));
-    let flags = MapFlags { grows_down: true, ..FIXED };
+    let flags = MapFlags {
+        grows_down: true,
+        ..FIXED
+    };
     let top = USER_TOP;
-    asp.mmap(&mut pm, top - pages(1), pages(1), Prot::READ_WRITE, flags, Backing::Anonymous, VmaName::Stack).unwrap();
+    asp.mmap(
+        &mut pm,
+        top - pages(1),
+        pages(1),
+        Prot::READ_WRITE,
+        flags,
+        Backing::Anonymous,
+        VmaName::Stack,
+    )
+    .unwrap();
     write_u8(&mut asp, &mut pm, top - 1, 1);
     // A push far below the current bottom, but within the limit, grows the stack.
     let deep = top - pages(16);
-    assert_eq!(asp.handle_fault(&mut pm, deep + 8, Access::Write), Ok(FaultKind::ZeroFill));
+    assert_eq!(
+        asp.handle_fault(&mut pm, deep + 8, Access::Write),
+        Ok(FaultKind::ZeroFill)
+    );
     check_invariants(&pm, &[&asp]);
     assert_eq!(pm.stats().faults.stack_growth, 1);
     let stack = asp.find_vma(top - 1).unwrap();
-    assert_eq!((stack.start, stack.end, stack.name.clone()), (deep, top, VmaName::Stack));
+    assert_eq!(
+        (stack.start, stack.end, stack.name.clone()),
+        (deep, top, VmaName::Stack)
+    );
     assert_eq!(asp.vma_count(), 1);
     // The pages in between read as zeros, without more growth.
     assert_eq!(read_u8(&mut asp, &mut pm, deep + pages(5)), 0);
     assert_eq!(pm.stats().faults.stack_growth, 1);
     // One page more than RLIMIT_STACK: SIGSEGV, and the VMA stays.
-    assert_eq!(asp.handle_fault(&mut pm, deep - 1, Access::Write), Err(MAPERR));
+    assert_eq!(
+        asp.handle_fault(&mut pm, deep - 1, Access::Write),
+        Err(MAPERR)
+    );
     assert_eq!(asp.find_vma(top - 1).unwrap().start, deep);
     check_invariants(&pm, &[&asp]);
     teardown(pm, vec![asp]);
@@ -393,13 +622,39 @@ fn stack_growth_keeps_the_guard_gap() {
     let (mut pm, mut asp) = setup(1000);
     asp.set_stack_limit(64 << 20);
     let top = USER_TOP;
-    let flags = MapFlags { grows_down: true, ..FIXED };
-    asp.mmap(&mut pm, top - pages(1), pages(1), Prot::READ_WRITE, flags, Backing::Anonymous, VmaName::Stack).unwrap();
+    let flags = MapFlags {
+        grows_down: true,
+        ..FIXED
+    };
+    asp.mmap(
+        &mut pm,
+        top - pages(1),
+        pages(1),
+        Prot::READ_WRITE,
+        flags,
+        Backing::Anonymous,
+        VmaName::Stack,
+    )
+    .unwrap();
     let below_end = top - (4 << 20);
-    asp.mmap(&mut pm, below_end - pages(1), pages(1), Prot::READ, FIXED, Backing::Anonymous, VmaName::Anonymous)
-        .unwrap();
-    assert_eq!(asp.handle_fault(&mut pm, below_end + STACK_GUARD_GAP - 1, Access::Read), Err(MAPERR));
-    assert_eq!(asp.handle_fault(&mut pm, below_end + STACK_GUARD_GAP, Access::Read), Ok(FaultKind::ZeroPage));
+    asp.mmap(
+        &mut pm,
+        below_end - pages(1),
+        pages(1),
+        Prot::READ,
+        FIXED,
+        Backing::Anonymous,
+        VmaName::Anonymous,
+    )
+    .unwrap();
+    assert_eq!(
+        asp.handle_fault(&mut pm, below_end + STACK_GUARD_GAP - 1, Access::Read),
+        Err(MAPERR)
+    );
+    assert_eq!(
+        asp.handle_fault(&mut pm, below_end + STACK_GUARD_GAP, Access::Read),
+        Ok(FaultKind::ZeroPage)
+    );
     check_invariants(&pm, &[&asp]);
     // Non-fixed mmap never lands in the guard gap below the stack either.
     asp.munmap(&mut pm, below_end - pages(1), pages(1)).unwrap();
@@ -407,7 +662,15 @@ fn stack_growth_keeps_the_guard_gap() {
     let hint = stack_start - pages(1);
     let got = map_anon(&mut asp, &mut pm, pages(1), Prot::READ_WRITE);
     let got_hinted = asp
-        .mmap(&mut pm, hint, pages(1), Prot::READ_WRITE, PRIVATE, Backing::Anonymous, VmaName::Anonymous)
+        .mmap(
+            &mut pm,
+            hint,
+            pages(1),
+            Prot::READ_WRITE,
+            PRIVATE,
+            Backing::Anonymous,
+            VmaName::Anonymous,
+        )
         .unwrap();
     assert_ne!(got_hinted, hint, "hint inside the guard gap is refused");
     assert!(got + pages(1) <= stack_start - STACK_GUARD_GAP);
@@ -418,20 +681,39 @@ fn stack_growth_keeps_the_guard_gap() {
 #[test]
 fn brk_grows_and_shrinks_heap() {
     let (mut pm, mut asp) = setup(1000);
-    assert_eq!(asp.brk(&mut pm, 0x20_0000), 0, "brk before exec set it fails");
+    assert_eq!(
+        asp.brk(&mut pm, 0x20_0000),
+        0,
+        "brk before exec set it fails"
+    );
     let base = 0x10_0123;
     asp.set_brk_base(base);
     let start = 0x10_1000;
     assert_eq!(asp.brk_range(), (start, start));
-    assert_eq!(asp.brk(&mut pm, 0), start, "brk(0) asks for the current break");
-    assert_eq!(asp.brk(&mut pm, start - 1), start, "below start_brk: unchanged");
+    assert_eq!(
+        asp.brk(&mut pm, 0),
+        start,
+        "brk(0) asks for the current break"
+    );
+    assert_eq!(
+        asp.brk(&mut pm, start - 1),
+        start,
+        "below start_brk: unchanged"
+    );
     let end = start + 10_000;
     assert_eq!(asp.brk(&mut pm, end), end, "the exact value is kept");
     check_invariants(&pm, &[&asp]);
     let heap = asp.find_vma(start).unwrap();
-    assert_eq!((heap.start, heap.end, heap.name.clone()), (start, start + pages(3), VmaName::Heap));
+    assert_eq!(
+        (heap.start, heap.end, heap.name.clone()),
+        (start, start + pages(3), VmaName::Heap)
+    );
     asp.write_bytes(&mut pm, start, &[1; 10_000]).unwrap();
-    assert_eq!(asp.read_bytes(&mut pm, end, &mut [0]), Ok(()), "the page is mapped past the break");
+    assert_eq!(
+        asp.read_bytes(&mut pm, end, &mut [0]),
+        Ok(()),
+        "the page is mapped past the break"
+    );
     assert_eq!(asp.brk(&mut pm, end + 100), end + 100);
     assert_eq!(asp.vma_count(), 1);
     // Shrinking frees the pages above the new break.
@@ -439,14 +721,30 @@ fn brk_grows_and_shrinks_heap() {
     assert_eq!(asp.brk(&mut pm, start + 100), start + 100);
     check_invariants(&pm, &[&asp]);
     assert_eq!(before - pm.stats().frames_in_use, 2);
-    assert_eq!(asp.read_bytes(&mut pm, start + PAGE_SIZE, &mut [0]), Err(MAPERR));
+    assert_eq!(
+        asp.read_bytes(&mut pm, start + PAGE_SIZE, &mut [0]),
+        Err(MAPERR)
+    );
     assert_eq!(read_u8(&mut asp, &mut pm, start + 99), 1);
     // Growing again gives fresh zeros above the old data.
     assert_eq!(asp.brk(&mut pm, start + pages(2)), start + pages(2));
     assert_eq!(read_u8(&mut asp, &mut pm, start + PAGE_SIZE), 0);
     // A mapping above stops the heap one page short of it.
-    asp.mmap(&mut pm, start + pages(5), pages(1), Prot::READ, FIXED, Backing::Anonymous, VmaName::Anonymous).unwrap();
-    assert_eq!(asp.brk(&mut pm, start + pages(4) + 1), start + pages(2), "would touch the mapping");
+    asp.mmap(
+        &mut pm,
+        start + pages(5),
+        pages(1),
+        Prot::READ,
+        FIXED,
+        Backing::Anonymous,
+        VmaName::Anonymous,
+    )
+    .unwrap();
+    assert_eq!(
+        asp.brk(&mut pm, start + pages(4) + 1),
+        start + pages(2),
+        "would touch the mapping"
+    );
     assert_eq!(asp.brk(&mut pm, start + pages(4)), start + pages(4));
     assert_eq!(asp.brk(&mut pm, start), start);
     assert!(asp.find_vma(start).is_none(), "the heap is empty");
@@ -459,13 +757,26 @@ fn out_of_frames_fault_reports_oom() {
     // Root + level-1 + level-0 fit; the data frame does not.
     let (mut pm, mut asp) = setup(3);
     let a = map_anon(&mut asp, &mut pm, pages(2), Prot::READ_WRITE);
-    assert_eq!(asp.handle_fault(&mut pm, a, Access::Write), Err(FaultError::OutOfMemory));
+    assert_eq!(
+        asp.handle_fault(&mut pm, a, Access::Write),
+        Err(FaultError::OutOfMemory)
+    );
     check_invariants(&pm, &[&asp]);
     assert_eq!(pm.stats().faults.oom, 1);
-    assert_eq!(asp.translate(&mut pm, a, Access::Read), None, "nothing was mapped");
+    assert_eq!(
+        asp.translate(&mut pm, a, Access::Read),
+        None,
+        "nothing was mapped"
+    );
     // Reading still works: the zero frame costs nothing.
-    assert_eq!(asp.handle_fault(&mut pm, a, Access::Read), Ok(FaultKind::ZeroPage));
-    assert_eq!(asp.write_bytes(&mut pm, a, &[1]), Err(FaultError::OutOfMemory));
+    assert_eq!(
+        asp.handle_fault(&mut pm, a, Access::Read),
+        Ok(FaultKind::ZeroPage)
+    );
+    assert_eq!(
+        asp.write_bytes(&mut pm, a, &[1]),
+        Err(FaultError::OutOfMemory)
+    );
     check_invariants(&pm, &[&asp]);
     pm.set_max_frames(4);
     write_u8(&mut asp, &mut pm, a, 1);
@@ -477,21 +788,70 @@ fn out_of_frames_fault_reports_oom() {
 fn file_page_beyond_eof_is_sigbus_and_the_tail_reads_zero() {
     let (mut pm, mut asp) = setup(1000);
     let file = MemFile::patterned(11, PAGE_SIZE as usize + 100, 5);
-    let a = asp.mmap(&mut pm, 0, pages(3), Prot::READ_WRITE, PRIVATE, file_backing(&file, 0), VmaName::Anonymous).unwrap();
-    assert_eq!(read_u8(&mut asp, &mut pm, a + PAGE_SIZE + 99), file.data[PAGE_SIZE as usize + 99]);
-    assert_eq!(read_u8(&mut asp, &mut pm, a + PAGE_SIZE + 100), 0, "past EOF within the last page");
-    assert_eq!(asp.handle_fault(&mut pm, a + pages(2), Access::Read), Err(FaultError::Bus));
-    assert_eq!(asp.handle_fault(&mut pm, a + pages(2), Access::Write), Err(FaultError::Bus));
+    let a = asp
+        .mmap(
+            &mut pm,
+            0,
+            pages(3),
+            Prot::READ_WRITE,
+            PRIVATE,
+            file_backing(&file, 0),
+            VmaName::Anonymous,
+        )
+        .unwrap();
+    assert_eq!(
+        read_u8(&mut asp, &mut pm, a + PAGE_SIZE + 99),
+        file.data[PAGE_SIZE as usize + 99]
+    );
+    assert_eq!(
+        read_u8(&mut asp, &mut pm, a + PAGE_SIZE + 100),
+        0,
+        "past EOF within the last page"
+    );
+    assert_eq!(
+        asp.handle_fault(&mut pm, a + pages(2), Access::Read),
+        Err(FaultError::Bus)
+    );
+    assert_eq!(
+        asp.handle_fault(&mut pm, a + pages(2), Access::Write),
+        Err(FaultError::Bus)
+    );
     assert_eq!(pm.stats().faults.bus, 2);
     // An offset wholly beyond EOF: every page is SIGBUS.
-    let b = asp.mmap(&mut pm, 0, pages(1), Prot::READ, SHARED, file_backing(&file, pages(4)), VmaName::Anonymous).unwrap();
-    assert_eq!(asp.handle_fault(&mut pm, b, Access::Read), Err(FaultError::Bus));
+    let b = asp
+        .mmap(
+            &mut pm,
+            0,
+            pages(1),
+            Prot::READ,
+            SHARED,
+            file_backing(&file, pages(4)),
+            VmaName::Anonymous,
+        )
+        .unwrap();
+    assert_eq!(
+        asp.handle_fault(&mut pm, b, Access::Read),
+        Err(FaultError::Bus)
+    );
     // An I/O error reading the file is SIGBUS too, and caches nothing.
     asp.munmap(&mut pm, a, pages(3)).unwrap();
     pm.drop_clean_cache();
     file.fail.set(true);
-    let c = asp.mmap(&mut pm, 0, pages(1), Prot::READ, PRIVATE, file_backing(&file, 0), VmaName::Anonymous).unwrap();
-    assert_eq!(asp.handle_fault(&mut pm, c, Access::Read), Err(FaultError::Bus));
+    let c = asp
+        .mmap(
+            &mut pm,
+            0,
+            pages(1),
+            Prot::READ,
+            PRIVATE,
+            file_backing(&file, 0),
+            VmaName::Anonymous,
+        )
+        .unwrap();
+    assert_eq!(
+        asp.handle_fault(&mut pm, c, Access::Read),
+        Err(FaultError::Bus)
+    );
     assert!(pm.page_cache().is_empty());
     check_invariants(&pm, &[&asp]);
     teardown(pm, vec![asp]);
@@ -504,24 +864,72 @@ fn shared_file_write_marks_the_page_dirty_and_every_mapping_sees_it() {
     let mut b = AddressSpace::new(&mut pm).unwrap();
     let file = MemFile::patterned(21, 2 * PAGE_SIZE as usize, 0);
     let name = || VmaName::Path("/shm".into());
-    let va = a.mmap(&mut pm, 0, pages(2), Prot::READ_WRITE, SHARED, file_backing(&file, 0), name()).unwrap();
-    let vb = b.mmap(&mut pm, 0, pages(2), Prot::READ, SHARED, file_backing(&file, 0), name()).unwrap();
-    let vp = b.mmap(&mut pm, 0, pages(2), Prot::READ_WRITE, PRIVATE, file_backing(&file, 0), name()).unwrap();
+    let va = a
+        .mmap(
+            &mut pm,
+            0,
+            pages(2),
+            Prot::READ_WRITE,
+            SHARED,
+            file_backing(&file, 0),
+            name(),
+        )
+        .unwrap();
+    let vb = b
+        .mmap(
+            &mut pm,
+            0,
+            pages(2),
+            Prot::READ,
+            SHARED,
+            file_backing(&file, 0),
+            name(),
+        )
+        .unwrap();
+    let vp = b
+        .mmap(
+            &mut pm,
+            0,
+            pages(2),
+            Prot::READ_WRITE,
+            PRIVATE,
+            file_backing(&file, 0),
+            name(),
+        )
+        .unwrap();
     // A read maps the cache page read-only, so the first write is noticed.
     assert_eq!(read_u8(&mut a, &mut pm, va), file.data[0]);
     assert!(!pte(&pm, &a, va).has(Pte::W | Pte::COW));
-    assert_eq!(a.handle_fault(&mut pm, va, Access::Write), Ok(FaultKind::SharedWrite));
+    assert_eq!(
+        a.handle_fault(&mut pm, va, Access::Write),
+        Ok(FaultKind::SharedWrite)
+    );
     write_u8(&mut a, &mut pm, va, 0xee);
     assert!(pm.page_cache().lookup(file.id, 0).unwrap().dirty);
     // A write to a not-present shared page maps it writable and dirty at once.
-    assert_eq!(a.handle_fault(&mut pm, va + PAGE_SIZE, Access::Write), Ok(FaultKind::File));
+    assert_eq!(
+        a.handle_fault(&mut pm, va + PAGE_SIZE, Access::Write),
+        Ok(FaultKind::File)
+    );
     write_u8(&mut a, &mut pm, va + PAGE_SIZE, 0xdd);
     check_invariants(&pm, &[&a, &b]);
-    assert_eq!(read_u8(&mut b, &mut pm, vb), 0xee, "another process sees the write");
-    assert_eq!(read_u8(&mut b, &mut pm, vp + PAGE_SIZE), 0xdd, "a private mapping sees it until it writes");
+    assert_eq!(
+        read_u8(&mut b, &mut pm, vb),
+        0xee,
+        "another process sees the write"
+    );
+    assert_eq!(
+        read_u8(&mut b, &mut pm, vp + PAGE_SIZE),
+        0xdd,
+        "a private mapping sees it until it writes"
+    );
     write_u8(&mut b, &mut pm, vp + PAGE_SIZE, 1);
     write_u8(&mut a, &mut pm, va + PAGE_SIZE, 2);
-    assert_eq!(read_u8(&mut b, &mut pm, vp + PAGE_SIZE), 1, "after its write the private copy is its own");
+    assert_eq!(
+        read_u8(&mut b, &mut pm, vp + PAGE_SIZE),
+        1,
+        "after its write the private copy is its own"
+    );
     check_invariants(&pm, &[&a, &b]);
     // Dirty pages survive unmapping and cache pressure.
     a.release(&mut pm);
@@ -529,18 +937,42 @@ fn shared_file_write_marks_the_page_dirty_and_every_mapping_sees_it() {
     pm.drop_clean_cache();
     check_invariants(&pm, &[]);
     let mut c = AddressSpace::new(&mut pm).unwrap();
-    let vc = c.mmap(&mut pm, 0, pages(2), Prot::READ, SHARED, file_backing(&file, 0), name()).unwrap();
+    let vc = c
+        .mmap(
+            &mut pm,
+            0,
+            pages(2),
+            Prot::READ,
+            SHARED,
+            file_backing(&file, 0),
+            name(),
+        )
+        .unwrap();
     assert_eq!(read_u8(&mut c, &mut pm, vc), 0xee);
     assert_eq!(read_u8(&mut c, &mut pm, vc + PAGE_SIZE), 2);
     check_invariants(&pm, &[&c]);
     c.release(&mut pm);
-    assert_eq!(pm.stats().frames_in_use, 2, "the two dirty pages stay cached");
+    assert_eq!(
+        pm.stats().frames_in_use,
+        2,
+        "the two dirty pages stay cached"
+    );
 }
 
 #[test]
 fn shared_anonymous_memory_is_shared_across_fork_even_for_pages_touched_later() {
     let (mut pm, mut parent) = setup(1000);
-    let a = parent.mmap(&mut pm, 0, pages(2), Prot::READ_WRITE, SHARED, Backing::Anonymous, VmaName::Anonymous).unwrap();
+    let a = parent
+        .mmap(
+            &mut pm,
+            0,
+            pages(2),
+            Prot::READ_WRITE,
+            SHARED,
+            Backing::Anonymous,
+            VmaName::Anonymous,
+        )
+        .unwrap();
     write_u8(&mut parent, &mut pm, a, 1);
     let mut child = parent.fork_cow(&mut pm).unwrap();
     check_invariants(&pm, &[&parent, &child]);
@@ -550,7 +982,10 @@ fn shared_anonymous_memory_is_shared_across_fork_even_for_pages_touched_later() 
     write_u8(&mut parent, &mut pm, a + PAGE_SIZE, 3);
     assert_eq!(read_u8(&mut child, &mut pm, a + PAGE_SIZE), 3);
     check_invariants(&pm, &[&parent, &child]);
-    assert!(pm.page_cache().pages().all(|(id, _, _)| id.0 == SHARED_ANON_DEV));
+    assert!(pm
+        .page_cache()
+        .pages()
+        .all(|(id, _, _)| id.0 == SHARED_ANON_DEV));
     assert_eq!(pm.page_cache().len(), 2);
     // The object's pages go when its last mapping does.
     parent.munmap(&mut pm, a, pages(2)).unwrap();
@@ -568,20 +1003,52 @@ fn mmap_placement_follows_linux() {
     let base = asp.mmap_base();
     assert_eq!(base, USER_TOP - (128 << 20));
     let a = map_anon(&mut asp, &mut pm, 3 * PAGE_SIZE - 5, Prot::READ);
-    assert_eq!(a, base - pages(3), "top-down from mmap_base, length rounded up");
+    assert_eq!(
+        a,
+        base - pages(3),
+        "top-down from mmap_base, length rounded up"
+    );
     let b = map_anon(&mut asp, &mut pm, pages(1), Prot::READ);
     assert_eq!(b, a - pages(1));
-    assert_eq!(asp.vma_count(), 1, "adjacent compatible anonymous VMAs merge");
+    assert_eq!(
+        asp.vma_count(),
+        1,
+        "adjacent compatible anonymous VMAs merge"
+    );
     let c = map_anon(&mut asp, &mut pm, pages(1), Prot::READ_WRITE);
     assert_eq!(c, b - pages(1));
     assert_eq!(asp.vma_count(), 2);
     // A free hint is honoured (rounded down); a low one is raised to mmap_min_addr.
-    let hinted = asp.mmap(&mut pm, 0x1000_0123, pages(1), Prot::READ, PRIVATE, Backing::Anonymous, VmaName::Anonymous);
+    let hinted = asp.mmap(
+        &mut pm,
+        0x1000_0123,
+        pages(1),
+        Prot::READ,
+        PRIVATE,
+        Backing::Anonymous,
+        VmaName::Anonymous,
+    );
     assert_eq!(hinted, Ok(0x1000_0000));
-    let low = asp.mmap(&mut pm, 0x1000, pages(1), Prot::READ, PRIVATE, Backing::Anonymous, VmaName::Anonymous);
+    let low = asp.mmap(
+        &mut pm,
+        0x1000,
+        pages(1),
+        Prot::READ,
+        PRIVATE,
+        Backing::Anonymous,
+        VmaName::Anonymous,
+    );
     assert_eq!(low, Ok(MMAP_MIN_ADDR));
     // A busy hint falls back to top-down.
-    let busy = asp.mmap(&mut pm, 0x1000_0000, pages(1), Prot::READ, PRIVATE, Backing::Anonymous, VmaName::Anonymous);
+    let busy = asp.mmap(
+        &mut pm,
+        0x1000_0000,
+        pages(1),
+        Prot::READ,
+        PRIVATE,
+        Backing::Anonymous,
+        VmaName::Anonymous,
+    );
     assert_eq!(busy, Ok(c - pages(1)));
     // A hole left by munmap is reused top-down.
     asp.munmap(&mut pm, b, pages(1)).unwrap();
@@ -590,21 +1057,83 @@ fn mmap_placement_follows_linux() {
     // Errors.
     let anon = || Backing::Anonymous;
     let name = || VmaName::Anonymous;
-    assert_eq!(asp.mmap(&mut pm, 0, 0, Prot::READ, PRIVATE, anon(), name()), Err(MmError::InvalidArgument));
-    assert_eq!(asp.mmap(&mut pm, 0x1001, 1, Prot::READ, FIXED, anon(), name()), Err(MmError::InvalidArgument));
-    assert_eq!(asp.mmap(&mut pm, USER_TOP - PAGE_SIZE, pages(2), Prot::READ, FIXED, anon(), name()), Err(MmError::NoMemory));
-    assert_eq!(asp.mmap(&mut pm, 0, USER_TOP + 1, Prot::READ, PRIVATE, anon(), name()), Err(MmError::NoMemory));
-    assert_eq!(asp.mmap(&mut pm, 0, u64::MAX, Prot::READ, PRIVATE, anon(), name()), Err(MmError::NoMemory));
-    let file = MemFile::patterned(1, 100, 0);
     assert_eq!(
-        asp.mmap(&mut pm, 0, 1, Prot::READ, PRIVATE, file_backing(&file, 100), name()),
+        asp.mmap(&mut pm, 0, 0, Prot::READ, PRIVATE, anon(), name()),
         Err(MmError::InvalidArgument)
     );
-    let growsdown_shared = MapFlags { grows_down: true, ..SHARED };
-    assert_eq!(asp.mmap(&mut pm, 0, 1, Prot::READ, growsdown_shared, anon(), name()), Err(MmError::InvalidArgument));
-    let noreplace = MapFlags { fixed_noreplace: true, ..PRIVATE };
-    assert_eq!(asp.mmap(&mut pm, a, 1, Prot::READ, noreplace, anon(), name()), Err(MmError::Exists));
-    assert_eq!(asp.mmap(&mut pm, 0x2000_0000, 1, Prot::READ, noreplace, anon(), name()), Ok(0x2000_0000));
+    assert_eq!(
+        asp.mmap(&mut pm, 0x1001, 1, Prot::READ, FIXED, anon(), name()),
+        Err(MmError::InvalidArgument)
+    );
+    assert_eq!(
+        asp.mmap(
+            &mut pm,
+            USER_TOP - PAGE_SIZE,
+            pages(2),
+            Prot::READ,
+            FIXED,
+            anon(),
+            name()
+        ),
+        Err(MmError::NoMemory)
+    );
+    assert_eq!(
+        asp.mmap(
+            &mut pm,
+            0,
+            USER_TOP + 1,
+            Prot::READ,
+            PRIVATE,
+            anon(),
+            name()
+        ),
+        Err(MmError::NoMemory)
+    );
+    assert_eq!(
+        asp.mmap(&mut pm, 0, u64::MAX, Prot::READ, PRIVATE, anon(), name()),
+        Err(MmError::NoMemory)
+    );
+    let file = MemFile::patterned(1, 100, 0);
+    assert_eq!(
+        asp.mmap(
+            &mut pm,
+            0,
+            1,
+            Prot::READ,
+            PRIVATE,
+            file_backing(&file, 100),
+            name()
+        ),
+        Err(MmError::InvalidArgument)
+    );
+    let growsdown_shared = MapFlags {
+        grows_down: true,
+        ..SHARED
+    };
+    assert_eq!(
+        asp.mmap(&mut pm, 0, 1, Prot::READ, growsdown_shared, anon(), name()),
+        Err(MmError::InvalidArgument)
+    );
+    let noreplace = MapFlags {
+        fixed_noreplace: true,
+        ..PRIVATE
+    };
+    assert_eq!(
+        asp.mmap(&mut pm, a, 1, Prot::READ, noreplace, anon(), name()),
+        Err(MmError::Exists)
+    );
+    assert_eq!(
+        asp.mmap(
+            &mut pm,
+            0x2000_0000,
+            1,
+            Prot::READ,
+            noreplace,
+            anon(),
+            name()
+        ),
+        Ok(0x2000_0000)
+    );
     check_invariants(&pm, &[&asp]);
     teardown(pm, vec![asp]);
 }
@@ -618,15 +1147,38 @@ fn fixed_mapping_replaces_what_was_there() {
     }
     let file = MemFile::patterned(4, pages(8) as usize, 9);
     let name = VmaName::Path("/bin/x".into());
-    let got = asp.mmap(&mut pm, a + pages(1), pages(2), Prot::READ, FIXED, file_backing(&file, pages(5)), name.clone());
+    let got = asp.mmap(
+        &mut pm,
+        a + pages(1),
+        pages(2),
+        Prot::READ,
+        FIXED,
+        file_backing(&file, pages(5)),
+        name.clone(),
+    );
     assert_eq!(got, Ok(a + pages(1)));
     check_invariants(&pm, &[&asp]);
     assert_eq!(asp.vma_count(), 3);
-    assert_eq!(pm.stats().frames_in_use - pm.stats().page_table_frames, 2, "two anonymous frames were freed");
-    assert_eq!(read_u8(&mut asp, &mut pm, a + pages(2) + 1), file.data[pages(6) as usize + 1]);
+    assert_eq!(
+        pm.stats().frames_in_use - pm.stats().page_table_frames,
+        2,
+        "two anonymous frames were freed"
+    );
+    assert_eq!(
+        read_u8(&mut asp, &mut pm, a + pages(2) + 1),
+        file.data[pages(6) as usize + 1]
+    );
     assert_eq!(read_u8(&mut asp, &mut pm, a + pages(3)), 0xff);
     // File VMAs with continuing offsets merge too.
-    let next = asp.mmap(&mut pm, a + pages(3), pages(1), Prot::READ, FIXED, file_backing(&file, pages(7)), name.clone());
+    let next = asp.mmap(
+        &mut pm,
+        a + pages(3),
+        pages(1),
+        Prot::READ,
+        FIXED,
+        file_backing(&file, pages(7)),
+        name.clone(),
+    );
     assert_eq!(next, Ok(a + pages(3)));
     assert_eq!(asp.vma_count(), 2);
     check_invariants(&pm, &[&asp]);
@@ -637,33 +1189,83 @@ fn fixed_mapping_replaces_what_was_there() {
 fn clean_cache_pages_are_evicted_when_frames_run_out() {
     let (mut pm, mut asp) = setup(8);
     let file = MemFile::patterned(5, pages(16) as usize, 2);
-    let a = asp.mmap(&mut pm, 0, pages(16), Prot::READ, PRIVATE, file_backing(&file, 0), VmaName::Anonymous).unwrap();
+    let a = asp
+        .mmap(
+            &mut pm,
+            0,
+            pages(16),
+            Prot::READ,
+            PRIVATE,
+            file_backing(&file, 0),
+            VmaName::Anonymous,
+        )
+        .unwrap();
     // 3 table frames + 5 for pages; then each new page needs an eviction,
     // which only an unmapped page allows.
     for i in 0..5 {
-        assert_eq!(read_u8(&mut asp, &mut pm, a + pages(i)), file.data[pages(i) as usize]);
+        assert_eq!(
+            read_u8(&mut asp, &mut pm, a + pages(i)),
+            file.data[pages(i) as usize]
+        );
     }
-    assert_eq!(asp.handle_fault(&mut pm, a + pages(5), Access::Read), Err(FaultError::OutOfMemory));
+    assert_eq!(
+        asp.handle_fault(&mut pm, a + pages(5), Access::Read),
+        Err(FaultError::OutOfMemory)
+    );
     asp.munmap(&mut pm, a, pages(2)).unwrap();
     for i in 5..7 {
-        assert_eq!(read_u8(&mut asp, &mut pm, a + pages(i)), file.data[pages(i) as usize]);
+        assert_eq!(
+            read_u8(&mut asp, &mut pm, a + pages(i)),
+            file.data[pages(i) as usize]
+        );
         check_invariants(&pm, &[&asp]);
     }
     assert_eq!(pm.stats().page_cache_evictions, 2);
     assert!(pm.page_cache().lookup(file.id, 0).is_none());
-    assert!(pm.page_cache().lookup(file.id, 2).is_some(), "mapped pages are never evicted");
+    assert!(
+        pm.page_cache().lookup(file.id, 2).is_some(),
+        "mapped pages are never evicted"
+    );
     teardown(pm, vec![asp]);
 }
 
 #[test]
 fn populate_faults_everything_in_up_front() {
     let (mut pm, mut asp) = setup(1000);
-    let flags = MapFlags { populate: true, ..PRIVATE };
-    let a = asp.mmap(&mut pm, 0, pages(4), Prot::READ_WRITE, flags, Backing::Anonymous, VmaName::Anonymous).unwrap();
-    assert_eq!(pm.stats().faults.zero_fill, 4, "private writable: write faults");
-    assert!(asp.translate(&mut pm, a + pages(3), Access::Write).is_some());
+    let flags = MapFlags {
+        populate: true,
+        ..PRIVATE
+    };
+    let a = asp
+        .mmap(
+            &mut pm,
+            0,
+            pages(4),
+            Prot::READ_WRITE,
+            flags,
+            Backing::Anonymous,
+            VmaName::Anonymous,
+        )
+        .unwrap();
+    assert_eq!(
+        pm.stats().faults.zero_fill,
+        4,
+        "private writable: write faults"
+    );
+    assert!(asp
+        .translate(&mut pm, a + pages(3), Access::Write)
+        .is_some());
     let file = MemFile::patterned(6, pages(2) as usize, 0);
-    asp.mmap(&mut pm, 0, pages(2), Prot::READ, flags, file_backing(&file, 0), VmaName::Anonymous).unwrap();
+    asp.mmap(
+        &mut pm,
+        0,
+        pages(2),
+        Prot::READ,
+        flags,
+        file_backing(&file, 0),
+        VmaName::Anonymous,
+    )
+    .unwrap();
     assert_eq!(pm.stats().faults.file, 2);
     assert_eq!(pm.page_cache().len(), 2);
     check_invariants(&pm, &[&asp]);
@@ -674,7 +1276,11 @@ fn populate_faults_everything_in_up_front() {
 fn translate_is_pure_and_tracks_accessed_dirty() {
     let (mut pm, mut asp) = setup(1000);
     let a = map_anon(&mut asp, &mut pm, pages(1), Prot::READ_WRITE);
-    assert_eq!(asp.translate(&mut pm, a, Access::Read), None, "no fault fixing in translate");
+    assert_eq!(
+        asp.translate(&mut pm, a, Access::Read),
+        None,
+        "no fault fixing in translate"
+    );
     assert_eq!(pm.stats().frames_in_use, 1, "and no allocation");
     asp.handle_fault(&mut pm, a, Access::Write).unwrap();
     let root = asp.root();
@@ -685,7 +1291,10 @@ fn translate_is_pure_and_tracks_accessed_dirty() {
     assert!(pte(&pm, &asp, a).has(Pte::A) && !pte(&pm, &asp, a).has(Pte::D));
     asp.translate(&mut pm, a, Access::Write).unwrap();
     assert!(pte(&pm, &asp, a).has(Pte::A | Pte::D));
-    assert_eq!(asp.handle_fault(&mut pm, a, Access::Write), Ok(FaultKind::Spurious));
+    assert_eq!(
+        asp.handle_fault(&mut pm, a, Access::Write),
+        Ok(FaultKind::Spurious)
+    );
     teardown(pm, vec![asp]);
 }
 
@@ -694,12 +1303,31 @@ fn release_returns_every_frame() {
     let (mut pm, mut asp) = setup(1000);
     let file = MemFile::patterned(8, pages(3) as usize, 0);
     let a = map_anon(&mut asp, &mut pm, pages(64), Prot::READ_WRITE);
-    asp.write_bytes(&mut pm, a, &vec![3; pages(64) as usize]).unwrap();
-    let f = asp.mmap(&mut pm, 1 << 30, pages(3), Prot::READ_WRITE, FIXED, file_backing(&file, 0), VmaName::Anonymous);
+    asp.write_bytes(&mut pm, a, &vec![3; pages(64) as usize])
+        .unwrap();
+    let f = asp.mmap(
+        &mut pm,
+        1 << 30,
+        pages(3),
+        Prot::READ_WRITE,
+        FIXED,
+        file_backing(&file, 0),
+        VmaName::Anonymous,
+    );
     let f = f.unwrap();
     asp.write_bytes(&mut pm, f, &[1; 10]).unwrap();
     let _ = read_u8(&mut asp, &mut pm, f + PAGE_SIZE);
-    let s = asp.mmap(&mut pm, 0, pages(2), Prot::READ_WRITE, SHARED, Backing::Anonymous, VmaName::Anonymous).unwrap();
+    let s = asp
+        .mmap(
+            &mut pm,
+            0,
+            pages(2),
+            Prot::READ_WRITE,
+            SHARED,
+            Backing::Anonymous,
+            VmaName::Anonymous,
+        )
+        .unwrap();
     write_u8(&mut asp, &mut pm, s, 1);
     let child = asp.fork_cow(&mut pm).unwrap();
     check_invariants(&pm, &[&asp, &child]);

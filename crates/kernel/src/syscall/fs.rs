@@ -28,9 +28,15 @@ fn nofile(sys: &Sys<'_>) -> u64 {
     sys.p.rlimits[rlimit::NOFILE].cur
 }
 
-/// Reads the path argument at `addr`.
-fn path_arg(sys: &mut Sys<'_>, addr: u64) -> Result<Vec<u8>, Errno> {
-    sys.mem().read_cstr(addr, PATH_MAX).map_err(|e| if e == Errno::ERANGE { Errno::ENAMETOOLONG } else { e })
+/// Reads the path argument at `addr` (ENAMETOOLONG past PATH_MAX).
+pub(crate) fn path_arg(sys: &mut Sys<'_>, addr: u64) -> Result<Vec<u8>, Errno> {
+    sys.mem().read_cstr(addr, PATH_MAX).map_err(|e| {
+        if e == Errno::ERANGE {
+            Errno::ENAMETOOLONG
+        } else {
+            e
+        }
+    })
 }
 
 /// The directory a relative path is resolved from: the cwd for AT_FDCWD,
@@ -47,7 +53,12 @@ fn base_dir(sys: &Sys<'_>, dirfd: i32, path: &[u8]) -> Result<String, Errno> {
     }
 }
 
-fn resolve_at(sys: &mut Sys<'_>, dirfd: i32, addr: u64, follow: Follow) -> Result<(Vec<u8>, Resolved), Errno> {
+fn resolve_at(
+    sys: &mut Sys<'_>,
+    dirfd: i32,
+    addr: u64,
+    follow: Follow,
+) -> Result<(Vec<u8>, Resolved), Errno> {
     let path = path_arg(sys, addr)?;
     let base = base_dir(sys, dirfd, &path)?;
     let r = sys.vfs.resolve(&base, &path, follow)?;
@@ -68,9 +79,14 @@ fn device(guest: &str) -> Option<Object> {
 }
 
 pub fn openat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32, mode: u32) -> SysResult {
-    let follow = if flags & oflag::O_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
+    let follow = if flags & oflag::O_NOFOLLOW != 0 {
+        Follow::No
+    } else {
+        Follow::Yes
+    };
     let cloexec = flags & oflag::O_CLOEXEC != 0;
-    let kept = flags & !(oflag::O_CLOEXEC | oflag::O_CREAT | oflag::O_EXCL | oflag::O_TRUNC | oflag::O_NOCTTY);
+    let kept = flags
+        & !(oflag::O_CLOEXEC | oflag::O_CREAT | oflag::O_EXCL | oflag::O_TRUNC | oflag::O_NOCTTY);
     // cowix's own devices exist even when the root has no /dev.
     let path = path_arg(sys, addr)?;
     if let Some(object) = std::str::from_utf8(&path).ok().and_then(device) {
@@ -127,7 +143,10 @@ pub fn close(sys: &mut Sys<'_>, fd: i32) -> SysResult {
 }
 
 pub fn dup(sys: &mut Sys<'_>, fd: i32) -> SysResult {
-    let e = FdEntry { file: sys.p.fds.file(fd)?, cloexec: false };
+    let e = FdEntry {
+        file: sys.p.fds.file(fd)?,
+        cloexec: false,
+    };
     let limit = nofile(sys);
     Ok(sys.p.fds.install(e, 0, limit)? as u64)
 }
@@ -136,7 +155,10 @@ pub fn dup3(sys: &mut Sys<'_>, old: i32, new: i32, flags: u32) -> SysResult {
     if old == new || flags & !oflag::O_CLOEXEC != 0 {
         return Err(Errno::EINVAL);
     }
-    let e = FdEntry { file: sys.p.fds.file(old)?, cloexec: flags & oflag::O_CLOEXEC != 0 };
+    let e = FdEntry {
+        file: sys.p.fds.file(old)?,
+        cloexec: flags & oflag::O_CLOEXEC != 0,
+    };
     let limit = nofile(sys);
     sys.p.fds.install_at(new, e, limit)?;
     Ok(new as u64)
@@ -157,7 +179,10 @@ pub fn fcntl(sys: &mut Sys<'_>, fd: i32, cmd: u32, arg: u64) -> SysResult {
             if arg >= limit {
                 return Err(Errno::EINVAL);
             }
-            let e = FdEntry { file: entry.file, cloexec: cmd == F_DUPFD_CLOEXEC };
+            let e = FdEntry {
+                file: entry.file,
+                cloexec: cmd == F_DUPFD_CLOEXEC,
+            };
             Ok(sys.p.fds.install(e, arg as usize, limit)? as u64)
         }
         F_GETFD => Ok(if entry.cloexec { FD_CLOEXEC } else { 0 }),
@@ -196,7 +221,9 @@ pub fn ioctl(sys: &mut Sys<'_>, fd: i32, req: u32, arg: u64) -> SysResult {
             t[4..8].copy_from_slice(&0o5u32.to_le_bytes()); // OPOST | ONLCR
             t[8..12].copy_from_slice(&0o277u32.to_le_bytes()); // B38400 | CS8 | CREAD
             t[12..16].copy_from_slice(&0o105073u32.to_le_bytes()); // ISIG ICANON ECHO ECHOE ECHOK ECHOCTL ECHOKE IEXTEN
-            let cc: [u8; 19] = [3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0];
+            let cc: [u8; 19] = [
+                3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0,
+            ];
             t[17..36].copy_from_slice(&cc);
             sys.mem().copy_out(arg, &t)?;
             Ok(0)
@@ -217,7 +244,8 @@ pub fn ioctl(sys: &mut Sys<'_>, fd: i32, req: u32, arg: u64) -> SysResult {
                 _ => 0,
             };
             drop(f);
-            sys.mem().write_u32(arg, avail.min(i32::MAX as u64) as u32)?;
+            sys.mem()
+                .write_u32(arg, avail.min(i32::MAX as u64) as u32)?;
             Ok(0)
         }
         _ => Err(Errno::ENOTTY),
@@ -276,7 +304,11 @@ fn write_file(sys: &mut Sys<'_>, file: &FileRef, data: &[u8]) -> Result<usize, E
                 let info = crate::signal::SigInfo::user(crate::signal::sig::SIGPIPE, 0, me, uid);
                 crate::deliver::send(sys.p, info);
             }
-            if done > 0 { Ok(done) } else { Err(e) }
+            if done > 0 {
+                Ok(done)
+            } else {
+                Err(e)
+            }
         }
     }
 }
@@ -331,7 +363,14 @@ pub fn pipe2(sys: &mut Sys<'_>, fds: u64, flags: u32) -> SysResult {
 /// Appends one `struct linux_dirent64` (d_ino, d_off, d_reclen, d_type,
 /// d_name NUL-terminated, record padded to 8 bytes) to `out` if it fits in
 /// `room` bytes; returns whether it did.
-pub fn push_dirent64(out: &mut Vec<u8>, room: usize, ino: u64, off: u64, dtype: u8, name: &[u8]) -> bool {
+pub fn push_dirent64(
+    out: &mut Vec<u8>,
+    room: usize,
+    ino: u64,
+    off: u64,
+    dtype: u8,
+    name: &[u8],
+) -> bool {
     let reclen = (19 + name.len() + 1).div_ceil(8) * 8;
     if out.len() + reclen > room {
         return false;
@@ -352,7 +391,9 @@ pub fn getdents64(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
     use rustix::fs::FileType;
     let file = sys.p.fds.file(fd)?;
     let mut f = file.borrow_mut();
-    let Object::Host(h) = &f.object else { return Err(Errno::ENOTDIR) };
+    let Object::Host(h) = &f.object else {
+        return Err(Errno::ENOTDIR);
+    };
     if !h.file.metadata()?.is_dir() {
         return Err(Errno::ENOTDIR);
     }
@@ -377,7 +418,14 @@ pub fn getdents64(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
             FileType::Socket => 12,
             _ => 0,
         };
-        if !push_dirent64(&mut out, room, e.ino(), pos, dtype, e.file_name().to_bytes()) {
+        if !push_dirent64(
+            &mut out,
+            room,
+            e.ino(),
+            pos,
+            dtype,
+            e.file_name().to_bytes(),
+        ) {
             if first {
                 return Err(Errno::EINVAL);
             }
@@ -429,7 +477,12 @@ fn iovecs(sys: &mut Sys<'_>, iov: u64, cnt: u64) -> Result<Vec<(u64, u64)>, Errn
     sys.mem().copy_in(iov, &mut raw)?;
     let v: Vec<(u64, u64)> = raw
         .chunks_exact(16)
-        .map(|c| (u64::from_le_bytes(c[..8].try_into().unwrap()), u64::from_le_bytes(c[8..].try_into().unwrap())))
+        .map(|c| {
+            (
+                u64::from_le_bytes(c[..8].try_into().unwrap()),
+                u64::from_le_bytes(c[8..].try_into().unwrap()),
+            )
+        })
         .collect();
     if v.iter().any(|&(_, l)| (l as i64) < 0) {
         return Err(Errno::EINVAL);
@@ -572,9 +625,17 @@ pub fn faccessat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, mode: u32, flags: u32
     if mode & !7 != 0 || flags & !(AT_SYMLINK_NOFOLLOW | AT_EACCESS | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
+    let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 {
+        Follow::No
+    } else {
+        Follow::Yes
+    };
     let (_, r) = resolve_at(sys, dirfd, addr, follow)?;
-    let st = if device(&r.guest).is_some() { host_stat_dev(&r.guest)? } else { rustix::fs::lstat(&r.host)? };
+    let st = if device(&r.guest).is_some() {
+        host_stat_dev(&r.guest)?
+    } else {
+        rustix::fs::lstat(&r.host)?
+    };
     let perm = st.st_mode & 0o777;
     let c = sys.p.creds;
     let ok = if c.euid == 0 {
@@ -590,7 +651,11 @@ pub fn faccessat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, mode: u32, flags: u32
         } & 7;
         bits & mode == mode
     };
-    if ok { Ok(0) } else { Err(Errno::EACCES) }
+    if ok {
+        Ok(0)
+    } else {
+        Err(Errno::EACCES)
+    }
 }
 
 pub fn readlinkat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, buf: u64, size: u64) -> SysResult {
@@ -598,16 +663,21 @@ pub fn readlinkat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, buf: u64, size: u64)
         return Err(Errno::EINVAL);
     }
     let path = path_arg(sys, addr)?;
-    let target: Vec<u8> = if path == b"/proc/self/exe" || path == format!("/proc/{}/exe", sys.p.pid).as_bytes() {
-        sys.p.exe.clone().into_bytes()
-    } else {
-        let base = base_dir(sys, dirfd, &path)?;
-        let r = sys.vfs.resolve(&base, &path, Follow::No)?;
-        let t = std::fs::read_link(&r.host).map_err(|e| {
-            if e.raw_os_error() == Some(Errno::EINVAL.0) { Errno::EINVAL } else { Errno::from(e) }
-        })?;
-        std::os::unix::ffi::OsStrExt::as_bytes(t.as_os_str()).to_vec()
-    };
+    let target: Vec<u8> =
+        if path == b"/proc/self/exe" || path == format!("/proc/{}/exe", sys.p.pid).as_bytes() {
+            sys.p.exe.clone().into_bytes()
+        } else {
+            let base = base_dir(sys, dirfd, &path)?;
+            let r = sys.vfs.resolve(&base, &path, Follow::No)?;
+            let t = std::fs::read_link(&r.host).map_err(|e| {
+                if e.raw_os_error() == Some(Errno::EINVAL.0) {
+                    Errno::EINVAL
+                } else {
+                    Errno::from(e)
+                }
+            })?;
+            std::os::unix::ffi::OsStrExt::as_bytes(t.as_os_str()).to_vec()
+        };
     let n = target.len().min(size as usize);
     sys.mem().copy_out(buf, &target[..n])?;
     Ok(n as u64)
@@ -648,7 +718,8 @@ fn stat_open(sys: &Sys<'_>, fd: i32) -> Result<Stat, Errno> {
 #[allow(clippy::unnecessary_cast)]
 fn encode_stat(st: &Stat) -> [u8; 128] {
     let mut b = [0u8; 128];
-    let mut put = |off: usize, v: u64, n: usize| b[off..off + n].copy_from_slice(&v.to_le_bytes()[..n]);
+    let mut put =
+        |off: usize, v: u64, n: usize| b[off..off + n].copy_from_slice(&v.to_le_bytes()[..n]);
     put(0, st.st_dev, 8);
     put(8, st.st_ino, 8);
     put(16, st.st_mode as u64, 4);
@@ -669,18 +740,24 @@ fn encode_stat(st: &Stat) -> [u8; 128] {
 }
 
 fn stat_path_or_fd(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32) -> Result<Stat, Errno> {
-    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | 0x800 /* AT_NO_AUTOMOUNT */) != 0 {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | 0x800/* AT_NO_AUTOMOUNT */) != 0 {
         return Err(Errno::EINVAL);
     }
     let path = path_arg(sys, addr)?;
     if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
         if dirfd == AT_FDCWD {
-            return Ok(rustix::fs::stat(sys.vfs.resolve(&sys.p.cwd, b".", Follow::Yes)?.host)?);
+            return Ok(rustix::fs::stat(
+                sys.vfs.resolve(&sys.p.cwd, b".", Follow::Yes)?.host,
+            )?);
         }
         return stat_open(sys, dirfd);
     }
     let base = base_dir(sys, dirfd, &path)?;
-    let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
+    let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 {
+        Follow::No
+    } else {
+        Follow::Yes
+    };
     let r = sys.vfs.resolve(&base, &path, follow)?;
     if device(&r.guest).is_some() && r.guest.starts_with("/dev/") {
         return host_stat_dev(&r.guest);
@@ -702,12 +779,20 @@ pub fn newfstatat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, buf: u64, flags: u32
 
 /// statx(2): the basic stats (STATX_BASIC_STATS), 256-byte struct statx.
 #[allow(clippy::unnecessary_cast)]
-pub fn statx(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32, _mask: u32, buf: u64) -> SysResult {
+pub fn statx(
+    sys: &mut Sys<'_>,
+    dirfd: i32,
+    addr: u64,
+    flags: u32,
+    _mask: u32,
+    buf: u64,
+) -> SysResult {
     const STATX_BASIC_STATS: u32 = 0x7ff;
     let flags = flags & !0x6000; // AT_STATX_SYNC_TYPE bits
     let st = stat_path_or_fd(sys, dirfd, addr, flags)?;
     let mut b = [0u8; 256];
-    let mut put = |off: usize, v: u64, n: usize| b[off..off + n].copy_from_slice(&v.to_le_bytes()[..n]);
+    let mut put =
+        |off: usize, v: u64, n: usize| b[off..off + n].copy_from_slice(&v.to_le_bytes()[..n]);
     put(0, STATX_BASIC_STATS as u64, 4);
     put(4, st.st_blksize as u64, 4);
     put(16, st.st_nlink, 4);
@@ -743,15 +828,25 @@ mod dirent_tests {
     fn dirent64_records_are_laid_out_and_padded_as_linux() {
         let mut out = Vec::new();
         assert!(push_dirent64(&mut out, 64, 7, 1, 4, b"."));
-        assert_eq!(out.len(), 24, "19-byte header + \".\" + NUL, rounded up to 8");
+        assert_eq!(
+            out.len(),
+            24,
+            "19-byte header + \".\" + NUL, rounded up to 8"
+        );
         assert_eq!(u64::from_le_bytes(out[0..8].try_into().unwrap()), 7);
         assert_eq!(i64::from_le_bytes(out[8..16].try_into().unwrap()), 1);
         assert_eq!(u16::from_le_bytes(out[16..18].try_into().unwrap()), 24);
         assert_eq!(out[18], 4);
         assert_eq!(&out[19..21], b".\0");
-        assert!(push_dirent64(&mut out, 64, 8, 2, 8, b"hello"), "24 + 32 bytes fit in 64");
+        assert!(
+            push_dirent64(&mut out, 64, 8, 2, 8, b"hello"),
+            "24 + 32 bytes fit in 64"
+        );
         assert_eq!(out.len(), 56);
-        assert!(!push_dirent64(&mut out, 64, 9, 3, 8, b"x"), "a third record does not fit");
+        assert!(
+            !push_dirent64(&mut out, 64, 9, 3, 8, b"x"),
+            "a third record does not fit"
+        );
         assert_eq!(out.len(), 56, "nothing written when it does not fit");
     }
 }

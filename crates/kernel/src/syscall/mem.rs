@@ -53,7 +53,11 @@ fn prot_of(prot: u32) -> Result<Prot, Errno> {
     if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN) != 0 {
         return Err(Errno::EINVAL);
     }
-    Ok(Prot { read: prot & PROT_READ != 0, write: prot & PROT_WRITE != 0, exec: prot & PROT_EXEC != 0 })
+    Ok(Prot {
+        read: prot & PROT_READ != 0,
+        write: prot & PROT_WRITE != 0,
+        exec: prot & PROT_EXEC != 0,
+    })
 }
 
 /// Rounds a length up to whole pages; ENOMEM when it overflows (as Linux).
@@ -61,7 +65,15 @@ fn page_len(len: u64) -> Result<u64, Errno> {
     cowix_mm::page_up(len).ok_or(Errno::ENOMEM)
 }
 
-pub fn mmap(sys: &mut Sys<'_>, addr: u64, len: u64, prot: u32, flags: u32, fd: i32, off: u64) -> SysResult {
+pub fn mmap(
+    sys: &mut Sys<'_>,
+    addr: u64,
+    len: u64,
+    prot: u32,
+    flags: u32,
+    fd: i32,
+    off: u64,
+) -> SysResult {
     let p = prot_of(prot & !PROT_GROWSDOWN)?;
     if len == 0 || off % PAGE_SIZE != 0 {
         return Err(Errno::EINVAL);
@@ -93,7 +105,16 @@ pub fn mmap(sys: &mut Sys<'_>, addr: u64, len: u64, prot: u32, flags: u32, fd: i
             Object::Null | Object::Zero => {
                 // Mapping /dev/zero privately is anonymous memory (drivers/char/mem.c).
                 drop(f);
-                return map(sys, addr, len, p, flags, shared, Backing::Anonymous, VmaName::Anonymous);
+                return map(
+                    sys,
+                    addr,
+                    len,
+                    p,
+                    flags,
+                    shared,
+                    Backing::Anonymous,
+                    VmaName::Anonymous,
+                );
             }
             _ => return Err(Errno::ENODEV),
         };
@@ -102,7 +123,13 @@ pub fn mmap(sys: &mut Sys<'_>, addr: u64, len: u64, prot: u32, flags: u32, fd: i
             return Err(Errno::EACCES);
         }
         let source: Rc<dyn FileSource> = host;
-        (Backing::File { file: source, offset: off }, VmaName::Path(f.path.clone()))
+        (
+            Backing::File {
+                file: source,
+                offset: off,
+            },
+            VmaName::Path(f.path.clone()),
+        )
     };
     map(sys, addr, len, p, flags, shared, backing, name)
 }
@@ -126,7 +153,11 @@ fn map(
         populate: flags & MAP_POPULATE != 0,
     };
     let hint = cowix_mm::page_down(addr);
-    let start = sys.p.mm.mmap(sys.pm, hint, len, prot, mf, backing, name).map_err(mm_errno)?;
+    let start = sys
+        .p
+        .mm
+        .mmap(sys.pm, hint, len, prot, mf, backing, name)
+        .map_err(mm_errno)?;
     Ok(start)
 }
 

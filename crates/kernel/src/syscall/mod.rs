@@ -45,7 +45,11 @@ impl Sys<'_> {
     /// The calling process's memory, for copying syscall arguments in and out.
     pub fn mem(&mut self) -> GuestMemory<'_> {
         self.p.tlb.sync(&self.p.mm, self.pm);
-        GuestMemory { pm: self.pm, mm: &mut self.p.mm, tlb: &mut self.p.tlb }
+        GuestMemory {
+            pm: self.pm,
+            mm: &mut self.p.mm,
+            tlb: &mut self.p.tlb,
+        }
     }
 }
 

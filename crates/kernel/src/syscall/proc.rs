@@ -1,9 +1,9 @@
 //! Process syscalls: exit, thread bookkeeping, signals, limits.
 
 use super::Sys;
+use crate::deliver::{self, send};
 use crate::errno::{Errno, SysResult};
 use crate::process::{rlimit, ExitStatus, Process, Rlimit};
-use crate::deliver::{self, send};
 use crate::signal::{code, sig, AltStack, SigAction, SigInfo, SIGSET_SIZE, UNBLOCKABLE};
 
 pub fn exit(sys: &mut Sys<'_>, code: u64) -> SysResult {
@@ -63,7 +63,11 @@ pub fn kill(sys: &mut Sys<'_>, pid: i32, n: i32) -> SysResult {
             send(sys.p, SigInfo::user(n, code::SI_USER, me, uid));
         }
     }
-    if found { Ok(0) } else { Err(Errno::ESRCH) }
+    if found {
+        Ok(0)
+    } else {
+        Err(Errno::ESRCH)
+    }
 }
 
 /// A signal to one thread, which is one process while cowix has no threads.
@@ -71,7 +75,11 @@ fn send_to_tid(sys: &mut Sys<'_>, tid: i32, n: i32) -> SysResult {
     let n = check_signal(n)?;
     let me = sys.p.pid;
     let uid = sys.p.creds.uid;
-    let t = if tid == me { &mut *sys.p } else { sys.procs.get_mut(&tid).ok_or(Errno::ESRCH)? };
+    let t = if tid == me {
+        &mut *sys.p
+    } else {
+        sys.procs.get_mut(&tid).ok_or(Errno::ESRCH)?
+    };
     if let Some(n) = n {
         send(t, SigInfo::user(n, code::SI_TKILL, me, uid));
     }
@@ -99,7 +107,11 @@ fn read_sigaction(sys: &mut Sys<'_>, addr: u64) -> Result<SigAction, Errno> {
     let mut b = [0u8; 24];
     sys.mem().copy_in(addr, &mut b)?;
     let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
-    Ok(SigAction { handler: w(0), flags: w(1), mask: w(2) })
+    Ok(SigAction {
+        handler: w(0),
+        flags: w(1),
+        mask: w(2),
+    })
 }
 
 pub fn rt_sigaction(sys: &mut Sys<'_>, n: i32, act: u64, oact: u64, size: u64) -> SysResult {
@@ -107,7 +119,11 @@ pub fn rt_sigaction(sys: &mut Sys<'_>, n: i32, act: u64, oact: u64, size: u64) -
         return Err(Errno::EINVAL);
     }
     let n = n as u8;
-    let new = if act != 0 { Some(read_sigaction(sys, act)?) } else { None };
+    let new = if act != 0 {
+        Some(read_sigaction(sys, act)?)
+    } else {
+        None
+    };
     if new.is_some() && (n == sig::SIGKILL || n == sig::SIGSTOP) {
         return Err(Errno::EINVAL);
     }
@@ -170,7 +186,13 @@ pub fn rt_sigsuspend(sys: &mut Sys<'_>, set: u64, size: u64) -> SysResult {
 /// rt_sigtimedwait(set, info, timeout, size): takes a pending signal of
 /// `set` (blocked or not) without running its handler; EAGAIN when the
 /// timeout passes first.
-pub fn rt_sigtimedwait(sys: &mut Sys<'_>, set: u64, info: u64, timeout: u64, size: u64) -> SysResult {
+pub fn rt_sigtimedwait(
+    sys: &mut Sys<'_>,
+    set: u64,
+    info: u64,
+    timeout: u64,
+    size: u64,
+) -> SysResult {
     if size != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }

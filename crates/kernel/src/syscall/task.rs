@@ -227,16 +227,7 @@ fn exec_errno(e: ExecError) -> Errno {
 /// back to the parent, which runs again), close-on-exec fds are closed and
 /// caught signals reset.
 pub fn execve(sys: &mut Sys<'_>, path: u64, argv: u64, envp: u64) -> SysResult {
-    let path = sys
-        .mem()
-        .read_cstr(path, crate::vfs::PATH_MAX)
-        .map_err(|e| {
-            if e == Errno::ERANGE {
-                Errno::ENAMETOOLONG
-            } else {
-                e
-            }
-        })?;
+    let path = super::fs::path_arg(sys, path)?;
     exec_path(sys, path, argv, envp)
 }
 
@@ -255,16 +246,7 @@ pub fn execveat(
     if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(Errno::EINVAL);
     }
-    let p = sys
-        .mem()
-        .read_cstr(path, crate::vfs::PATH_MAX)
-        .map_err(|e| {
-            if e == Errno::ERANGE {
-                Errno::ENAMETOOLONG
-            } else {
-                e
-            }
-        })?;
+    let p = super::fs::path_arg(sys, path)?;
     if p.is_empty() && flags & AT_EMPTY_PATH != 0 {
         let f = sys.p.fds.file(dirfd)?;
         let guest = f.borrow().path.clone();

@@ -19,13 +19,17 @@ const TIMER_ABSTIME: u32 = 1;
 fn now_ns(sys: &Sys<'_>, id: i32) -> Result<u64, Errno> {
     match id {
         CLOCK_REALTIME | CLOCK_REALTIME_COARSE => {
-            let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+            let d = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
             Ok(d.as_nanos() as u64)
         }
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => {
             Ok(sys.clock.monotonic_ns())
         }
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => Ok(sys.clock.cpu_ns(sys.p.cpu.instret)),
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
+            Ok(sys.clock.cpu_ns(sys.p.cpu.instret))
+        }
         _ => Err(Errno::EINVAL),
     }
 }
@@ -44,7 +48,9 @@ pub(super) fn read_timespec(sys: &mut Sys<'_>, addr: u64) -> Result<u64, Errno> 
     if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
         return Err(Errno::EINVAL);
     }
-    Ok((sec as u64).saturating_mul(1_000_000_000).saturating_add(nsec as u64))
+    Ok((sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(nsec as u64))
 }
 
 pub fn clock_gettime(sys: &mut Sys<'_>, id: i32, tp: u64) -> SysResult {
@@ -112,7 +118,11 @@ pub fn clock_nanosleep(sys: &mut Sys<'_>, id: i32, flags: u32, req: u64, rem: u6
     }
     let now = now_ns(sys, id)?;
     let t = read_timespec(sys, req)?;
-    let ns = if flags & TIMER_ABSTIME != 0 { t.saturating_sub(now) } else { t };
+    let ns = if flags & TIMER_ABSTIME != 0 {
+        t.saturating_sub(now)
+    } else {
+        t
+    };
     if !sleep_ns(sys, ns) {
         return Ok(0);
     }
@@ -131,7 +141,14 @@ pub const UTS_MACHINE: &str = "riscv64";
 pub fn uname(sys: &mut Sys<'_>, buf: u64) -> SysResult {
     // struct new_utsname: six fields of 65 bytes.
     let mut b = [0u8; 65 * 6];
-    let fields = [UTS_SYSNAME, "cowix", UTS_RELEASE, UTS_VERSION, UTS_MACHINE, "(none)"];
+    let fields = [
+        UTS_SYSNAME,
+        "cowix",
+        UTS_RELEASE,
+        UTS_VERSION,
+        UTS_MACHINE,
+        "(none)",
+    ];
     for (i, f) in fields.iter().enumerate() {
         b[i * 65..i * 65 + f.len()].copy_from_slice(f.as_bytes());
     }

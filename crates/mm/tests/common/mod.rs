@@ -18,13 +18,20 @@ pub struct MemFile {
 
 impl MemFile {
     pub fn new(ino: u64, data: Vec<u8>) -> Rc<MemFile> {
-        Rc::new(MemFile { id: (1, ino), data, reads: Cell::new(0), fail: Cell::new(false) })
+        Rc::new(MemFile {
+            id: (1, ino),
+            data,
+            reads: Cell::new(0),
+            fail: Cell::new(false),
+        })
     }
 
     /// A file of `len` bytes where byte i is `(i / PAGE_SIZE + seed) as u8 ^ (i as u8)`,
     /// so every page differs from the others and from zero.
     pub fn patterned(ino: u64, len: usize, seed: u8) -> Rc<MemFile> {
-        let data = (0..len).map(|i| ((i / PAGE_SIZE as usize) as u8).wrapping_add(seed) ^ (i as u8) | 1).collect();
+        let data = (0..len)
+            .map(|i| ((i / PAGE_SIZE as usize) as u8).wrapping_add(seed) ^ (i as u8) | 1)
+            .collect();
         MemFile::new(ino, data)
     }
 }
@@ -55,9 +62,21 @@ pub fn file_backing(file: &Rc<MemFile>, offset: u64) -> Backing {
     Backing::File { file, offset }
 }
 
-pub const PRIVATE: MapFlags = MapFlags { fixed: false, fixed_noreplace: false, shared: false, grows_down: false, populate: false };
-pub const SHARED: MapFlags = MapFlags { shared: true, ..PRIVATE };
-pub const FIXED: MapFlags = MapFlags { fixed: true, ..PRIVATE };
+pub const PRIVATE: MapFlags = MapFlags {
+    fixed: false,
+    fixed_noreplace: false,
+    shared: false,
+    grows_down: false,
+    populate: false,
+};
+pub const SHARED: MapFlags = MapFlags {
+    shared: true,
+    ..PRIVATE
+};
+pub const FIXED: MapFlags = MapFlags {
+    fixed: true,
+    ..PRIVATE
+};
 
 pub fn pages(n: u64) -> u64 {
     n * PAGE_SIZE
@@ -65,7 +84,16 @@ pub fn pages(n: u64) -> u64 {
 
 /// Maps `len` bytes of private anonymous memory anywhere.
 pub fn map_anon(asp: &mut AddressSpace, pm: &mut PhysMem, len: u64, prot: Prot) -> u64 {
-    asp.mmap(pm, 0, len, prot, PRIVATE, Backing::Anonymous, VmaName::Anonymous).expect("map_anon")
+    asp.mmap(
+        pm,
+        0,
+        len,
+        prot,
+        PRIVATE,
+        Backing::Anonymous,
+        VmaName::Anonymous,
+    )
+    .expect("map_anon")
 }
 
 pub fn read_u8(asp: &mut AddressSpace, pm: &mut PhysMem, addr: u64) -> u8 {
