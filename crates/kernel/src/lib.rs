@@ -371,14 +371,7 @@ impl Kernel {
             deliver::discard_ignored(&mut p);
             if let Some(flags) = deliver::pending_handler(&p) {
                 let nr = p.cpu.x[17];
-                let args = [
-                    p.cpu.x[10],
-                    p.cpu.x[11],
-                    p.cpu.x[12],
-                    p.cpu.x[13],
-                    p.cpu.x[14],
-                    p.cpu.x[15],
-                ];
+                let args = syscall_args(&p.cpu);
                 p.cpu.pc += 4;
                 self.interrupt(&mut p, nr, args, flags);
             }
@@ -541,14 +534,7 @@ impl Kernel {
             self.events += 1;
             return;
         }
-        let args = [
-            p.cpu.x[10],
-            p.cpu.x[11],
-            p.cpu.x[12],
-            p.cpu.x[13],
-            p.cpu.x[14],
-            p.cpu.x[15],
-        ];
+        let args = syscall_args(&p.cpu);
         let mut sys = syscall::Sys {
             p,
             pm: &mut self.pm,
@@ -679,6 +665,13 @@ pub(crate) fn give_back_vfork_mm(
         }
         _ => mm.release(pm),
     }
+}
+
+/// A syscall's six arguments: a0..a5 (x10..x15) in the riscv64 ABI.
+fn syscall_args(cpu: &Cpu) -> [u64; 6] {
+    [
+        cpu.x[10], cpu.x[11], cpu.x[12], cpu.x[13], cpu.x[14], cpu.x[15],
+    ]
 }
 
 /// Tells the user on stderr why a process is being killed by a signal.
