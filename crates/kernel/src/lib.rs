@@ -19,6 +19,7 @@ pub mod fd;
 pub mod loader;
 pub mod pipe;
 pub mod process;
+pub mod procfs;
 pub mod signal;
 pub mod stack;
 pub mod syscall;
