@@ -22,6 +22,7 @@ pub mod process;
 pub mod procfs;
 pub mod signal;
 pub mod stack;
+pub mod strace;
 pub mod syscall;
 pub mod uaccess;
 pub mod vfs;
