@@ -400,6 +400,16 @@ impl PhysMem {
         self.next_code_version
     }
 
+    /// The fork strategy of this machine's kernel (recorded in the stats).
+    pub fn fork_mode(&self) -> crate::ForkMode {
+        self.stats.fork_mode
+    }
+
+    /// Sets the fork strategy [`fork_mode`](Self::fork_mode) reports.
+    pub fn set_fork_mode(&mut self, mode: crate::ForkMode) {
+        self.stats.fork_mode = mode;
+    }
+
     /// Frame usage and fault counters.
     pub fn stats(&self) -> &MemStats {
         &self.stats
