@@ -230,8 +230,8 @@ fn print_stats(kernel: &Kernel, wall: std::time::Duration) {
     eprintln!("          SIGSEGV      {:>14}", f.segv);
     eprintln!("  fork mode            {:>14}", m.fork_mode.name());
     eprintln!("  forks                {:>14}", m.forks);
-    if m.forks > 0 {
-        eprintln!("  host time per fork   {:>14} ns", m.fork_ns / m.forks);
+    if let Some(per_fork) = m.fork_ns.checked_div(m.forks) {
+        eprintln!("  host time per fork   {per_fork:>14} ns");
     }
     if m.leaf_tables_shared > 0 {
         eprintln!("  leaf tables: shared  {:>14}", m.leaf_tables_shared);
