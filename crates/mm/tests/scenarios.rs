@@ -1342,7 +1342,7 @@ fn release_returns_every_frame() {
 fn write_fault(asp: &mut AddressSpace, pm: &mut PhysMem, va: u64, value: u8) -> Option<FaultKind> {
     let kind = match asp.translate(pm, va, Access::Write) {
         Some(_) => None,
-        Some(_) | None => Some(
+        None => Some(
             asp.handle_fault(pm, va, Access::Write)
                 .expect("write_fault"),
         ),
