@@ -243,6 +243,12 @@ fn print_stats(kernel: &Kernel, wall: std::time::Duration) {
         kib(m.peak_frames_in_use)
     );
     eprintln!("          in use       {:>14} KiB", kib(m.frames_in_use));
+    let meta = kernel.peak_metadata_bytes();
+    eprintln!(
+        "  metadata (peak)      {:>14} KiB  {:.2}% of peak guest memory",
+        meta / 1024,
+        meta as f64 * 100.0 / (m.peak_frames_in_use.max(1) * 4096) as f64
+    );
     eprintln!(
         "          page cache   {:>14} KiB",
         kib(m.page_cache_frames)

@@ -164,6 +164,12 @@ impl Kernel {
         self.pm.stats()
     }
 
+    /// Host bytes of memory-system metadata at its peak
+    /// ([`PhysMem::peak_metadata_bytes`]).
+    pub fn peak_metadata_bytes(&self) -> u64 {
+        self.pm.peak_metadata_bytes()
+    }
+
     /// Guest instructions retired so far, by every process.
     pub fn instructions(&self) -> u64 {
         self.retired + self.procs.values().map(|p| p.cpu.instret).sum::<u64>()

@@ -107,6 +107,8 @@ pub struct MemStats {
     pub peak_frames_in_use: u64,
     /// Of `frames_in_use`, frames holding page tables.
     pub page_table_frames: u64,
+    /// Highest `page_table_frames` ever reached.
+    pub peak_page_table_frames: u64,
     /// Of `frames_in_use`, frames held by the page cache.
     pub page_cache_frames: u64,
     /// Clean page-cache pages dropped to make room (or by `drop_clean_cache`).
