@@ -280,29 +280,29 @@ fn write_file(sys: &mut Sys<'_>, file: &FileRef, data: &[u8]) -> Result<usize, E
     if !pipe {
         return file.borrow_mut().write(data);
     }
-    let done = sys.p.write_done.min(data.len());
+    let done = sys.t.write_done.min(data.len());
     let r = file.borrow_mut().write(&data[done..]);
     match r {
         Ok(k) if done + k == data.len() || nonblock => {
-            sys.p.write_done = 0;
+            sys.t.write_done = 0;
             Ok(done + k)
         }
         Ok(k) => {
-            sys.p.write_done = done + k;
+            sys.t.write_done = done + k;
             sys.block = true;
             Ok(0)
         }
         Err(Errno::EAGAIN) if !nonblock => {
-            sys.p.write_done = done;
+            sys.t.write_done = done;
             sys.block = true;
             Err(Errno::EAGAIN)
         }
         Err(e) => {
-            sys.p.write_done = 0;
+            sys.t.write_done = 0;
             if e == Errno::EPIPE {
                 let (me, uid) = (sys.p.pid, sys.p.creds.uid);
                 let info = crate::signal::SigInfo::user(crate::signal::sig::SIGPIPE, 0, me, uid);
-                crate::deliver::send(sys.p, info);
+                crate::deliver::send_thread(sys.p, sys.t, info);
             }
             if done > 0 {
                 Ok(done)

@@ -8,6 +8,7 @@
 //! execs or exits; execve builds the whole new image with `loader::load`
 //! before it lets go of the old one.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::mem;
 
@@ -18,7 +19,8 @@ use super::Sys;
 use crate::elf::ExecError;
 use crate::errno::{Errno, SysResult};
 use crate::loader::{self, ExecRequest};
-use crate::process::{rlimit, ExitStatus, Process, Zombie};
+use crate::process::{rlimit, ExitStatus, Process, Thread, Zombie};
+use crate::signal::SigQueue;
 use crate::uaccess::Tlb;
 use crate::vfs::Follow;
 
@@ -63,21 +65,22 @@ pub fn clone(
     };
     *sys.next_pid += 1;
     let parent = &mut *sys.p;
-    let mut cpu = Cpu::new();
-    cpu.x = parent.cpu.x;
-    cpu.f = parent.cpu.f;
-    cpu.fcsr = parent.cpu.fcsr;
-    cpu.pc = parent.cpu.pc;
-    cpu.x[10] = 0;
-    if newsp != 0 {
-        cpu.x[2] = newsp;
+    let mut thread = Thread::new(
+        pid,
+        child_cpu(&sys.t.cpu, newsp),
+        Tlb::new(sys.pm.zero_frame()),
+        sys.t.signals.clone(),
+    );
+    thread.signals.pending = SigQueue::default();
+    thread.signals.saved_mask = None;
+    if flags & CLONE_CHILD_CLEARTID != 0 {
+        thread.clear_child_tid = ctid;
     }
     let mut child = Process {
         pid,
         ppid: parent.pid,
-        cpu,
+        threads: BTreeMap::from([(pid, thread)]),
         mm,
-        tlb: Tlb::new(sys.pm.zero_frame()),
         fds: parent.fds.clone(),
         cwd: parent.cwd.clone(),
         comm: parent.comm.clone(),
@@ -88,26 +91,18 @@ pub fn clone(
         umask: parent.umask,
         rlimits: parent.rlimits,
         signals: parent.signals.clone(),
-        clear_child_tid: if flags & CLONE_CHILD_CLEARTID != 0 {
-            ctid
-        } else {
-            0
-        },
-        robust_list: (0, 0),
         pgid: parent.pgid,
         sid: parent.sid,
         exit_signal: exit_signal as u8,
         vfork_parent: vfork.then_some(parent.pid),
         vfork_child: None,
-        blocked: None,
-        sleep_until: None,
-        write_done: 0,
         exit: None,
+        leader_exit: None,
+        retired: 0,
         vdso: parent.vdso,
         fatal: None,
     };
-    child.signals.pending = 0;
-    child.signals.saved_mask = None;
+    child.signals.shared = SigQueue::default();
     let tid = (pid as u32).to_le_bytes();
     if flags & CLONE_CHILD_SETTID != 0 {
         let _ = child.mm.write_bytes(sys.pm, ctid, &tid);
@@ -122,6 +117,21 @@ pub fn clone(
     }
     sys.procs.insert(pid, child);
     Ok(pid as u64)
+}
+
+/// The CPU a new task starts with: the caller's registers, a0 = 0 (clone
+/// returns 0 in the child), sp = `newsp` if given.
+fn child_cpu(cpu: &Cpu, newsp: u64) -> Cpu {
+    let mut c = Cpu::new();
+    c.x = cpu.x;
+    c.f = cpu.f;
+    c.fcsr = cpu.fcsr;
+    c.pc = cpu.pc;
+    c.x[10] = 0;
+    if newsp != 0 {
+        c.x[2] = newsp;
+    }
+    c
 }
 
 /// Linux's limit on one argument or environment string (MAX_ARG_STRLEN).
@@ -311,19 +321,28 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
     };
     let loaded = loader::load(sys.pm, sys.vfs, &req).map_err(exec_errno)?;
     let p = &mut *sys.p;
+    let t = &mut *sys.t;
+    // de_thread: the other threads die, and the caller becomes the leader
+    // (tid = tgid). They go with the old memory, so their clear_child_tid
+    // words are not touched.
+    for (_, other) in mem::take(&mut p.threads) {
+        p.retired += other.cpu.instret;
+    }
+    t.tid = p.pid;
     let old = mem::replace(&mut p.mm, loaded.mm);
     match p.vfork_parent.take() {
         Some(ppid) => crate::give_back_vfork_mm(sys.procs, sys.pm, ppid, old),
         None => old.release(sys.pm),
     }
-    p.tlb = loaded.tlb;
-    let instret = p.cpu.instret;
-    p.cpu = Cpu::new();
-    p.cpu.instret = instret;
-    p.cpu.pc = loaded.entry;
-    p.cpu.x[2] = loaded.sp;
+    t.tlb = loaded.tlb;
+    let instret = t.cpu.instret;
+    t.cpu = Cpu::new();
+    t.cpu.instret = instret;
+    t.cpu.pc = loaded.entry;
+    t.cpu.x[2] = loaded.sp;
     p.fds.close_on_exec();
     p.signals.reset_for_exec();
+    t.signals.reset_for_exec();
     p.comm = loaded
         .exe
         .rsplit('/')
@@ -336,8 +355,8 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
     p.args = loaded.args;
     p.auxv = loaded.auxv;
     p.vdso = loaded.vdso;
-    p.clear_child_tid = 0;
-    p.robust_list = (0, 0);
+    t.clear_child_tid = 0;
+    t.robust_list = (0, 0);
     Ok(0)
 }
 

@@ -28,7 +28,7 @@ fn now_ns(sys: &Sys<'_>, id: i32) -> Result<u64, Errno> {
             Ok(sys.clock.monotonic_ns())
         }
         CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
-            Ok(sys.clock.cpu_ns(sys.p.cpu.instret))
+            Ok(sys.clock.cpu_ns(sys.t.cpu.instret))
         }
         _ => Err(Errno::EINVAL),
     }
@@ -91,9 +91,9 @@ pub fn gettimeofday(sys: &mut Sys<'_>, tv: u64, tz: u64) -> SysResult {
 /// can run). True once the deadline has passed.
 pub(super) fn sleep_ns(sys: &mut Sys<'_>, ns: u64) -> bool {
     let now = sys.clock.monotonic_ns();
-    let deadline = *sys.p.sleep_until.get_or_insert(now.saturating_add(ns));
+    let deadline = *sys.t.sleep_until.get_or_insert(now.saturating_add(ns));
     if now >= deadline {
-        sys.p.sleep_until = None;
+        sys.t.sleep_until = None;
         true
     } else {
         sys.block = true;
