@@ -102,7 +102,8 @@ fn thread_mut<'a>(
 }
 
 /// Wakes up to `n` threads waiting on `key` whose bitset meets `bitset`
-/// (futex_wake); each returns 0 from its FUTEX_WAIT. Returns how many woke.
+/// (futex_wake); each returns 0 from its FUTEX_WAIT. As in Linux, the
+/// count is checked after a wake, so `n` = 0 wakes one. Returns how many woke.
 pub fn wake(
     p: &mut Process,
     procs: &mut BTreeMap<i32, Process>,
@@ -112,24 +113,29 @@ pub fn wake(
 ) -> u32 {
     let mut woken = 0;
     for (_, tgid, tid) in waiters(p, procs, key) {
-        if woken >= n {
-            break;
-        }
         let t = thread_mut(p, procs, tgid, tid);
         let w = t.futex.expect("futex::wake: not waiting");
         if w.bitset & bitset == 0 {
             continue;
         }
-        t.futex = None;
-        t.sleep_until = None;
-        t.cpu.x[10] = 0;
+        wake_thread(t);
         woken += 1;
+        if woken >= n {
+            break;
+        }
     }
     woken
 }
 
-/// Wakes up to `n_wake` waiters of `from`, then moves up to `n_move` of
-/// the rest to wait on `to` (futex_requeue). Returns woken + moved.
+fn wake_thread(t: &mut Thread) {
+    t.futex = None;
+    t.sleep_until = None;
+    t.cpu.x[10] = 0;
+}
+
+/// Wakes exactly `n_wake` waiters of `from` (fewer if there are fewer),
+/// then moves up to `n_move` of the rest to wait on `to` (futex_requeue).
+/// Returns woken + moved.
 pub fn requeue(
     p: &mut Process,
     procs: &mut BTreeMap<i32, Process>,
@@ -138,16 +144,19 @@ pub fn requeue(
     n_wake: u32,
     n_move: u32,
 ) -> u32 {
-    let woken = wake(p, procs, from, n_wake, u32::MAX);
-    let mut moved = 0;
+    let (mut woken, mut moved) = (0, 0);
     for (_, tgid, tid) in waiters(p, procs, from) {
-        if moved >= n_move {
-            break;
-        }
         let t = thread_mut(p, procs, tgid, tid);
-        if let Some(w) = t.futex.as_mut() {
-            w.key = to;
+        if woken < n_wake {
+            wake_thread(t);
+            woken += 1;
+        } else if moved < n_move {
+            if let Some(w) = t.futex.as_mut() {
+                w.key = to;
+            }
             moved += 1;
+        } else {
+            break;
         }
     }
     woken + moved

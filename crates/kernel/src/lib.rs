@@ -739,7 +739,7 @@ impl Kernel {
             return;
         }
         let restart = ![NANOSLEEP, CLOCK_NANOSLEEP, RT_SIGSUSPEND].contains(&nr)
-            && !(nr == FUTEX && timed)
+            && (nr != FUTEX || !timed)
             && flags.is_some_and(|f| f & signal::SA_RESTART != 0);
         if restart {
             t.cpu.pc -= 4;

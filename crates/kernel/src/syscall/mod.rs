@@ -8,6 +8,7 @@
 //! [`NAMES`], and an unknown number returns ENOSYS.
 
 mod fs;
+mod futex;
 mod mem;
 mod proc;
 mod task;
@@ -195,9 +196,9 @@ pub(crate) fn dispatch(sys: &mut Sys<'_>, nr: u64, a: [u64; 6]) -> u64 {
         221 => task::execve(sys, a[0], a[1], a[2]),
         281 => task::execveat(sys, a[0] as i32, a[1], a[2], a[3], a[4] as u32),
         260 => task::wait4(sys, a[0] as i32, a[1], a[2] as u32, a[3]),
-        // clone3: ENOSYS makes glibc fall back to clone.
-        435 => Err(Errno::ENOSYS),
+        435 => task::clone3(sys, a[0], a[1]),
         96 => proc::set_tid_address(sys, a[0]),
+        98 => futex::futex(sys, a[0], a[1] as u32, a[2] as u32, a[3], a[4], a[5] as u32),
         99 => proc::set_robust_list(sys, a[0], a[1]),
         124 => {
             sys.resched = true;

@@ -16,7 +16,7 @@ const CLOCK_BOOTTIME: i32 = 7;
 const TIMER_ABSTIME: u32 = 1;
 
 /// The time on clock `id`, in nanoseconds.
-fn now_ns(sys: &Sys<'_>, id: i32) -> Result<u64, Errno> {
+pub(super) fn now_ns(sys: &Sys<'_>, id: i32) -> Result<u64, Errno> {
     match id {
         CLOCK_REALTIME | CLOCK_REALTIME_COARSE => {
             let d = SystemTime::now()
