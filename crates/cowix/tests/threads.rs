@@ -96,6 +96,34 @@ fn exit_group_from_a_thread_ends_every_thread() {
     expect("threads_exit_group", "quitter: exiting the process\n", 7);
 }
 
+#[test]
+fn a_fatal_signal_in_one_thread_kills_the_group() {
+    let o = run_guest("threads_exit_group", &["segv"]);
+    assert_eq!(stdout(&o), "quitter: faulting\n", "stderr: {}", stderr(&o));
+    assert_eq!(o.status.code(), Some(128 + 11));
+    assert!(stderr(&o).contains("SIGSEGV"), "stderr: {}", stderr(&o));
+}
+
+/// qemu-user (8.x) hangs on the thread-shaped clone3; the errnos are
+/// kernel/fork.c's (copy_clone_args_from_user, copy_process).
+#[test]
+fn clone3_checks_its_struct_and_flags_and_makes_processes_and_threads() {
+    expect(
+        "threads_clone3",
+        "size 32: -1 EINVAL\n\
+         size 4097: -1 E2BIG\n\
+         nonzero bytes past the known struct: -1 E2BIG\n\
+         exit signal in flags: -1 EINVAL\n\
+         stack without a size: -1 EINVAL\n\
+         CLONE_THREAD without CLONE_SIGHAND: -1 EINVAL\n\
+         CLONE_SIGHAND without CLONE_VM: -1 EINVAL\n\
+         clone: CLONE_THREAD without CLONE_SIGHAND: -1 EINVAL\n\
+         fork shape: reaped 1, exit 9\n\
+         thread shape: parent_tid == tid: 1, tid != pid: 1, its tp: 0x1234560, cleared: 0\n",
+        0,
+    );
+}
+
 /// qemu-user cannot execve from a thread ("Exec format error" in its
 /// binfmt path); the expected output is Linux's de_thread() behaviour.
 #[test]
