@@ -196,3 +196,16 @@ fn threaded_runs_are_deterministic() {
     let runs = 1 + log.as_bytes().windows(2).filter(|w| w[0] != w[1]).count();
     assert!(runs > 10, "{log}");
 }
+
+/// A futex word in MAP_SHARED memory is keyed by its frame, so a parent
+/// and its child meet on it (and on process-shared pthread objects).
+#[test]
+fn shared_futexes_work_across_processes() {
+    expect(
+        "futex_shared",
+        "parent: woke 1\n\
+         child: woken: 0, word 1\n\
+         parent: child signalled the shared condvar, exit 0\n",
+        0,
+    );
+}

@@ -27,9 +27,8 @@ pub(super) fn now_ns(sys: &Sys<'_>, id: i32) -> Result<u64, Errno> {
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => {
             Ok(sys.clock.monotonic_ns())
         }
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
-            Ok(sys.clock.cpu_ns(sys.t.cpu.instret))
-        }
+        CLOCK_PROCESS_CPUTIME_ID => Ok(sys.clock.cpu_ns(sys.p.instret(Some(sys.t)))),
+        CLOCK_THREAD_CPUTIME_ID => Ok(sys.clock.cpu_ns(sys.t.cpu.instret)),
         _ => Err(Errno::EINVAL),
     }
 }
