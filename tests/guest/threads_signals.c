@@ -20,8 +20,14 @@ static void handler(int sig, siginfo_t *si, void *uc) {
     atomic_store(&handled_by, (int)syscall(SYS_gettid));
 }
 
+static char altstack[16384];
+
 static void *worker(void *arg) {
     (void)arg;
+    stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0}, old;
+    sigaltstack(&ss, 0);
+    sigaltstack(0, &old);
+    printf("worker: its altstack is set: %d\n", old.ss_sp == altstack && old.ss_flags == 0);
     atomic_store(&worker_tid, (int)syscall(SYS_gettid));
     while (!atomic_load(&stop))
         sched_yield();
@@ -55,6 +61,9 @@ int main(void) {
     while (!atomic_load(&worker_tid))
         sched_yield();
     int wt = atomic_load(&worker_tid);
+    stack_t mine;
+    sigaltstack(0, &mine);
+    printf("main: no altstack of its own: %d\n", mine.ss_flags == SS_DISABLE);
     syscall(SYS_tgkill, getpid(), wt, SIGUSR1);
     while (!atomic_load(&handled_by))
         sched_yield();

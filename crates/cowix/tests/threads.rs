@@ -77,10 +77,12 @@ fn atomics_from_four_threads_give_exact_counts() {
 }
 
 #[test]
-fn tgkill_targets_a_thread_and_kill_goes_to_a_thread_not_blocking_it() {
+fn tgkill_targets_a_thread_kill_goes_to_a_thread_not_blocking_it_altstacks_are_per_thread() {
     expect(
         "threads_signals",
-        "tgkill: handled by the worker: 1, signo*1000+code 10001\n\
+        "worker: its altstack is set: 1\n\
+         main: no altstack of its own: 1\n\
+         tgkill: handled by the worker: 1, signo*1000+code 10001\n\
          tgkill with the wrong tgid: -1\n\
          kill: handled by the thread not blocking it: 1, signo*1000+code 10002\n\
          main: SIGUSR1 still pending: 0\n\

@@ -524,6 +524,7 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
         p.retired += other.cpu.instret;
     }
     t.tid = p.pid;
+    p.leader_exit = None;
     let old = mem::replace(&mut p.mm, loaded.mm);
     match p.vfork_parent.take() {
         Some(ppid) => crate::give_back_vfork_mm(sys.procs, sys.pm, ppid, old),
