@@ -211,3 +211,16 @@ fn shared_futexes_work_across_processes() {
         0,
     );
 }
+
+/// qemu-user shows one more task (its own RCU thread); Linux shows 4.
+#[test]
+fn proc_shows_every_thread_of_the_group() {
+    expect(
+        "threads_proc",
+        "task entries: 4, all ours: 1\n\
+         a thread's task dir exists: 1\n\
+         Threads:\t4\n\
+         thread-self names the caller: 1\n",
+        0,
+    );
+}
