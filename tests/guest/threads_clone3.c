@@ -8,6 +8,7 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,8 @@ static long clone3_raw(void *args, size_t size) { return syscall(SYS_clone3, arg
 static void show(const char *what, long r) {
     printf("%s: %ld %s\n", what, r, r < 0 ? strerrorname_np(errno) : "");
 }
+
+static void on_usr1(int sig) { (void)sig; }
 
 static volatile uint32_t child_tid = 1, parent_tid;
 static volatile long thread_saw_tp;
@@ -35,7 +38,9 @@ static void __attribute__((noinline, noreturn)) thread_body(void) {
         __asm__ volatile("li a7, 93\n li a0, 0\n ecall" ::: "a0", "a7", "memory");
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc > 1)
+        return 4;
     struct clone_args a;
     memset(&a, 0, sizeof a);
     a.exit_signal = SIGCHLD;
@@ -65,6 +70,29 @@ int main(void) {
         _exit(9);
     int st;
     printf("fork shape: reaped %d, exit %d\n", waitpid(pid, &st, 0) == pid, WEXITSTATUS(st));
+
+    /* CLONE_CLEAR_SIGHAND: caught signals revert to SIG_DFL, ignored stay ignored. */
+    signal(SIGUSR1, on_usr1);
+    signal(SIGUSR2, SIG_IGN);
+    memset(&a, 0, sizeof a);
+    a.flags = CLONE_CLEAR_SIGHAND;
+    a.exit_signal = SIGCHLD;
+    pid = clone3_raw(&a, sizeof a);
+    if (pid == 0) {
+        struct sigaction s1, s2;
+        sigaction(SIGUSR1, 0, &s1);
+        sigaction(SIGUSR2, 0, &s2);
+        _exit((s1.sa_handler == SIG_DFL) * 10 + (s2.sa_handler == SIG_IGN));
+    }
+    waitpid(pid, &st, 0);
+    printf("CLONE_CLEAR_SIGHAND: child saw %d (11: default, still ignored)\n", WEXITSTATUS(st));
+    a.flags = CLONE_CLEAR_SIGHAND | CLONE_SIGHAND | CLONE_VM;
+    show("CLONE_CLEAR_SIGHAND with CLONE_SIGHAND", clone3_raw(&a, sizeof a));
+    pid_t sp;
+    char *sargv[] = {argv[0], "child", 0};
+    int e = posix_spawn(&sp, argv[0], 0, 0, sargv, 0);
+    waitpid(sp, &st, 0);
+    printf("posix_spawn: %d, child exit %d\n", e, WEXITSTATUS(st));
 
     /* The thread shape. */
     memset(&a, 0, sizeof a);

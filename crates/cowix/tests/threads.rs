@@ -121,6 +121,9 @@ fn clone3_checks_its_struct_and_flags_and_makes_processes_and_threads() {
          CLONE_SIGHAND without CLONE_VM: -1 EINVAL\n\
          clone: CLONE_THREAD without CLONE_SIGHAND: -1 EINVAL\n\
          fork shape: reaped 1, exit 9\n\
+         CLONE_CLEAR_SIGHAND: child saw 11 (11: default, still ignored)\n\
+         CLONE_CLEAR_SIGHAND with CLONE_SIGHAND: -1 EINVAL\n\
+         posix_spawn: 0, child exit 4\n\
          thread shape: parent_tid == tid: 1, tid != pid: 1, its tp: 0x1234560, cleared: 0\n",
         0,
     );

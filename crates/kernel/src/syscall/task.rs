@@ -43,6 +43,8 @@ const CLONE_UNTRACED: u64 = 0x0080_0000;
 const CLONE_CHILD_SETTID: u64 = 0x0100_0000;
 const CLONE_NEWUSER: u64 = 0x1000_0000;
 const CLONE_IO: u64 = 0x8000_0000;
+/// clone3 only: the child's caught signals revert to SIG_DFL.
+const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
 /// Namespace flags: cowix has one namespace of each kind.
 const CLONE_NEWS: u64 = 0x7e02_0080;
 const CSIGNAL: u64 = 0xff;
@@ -107,7 +109,6 @@ pub fn clone3(sys: &mut Sys<'_>, uargs: u64, size: u64) -> SysResult {
     let (flags, _pidfd, child_tid, parent_tid, exit_signal) = (w(0), w(1), w(2), w(3), w(4));
     let (stack, stack_size, tls, set_tid, set_tid_size, _cgroup) =
         (w(5), w(6), w(7), w(8), w(9), w(10));
-    const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
     const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     if flags & !(0xffff_ffff | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP) != 0
         || flags & CSIGNAL != 0
@@ -118,7 +119,8 @@ pub fn clone3(sys: &mut Sys<'_>, uargs: u64, size: u64) -> SysResult {
     {
         return Err(Errno::EINVAL);
     }
-    if flags & (CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP) != 0 {
+    if flags & CLONE_INTO_CGROUP != 0 {
+        // cowix has no cgroups to put the child into.
         return Err(Errno::EINVAL);
     }
     if set_tid_size != 0 {
@@ -164,6 +166,7 @@ fn kernel_clone(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
         || f & (CLONE_NEWUSER | CLONE_FS) == CLONE_NEWUSER | CLONE_FS
         || (f & CLONE_THREAD != 0 && f & CLONE_SIGHAND == 0)
         || (f & CLONE_SIGHAND != 0 && f & CLONE_VM == 0)
+        || (f & CLONE_CLEAR_SIGHAND != 0 && f & CLONE_SIGHAND != 0)
     {
         return Err(Errno::EINVAL);
     }
@@ -185,7 +188,8 @@ fn kernel_clone(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
         | CLONE_DETACHED
         | CLONE_UNTRACED
         | CLONE_CHILD_SETTID
-        | CLONE_IO;
+        | CLONE_IO
+        | CLONE_CLEAR_SIGHAND;
     if f & CLONE_PIDFD != 0 || f & !known != 0 {
         return Err(Errno::EINVAL);
     }
@@ -298,6 +302,10 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
         fatal: None,
     };
     child.signals.shared = SigQueue::default();
+    if flags & CLONE_CLEAR_SIGHAND != 0 {
+        // flush_signal_handlers(p, 0): ignored signals stay ignored.
+        child.signals.reset_for_exec();
+    }
     let tid = (pid as u32).to_le_bytes();
     if flags & CLONE_CHILD_SETTID != 0 {
         let _ = child.mm.write_bytes(sys.pm, a.child_tid, &tid);
