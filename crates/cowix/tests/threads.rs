@@ -181,6 +181,11 @@ fn deadlock_among_threads_is_reported_with_tids_and_syscalls() {
     assert_eq!(o.status.code(), Some(128 + 9));
 }
 
+#[test]
+fn condvar_ping_pong_between_two_threads() {
+    expect("threads_pingpong", "passes: 20000 20000\n", 0);
+}
+
 /// The scheduler is round-robin in instruction quanta on one host thread:
 /// the same program interleaves its threads the same way every run.
 #[test]
