@@ -255,3 +255,137 @@ pub fn exit_robust_list(
         futex_death(p, procs, pm, pending.wrapping_add(offset), t.tid, true);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fd::FdTable;
+    use crate::process::{default_rlimits, ArgArea, Creds};
+    use crate::signal::{SignalState, ThreadSignals};
+    use crate::uaccess::Tlb;
+    use cowix_isa::Cpu;
+
+    /// A process `pid` with threads `tids`, none waiting.
+    fn group(pm: &mut PhysMem, pid: i32, tids: &[i32]) -> Process {
+        let threads = tids
+            .iter()
+            .map(|&tid| {
+                let t = Thread::new(
+                    tid,
+                    Cpu::new(),
+                    Tlb::new(pm.zero_frame()),
+                    ThreadSignals::default(),
+                );
+                (tid, t)
+            })
+            .collect();
+        Process {
+            pid,
+            ppid: 0,
+            threads,
+            mm: AddressSpace::new(pm).unwrap(),
+            fds: FdTable::default(),
+            cwd: "/".into(),
+            comm: "t".into(),
+            exe: "/t".into(),
+            args: ArgArea::default(),
+            auxv: Vec::new(),
+            creds: Creds {
+                uid: 0,
+                euid: 0,
+                gid: 0,
+                egid: 0,
+            },
+            umask: 0o22,
+            rlimits: default_rlimits(),
+            signals: SignalState::default(),
+            pgid: pid,
+            sid: pid,
+            exit_signal: 17,
+            vfork_parent: None,
+            vfork_child: None,
+            exit: None,
+            leader_exit: None,
+            retired: 0,
+            vdso: 0,
+            fatal: None,
+        }
+    }
+
+    fn park(p: &mut Process, tid: i32, key: FutexKey, bitset: u32, seq: u64) {
+        let t = p.threads.get_mut(&tid).unwrap();
+        t.futex = Some(FutexWait { key, bitset, seq });
+        t.cpu.x[10] = 0xdead;
+    }
+
+    fn waiting(p: &Process) -> Vec<i32> {
+        let mut v: Vec<(u64, i32)> = p
+            .threads
+            .values()
+            .filter_map(|t| t.futex.map(|w| (w.seq, t.tid)))
+            .collect();
+        v.sort_unstable();
+        v.into_iter().map(|(_, tid)| tid).collect()
+    }
+
+    #[test]
+    fn wake_takes_waiters_in_arrival_order_and_honours_bitsets() {
+        let mut pm = PhysMem::new(64);
+        let mut p = group(&mut pm, 1, &[1, 2, 3, 4]);
+        let mut procs = BTreeMap::new();
+        let k = FutexKey::Private {
+            tgid: 1,
+            addr: 0x1000,
+        };
+        let other = FutexKey::Private {
+            tgid: 1,
+            addr: 0x1004,
+        };
+        park(&mut p, 3, k, u32::MAX, 1);
+        park(&mut p, 2, k, 0b10, 2);
+        park(&mut p, 4, k, u32::MAX, 3);
+        park(&mut p, 1, other, u32::MAX, 4);
+        // The oldest waiter first; a0 becomes 0 and the wait is gone.
+        assert_eq!(wake(&mut p, &mut procs, k, 1, u32::MAX), 1);
+        assert_eq!(p.threads[&3].cpu.x[10], 0);
+        assert_eq!(waiting(&p), vec![2, 4, 1]);
+        // A bitset that tid 2 does not share passes over it.
+        assert_eq!(wake(&mut p, &mut procs, k, 1, 0b01), 1);
+        assert_eq!(waiting(&p), vec![2, 1]);
+        // A count of 0 still wakes one, as Linux's futex_wake.
+        assert_eq!(wake(&mut p, &mut procs, k, 0, u32::MAX), 1);
+        assert_eq!(waiting(&p), vec![1]);
+        assert_eq!(wake(&mut p, &mut procs, k, 5, u32::MAX), 0);
+        assert_eq!(p.threads[&1].cpu.x[10], 0xdead, "other key untouched");
+        p.mm.release(&mut pm);
+    }
+
+    #[test]
+    fn requeue_wakes_exactly_then_moves_the_rest() {
+        let mut pm = PhysMem::new(64);
+        let mut p = group(&mut pm, 1, &[1, 2, 3, 4, 5]);
+        let mut procs = BTreeMap::new();
+        let from = FutexKey::Private {
+            tgid: 1,
+            addr: 0x2000,
+        };
+        let to = FutexKey::Private {
+            tgid: 1,
+            addr: 0x3000,
+        };
+        for (seq, tid) in [2, 3, 4, 5].into_iter().enumerate() {
+            park(&mut p, tid, from, u32::MAX, seq as u64);
+        }
+        // Wake none (exactly), move two: tids 2 and 3 now wait on `to`.
+        assert_eq!(requeue(&mut p, &mut procs, from, to, 0, 2), 2);
+        assert_eq!(waiting(&p), vec![2, 3, 4, 5]);
+        assert_eq!(p.threads[&2].futex.unwrap().key, to);
+        assert_eq!(p.threads[&4].futex.unwrap().key, from);
+        // Wake one of `from`, move the other.
+        assert_eq!(requeue(&mut p, &mut procs, from, to, 1, 5), 2);
+        assert_eq!(waiting(&p), vec![2, 3, 5]);
+        assert_eq!(wake(&mut p, &mut procs, to, u32::MAX, u32::MAX), 3);
+        assert!(waiting(&p).is_empty());
+        p.mm.release(&mut pm);
+    }
+}
