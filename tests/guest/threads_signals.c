@@ -13,6 +13,7 @@ static atomic_int handled_by; /* tid that ran the handler */
 static atomic_int handled_signo;
 static atomic_int worker_tid;
 static atomic_int stop;
+static atomic_int kill_from_worker;
 
 static void handler(int sig, siginfo_t *si, void *uc) {
     (void)uc;
@@ -29,8 +30,11 @@ static void *worker(void *arg) {
     sigaltstack(0, &old);
     printf("worker: its altstack is set: %d\n", old.ss_sp == altstack && old.ss_flags == 0);
     atomic_store(&worker_tid, (int)syscall(SYS_gettid));
-    while (!atomic_load(&stop))
+    while (!atomic_load(&stop)) {
+        if (atomic_exchange(&kill_from_worker, 0))
+            kill(getpid(), SIGUSR2);
         sched_yield();
+    }
     return 0;
 }
 
@@ -86,6 +90,15 @@ int main(void) {
     sigset_t pend;
     sigpending(&pend);
     printf("main: SIGUSR1 still pending: %d\n", sigismember(&pend, SIGUSR1));
+
+    /* The worker kills the process with a signal main does not block:
+     * complete_signal picks the leader, so main runs the handler. */
+    atomic_store(&handled_by, 0);
+    atomic_store(&kill_from_worker, 1);
+    while (!atomic_load(&handled_by))
+        sched_yield();
+    printf("kill from the worker: handled by main: %d\n",
+           atomic_load(&handled_by) == (int)syscall(SYS_gettid));
 
     /* tgkill to a thread that blocks the signal: it stays pending for it alone. */
     pthread_t b;

@@ -86,6 +86,7 @@ fn tgkill_targets_a_thread_kill_goes_to_a_thread_not_blocking_it_altstacks_are_p
          tgkill with the wrong tgid: -1\n\
          kill: handled by the thread not blocking it: 1, signo*1000+code 10002\n\
          main: SIGUSR1 still pending: 0\n\
+         kill from the worker: handled by main: 1\n\
          blocked thread-directed signal not handled: 1\n\
          main: SIGUSR2 pending for main: 0\n\
          blocker: SIGUSR2 pending for it: 1\n",

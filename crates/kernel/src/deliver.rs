@@ -106,10 +106,25 @@ pub(crate) fn force_fault(p: &mut Process, t: &mut Thread, info: SigInfo, what: 
     }
 }
 
+/// Which of the group's pending signals thread `t` takes
+/// (complete_signal's choice of thread): the leader any it does not
+/// block; another thread those the leader blocks (all once the leader has
+/// exited).
+pub(crate) fn shared_takes(p: &Process, t: &Thread) -> u64 {
+    if t.tid == p.pid {
+        return u64::MAX;
+    }
+    p.threads
+        .get(&p.pid)
+        .map_or(u64::MAX, |leader| leader.signals.blocked)
+}
+
 /// Whether a handler would run for a pending, unblocked signal now; its
 /// sa_flags if so (used to decide between EINTR and a restart).
 pub(crate) fn pending_handler(p: &Process, t: &Thread) -> Option<Option<u64>> {
-    let n = t.signals.next_deliverable(&p.signals.shared)?;
+    let n = t
+        .signals
+        .next_deliverable(&p.signals.shared, shared_takes(p, t))?;
     let a = p.signals.action(n);
     Some((a.handler != SIG_DFL && a.handler != SIG_IGN).then_some(a.flags))
 }
@@ -149,7 +164,10 @@ pub(crate) fn handle_signals(p: &mut Process, t: &mut Thread, pm: &mut PhysMem) 
         if p.exit.is_some() {
             return;
         }
-        let Some(n) = t.signals.next_deliverable(&p.signals.shared) else {
+        let Some(n) = t
+            .signals
+            .next_deliverable(&p.signals.shared, shared_takes(p, t))
+        else {
             return;
         };
         let info = t.signals.take(&mut p.signals.shared, n);

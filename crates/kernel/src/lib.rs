@@ -328,7 +328,10 @@ impl Kernel {
         }
         let slept = t.sleep_until.is_some_and(|d| d <= now);
         if t.futex.is_some() {
-            return slept || t.signals.next_deliverable(&p.signals.shared).is_some();
+            return slept
+                || t.signals
+                    .next_deliverable(&p.signals.shared, deliver::shared_takes(p, t))
+                    .is_some();
         }
         t.blocked != Some(self.events) || slept
     }

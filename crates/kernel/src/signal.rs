@@ -362,9 +362,10 @@ impl ThreadSignals {
     }
 
     /// Pending signals not blocked, lowest-numbered first; synchronous
-    /// faults first as Linux's SYNCHRONOUS_MASK (dequeue_signal).
-    pub fn next_deliverable(&self, shared: &SigQueue) -> Option<u8> {
-        let ready = self.pending(shared) & !self.blocked;
+    /// faults first as Linux's SYNCHRONOUS_MASK (dequeue_signal). Of the
+    /// group's `shared` ones, only those in `takes` are this thread's.
+    pub fn next_deliverable(&self, shared: &SigQueue, takes: u64) -> Option<u8> {
+        let ready = (self.pending.pending | shared.pending & takes) & !self.blocked;
         if ready == 0 {
             return None;
         }
@@ -437,12 +438,14 @@ mod tests {
         let mut s = ThreadSignals::default();
         shared.add(SigInfo::user(sig::SIGUSR1, 0, 5, 0));
         s.pending.add(SigInfo::fault(sig::SIGSEGV, 1, 0));
-        assert_eq!(s.next_deliverable(&shared), Some(sig::SIGSEGV));
+        assert_eq!(s.next_deliverable(&shared, u64::MAX), Some(sig::SIGSEGV));
         s.blocked = bit(sig::SIGSEGV);
-        assert_eq!(s.next_deliverable(&shared), Some(sig::SIGUSR1));
+        assert_eq!(s.next_deliverable(&shared, u64::MAX), Some(sig::SIGUSR1));
         assert_eq!(s.take(&mut shared, sig::SIGUSR1).pid, 5);
-        assert_eq!(s.next_deliverable(&shared), None);
+        assert_eq!(s.next_deliverable(&shared, u64::MAX), None);
         assert_eq!(s.pending(&shared), bit(sig::SIGSEGV));
+        shared.add(SigInfo::user(sig::SIGUSR2, 0, 5, 0));
+        assert_eq!(s.next_deliverable(&shared, 0), None, "another thread's");
         let alt = AltStack {
             sp: 0x1000,
             flags: 0,
