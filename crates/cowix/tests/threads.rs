@@ -233,3 +233,14 @@ fn proc_shows_every_thread_of_the_group() {
         0,
     );
 }
+
+#[test]
+fn a_signal_interrupts_a_futex_wait_or_restarts_it() {
+    expect(
+        "threads_futex_intr",
+        "no SA_RESTART: handler ran 1, wait returned -1 EINTR, still waiting after it: 0\n\
+         SA_RESTART: handler ran 1, wait returned 0 , still waiting after it: 1\n\
+         SA_RESTART with a timeout: handler ran 1, wait returned -1 EINTR, still waiting after it: 0\n",
+        0,
+    );
+}
