@@ -265,14 +265,15 @@ impl AltStack {
 pub struct SigQueue {
     /// Bit n-1 for signal n.
     pub pending: u64,
-    pub info: [SigInfo; sig::NSIG as usize],
+    /// Boxed: a thread or process moves in and out of its map every turn.
+    pub info: Box<[SigInfo; sig::NSIG as usize]>,
 }
 
 impl Default for SigQueue {
     fn default() -> Self {
         SigQueue {
             pending: 0,
-            info: [SigInfo::default(); sig::NSIG as usize],
+            info: Box::new([SigInfo::default(); sig::NSIG as usize]),
         }
     }
 }
@@ -299,7 +300,8 @@ impl SigQueue {
 /// thread, and the process-directed signals (kill) not yet taken by one.
 #[derive(Debug, Clone)]
 pub struct SignalState {
-    pub actions: [SigAction; sig::NSIG as usize],
+    /// Boxed: a process moves in and out of `procs` every turn.
+    pub actions: Box<[SigAction; sig::NSIG as usize]>,
     /// Process-directed pending signals: any thread not blocking one takes it.
     pub shared: SigQueue,
 }
@@ -307,7 +309,7 @@ pub struct SignalState {
 impl Default for SignalState {
     fn default() -> Self {
         SignalState {
-            actions: [SigAction::default(); sig::NSIG as usize],
+            actions: Box::new([SigAction::default(); sig::NSIG as usize]),
             shared: SigQueue::default(),
         }
     }
@@ -347,7 +349,7 @@ impl SignalState {
     /// At execve, caught signals revert to SIG_DFL; ignored ones stay ignored
     /// and the pending set is kept (execve(2)).
     pub fn reset_for_exec(&mut self) {
-        for a in &mut self.actions {
+        for a in self.actions.iter_mut() {
             if a.handler != SIG_IGN {
                 *a = SigAction::default();
             }
