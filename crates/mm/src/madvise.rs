@@ -63,6 +63,10 @@ impl AddressSpace {
         if len == 0 {
             return Ok(());
         }
+        if addr >= crate::USER_TOP {
+            // Nothing is mapped up there (Linux finds no VMA: ENOMEM).
+            return Err(MmError::NoMemory);
+        }
         let end_in_space = end.min(crate::USER_TOP);
         let pieces: Vec<(u64, u64, bool, bool)> = self
             .vmas

@@ -10,6 +10,8 @@
 mod cpu;
 mod fs;
 mod futex;
+#[cfg(test)]
+mod garbage_tests;
 mod mem;
 mod names;
 mod proc;
