@@ -244,3 +244,19 @@ fn a_signal_interrupts_a_futex_wait_or_restarts_it() {
         0,
     );
 }
+
+/// Each thread has its own software TLB over the shared address space; a
+/// change by one thread (its TLB generation moves) flushes the others'
+/// before they run again. Without that, the reader would keep the
+/// unmapped frame, write through a read-only mapping, and write into the
+/// frame the fork child shares.
+#[test]
+fn a_thread_never_uses_a_stale_translation_after_another_changes_the_memory() {
+    expect(
+        "threads_tlb",
+        "remapped page seen by the other thread: 2 (same address 1)\n\
+         write after mprotect in the other thread: SIGSEGV (SEGV_ACCERR)\n\
+         after fork: child saw 7, parent has 9\n",
+        0,
+    );
+}
