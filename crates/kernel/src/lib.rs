@@ -3,12 +3,12 @@
 //! programs.
 //!
 //! It owns ELF loading and the initial stack ([`loader`], [`elf`],
-//! [`stack`]), processes ([`process`]), the guest file system ([`vfs`]) and
-//! file descriptors ([`fd`]), signals ([`signal`]) and the system calls
-//! ([`syscall`]). The run loop ([`Kernel::run`]) is the scheduler and the
-//! trap handler: it runs each process's CPU in turn until it stops, then
-//! handles the reason: a system call (which may block the process until
-//! something changes), a page fault (handed to the memory system's fault
+//! [`stack`]), processes and their threads ([`process`]), futexes
+//! ([`futex`]), the guest file system ([`vfs`]) and file descriptors
+//! ([`fd`]), signals ([`signal`]) and the system calls ([`syscall`]). The
+//! run loop ([`Kernel::run`]) is the scheduler and the trap handler: it
+//! runs each thread's CPU in turn until it stops, then handles the reason:
+//! a system call (which may block the thread until something changes), a page fault (handed to the memory system's fault
 //! handler, after which the instruction is re-executed), or a fatal trap
 //! turned into a signal.
 
@@ -125,7 +125,7 @@ pub struct Kernel {
     init: i32,
     init_status: Option<ExitStatus>,
     /// Moves whenever something a blocked syscall may wait for could have
-    /// changed (any completed syscall, any process ending).
+    /// changed (any completed syscall, any thread or process ending).
     events: u64,
     cwd: String,
     /// Guest instructions retired by processes that have ended.
@@ -172,7 +172,7 @@ impl Kernel {
         self.pm.stats()
     }
 
-    /// Guest instructions retired so far, by every process.
+    /// Guest instructions retired so far, by every thread.
     pub fn instructions(&self) -> u64 {
         self.retired + self.procs.values().map(|p| p.instret(None)).sum::<u64>()
     }
