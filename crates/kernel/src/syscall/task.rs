@@ -70,8 +70,8 @@ pub fn clone(
     tls: u64,
     ctid: u64,
 ) -> SysResult {
-    // clone() ignores flags it does not know and CLONE_PIDFD's misuse is
-    // not an issue here: the legacy entry only drops the exit signal bits.
+    // The low byte is the exit signal; only the low 32 bits are flags
+    // (kernel/fork.c: SYSCALL_DEFINE5(clone)).
     let args = CloneArgs {
         flags: flags & !CSIGNAL & 0xffff_ffff,
         exit_signal: flags & CSIGNAL,
@@ -157,7 +157,8 @@ pub fn clone3(sys: &mut Sys<'_>, uargs: u64, size: u64) -> SysResult {
 /// | CLONE_VM \| CLONE_FS \| CLONE_FILES \| CLONE_SIGHAND \| CLONE_THREAD | a thread of the caller's group |
 ///
 /// The flag rules are copy_process's (THREAD needs SIGHAND, SIGHAND needs
-/// VM, ...: EINVAL); namespace flags are EPERM. Sharing the memory, files,
+/// VM, ...: EINVAL); namespace flags are EPERM; CLONE_PIDFD (cowix has no
+/// pidfds) is EINVAL. Sharing the memory, files,
 /// fs info or handlers between two processes without CLONE_THREAD (other
 /// than vfork's memory) is not supported: EINVAL.
 fn kernel_clone(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
