@@ -84,6 +84,7 @@ fn tgkill_targets_a_thread_kill_goes_to_a_thread_not_blocking_it_altstacks_are_p
          main: no altstack of its own: 1\n\
          tgkill: handled by the worker: 1, signo*1000+code 10001\n\
          tgkill with the wrong tgid: -1\n\
+         kill(a thread's tid, 0): 0\n\
          kill: handled by the thread not blocking it: 1, signo*1000+code 10002\n\
          main: SIGUSR1 still pending: 0\n\
          kill from the worker: handled by main: 1\n\
