@@ -289,7 +289,8 @@ pub fn sigaltstack(sys: &mut Sys<'_>, ss: u64, old: u64) -> SysResult {
 }
 
 pub fn prlimit64(sys: &mut Sys<'_>, pid: i32, res: u32, new: u64, old: u64) -> SysResult {
-    if pid != 0 && pid != sys.p.pid {
+    // The caller's group, named by its pid or any of its tids.
+    if pid != 0 && pid != sys.p.pid && pid != sys.t.tid && !sys.p.threads.contains_key(&pid) {
         return Err(Errno::ESRCH);
     }
     let r = res as usize;
