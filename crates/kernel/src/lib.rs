@@ -47,6 +47,7 @@ use crate::process::{
 use crate::signal::{code, sig, SigInfo, SignalState, ThreadSignals};
 use crate::uaccess::{fault_access, GuestMemory, Tlb};
 use crate::vfs::Vfs;
+pub use cowix_mm::ForkMode;
 
 /// rt_sigreturn's number: handled by the run loop, it replaces every register.
 const RT_SIGRETURN: u64 = 139;
@@ -63,6 +64,8 @@ pub struct Config {
     pub cwd: String,
     /// Guest physical memory, in bytes (rounded down to whole pages).
     pub memory: u64,
+    /// How fork builds the child's address space.
+    pub fork_mode: ForkMode,
 }
 
 /// Default guest memory: enough for python3 or redis; host memory is only
@@ -150,8 +153,10 @@ impl Kernel {
                 ),
             ));
         }
+        let mut pm = PhysMem::try_new(config.memory / PAGE_SIZE)?;
+        pm.set_fork_mode(config.fork_mode);
         Ok(Kernel {
-            pm: PhysMem::try_new(config.memory / PAGE_SIZE)?,
+            pm,
             vfs,
             clock: Clock::new(),
             procs: BTreeMap::new(),
@@ -170,6 +175,12 @@ impl Kernel {
     /// Memory statistics of the whole machine.
     pub fn mem_stats(&self) -> &MemStats {
         self.pm.stats()
+    }
+
+    /// Host bytes of memory-system metadata at its peak
+    /// ([`PhysMem::peak_metadata_bytes`]).
+    pub fn peak_metadata_bytes(&self) -> u64 {
+        self.pm.peak_metadata_bytes()
     }
 
     /// Guest instructions retired so far, by every thread.

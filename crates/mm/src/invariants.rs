@@ -26,7 +26,11 @@ use crate::{is_page_aligned, USER_TOP};
 ///   holds, in a shared one only on a dirty cache page; COW exactly on the
 ///   write-protected pages of private writable VMAs; PROT_NONE entries
 ///   exactly in PROT_NONE VMAs;
-/// * the zero frame is all zeros and never mapped writable.
+/// * the zero frame is all zeros and never mapped writable;
+/// * a leaf table shared between spaces (share-tables fork) has a refcount
+///   equal to the entries pointing at it, maps each of its frames once (a
+///   frame's refcount counts the table, not the spaces), holds no
+///   writable private PTE and agrees with every sharer's VMAs.
 ///
 /// Panics describing the first violation.
 pub fn check_invariants(pm: &PhysMem, spaces: &[&AddressSpace]) {
@@ -49,11 +53,14 @@ pub fn check_invariants(pm: &PhysMem, spaces: &[&AddressSpace]) {
         *expected.entry(page.frame).or_default() += 1;
     }
 
+    // Upper tables belong to one space; a leaf table may be shared by
+    // several (share-tables fork), its entries then counted once.
     let mut table_owner: HashMap<FrameId, usize> = HashMap::new();
+    let mut leaf_tables_seen: HashMap<FrameId, u64> = HashMap::new();
     for (n, space) in spaces.iter().enumerate() {
         check_vmas(space);
-        let (tables, leaves) = pagetable::collect(pm, space.root);
-        for table in tables {
+        let (uppers, leaf_tables) = pagetable::collect_tables(pm, space.root);
+        for table in uppers {
             assert_eq!(
                 pm.frame_kind(table),
                 FrameKind::PageTable,
@@ -64,10 +71,42 @@ pub fn check_invariants(pm: &PhysMem, spaces: &[&AddressSpace]) {
             }
             *expected.entry(table).or_default() += 1;
         }
-        for (va, pte) in leaves {
-            *expected.entry(pte.frame()).or_default() += 1;
-            check_leaf(pm, space, n, va, pte);
+        for (base, table) in leaf_tables {
+            assert_eq!(
+                pm.frame_kind(table),
+                FrameKind::PageTable,
+                "check_invariants: space {n}: leaf table {table:?} kind"
+            );
+            *expected.entry(table).or_default() += 1;
+            let first_visit = match leaf_tables_seen.insert(table, base) {
+                None => true,
+                Some(other) => {
+                    assert_eq!(
+                        other, base,
+                        "check_invariants: leaf table {table:?} shared at two addresses"
+                    );
+                    false
+                }
+            };
+            let shared = pm.refcount(table) > 1;
+            for (i, pte) in pagetable::read_table(pm, table).into_iter().enumerate() {
+                let va = base + i as u64 * crate::PAGE_SIZE;
+                if !pte.is_present() {
+                    assert_eq!(pte, Pte::EMPTY, "check_invariants: junk at {va:#x}");
+                    continue;
+                }
+                if first_visit {
+                    *expected.entry(pte.frame()).or_default() += 1;
+                }
+                check_leaf(pm, space, n, va, pte, shared);
+            }
         }
+    }
+    for table in table_owner.keys() {
+        assert!(
+            !leaf_tables_seen.contains_key(table),
+            "check_invariants: table {table:?} is both an upper and a leaf table"
+        );
     }
 
     for (frame, refcount, kind) in pm.allocated_frames() {
@@ -129,7 +168,8 @@ fn check_vmas(space: &AddressSpace) {
     );
 }
 
-fn check_leaf(pm: &PhysMem, space: &AddressSpace, n: usize, va: u64, pte: Pte) {
+/// `table_shared`: the leaf table holding `pte` is shared between spaces.
+fn check_leaf(pm: &PhysMem, space: &AddressSpace, n: usize, va: u64, pte: Pte, table_shared: bool) {
     let here = format!("space {n} page {va:#x} {pte:?}");
     let vma = space
         .vmas
@@ -205,6 +245,10 @@ fn check_leaf(pm: &PhysMem, space: &AddressSpace, n: usize, va: u64, pte: Pte) {
                 pm.refcount(frame),
                 1,
                 "check_leaf: {here}: private writable page is shared"
+            );
+            assert!(
+                !table_shared,
+                "check_leaf: {here}: private writable page in a shared leaf table"
             );
         }
     }

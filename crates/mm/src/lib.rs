@@ -32,20 +32,26 @@ mod fault;
 mod fork;
 mod frame;
 mod invariants;
+mod madvise;
 mod mmap;
+mod mremap;
 mod page_cache;
 pub mod pagetable;
+mod share_tables;
 mod stats;
 mod vma;
 
 pub use address_space::AddressSpace;
 pub use error::{FaultError, MmError, SegvCode};
+pub use fork::ForkMode;
 pub use frame::{FrameId, FrameKind, PhysMem};
 pub use invariants::check_invariants;
+pub use madvise::Advice;
 pub use mmap::MapFlags;
+pub use mremap::RemapFlags;
 pub use page_cache::{CachedPage, PageCache, SHARED_ANON_DEV};
 pub use stats::{FaultCounters, FaultKind, MemStats};
-pub use vma::{Access, Backing, FileSource, Prot, Vma, VmaName};
+pub use vma::{Access, Backing, FileSource, OnFork, Prot, Vma, VmaName};
 
 /// Size of a page and of a frame, in bytes.
 pub const PAGE_SIZE: u64 = 4096;

@@ -2,8 +2,9 @@
 //! threads), execve, wait4 and waitid, process groups and sessions.
 //!
 //! How they map onto the memory system (seed 002_e6bf70a011e746b4.txt):
-//! fork gives the child `AddressSpace::fork_cow` of the parent's (frames
-//! shared copy-on-write); vfork lends the child the parent's very address
+//! fork gives the child `AddressSpace::fork` of the parent's, in the
+//! machine's fork mode (`--fork-mode`: eager copy, copy-on-write, or
+//! copy-on-write with shared leaf page tables); vfork lends the child the parent's very address
 //! space, the parent holding a placeholder and not running until the child
 //! execs or exits; execve builds the whole new image with `loader::load`
 //! before it lets go of the old one.
@@ -248,7 +249,8 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
         let placeholder = AddressSpace::new(sys.pm).map_err(|_| Errno::ENOMEM)?;
         mem::replace(&mut sys.p.mm, placeholder)
     } else {
-        sys.p.mm.fork_cow(sys.pm).map_err(|_| Errno::ENOMEM)?
+        let mode = sys.pm.fork_mode();
+        sys.p.mm.fork(sys.pm, mode).map_err(|_| Errno::ENOMEM)?
     };
     *sys.next_pid += 1;
     let parent = &mut *sys.p;
