@@ -264,3 +264,22 @@ fn a_thread_never_uses_a_stale_translation_after_another_changes_the_memory() {
         0,
     );
 }
+
+/// fork from a multi-threaded process in every fork mode: the other
+/// threads' TLBs see the parent's pages write-protected (or its tables
+/// shared) as soon as they run again.
+#[test]
+fn threads_and_fork_agree_in_every_fork_mode() {
+    for mode in ["copy", "cow", "share-tables"] {
+        let g = guest("threads_tlb");
+        let o = cowix(["run", "--fork-mode", mode, "--", g.to_str().unwrap()]);
+        assert_eq!(
+            stdout(&o),
+            "remapped page seen by the other thread: 2 (same address 1)\n\
+             write after mprotect in the other thread: SIGSEGV (SEGV_ACCERR)\n\
+             after fork: child saw 7, parent has 9\n",
+            "--fork-mode {mode}: stderr: {}",
+            stderr(&o)
+        );
+    }
+}
