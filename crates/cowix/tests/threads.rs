@@ -283,3 +283,15 @@ fn threads_and_fork_agree_in_every_fork_mode() {
         );
     }
 }
+
+/// Bad pointers, flags, sizes and ids to futex, clone, clone3, tkill,
+/// tgkill and set_robust_list, and a thread that exits with a looping
+/// robust list and an unmapped clear_child_tid: errnos, no host panic.
+#[test]
+fn hostile_thread_syscalls_get_errnos() {
+    expect(
+        "threads_hostile",
+        "futex errnos as expected: 1\nsurvived\n",
+        0,
+    );
+}
