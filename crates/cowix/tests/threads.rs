@@ -295,3 +295,29 @@ fn hostile_thread_syscalls_get_errnos() {
         0,
     );
 }
+
+/// Matches qemu-riscv64 (Linux): policies are kept per thread, not acted on.
+#[test]
+fn scheduling_policies_are_per_thread_with_linux_checks() {
+    expect(
+        "threads_sched",
+        "FIFO 1..99, RR 1..99, OTHER 0..0, BATCH 0..0\n\
+         priority max of policy 42: -1 EINVAL\n\
+         getscheduler: 0\n\
+         OTHER with priority 5: -1 EINVAL\n\
+         policy 42: -1 EINVAL\n\
+         FIFO priority 100: -1 EINVAL\n\
+         getparam(NULL): -1 EINVAL\n\
+         getscheduler(-1): -1 EINVAL\n\
+         getscheduler(no such pid): -1 ESRCH\n\
+         BATCH: 0\n\
+         getscheduler: 3\n\
+         a new thread's policy: 3\n\
+         IDLE with RESET_ON_FORK: 0\n\
+         getscheduler: 1073741829\n\
+         a new thread's policy: 5\n\
+         getparam: 0\n\
+         setparam 3 under IDLE: -1 EINVAL\n",
+        0,
+    );
+}

@@ -166,6 +166,9 @@ pub struct Thread {
     pub write_done: usize,
     /// Set once the thread has called exit (its code); the group goes on.
     pub exited: Option<u8>,
+    /// Scheduling policy (with SCHED_RESET_ON_FORK) and priority, as
+    /// sched_setscheduler set them; they do not change how it is scheduled.
+    pub sched: (u32, i32),
 }
 
 impl Thread {
@@ -183,6 +186,7 @@ impl Thread {
             futex: None,
             write_done: 0,
             exited: None,
+            sched: (0, 0),
         }
     }
 }

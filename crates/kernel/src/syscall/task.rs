@@ -226,6 +226,7 @@ fn new_thread(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
         ..ThreadSignals::default()
     };
     let mut t = Thread::new(tid, cpu, Tlb::new(sys.pm.zero_frame()), signals);
+    t.sched = super::sched::inherit(sys.t.sched);
     if a.flags & CLONE_CHILD_CLEARTID != 0 {
         t.clear_child_tid = a.child_tid;
     }
@@ -266,6 +267,7 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
     );
     thread.signals.pending = SigQueue::default();
     thread.signals.saved_mask = None;
+    thread.sched = super::sched::inherit(sys.t.sched);
     if vfork {
         // copy_process: sharing the memory, the child gets no altstack.
         thread.signals.altstack = Default::default();
