@@ -232,7 +232,7 @@ impl Kernel {
         let p = Process {
             pid,
             ppid: 0,
-            threads: BTreeMap::from([(pid, leader)]),
+            threads: BTreeMap::from([(pid, Box::new(leader))]),
             mm: loaded.mm,
             fds: FdTable::with_stdio(),
             cwd: self.cwd.clone(),
@@ -506,7 +506,7 @@ impl Kernel {
             }
         }
         if p.exit.is_none() && t.exited.is_some() {
-            self.end_thread(&mut p, t);
+            self.end_thread(&mut p, *t);
         } else {
             p.threads.insert(t.tid, t);
         }

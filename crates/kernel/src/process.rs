@@ -199,7 +199,8 @@ pub struct Process {
     pub ppid: i32,
     /// The threads, by tid; the one running is taken out for its turn (it
     /// is the syscall handlers' `sys.t`). Never empty between turns.
-    pub threads: BTreeMap<i32, Thread>,
+    /// Boxed, so taking one out and putting it back moves a pointer.
+    pub threads: BTreeMap<i32, Box<Thread>>,
     pub mm: AddressSpace,
     pub fds: FdTable,
     /// Current directory: an absolute, normalized guest path.

@@ -36,7 +36,7 @@ fn with_thread<R>(
     sys.procs
         .values_mut()
         .find_map(|q| q.threads.get_mut(&pid))
-        .map(f)
+        .map(|t| f(t))
         .ok_or(Errno::ESRCH)
 }
 

@@ -237,7 +237,7 @@ fn new_thread(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
     if a.flags & CLONE_PARENT_SETTID != 0 {
         let _ = sys.p.mm.write_bytes(sys.pm, a.parent_tid, &id);
     }
-    sys.p.threads.insert(tid, t);
+    sys.p.threads.insert(tid, Box::new(t));
     Ok(tid as u64)
 }
 
@@ -283,7 +283,7 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
     let mut child = Process {
         pid,
         ppid,
-        threads: BTreeMap::from([(pid, thread)]),
+        threads: BTreeMap::from([(pid, Box::new(thread))]),
         mm,
         fds: parent.fds.clone(),
         cwd: parent.cwd.clone(),
