@@ -51,6 +51,8 @@ pub use cowix_mm::ForkMode;
 
 /// rt_sigreturn's number: handled by the run loop, it replaces every register.
 const RT_SIGRETURN: u64 = 139;
+const EXIT: u64 = 93;
+const EXIT_GROUP: u64 = 94;
 
 /// Instructions a thread runs before the kernel looks at it again.
 const QUANTUM: u64 = 1 << 20;
@@ -66,6 +68,8 @@ pub struct Config {
     pub memory: u64,
     /// How fork builds the child's address space.
     pub fork_mode: ForkMode,
+    /// `--strace`: every system call, decoded, on stderr.
+    pub strace: bool,
 }
 
 /// Default guest memory: enough for python3 or redis; host memory is only
@@ -120,6 +124,8 @@ pub struct Kernel {
     procs: BTreeMap<i32, Process>,
     /// fcntl record and OFD locks of every file.
     locks: locks::LockTable,
+    /// `--strace`.
+    strace: bool,
     /// Ended processes not yet reaped by their parent.
     zombies: BTreeMap<i32, Zombie>,
     next_pid: i32,
@@ -161,6 +167,7 @@ impl Kernel {
             clock: Clock::new(),
             procs: BTreeMap::new(),
             locks: locks::LockTable::default(),
+            strace: config.strace,
             zombies: BTreeMap::new(),
             next_pid: 1,
             init: 0,
@@ -592,6 +599,21 @@ impl Kernel {
     /// the parent ignores SIGCHLD (then, as in Linux, it is reaped at once).
     fn finish(&mut self, mut p: Process) {
         let status = p.exit.expect("Kernel::finish: process has not ended");
+        if self.strace {
+            let line = match status {
+                ExitStatus::Exited(c) => format!("+++ exited with {c} +++"),
+                ExitStatus::Signaled { signal, core } => format!(
+                    "+++ killed by {}{} +++",
+                    signal::name(signal),
+                    if core && p.rlimits[rlimit::CORE].cur > 0 {
+                        " (core dumped)"
+                    } else {
+                        ""
+                    }
+                ),
+            };
+            trace_line(self.init, p.pid, &line);
+        }
         if let (ExitStatus::Signaled { signal, .. }, None) = (status, &p.fatal) {
             report(&p, signal, "sent by the program itself");
         }
@@ -670,6 +692,7 @@ impl Kernel {
             return false;
         }
         let args = syscall_args(&t.cpu);
+        let (tid, init) = (t.tid, self.init);
         let mut sys = syscall::Sys {
             p,
             t,
@@ -685,8 +708,26 @@ impl Kernel {
             block: false,
             resched: false,
         };
+        let traced = self.strace.then(|| strace::enter(nr, args, &mut sys.mem()));
+        if let (Some(e), EXIT | EXIT_GROUP) = (&traced, nr) {
+            trace_line(init, tid, &strace::no_return(e));
+        }
         let ret = syscall::dispatch(&mut sys, nr, args);
         let (block, resched) = (sys.block, sys.resched);
+        if let Some(e) = &traced {
+            if t.futex.is_some() {
+                trace_line(self.init, tid, &strace::unfinished(e));
+            } else if !block && !matches!(nr, EXIT | EXIT_GROUP) {
+                t.tlb.sync(&p.mm, &mut self.pm);
+                let mut mem = uaccess::GuestMemory {
+                    pm: &mut self.pm,
+                    mm: &mut p.mm,
+                    tlb: &mut t.tlb,
+                };
+                let line = strace::exit(e, ret, &mut mem);
+                trace_line(self.init, tid, &line);
+            }
+        }
         if t.futex.is_some() {
             // Parked in FUTEX_WAIT: the waker writes a0. A signal already
             // waiting interrupts the wait at once.
@@ -826,6 +867,15 @@ pub(crate) fn give_back_vfork_mm(
             }
         }
         _ => mm.release(pm),
+    }
+}
+
+/// One `--strace` line: as strace -f, every process but the first is marked.
+fn trace_line(init: i32, tid: i32, line: &str) {
+    if tid == init {
+        eprintln!("{line}");
+    } else {
+        eprintln!("[pid {tid:>5}] {line}");
     }
 }
 
