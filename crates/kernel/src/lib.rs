@@ -3,12 +3,12 @@
 //! programs.
 //!
 //! It owns ELF loading and the initial stack ([`loader`], [`elf`],
-//! [`stack`]), processes ([`process`]), the guest file system ([`vfs`]) and
-//! file descriptors ([`fd`]), signals ([`signal`]) and the system calls
-//! ([`syscall`]). The run loop ([`Kernel::run`]) is the scheduler and the
-//! trap handler: it runs each process's CPU in turn until it stops, then
-//! handles the reason: a system call (which may block the process until
-//! something changes), a page fault (handed to the memory system's fault
+//! [`stack`]), processes and their threads ([`process`]), futexes
+//! ([`futex`]), the guest file system ([`vfs`]) and file descriptors
+//! ([`fd`]), signals ([`signal`]) and the system calls ([`syscall`]). The
+//! run loop ([`Kernel::run`]) is the scheduler and the trap handler: it
+//! runs each thread's CPU in turn until it stops, then handles the reason:
+//! a system call (which may block the thread until something changes), a page fault (handed to the memory system's fault
 //! handler, after which the instruction is re-executed), or a fatal trap
 //! turned into a signal.
 
@@ -134,7 +134,7 @@ pub struct Kernel {
     init: i32,
     init_status: Option<ExitStatus>,
     /// Moves whenever something a blocked syscall may wait for could have
-    /// changed (any completed syscall, any process ending).
+    /// changed (any completed syscall, any thread or process ending).
     events: u64,
     cwd: String,
     /// Guest instructions retired by processes that have ended.
@@ -190,7 +190,7 @@ impl Kernel {
         self.pm.peak_metadata_bytes()
     }
 
-    /// Guest instructions retired so far, by every process.
+    /// Guest instructions retired so far, by every thread.
     pub fn instructions(&self) -> u64 {
         self.retired + self.procs.values().map(|p| p.instret(None)).sum::<u64>()
     }
@@ -239,7 +239,7 @@ impl Kernel {
         let p = Process {
             pid,
             ppid: 0,
-            threads: BTreeMap::from([(pid, leader)]),
+            threads: BTreeMap::from([(pid, Box::new(leader))]),
             mm: loaded.mm,
             fds: FdTable::with_stdio(),
             cwd: self.cwd.clone(),
@@ -513,7 +513,7 @@ impl Kernel {
             }
         }
         if p.exit.is_none() && t.exited.is_some() {
-            self.end_thread(&mut p, t);
+            self.end_thread(&mut p, *t);
         } else {
             p.threads.insert(t.tid, t);
         }
@@ -870,7 +870,6 @@ pub(crate) fn give_back_vfork_mm(
     }
 }
 
-/// A syscall's six arguments: a0..a5 (x10..x15) in the riscv64 ABI.
 /// One `--strace` line: as strace -f, every process but the first is marked.
 fn trace_line(init: i32, tid: i32, line: &str) {
     if tid == init {
@@ -880,6 +879,7 @@ fn trace_line(init: i32, tid: i32, line: &str) {
     }
 }
 
+/// A syscall's six arguments: a0..a5 (x10..x15) in the riscv64 ABI.
 fn syscall_args(cpu: &Cpu) -> [u64; 6] {
     [
         cpu.x[10], cpu.x[11], cpu.x[12], cpu.x[13], cpu.x[14], cpu.x[15],

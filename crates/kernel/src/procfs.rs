@@ -743,8 +743,8 @@ fn statm(pm: &PhysMem, p: &Process) -> String {
 /// (`running`) for its group, else the leader, or the first thread left.
 fn shown_thread<'a>(p: &'a Process, running: Option<&'a Thread>) -> Option<&'a Thread> {
     running
-        .or_else(|| p.threads.get(&p.pid))
-        .or_else(|| p.threads.values().next())
+        .or_else(|| p.threads.get(&p.pid).map(|t| &**t))
+        .or_else(|| p.threads.values().next().map(|t| &**t))
 }
 
 fn thread_count(p: &Process, running: Option<&Thread>) -> usize {
