@@ -160,6 +160,9 @@ impl AddressSpace {
     pub(crate) fn write_protect_runs(&mut self, pm: &mut PhysMem, runs: &[ProtectRun]) {
         let mut changed = false;
         for &(table, first, last) in runs {
+            if !pagetable::any_writable(pm, table, first, last) {
+                continue; // e.g. every fork after the first
+            }
             let mut entries = pagetable::read_table(pm, table);
             let mut dirty = false;
             for pte in &mut entries[first..=last] {

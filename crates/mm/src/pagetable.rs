@@ -476,6 +476,19 @@ pub fn read_table(pm: &PhysMem, table: FrameId) -> [Pte; PTES_PER_TABLE] {
     out
 }
 
+/// Whether any entry `first..=last` of `table` is a writable leaf, read in
+/// place (no copy of the table).
+pub fn any_writable(pm: &PhysMem, table: FrameId, first: usize, last: usize) -> bool {
+    pm.bytes(table)[first * 8..(last + 1) * 8]
+        .chunks_exact(8)
+        .any(|c| {
+            let pte = Pte(u64::from_le_bytes(
+                c.try_into().expect("any_writable: chunk of 8"),
+            ));
+            pte.is_leaf() && pte.has(Pte::W)
+        })
+}
+
 /// Writes all 512 entries of a table (no refcounting).
 pub fn write_table(pm: &mut PhysMem, table: FrameId, entries: &[Pte; PTES_PER_TABLE]) {
     let bytes = pm.bytes_mut(table);
