@@ -476,17 +476,17 @@ pub fn read_table(pm: &PhysMem, table: FrameId) -> [Pte; PTES_PER_TABLE] {
     out
 }
 
-/// Whether any entry `first..=last` of `table` is a writable leaf, read in
-/// place (no copy of the table).
+/// Whether any entry `first..=last` of the leaf table `table` is writable,
+/// read in place. At level 0 an entry with W set is always a writable leaf
+/// (PROT_NONE entries carry only G), so OR-ing the raw entries suffices,
+/// which the compiler vectorizes.
 pub fn any_writable(pm: &PhysMem, table: FrameId, first: usize, last: usize) -> bool {
-    pm.bytes(table)[first * 8..(last + 1) * 8]
+    let acc = pm.bytes(table)[first * 8..(last + 1) * 8]
         .chunks_exact(8)
-        .any(|c| {
-            let pte = Pte(u64::from_le_bytes(
-                c.try_into().expect("any_writable: chunk of 8"),
-            ));
-            pte.is_leaf() && pte.has(Pte::W)
-        })
+        .fold(0u64, |acc, c| {
+            acc | u64::from_le_bytes(c.try_into().expect("any_writable: chunk of 8"))
+        });
+    acc & Pte::W != 0
 }
 
 /// Writes all 512 entries of a table (no refcounting).
