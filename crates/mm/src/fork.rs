@@ -108,7 +108,7 @@ impl AddressSpace {
     pub(crate) fn fork_shell(&self, pm: &mut PhysMem) -> Result<AddressSpace, MmError> {
         let mut child = AddressSpace::new(pm)?;
         let mut vmas = VmaSet::default();
-        for vma in self.vmas.iter().filter(|v| v.on_fork != OnFork::Skip) {
+        for vma in self.vmas.iter().filter(|v| v.on_fork.in_child()) {
             vmas.insert(vma.clone());
         }
         child.vmas = vmas;

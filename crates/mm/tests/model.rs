@@ -455,7 +455,7 @@ impl World {
                 let model = parent
                     .model
                     .iter()
-                    .filter(|(_, page)| page.on_fork != OnFork::Skip)
+                    .filter(|(_, page)| matches!(page.on_fork, OnFork::Copy | OnFork::Wipe))
                     .map(|(&va, page)| {
                         let mut page = page.clone();
                         if page.on_fork == OnFork::Wipe {
@@ -549,10 +549,27 @@ impl World {
             at = va + PAGE_SIZE;
             match advice {
                 Advice::DontNeed | Advice::Free if !page.shared => page.content = page.pristine(),
-                Advice::DontFork => page.on_fork = OnFork::Skip,
-                Advice::DoFork if page.on_fork == OnFork::Skip => page.on_fork = OnFork::Copy,
-                Advice::WipeOnFork if page.on_fork == OnFork::Copy => page.on_fork = OnFork::Wipe,
-                Advice::KeepOnFork if page.on_fork == OnFork::Wipe => page.on_fork = OnFork::Copy,
+                // VM_DONTCOPY and VM_WIPEONFORK are two independent flags.
+                Advice::DontFork | Advice::DoFork | Advice::WipeOnFork | Advice::KeepOnFork => {
+                    let (mut skip, mut wipe) = match page.on_fork {
+                        OnFork::Copy => (false, false),
+                        OnFork::Skip => (true, false),
+                        OnFork::Wipe => (false, true),
+                        OnFork::SkipWipe => (true, true),
+                    };
+                    match advice {
+                        Advice::DontFork => skip = true,
+                        Advice::DoFork => skip = false,
+                        Advice::WipeOnFork => wipe = true,
+                        _ => wipe = false,
+                    }
+                    page.on_fork = match (skip, wipe) {
+                        (false, false) => OnFork::Copy,
+                        (true, false) => OnFork::Skip,
+                        (false, true) => OnFork::Wipe,
+                        (true, true) => OnFork::SkipWipe,
+                    };
+                }
                 _ => {}
             }
         }
