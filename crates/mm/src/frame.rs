@@ -365,8 +365,12 @@ impl PhysMem {
 
     /// Copies the contents of `src` into `dst` (`dst` must not be the zero frame).
     pub fn copy_frame(&mut self, src: FrameId, dst: FrameId) {
-        let contents = *self.bytes(src);
-        *self.bytes_mut(dst) = contents;
+        let _ = self.bytes(src); // allocated?
+        let _ = self.bytes_mut(dst); // allocated, not the zero frame; ends its watch
+        let from = Self::frame_offset(src);
+        self.arena
+            .bytes_mut()
+            .copy_within(from..from + FRAME_BYTES, Self::frame_offset(dst));
     }
 
     /// Every frame's bytes as one slice: frame `f` is
