@@ -4,6 +4,8 @@
 //! Operations live one per file: `mmap.rs` (mmap, munmap, mprotect, brk),
 //! `fault.rs` (handle_fault), `fork.rs` (fork_cow).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::frame::{FrameId, PhysMem};
 use crate::pagetable::{self, Pte};
 use crate::stats::FaultCounters;
@@ -11,6 +13,9 @@ use crate::vma::{Access, Vma, VmaSet};
 use crate::{
     page_down, page_up, FaultError, MmError, SegvCode, DEFAULT_STACK_LIMIT, PAGE_SIZE, USER_TOP,
 };
+
+/// Numbers address spaces, for their first TLB generation.
+static NEXT_SPACE: AtomicU64 = AtomicU64::new(1);
 
 /// One process's virtual memory.
 ///
@@ -35,6 +40,10 @@ pub struct AddressSpace {
     pub(crate) mmap_base: u64,
     /// Bumped when a PTE loses permission or changes frame.
     pub(crate) tlb_generation: u64,
+    /// `Some(page)` when the latest bump of `tlb_generation` changed only
+    /// that page's PTE (a COW copy), so a TLB one generation behind may
+    /// drop just that page (flush_tlb_page()).
+    pub(crate) flushed_page: Option<u64>,
     /// Faults of this address space by kind (Linux's per-task min_flt).
     pub(crate) faults: FaultCounters,
 }
@@ -63,7 +72,11 @@ impl AddressSpace {
             brk_set: false,
             stack_limit: DEFAULT_STACK_LIMIT,
             mmap_base: mmap_base_for(DEFAULT_STACK_LIMIT),
-            tlb_generation: 0,
+            // Each space's generations start apart from every other's, so a
+            // TLB that followed another space never sees this one exactly
+            // one generation ahead (see `flushed_page`).
+            tlb_generation: NEXT_SPACE.fetch_add(1, Ordering::Relaxed) << 32,
+            flushed_page: None,
             faults: FaultCounters::default(),
         })
     }
@@ -112,8 +125,23 @@ impl AddressSpace {
         self.tlb_generation
     }
 
+    /// The single page whose PTE the latest TLB-generation bump changed,
+    /// if that bump was for one page only: a TLB whose generation is
+    /// exactly one behind may invalidate only that page's entries (as
+    /// flush_tlb_page() does); any other TLB must flush everything.
+    pub fn flushed_page(&self) -> Option<u64> {
+        self.flushed_page
+    }
+
     pub(crate) fn flush_tlb(&mut self) {
         self.tlb_generation += 1;
+        self.flushed_page = None;
+    }
+
+    /// [`flush_tlb`](Self::flush_tlb) for a change of page `va`'s PTE only.
+    pub(crate) fn flush_tlb_page(&mut self, va: u64) {
+        self.tlb_generation += 1;
+        self.flushed_page = Some(va);
     }
 
     /// The VMAs in address order.

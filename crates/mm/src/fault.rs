@@ -307,7 +307,7 @@ impl AddressSpace {
         }
         pagetable::write_pte(pm, slot, Pte::leaf(copy, leaf_flags(t.prot, false, true)));
         pm.put(old);
-        self.flush_tlb();
+        self.flush_tlb_page(va);
         Ok(kind)
     }
 

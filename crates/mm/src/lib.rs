@@ -5,22 +5,24 @@
 //! system calls: the CPU asks [`AddressSpace::translate`] to fill its TLB and
 //! reports misses to [`AddressSpace::handle_fault`]; the kernel calls
 //! [`AddressSpace::mmap`], [`AddressSpace::munmap`], [`AddressSpace::mprotect`],
-//! [`AddressSpace::brk`] and [`AddressSpace::fork_cow`].
+//! [`AddressSpace::brk`], [`AddressSpace::madvise`], [`AddressSpace::mremap`]
+//! and [`AddressSpace::fork`] (in a [`ForkMode`]).
 //!
 //! # Layers (each calls only the one below)
 //!
 //! | layer | file | what it holds |
 //! |---|---|---|
 //! | intent | [`vma`](crate::Vma) (`vma.rs`) | what the program asked for: ranges, protections, private/shared, backing object |
-//! | operations | `mmap.rs`, `fault.rs`, `fork.rs`, `address_space.rs` | reconcile intent and backing |
+//! | operations | `mmap.rs`, `madvise.rs`, `mremap.rs`, `fault.rs`, `fork.rs`, `share_tables.rs`, `address_space.rs` | reconcile intent and backing |
 //! | backing | [`pagetable`] (`pagetable.rs`) | Sv39 page tables: a cache of the intent, filled lazily by faults |
 //! | frames | [`PhysMem`] (`frame.rs`, `page_cache.rs`) | refcounted 4 KiB frames, the zero frame, the page cache |
 //!
 //! Invariants that hold between operations (checked by [`check_invariants`]):
 //! * if a PTE is present, a VMA covers it and the PTE's permissions are the
 //!   VMA's (a private writable VMA's read-only PTEs carry the COW bit);
-//! * every frame's refcount equals the references to it from PTEs, from
-//!   parent page tables and from the page cache (plus one for the zero frame);
+//! * every frame's refcount equals the references to it from PTEs (a PTE
+//!   in a leaf table shared by several spaces counts once), from parent
+//!   page-table entries and from the page cache (plus one for the zero frame);
 //! * the zero frame is all zeros and never mapped writable.
 //!
 //! Guest mistakes come back as [`MmError`] or [`FaultError`]; kernel bugs

@@ -476,6 +476,19 @@ pub fn read_table(pm: &PhysMem, table: FrameId) -> [Pte; PTES_PER_TABLE] {
     out
 }
 
+/// Whether any entry `first..=last` of the leaf table `table` is writable,
+/// read in place. At level 0 an entry with W set is always a writable leaf
+/// (PROT_NONE entries carry only G), so OR-ing the raw entries suffices,
+/// which the compiler vectorizes.
+pub fn any_writable(pm: &PhysMem, table: FrameId, first: usize, last: usize) -> bool {
+    let acc = pm.bytes(table)[first * 8..(last + 1) * 8]
+        .chunks_exact(8)
+        .fold(0u64, |acc, c| {
+            acc | u64::from_le_bytes(c.try_into().expect("any_writable: chunk of 8"))
+        });
+    acc & Pte::W != 0
+}
+
 /// Writes all 512 entries of a table (no refcounting).
 pub fn write_table(pm: &mut PhysMem, table: FrameId, entries: &[Pte; PTES_PER_TABLE]) {
     let bytes = pm.bytes_mut(table);

@@ -57,6 +57,7 @@ impl AddressSpace {
             .collect();
         let inherited = self.inherited_vmas();
         let mut protect: Vec<ProtectRun> = Vec::new();
+        let mut protected = Vec::new();
         let child_root = child.root;
         let mut shared_tables = 0u64;
         let result = pagetable::for_each_leaf_table(
@@ -81,7 +82,7 @@ impl AddressSpace {
                             s,
                             e,
                             vma,
-                            &mut protect,
+                            &mut protected,
                         )?;
                     }
                     return Ok(());
@@ -99,10 +100,14 @@ impl AddressSpace {
             },
         );
         if let Err(e) = result {
+            crate::fork::undo_protect(pm, &protected);
             child.release(pm);
             return Err(e);
         }
         pm.stats.leaf_tables_shared += shared_tables;
+        if !protected.is_empty() {
+            self.flush_tlb();
+        }
         self.write_protect_runs(pm, &protect);
         Ok(child)
     }

@@ -164,6 +164,16 @@ pub enum OnFork {
     /// of its pages, so it reads zeros (private anonymous memory only). The
     /// child's VMA keeps the flag, as kernel/fork.c:dup_mmap() leaves it.
     Wipe,
+    /// Both flags (`MADV_WIPEONFORK`, then `MADV_DONTFORK`): the child does
+    /// not get the VMA; `MADV_DOFORK` leaves `Wipe`.
+    SkipWipe,
+}
+
+impl OnFork {
+    /// Whether the child of a fork gets this VMA.
+    pub fn in_child(self) -> bool {
+        matches!(self, OnFork::Copy | OnFork::Wipe)
+    }
 }
 
 impl Vma {

@@ -455,7 +455,7 @@ impl World {
                 let model = parent
                     .model
                     .iter()
-                    .filter(|(_, page)| page.on_fork != OnFork::Skip)
+                    .filter(|(_, page)| matches!(page.on_fork, OnFork::Copy | OnFork::Wipe))
                     .map(|(&va, page)| {
                         let mut page = page.clone();
                         if page.on_fork == OnFork::Wipe {
@@ -549,10 +549,27 @@ impl World {
             at = va + PAGE_SIZE;
             match advice {
                 Advice::DontNeed | Advice::Free if !page.shared => page.content = page.pristine(),
-                Advice::DontFork => page.on_fork = OnFork::Skip,
-                Advice::DoFork if page.on_fork == OnFork::Skip => page.on_fork = OnFork::Copy,
-                Advice::WipeOnFork if page.on_fork == OnFork::Copy => page.on_fork = OnFork::Wipe,
-                Advice::KeepOnFork if page.on_fork == OnFork::Wipe => page.on_fork = OnFork::Copy,
+                // VM_DONTCOPY and VM_WIPEONFORK are two independent flags.
+                Advice::DontFork | Advice::DoFork | Advice::WipeOnFork | Advice::KeepOnFork => {
+                    let (mut skip, mut wipe) = match page.on_fork {
+                        OnFork::Copy => (false, false),
+                        OnFork::Skip => (true, false),
+                        OnFork::Wipe => (false, true),
+                        OnFork::SkipWipe => (true, true),
+                    };
+                    match advice {
+                        Advice::DontFork => skip = true,
+                        Advice::DoFork => skip = false,
+                        Advice::WipeOnFork => wipe = true,
+                        _ => wipe = false,
+                    }
+                    page.on_fork = match (skip, wipe) {
+                        (false, false) => OnFork::Copy,
+                        (true, false) => OnFork::Skip,
+                        (false, true) => OnFork::Wipe,
+                        (true, true) => OnFork::SkipWipe,
+                    };
+                }
                 _ => {}
             }
         }
@@ -726,9 +743,15 @@ fn run(seed: u64, steps: usize) {
     world.finish();
 }
 
+/// `MODEL_SEEDS=N` runs N seeds instead of 150 (e.g. 3000 in release
+/// mode, about a minute).
 #[test]
 fn random_sequences_match_the_reference_model() {
-    for seed in 0..150 {
+    for seed in 0..std::env::var("MODEL_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(150u64)
+    {
         run(seed, 300);
     }
 }
