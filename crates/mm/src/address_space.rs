@@ -231,14 +231,19 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Unmaps every present PTE in `[start, end)`, putting its frame, then
+    /// Unmaps every present PTE in `[start, end)`, putting its frame (or
+    /// freeing its swap slot, for a swap entry), then
     /// frees emptied page tables. Bumps the TLB generation if anything was
     /// mapped. The VMAs are the caller's business.
     pub(crate) fn unmap_ptes(&mut self, pm: &mut PhysMem, start: u64, end: u64) {
         let mut unmapped = false;
-        pagetable::for_each_leaf(pm, self.root, start, end, &mut |pm, _va, slot, pte| {
+        pagetable::for_each_entry(pm, self.root, start, end, &mut |pm, _va, slot, pte| {
             pagetable::write_pte(pm, slot, Pte::EMPTY);
-            pm.put(pte.frame());
+            if pte.is_swap() {
+                pm.swap_free(pte.swap_slot());
+            } else {
+                pm.put(pte.frame());
+            }
             unmapped = true;
             Ok(())
         })

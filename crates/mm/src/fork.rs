@@ -56,6 +56,13 @@ impl AddressSpace {
                     pagetable::write_pte(pm, child_slot, child_pte);
                     Ok(())
                 });
+            let copied = copied.and_then(|()| {
+                if shared {
+                    Ok(())
+                } else {
+                    self.fork_swap_entries(pm, &mut child, start, end)
+                }
+            });
             if let Err(e) = copied {
                 child.release(pm);
                 return Err(e);

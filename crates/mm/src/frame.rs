@@ -109,6 +109,8 @@ pub struct PhysMem {
     code_epoch: u64,
     pub(crate) cache: PageCache,
     pub(crate) stats: MemStats,
+    /// The swap area, if swap is enabled (`swap.rs`).
+    pub(crate) swap: Option<crate::swap::SwapArea>,
 }
 
 impl fmt::Debug for PhysMem {
@@ -150,6 +152,7 @@ impl PhysMem {
             next_code_version: 1,
             code_epoch: 0,
             cache: PageCache::default(),
+            swap: None,
             stats: MemStats {
                 max_frames,
                 ..MemStats::default()

@@ -26,7 +26,11 @@ use crate::{is_page_aligned, USER_TOP};
 ///   holds, in a shared one only on a dirty cache page; COW exactly on the
 ///   write-protected pages of private writable VMAs; PROT_NONE entries
 ///   exactly in PROT_NONE VMAs;
-/// * the zero frame is all zeros and never mapped writable.
+/// * the zero frame is all zeros and never mapped writable;
+/// * swap: every slot's count equals the swap PTEs naming it plus one if
+///   the swap cache holds it; a slot is free iff its count is 0; swap
+///   entries lie in private VMAs; swap-cache frames are anonymous, counted
+///   as a reference, and never mapped writable.
 ///
 /// Panics describing the first violation.
 pub fn check_invariants(pm: &PhysMem, spaces: &[&AddressSpace]) {
@@ -49,6 +53,19 @@ pub fn check_invariants(pm: &PhysMem, spaces: &[&AddressSpace]) {
         *expected.entry(page.frame).or_default() += 1;
     }
 
+    let slots = pm.swap_slots();
+    for &(slot, _, cached) in &slots {
+        if let Some(frame) = cached {
+            assert_eq!(
+                pm.frame_kind(frame),
+                FrameKind::Anon,
+                "check_invariants: swap cache slot {slot} holds a non-anonymous frame"
+            );
+            *expected.entry(frame).or_default() += 1;
+        }
+    }
+    let mut swap_refs: HashMap<u32, u32> = HashMap::new();
+
     let mut table_owner: HashMap<FrameId, usize> = HashMap::new();
     for (n, space) in spaces.iter().enumerate() {
         check_vmas(space);
@@ -68,6 +85,33 @@ pub fn check_invariants(pm: &PhysMem, spaces: &[&AddressSpace]) {
             *expected.entry(pte.frame()).or_default() += 1;
             check_leaf(pm, space, n, va, pte);
         }
+        for (va, pte) in pagetable::collect_swap(pm, space.root) {
+            let vma = space.vmas.find(va).unwrap_or_else(|| {
+                panic!("check_invariants: space {n}: swap entry at {va:#x} outside any vma")
+            });
+            assert!(
+                !vma.shared,
+                "check_invariants: space {n}: swap entry at {va:#x} in a shared vma"
+            );
+            let slot = pte.swap_slot();
+            assert!(
+                (slot as usize) < slots.len(),
+                "check_invariants: space {n}: swap entry at {va:#x} names slot {slot} beyond the area"
+            );
+            *swap_refs.entry(slot).or_default() += 1;
+        }
+    }
+
+    for &(slot, count, cached) in &slots {
+        let refs = swap_refs.get(&slot).copied().unwrap_or(0) + u32::from(cached.is_some());
+        assert_eq!(
+            count, refs,
+            "check_invariants: swap slot {slot} has count {count} but {refs} references (PTEs + swap cache)"
+        );
+        assert!(
+            cached.is_none() || count >= 2,
+            "check_invariants: swap slot {slot} is cached but no swap PTE names it"
+        );
     }
 
     for (frame, refcount, kind) in pm.allocated_frames() {
@@ -188,6 +232,10 @@ fn check_leaf(pm: &PhysMem, space: &AddressSpace, n: usize, va: u64, pte: Pte) {
         assert!(
             !pte.has(Pte::W) || vma.prot.write,
             "check_leaf: {here}: W in a read-only vma"
+        );
+        assert!(
+            !pte.has(Pte::W) || pm.swap_cache_slot(frame).is_none(),
+            "check_leaf: {here}: a swap-cache frame mapped writable"
         );
         let cow_expected = !vma.shared && vma.prot.write && !pte.has(Pte::W);
         assert_eq!(

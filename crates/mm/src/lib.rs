@@ -32,11 +32,16 @@ mod fault;
 mod fork;
 mod frame;
 mod invariants;
+mod mincore;
 mod mmap;
 mod page_cache;
 pub mod pagetable;
+mod reclaim;
+mod smaps;
 mod stats;
+mod swap;
 mod vma;
+mod writeback;
 
 pub use address_space::AddressSpace;
 pub use error::{FaultError, MmError, SegvCode};
@@ -44,7 +49,10 @@ pub use frame::{FrameId, FrameKind, PhysMem};
 pub use invariants::check_invariants;
 pub use mmap::MapFlags;
 pub use page_cache::{CachedPage, PageCache, SHARED_ANON_DEV};
+pub use reclaim::{reclaim, MemUsage};
+pub use smaps::SmapsCounts;
 pub use stats::{FaultCounters, FaultKind, MemStats};
+pub use swap::{SwapDevice, SwapFile, SwapInfo};
 pub use vma::{Access, Backing, FileSource, Prot, Vma, VmaName};
 
 /// Size of a page and of a frame, in bytes.

@@ -134,6 +134,7 @@ impl AddressSpace {
             return;
         }
         self.unmap_ptes(pm, start, end);
+        self.writeback_unmapped(pm, &removed);
         drop(removed);
         pm.reap_shared_anon();
     }

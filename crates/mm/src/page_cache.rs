@@ -71,6 +71,23 @@ impl PageCache {
         self.pages.is_empty()
     }
 
+    /// The cached pages of `file` with index in `[first, last]`.
+    pub(crate) fn file_pages(
+        &self,
+        file: (u64, u64),
+        first: u64,
+        last: u64,
+    ) -> Vec<(u64, CachedPage)> {
+        self.pages
+            .range((file.0, file.1, first)..=(file.0, file.1, last))
+            .map(|(&(_, _, index), &page)| (index, page))
+            .collect()
+    }
+
+    pub(crate) fn page_mut(&mut self, key: PageKey) -> Option<&mut CachedPage> {
+        self.pages.get_mut(&key)
+    }
+
     /// Every cached page as (file id, page index, page), in key order.
     pub fn pages(&self) -> impl Iterator<Item = ((u64, u64), u64, CachedPage)> + '_ {
         self.pages
@@ -190,6 +207,22 @@ impl PhysMem {
         self.cache.hand = Some(key);
         self.set_cache_key(frame, None);
         self.put(frame);
+        self.stats.page_cache_evictions += 1;
+        true
+    }
+
+    /// Evicts the cached page `key` if it is clean and nobody maps it
+    /// (refcount 1, the cache's own). Returns whether it did.
+    pub(crate) fn evict_if_idle(&mut self, key: PageKey) -> bool {
+        let Some(page) = self.cache.pages.get(&key).copied() else {
+            return false;
+        };
+        if page.dirty || self.refcount(page.frame) != 1 {
+            return false;
+        }
+        self.cache.pages.remove(&key);
+        self.set_cache_key(page.frame, None);
+        self.put(page.frame);
         self.stats.page_cache_evictions += 1;
         true
     }
