@@ -13,8 +13,8 @@ use std::rc::Rc;
 
 use common::*;
 use cowix_mm::{
-    check_invariants, Access, AddressSpace, Backing, FaultError, FrameId, MapFlags, PhysMem, Prot,
-    SegvCode, VmaName, PAGE_SIZE,
+    check_invariants, reclaim, Access, AddressSpace, Backing, FaultError, FrameId, MapFlags,
+    PhysMem, Prot, SegvCode, SwapFile, VmaName, PAGE_SIZE,
 };
 
 /// xorshift64*: small, deterministic, good enough for test sequences.
@@ -181,13 +181,24 @@ struct World {
     procs: Vec<Proc>,
     objects: Objects,
     steps: u64,
+    /// Memory small enough to force swapping, with a swap area.
+    swap: bool,
 }
 
 impl World {
     fn new(seed: u64) -> World {
         let mut rng = Rng::new(seed);
-        let max_frames = if seed % 3 == 0 { 26 } else { 100_000 };
+        let swap = seed % 3 == 1;
+        let max_frames = match seed % 3 {
+            0 => 26,
+            1 => 34,
+            _ => 100_000,
+        };
         let mut pm = PhysMem::new(max_frames);
+        if swap {
+            let dev = SwapFile::create(&std::env::temp_dir(), 1024 * PAGE_SIZE).unwrap();
+            pm.enable_swap(Box::new(dev));
+        }
         let asp = AddressSpace::new(&mut pm).unwrap();
         let files = vec![
             Object::File(MemFile::patterned(100, PAGE * 3 + 1234, rng.next() as u8)),
@@ -208,7 +219,16 @@ impl World {
                 written: HashMap::new(),
             },
             steps: 0,
+            swap,
         }
+    }
+
+    /// Reclaims over every process, as the kernel does when a fault runs
+    /// out of frames. Returns the frames freed.
+    fn reclaim(&mut self, want: u64) -> u64 {
+        let mut spaces: Vec<&mut AddressSpace> =
+            self.procs.iter_mut().map(|p| &mut p.asp).collect();
+        reclaim(&mut self.pm, &mut spaces, want)
     }
 
     fn check(&self) {
@@ -238,6 +258,10 @@ impl World {
             30..=84 => self.op_access(p),
             85..=91 => self.op_fork(p),
             92..=95 => self.op_exit(p),
+            96 | 97 if self.swap => {
+                let want = 1 + self.rng.below(40);
+                self.reclaim(want);
+            }
             _ => {
                 self.pm.drop_clean_cache();
             }
@@ -364,9 +388,12 @@ impl World {
             4..=8 => Access::Write,
             _ => Access::Execute,
         };
+        let expected = self.procs[p].expect(&self.objects, page, access);
+        let mut got = self.procs[p].frame(&mut self.pm, page, access);
+        if self.swap && got == Err(FaultError::OutOfMemory) && self.reclaim(8) > 0 {
+            got = self.procs[p].frame(&mut self.pm, page, access);
+        }
         let proc = &mut self.procs[p];
-        let expected = proc.expect(&self.objects, page, access);
-        let got = proc.frame(&mut self.pm, page, access);
         let frame = match (got, &expected) {
             (Err(FaultError::OutOfMemory), Ok(_) | Err(FaultError::Bus)) => return,
             (Err(e), Err(x)) => {
@@ -459,6 +486,7 @@ impl World {
             proc.asp.release(&mut self.pm);
         }
         check_invariants(&self.pm, &[]);
+        assert_eq!(self.pm.swap_info().used_slots, 0, "a swap slot leaked");
         self.pm.drop_clean_cache();
         let dirty = self
             .pm
@@ -497,6 +525,7 @@ fn random_sequences_match_the_reference_model() {
 #[test]
 fn long_random_sequence_matches_the_reference_model() {
     run(0xc0ff_ee00, 5000);
+    run(0xc0ff_ee02, 5000); // seed % 3 == 2: no memory limit
 }
 
 /// Guards the two tests above against going weak: the random sequences must
@@ -505,6 +534,7 @@ fn long_random_sequence_matches_the_reference_model() {
 fn random_sequences_reach_every_fault_path() {
     let mut total = cowix_mm::FaultCounters::default();
     let mut evictions = 0;
+    let mut swap_outs = 0;
     for seed in 0..30 {
         let mut world = World::new(seed);
         for _ in 0..300 {
@@ -512,6 +542,7 @@ fn random_sequences_reach_every_fault_path() {
         }
         let f = world.pm.stats().faults;
         evictions += world.pm.stats().page_cache_evictions;
+        swap_outs += world.pm.stats().swap_outs;
         total.zero_page += f.zero_page;
         total.zero_fill += f.zero_fill;
         total.cow_copy += f.cow_copy;
@@ -522,6 +553,7 @@ fn random_sequences_reach_every_fault_path() {
         total.segv += f.segv;
         total.bus += f.bus;
         total.oom += f.oom;
+        total.swap_in += f.swap_in;
         world.finish();
     }
     let t = total;
@@ -536,7 +568,9 @@ fn random_sequences_reach_every_fault_path() {
         ("segv", t.segv),
         ("bus", t.bus),
         ("oom", t.oom),
+        ("swap_in", t.swap_in),
         ("evictions", evictions),
+        ("swap_outs", swap_outs),
     ] {
         assert!(n >= 5, "{name} reached only {n} times: {t:?}");
     }
