@@ -58,6 +58,12 @@ struct RunArgs {
     #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = parse_size)]
     memory: u64,
 
+    /// Swap area size, e.g. 256M [default: no swap]. The swap area is a
+    /// sparse file in the host's temp directory, removed as soon as it is
+    /// created (so it never outlives cowix).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    swap: Option<u64>,
+
     /// Print a table of counters at exit on stderr: guest instructions and
     /// speed, faults by kind, frames.
     #[arg(long)]
@@ -144,6 +150,7 @@ fn run(args: RunArgs) -> ExitCode {
         root: args.root.clone(),
         cwd,
         memory: args.memory,
+        swap: args.swap.unwrap_or(0),
     };
     let mut kernel = match Kernel::new(config) {
         Ok(k) => k,
@@ -214,6 +221,7 @@ fn print_stats(kernel: &Kernel, wall: std::time::Duration) {
     eprintln!("          COW reuse    {:>14}", f.cow_reuse);
     eprintln!("          stack grow   {:>14}", f.stack_growth);
     eprintln!("          SIGSEGV      {:>14}", f.segv);
+    eprintln!("          swap-in      {:>14}", f.swap_in);
     eprintln!(
         "  frames: peak         {:>14} KiB",
         kib(m.peak_frames_in_use)
@@ -223,6 +231,21 @@ fn print_stats(kernel: &Kernel, wall: std::time::Duration) {
         "          page cache   {:>14} KiB",
         kib(m.page_cache_frames)
     );
+    eprintln!(
+        "          page tables  {:>14} KiB",
+        kib(m.page_table_frames)
+    );
+    eprintln!("          total        {:>14} KiB", kib(m.max_frames));
+    let s = kernel.swap_info();
+    eprintln!("  swap:   total        {:>14} KiB", kib(s.total_slots));
+    eprintln!("          used         {:>14} KiB", kib(s.used_slots));
+    eprintln!("          swap cache   {:>14} KiB", kib(s.cached_pages));
+    eprintln!("          pages out    {:>14}", m.swap_outs);
+    eprintln!("          pages in     {:>14}", m.swap_ins);
+    eprintln!("  reclaim: runs        {:>14}", m.reclaim_runs);
+    eprintln!("          freed        {:>14} KiB", kib(m.reclaimed_frames));
+    eprintln!("          write-backs  {:>14}", m.writebacks);
+    eprintln!("          OOM kills    {:>14}", m.oom_kills);
 }
 
 /// execvp's search: try each directory of the guest's PATH in turn.

@@ -17,6 +17,7 @@ pub mod elf;
 pub mod errno;
 pub mod fd;
 pub mod loader;
+mod oom;
 pub mod pipe;
 pub mod process;
 pub mod signal;
@@ -31,7 +32,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use cowix_isa::{disassemble_raw, Access as CpuAccess, Cpu, Exit};
-use cowix_mm::{FaultError, MemStats, PhysMem, SegvCode, PAGE_SIZE};
+use cowix_mm::{FaultError, MemStats, PhysMem, SegvCode, SwapFile, SwapInfo, PAGE_SIZE};
 
 pub use crate::elf::ExecError;
 use crate::fd::FdTable;
@@ -56,6 +57,9 @@ pub struct Config {
     pub cwd: String,
     /// Guest physical memory, in bytes (rounded down to whole pages).
     pub memory: u64,
+    /// Swap area size in bytes (0: no swap). The area is a sparse host file
+    /// in the temp directory, unlinked as soon as it is created.
+    pub swap: u64,
 }
 
 /// Default guest memory: enough for python3 or redis; host memory is only
@@ -121,6 +125,12 @@ pub struct Kernel {
     cwd: String,
     /// Guest instructions retired by processes that have ended.
     retired: u64,
+    /// `frames_in_use` when a watermark reclaim last freed nothing.
+    futile_reclaim_at: Option<u64>,
+    /// (pid, instret, count): out-of-memory faults of one process that
+    /// retired no instruction in between (reclaim frees frames, but only
+    /// the ones the same instruction needs: thrashing).
+    oom_stall: Option<(i32, u64, u32)>,
 }
 
 impl Kernel {
@@ -139,8 +149,13 @@ impl Kernel {
                 ),
             ));
         }
+        let mut pm = PhysMem::try_new(config.memory / PAGE_SIZE)?;
+        if config.swap >= PAGE_SIZE {
+            let dev = SwapFile::create(&std::env::temp_dir(), config.swap)?;
+            pm.enable_swap(Box::new(dev));
+        }
         Ok(Kernel {
-            pm: PhysMem::try_new(config.memory / PAGE_SIZE)?,
+            pm,
             vfs,
             clock: Clock::new(),
             procs: BTreeMap::new(),
@@ -151,12 +166,19 @@ impl Kernel {
             events: 0,
             cwd: cwd.guest,
             retired: 0,
+            futile_reclaim_at: None,
+            oom_stall: None,
         })
     }
 
     /// Memory statistics of the whole machine.
     pub fn mem_stats(&self) -> &MemStats {
         self.pm.stats()
+    }
+
+    /// Swap area usage (all zero without swap).
+    pub fn swap_info(&self) -> SwapInfo {
+        self.pm.swap_info()
     }
 
     /// Guest instructions retired so far, by every process.
@@ -387,6 +409,7 @@ impl Kernel {
             if p.exit.is_some() {
                 break;
             }
+            self.balance_memory(&mut p);
             p.tlb.sync(&p.mm, &mut self.pm);
             let exit = {
                 let mut mem = GuestMemory {
@@ -611,9 +634,28 @@ impl Kernel {
 
     /// A load, store or fetch faulted: let the memory system resolve it
     /// (the CPU re-executes the instruction), or deliver the signal Linux would.
+    ///
+    /// Out of frames: reclaim over every process and retry; if nothing can
+    /// be reclaimed, the OOM killer ends the process with the highest
+    /// badness (this one, or another, after which this one retries).
     fn page_fault(&mut self, p: &mut Process, addr: u64, access: CpuAccess) {
         match p.mm.handle_fault(&mut self.pm, addr, fault_access(access)) {
             Ok(_) => {}
+            Err(FaultError::OutOfMemory) => {
+                const RECLAIM_BATCH: u64 = 32;
+                // Linux's MAX_RECLAIM_RETRIES: reclaim that frees frames
+                // without letting the faulting instruction finish is no progress.
+                const MAX_STALLS: u32 = 16;
+                let stalls = match self.oom_stall {
+                    Some((pid, at, n)) if pid == p.pid && at == p.cpu.instret => n + 1,
+                    _ => 1,
+                };
+                self.oom_stall = Some((p.pid, p.cpu.instret, stalls));
+                if stalls > MAX_STALLS || self.reclaim_all(p, RECLAIM_BATCH, false) == 0 {
+                    self.oom_stall = None;
+                    self.out_of_memory(p);
+                }
+            }
             Err(e) => {
                 let what = match access {
                     CpuAccess::Read => "read of",

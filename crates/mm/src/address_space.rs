@@ -256,9 +256,17 @@ impl AddressSpace {
 
     /// Tears everything down, returning every frame (the address space is
     /// consumed). Shared anonymous objects it held the last reference to
-    /// are freed too.
+    /// are freed too; dirty pages of shared file mappings are written back.
     pub fn release(mut self, pm: &mut PhysMem) {
+        let shared: Vec<Vma> = self
+            .vmas
+            .iter()
+            .filter(|v| v.shared && !v.backing.is_anonymous())
+            .cloned()
+            .collect();
         self.unmap_ptes(pm, 0, USER_TOP);
+        self.writeback_unmapped(pm, &shared);
+        drop(shared);
         pagetable::free_tree(pm, self.root);
         drop(self.vmas);
         pm.reap_shared_anon();

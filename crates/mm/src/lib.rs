@@ -49,7 +49,7 @@ pub use frame::{FrameId, FrameKind, PhysMem};
 pub use invariants::check_invariants;
 pub use mmap::MapFlags;
 pub use page_cache::{CachedPage, PageCache, SHARED_ANON_DEV};
-pub use reclaim::{reclaim, MemUsage};
+pub use reclaim::{reclaim, reclaim_cold, MemUsage};
 pub use smaps::SmapsCounts;
 pub use stats::{FaultCounters, FaultKind, MemStats};
 pub use swap::{SwapDevice, SwapFile, SwapInfo};

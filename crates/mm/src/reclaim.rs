@@ -92,6 +92,24 @@ enum Phase {
 /// be more or less than `want`). Every TLB that may hold a dropped
 /// translation has its address space's generation bumped.
 pub fn reclaim(pm: &mut PhysMem, spaces: &mut [&mut AddressSpace], want: u64) -> u64 {
+    reclaim_passes(pm, spaces, want, &[true, false])
+}
+
+/// [`reclaim`] without the second pass: only pages not referenced since
+/// the last scan are taken, so pages in use (those the faulting instruction
+/// needs, the text being executed) stay. For background reclaim at the
+/// watermark (kswapd), which must never take what the next instruction
+/// needs.
+pub fn reclaim_cold(pm: &mut PhysMem, spaces: &mut [&mut AddressSpace], want: u64) -> u64 {
+    reclaim_passes(pm, spaces, want, &[true])
+}
+
+fn reclaim_passes(
+    pm: &mut PhysMem,
+    spaces: &mut [&mut AddressSpace],
+    want: u64,
+    passes: &[bool],
+) -> u64 {
     pm.stats.reclaim_runs += 1;
     let before = pm.stats.frames_in_use;
     let freed = |pm: &PhysMem| before.saturating_sub(pm.stats.frames_in_use);
@@ -100,7 +118,7 @@ pub fn reclaim(pm: &mut PhysMem, spaces: &mut [&mut AddressSpace], want: u64) ->
     if freed(pm) < want {
         pm.swap_cache_shrink();
     }
-    'passes: for second_chance in [true, false] {
+    'passes: for &second_chance in passes {
         for phase in [Phase::File, Phase::Anon] {
             for space in spaces.iter_mut() {
                 if freed(pm) >= want {

@@ -127,6 +127,8 @@ pub const NAMES: &[(u64, &str)] = &[
     (221, "execve"),
     (222, "mmap"),
     (226, "mprotect"),
+    (227, "msync"),
+    (232, "mincore"),
     (233, "madvise"),
     (258, "riscv_hwprobe"),
     (260, "wait4"),
@@ -224,6 +226,8 @@ pub(crate) fn dispatch(sys: &mut Sys<'_>, nr: u64, a: [u64; 6]) -> u64 {
         215 => mem::munmap(sys, a[0], a[1]),
         222 => mem::mmap(sys, a[0], a[1], a[2] as u32, a[3] as u32, a[4] as i32, a[5]),
         226 => mem::mprotect(sys, a[0], a[1], a[2] as u32),
+        227 => mem::msync(sys, a[0], a[1], a[2] as u32),
+        232 => mem::mincore(sys, a[0], a[1], a[2]),
         233 => mem::madvise(sys, a[0], a[1], a[2] as u32),
         _ => Err(Errno::ENOSYS),
     };
