@@ -123,3 +123,20 @@ fn the_swap_file_is_gone_while_cowix_runs_and_after() {
         .collect();
     assert!(after.is_empty(), "left behind: {after:?}");
 }
+
+#[test]
+fn the_oom_killer_picks_the_biggest_process_and_the_others_go_on() {
+    let g = guest("oomvictim");
+    let o = cowix(["run", "--memory", "8M", "--", g.to_str().unwrap(), "6", "3"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{}{err}", stdout(&o));
+    assert_eq!(
+        stdout(&o),
+        "small: exited\nsmall status 0\nhog: SIGKILL\n",
+        "{err}"
+    );
+    assert!(
+        err.contains("cowix: out of memory: killed process 2 (oomvictim)"),
+        "{err}"
+    );
+}
