@@ -236,10 +236,12 @@ fn print_stats(kernel: &Kernel, wall: std::time::Duration) {
         kib(m.page_table_frames)
     );
     eprintln!("          total        {:>14} KiB", kib(m.max_frames));
-    let s = kernel.swap_info();
-    eprintln!("  swap:   total        {:>14} KiB", kib(s.total_slots));
-    eprintln!("          used         {:>14} KiB", kib(s.used_slots));
-    eprintln!("          swap cache   {:>14} KiB", kib(s.cached_pages));
+    eprintln!("  swap:   total        {:>14} KiB", kib(m.swap_total));
+    eprintln!("          used         {:>14} KiB", kib(m.swap_used));
+    eprintln!(
+        "          swap cache   {:>14} KiB",
+        kib(m.swap_cache_frames)
+    );
     eprintln!("          pages out    {:>14}", m.swap_outs);
     eprintln!("          pages in     {:>14}", m.swap_ins);
     eprintln!("  reclaim: runs        {:>14}", m.reclaim_runs);

@@ -54,6 +54,13 @@ pub fn check_invariants(pm: &PhysMem, spaces: &[&AddressSpace]) {
     }
 
     let slots = pm.swap_slots();
+    let info = pm.swap_info();
+    let s = pm.stats();
+    assert_eq!(
+        (s.swap_total, s.swap_used, s.swap_cache_frames),
+        (info.total_slots, info.used_slots, info.cached_pages),
+        "check_invariants: swap statistics are wrong"
+    );
     for &(slot, _, cached) in &slots {
         if let Some(frame) = cached {
             assert_eq!(

@@ -5,7 +5,12 @@
 //! system calls: the CPU asks [`AddressSpace::translate`] to fill its TLB and
 //! reports misses to [`AddressSpace::handle_fault`]; the kernel calls
 //! [`AddressSpace::mmap`], [`AddressSpace::munmap`], [`AddressSpace::mprotect`],
-//! [`AddressSpace::brk`] and [`AddressSpace::fork_cow`].
+//! [`AddressSpace::brk`] and [`AddressSpace::fork_cow`]; under memory
+//! pressure it calls [`reclaim`] with every address space (swap, the swap
+//! cache and reclaim are in `swap.rs` and `reclaim.rs`; write-back of
+//! shared file pages and [`AddressSpace::msync`] in `writeback.rs`;
+//! [`AddressSpace::mincore`] and [`AddressSpace::smaps`] read the real
+//! frames).
 //!
 //! # Layers (each calls only the one below)
 //!
@@ -21,7 +26,9 @@
 //!   VMA's (a private writable VMA's read-only PTEs carry the COW bit);
 //! * every frame's refcount equals the references to it from PTEs, from
 //!   parent page tables and from the page cache (plus one for the zero frame);
-//! * the zero frame is all zeros and never mapped writable.
+//! * the zero frame is all zeros and never mapped writable;
+//! * a swap slot's count equals the swap PTEs naming it plus one if the swap
+//!   cache holds it, and the swap cache's frames are never mapped writable.
 //!
 //! Guest mistakes come back as [`MmError`] or [`FaultError`]; kernel bugs
 //! (breaking a documented precondition) panic with `"function: reason"`.

@@ -3,9 +3,10 @@
 //!
 //! The cache holds one reference on each of its frames; each PTE mapping a
 //! cached page holds another. A page is *dirty* once a shared mapping was
-//! given write access to it (write-back to the file is a later issue, so
-//! dirty pages are never dropped). A clean page nobody maps (refcount 1) may
-//! be evicted when the frame pool is full: it can be read again from the file.
+//! given write access to it; it is written back to its file by msync,
+//! munmap, exit or reclaim (`writeback.rs`) and never dropped while dirty.
+//! A clean page nobody maps (refcount 1) may be evicted when the frame pool
+//! is full: it can be read again from the file.
 //!
 //! Shared anonymous memory (`MAP_SHARED | MAP_ANONYMOUS`) is backed the way
 //! Linux backs it (mm/shmem.c:shmem_zero_setup()): by an anonymous in-memory

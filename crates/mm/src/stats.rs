@@ -125,6 +125,12 @@ pub struct MemStats {
     pub page_cache_evictions: u64,
     /// Faults by kind, over all address spaces.
     pub faults: FaultCounters,
+    /// Slots of the swap area (0 without swap), in pages.
+    pub swap_total: u64,
+    /// Swap slots in use, in pages.
+    pub swap_used: u64,
+    /// Frames held by the swap cache (of `frames_in_use`).
+    pub swap_cache_frames: u64,
     /// Pages read back from the swap area (pswpin).
     pub swap_ins: u64,
     /// Pages written to the swap area (pswpout).

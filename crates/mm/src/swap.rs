@@ -137,6 +137,15 @@ impl PhysMem {
             cache: HashMap::new(),
             frame_slot: HashMap::new(),
         });
+        self.sync_swap_stats();
+    }
+
+    /// Copies the area's slot and cache counts into the statistics.
+    fn sync_swap_stats(&mut self) {
+        let info = self.swap_info();
+        self.stats.swap_total = info.total_slots;
+        self.stats.swap_used = info.used_slots;
+        self.stats.swap_cache_frames = info.cached_pages;
     }
 
     /// Slot usage of the swap area.
@@ -183,6 +192,7 @@ impl PhysMem {
             (1, Some(frame)) => self.swap_cache_drop(slot, frame),
             _ => {}
         }
+        self.sync_swap_stats();
     }
 
     /// Removes `slot` → `frame` from the swap cache, dropping the cache's
@@ -197,6 +207,7 @@ impl PhysMem {
             area.free.push(slot);
         }
         self.put(frame);
+        self.sync_swap_stats();
     }
 
     /// Drops swap-cache frames nobody maps (their only reference is the
@@ -249,6 +260,7 @@ impl PhysMem {
         area.frame_slot.insert(frame, slot);
         self.stats.swap_outs += 1;
         self.get(frame); // the cache's reference
+        self.sync_swap_stats();
         Ok(slot)
     }
 
@@ -285,6 +297,7 @@ impl PhysMem {
         area.counts[slot as usize] += 1;
         self.stats.swap_ins += 1;
         self.get(frame);
+        self.sync_swap_stats();
         Ok((frame, true))
     }
 

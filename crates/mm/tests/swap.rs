@@ -497,3 +497,36 @@ fn smaps_after_fork_shows_half_pss_then_private_dirty_after_a_copy() {
     release_all(pm2, vec![s, t]);
     release_all(pm, vec![parent, child]);
 }
+
+#[test]
+fn reclaim_gives_recently_used_pages_a_second_chance() {
+    let mut pm = swap_pm(100, 64);
+    let mut asp = AddressSpace::new(&mut pm).unwrap();
+    let a = map_anon(&mut asp, &mut pm, pages(4), Prot::READ_WRITE);
+    for i in 0..4 {
+        fill(&mut asp, &mut pm, a + pages(i), 30 + i as u8);
+    }
+    let generation = asp.tlb_generation();
+    // Every page was just used: the cold-only scan takes none, clearing A.
+    assert_eq!(cowix_mm::reclaim_cold(&mut pm, &mut [&mut asp], 2), 0);
+    assert_eq!(pm.stats().swap_outs, 0);
+    assert!(!entry(&pm, &asp, a).has(Pte::A));
+    assert_ne!(
+        asp.tlb_generation(),
+        generation,
+        "TLB flushed so A is set again"
+    );
+    // Page 0 is used again; the next scan takes the others.
+    asp.translate(&mut pm, a, Access::Read).unwrap();
+    assert!(cowix_mm::reclaim_cold(&mut pm, &mut [&mut asp], 3) >= 3);
+    check_invariants(&pm, &[&asp]);
+    assert!(entry(&pm, &asp, a).is_present(), "the used page stays");
+    for i in 1..4 {
+        assert!(entry(&pm, &asp, a + pages(i)).is_swap());
+    }
+    assert_eq!(pm.stats().swap_used, 3);
+    for i in 0..4 {
+        check_fill(&mut asp, &mut pm, a + pages(i), 30 + i as u8);
+    }
+    release_all(pm, vec![asp]);
+}
