@@ -530,3 +530,98 @@ fn reclaim_gives_recently_used_pages_a_second_chance() {
     }
     release_all(pm, vec![asp]);
 }
+
+#[test]
+fn failed_copy_after_a_shared_swap_in_leaves_the_page_mapped_read_only() {
+    let mut pm = swap_pm(100, 64);
+    let mut parent = AddressSpace::new(&mut pm).unwrap();
+    let a = map_anon(&mut parent, &mut pm, pages(1), Prot::READ_WRITE);
+    fill(&mut parent, &mut pm, a, 17);
+    let mut child = parent.fork_cow(&mut pm).unwrap();
+    reclaim(&mut pm, &mut [&mut parent, &mut child], 1000);
+    // Room for the frame read back, none for the copy the write needs.
+    let used = pm.stats().frames_in_use;
+    pm.set_max_frames(used + 1);
+    assert_eq!(
+        parent.handle_fault(&mut pm, a, Access::Write),
+        Err(FaultError::OutOfMemory)
+    );
+    check_invariants(&pm, &[&parent, &child]);
+    let p = entry(&pm, &parent, a);
+    assert!(p.is_present() && !p.has(Pte::W) && p.has(Pte::COW));
+    assert!(entry(&pm, &child, a).is_swap());
+    pm.set_max_frames(100);
+    assert_eq!(
+        parent.handle_fault(&mut pm, a, Access::Write),
+        Ok(FaultKind::CowCopy)
+    );
+    write_u8(&mut parent, &mut pm, a, 1);
+    check_fill(&mut child, &mut pm, a, 17);
+    check_invariants(&pm, &[&parent, &child]);
+    release_all(pm, vec![parent, child]);
+}
+
+/// A swap device whose writes or reads can be made to fail.
+#[derive(Debug)]
+struct FlakySwap {
+    pages: Vec<Vec<u8>>,
+    fail_writes: Rc<std::cell::Cell<bool>>,
+    fail_reads: Rc<std::cell::Cell<bool>>,
+}
+
+impl cowix_mm::SwapDevice for FlakySwap {
+    fn slots(&self) -> u32 {
+        self.pages.len() as u32
+    }
+    fn read_slot(&mut self, slot: u32, buf: &mut [u8]) -> io::Result<()> {
+        if self.fail_reads.get() {
+            return Err(io::Error::other("injected read failure"));
+        }
+        buf.copy_from_slice(&self.pages[slot as usize]);
+        Ok(())
+    }
+    fn write_slot(&mut self, slot: u32, buf: &[u8]) -> io::Result<()> {
+        if self.fail_writes.get() {
+            return Err(io::Error::other("injected write failure"));
+        }
+        self.pages[slot as usize] = buf.to_vec();
+        Ok(())
+    }
+}
+
+#[test]
+fn swap_io_errors_keep_pages_resident_or_give_sigbus() {
+    let fail_writes = Rc::new(std::cell::Cell::new(true));
+    let fail_reads = Rc::new(std::cell::Cell::new(false));
+    let mut pm = PhysMem::new(100);
+    pm.enable_swap(Box::new(FlakySwap {
+        pages: vec![vec![0; PAGE_SIZE as usize]; 8],
+        fail_writes: fail_writes.clone(),
+        fail_reads: fail_reads.clone(),
+    }));
+    let mut asp = AddressSpace::new(&mut pm).unwrap();
+    let a = map_anon(&mut asp, &mut pm, pages(2), Prot::READ_WRITE);
+    fill(&mut asp, &mut pm, a, 40);
+    fill(&mut asp, &mut pm, a + pages(1), 41);
+    assert_eq!(
+        reclaim(&mut pm, &mut [&mut asp], 1000),
+        0,
+        "nothing written"
+    );
+    check_invariants(&pm, &[&asp]);
+    assert_eq!(pm.stats().swap_used, 0);
+    fail_writes.set(false);
+    assert!(reclaim(&mut pm, &mut [&mut asp], 1000) >= 2);
+    fail_reads.set(true);
+    assert_eq!(
+        asp.handle_fault(&mut pm, a, Access::Read),
+        Err(FaultError::Bus),
+        "a swap read error is SIGBUS, as do_swap_page() gives"
+    );
+    check_invariants(&pm, &[&asp]);
+    assert!(entry(&pm, &asp, a).is_swap());
+    fail_reads.set(false);
+    check_fill(&mut asp, &mut pm, a, 40);
+    check_fill(&mut asp, &mut pm, a + pages(1), 41);
+    release_all(pm, vec![asp]);
+}
