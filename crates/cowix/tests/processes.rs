@@ -125,30 +125,6 @@ fn fifty_children_are_reaped_and_leak_no_frame() {
 
 /// Debian's busybox (scripts/fetch-debian downloads it into cache/), fetched
 /// once per test binary: concurrent fetches would race on the cache.
-fn busybox_root() -> Option<std::path::PathBuf> {
-    static ROOT: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
-    ROOT.get_or_init(|| {
-        let out = std::process::Command::new(workspace().join("scripts/fetch-debian"))
-            .arg("busybox-static")
-            .output()
-            .ok()?;
-        if !out.status.success() {
-            eprintln!(
-                "fetch-debian failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            return None;
-        }
-        let root = String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .lines()
-            .last()?
-            .to_string();
-        Some(root.into())
-    })
-    .clone()
-}
-
 fn busybox_sh(script: &str) -> std::process::Output {
     let root = busybox_root().expect("scripts/fetch-debian busybox-static failed");
     cowix([

@@ -15,6 +15,7 @@ use cowix_mm::FileSource;
 
 use crate::errno::Errno;
 use crate::pipe::PipeEnd;
+use crate::procfs::ProcFile;
 
 /// `open(2)` flags (include/uapi/asm-generic/fcntl.h).
 pub mod oflag {
@@ -50,6 +51,8 @@ pub enum Object {
     /// The read or write end of a pipe (`pipe2`).
     PipeRead(PipeEnd),
     PipeWrite(PipeEnd),
+    /// A procfs file or directory (see [`crate::procfs`]).
+    Proc(ProcFile),
 }
 
 /// A host file, shared between open file descriptions and mappings of it.
@@ -134,7 +137,7 @@ impl OpenFile {
             return Err(Errno::EBADF);
         }
         let n = self.pread(buf, self.offset)?;
-        if matches!(self.object, Object::Host(_)) {
+        if matches!(self.object, Object::Host(_) | Object::Proc(_)) {
             self.offset += n as u64;
         }
         Ok(n)
@@ -160,6 +163,17 @@ impl OpenFile {
             },
             Object::Stdout | Object::Stderr | Object::PipeWrite(_) => Err(Errno::EBADF),
             Object::PipeRead(end) => end.pipe.borrow_mut().read(buf),
+            Object::Proc(f) => {
+                if f.dir.is_some() {
+                    return Err(Errno::EISDIR);
+                }
+                let start = usize::try_from(offset)
+                    .unwrap_or(usize::MAX)
+                    .min(f.data.len());
+                let n = buf.len().min(f.data.len() - start);
+                buf[..n].copy_from_slice(&f.data[start..start + n]);
+                Ok(n)
+            }
             Object::Null => Ok(0),
             Object::Zero => {
                 buf.fill(0);
@@ -198,7 +212,7 @@ impl OpenFile {
             Object::Host(h) => Ok(h.file.write_at(data, offset)?),
             Object::Stdout => write_all_flush(&mut io::stdout().lock(), data),
             Object::Stderr => write_all_flush(&mut io::stderr().lock(), data),
-            Object::Stdin | Object::PipeRead(_) => Err(Errno::EBADF),
+            Object::Stdin | Object::PipeRead(_) | Object::Proc(_) => Err(Errno::EBADF),
             Object::PipeWrite(end) => end.pipe.borrow_mut().write(data),
             Object::Null | Object::Zero | Object::Random => Ok(data.len()),
         }
@@ -213,7 +227,7 @@ impl OpenFile {
     pub fn seekable(&self) -> bool {
         matches!(
             self.object,
-            Object::Host(_) | Object::Null | Object::Zero | Object::Random
+            Object::Host(_) | Object::Null | Object::Zero | Object::Random | Object::Proc(_)
         )
     }
 }
@@ -315,6 +329,20 @@ impl FdTable {
             }
             _ => Err(Errno::EBADF),
         }
+    }
+
+    /// The open descriptors, in increasing order.
+    pub fn open_fds(&self) -> impl Iterator<Item = i32> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_some())
+            .map(|(i, _)| i as i32)
+    }
+
+    /// The table's size: one more than the highest slot ever used.
+    pub fn size(&self) -> usize {
+        self.slots.len()
     }
 
     /// Closes every close-on-exec descriptor (execve).

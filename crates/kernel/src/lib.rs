@@ -20,6 +20,7 @@ pub mod loader;
 mod oom;
 pub mod pipe;
 pub mod process;
+pub mod procfs;
 pub mod signal;
 pub mod stack;
 pub mod syscall;

@@ -308,10 +308,33 @@ fn build(
     };
     mem.copy_out(img.base, &img.bytes)
         .map_err(|_| ExecError::OutOfMemory)?;
+    // load_elf_binary(): code from the lowest segment to the end of the
+    // last executable one's file part; data from the highest segment's
+    // start to the end of the highest file part.
+    let mut start_code = u64::MAX;
+    let (mut end_code, mut start_data, mut end_data) = (0, 0, 0);
+    for s in &main.image.segments {
+        let (start, file_end) = (s.vaddr + main_bias, s.vaddr + main_bias + s.filesz);
+        start_code = start_code.min(start);
+        start_data = start_data.max(start);
+        end_data = end_data.max(file_end);
+        if s.exec {
+            end_code = end_code.max(file_end);
+        }
+    }
     let args = ArgArea {
         arg_start: img.arg_start,
         env_start: img.env_start,
         env_end: img.env_end,
+        start_stack: img.sp,
+        start_code: if start_code == u64::MAX {
+            0
+        } else {
+            start_code
+        },
+        end_code,
+        start_data,
+        end_data,
     };
     Ok((entry, img.sp, args, img.auxv, tlb))
 }

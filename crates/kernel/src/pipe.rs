@@ -25,9 +25,27 @@ pub struct Pipe {
     buf: VecDeque<u8>,
     readers: usize,
     writers: usize,
+    /// pipefs inode number, shown as `pipe:[N]` in /proc/PID/fd.
+    id: u64,
+}
+
+/// pipefs inode numbers, handed out in creation order (per host thread,
+/// so a run numbers its pipes the same way every time).
+fn next_pipe_id() -> u64 {
+    thread_local!(static NEXT: std::cell::Cell<u64> = const { std::cell::Cell::new(4026532000) });
+    NEXT.with(|n| {
+        let id = n.get();
+        n.set(id + 1);
+        id
+    })
 }
 
 impl Pipe {
+    /// The pipe's inode number (`pipe:[N]`).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
     /// Reads up to `out.len()` bytes. `Ok(0)` is EOF (empty, no writers);
     /// `EAGAIN` means empty with writers left (the caller blocks or fails).
     pub fn read(&mut self, out: &mut [u8]) -> Result<usize, Errno> {
@@ -91,6 +109,7 @@ impl PipeEnd {
             buf: VecDeque::new(),
             readers: 1,
             writers: 1,
+            id: next_pipe_id(),
         }));
         (
             PipeEnd {
@@ -99,6 +118,23 @@ impl PipeEnd {
             },
             PipeEnd { pipe, write: true },
         )
+    }
+
+    /// Another end of the same pipe (opening `/proc/PID/fd/N` of a pipe:
+    /// a new open file description, for reading or for writing).
+    pub fn reopen(&self, write: bool) -> PipeEnd {
+        {
+            let mut p = self.pipe.borrow_mut();
+            if write {
+                p.writers += 1;
+            } else {
+                p.readers += 1;
+            }
+        }
+        PipeEnd {
+            pipe: self.pipe.clone(),
+            write,
+        }
     }
 }
 

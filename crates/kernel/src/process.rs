@@ -79,13 +79,21 @@ pub struct Creds {
     pub egid: u32,
 }
 
-/// Where the program's arguments and environment live in its memory
-/// (`mm->arg_start` ... `mm->env_end`), for /proc/PID/cmdline and environ.
+/// Where exec put things in the program's memory, as /proc/PID/stat,
+/// cmdline and environ show them: the argument and environment strings
+/// (`mm->arg_start` ... `mm->env_end`), the initial stack pointer
+/// (`mm->start_stack`) and the executable's code and data
+/// (`mm->start_code` ... `mm->end_data`, load_elf_binary()'s reckoning).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ArgArea {
     pub arg_start: u64,
     pub env_start: u64,
     pub env_end: u64,
+    pub start_stack: u64,
+    pub start_code: u64,
+    pub end_code: u64,
+    pub start_data: u64,
+    pub end_data: u64,
 }
 
 /// How a process ended, as `wait4` encodes it.

@@ -43,6 +43,36 @@ pub struct Vfs {
 pub struct Resolved {
     pub guest: String,
     pub host: PathBuf,
+    /// The path lies in procfs (`/proc/...`): `host` means nothing, and
+    /// [`crate::procfs`] serves it.
+    pub proc: bool,
+}
+
+/// What a name under `/proc` is, as the path walk needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcNode {
+    Dir,
+    File,
+    /// A symbolic link (`self`, `PID/exe`, ...), followed like any other.
+    Link(Vec<u8>),
+    /// `PID/fd/N`: a magic link. Followed as the last component it is not
+    /// resolved as a path: the caller opens or stats the descriptor itself;
+    /// elsewhere in a path its target text is walked.
+    FdLink(Vec<u8>),
+}
+
+/// procfs's part in the path walk: what `/proc/<rest...>` is, if anything.
+pub trait ProcLookup {
+    fn lookup(&self, rest: &[Vec<u8>]) -> Option<ProcNode>;
+}
+
+/// The walk with no procfs: `/proc` is whatever the root holds.
+struct NoProc;
+
+impl ProcLookup for NoProc {
+    fn lookup(&self, _rest: &[Vec<u8>]) -> Option<ProcNode> {
+        None
+    }
 }
 
 /// Whether a final symbolic link is followed (`O_NOFOLLOW`, `AT_SYMLINK_NOFOLLOW`, `lstat`).
@@ -75,6 +105,29 @@ impl Vfs {
     /// error (the caller may create it); a missing or non-directory
     /// intermediate component is (ENOENT, ENOTDIR).
     pub fn resolve(&self, cwd: &str, path: &[u8], follow: Follow) -> Result<Resolved, Errno> {
+        self.walk(cwd, path, follow, &NoProc, false)
+    }
+
+    /// [`resolve`](Self::resolve) with procfs mounted at `/proc`: names
+    /// under it are looked up in `proc`, never on the host.
+    pub fn resolve_with(
+        &self,
+        cwd: &str,
+        path: &[u8],
+        follow: Follow,
+        proc: &dyn ProcLookup,
+    ) -> Result<Resolved, Errno> {
+        self.walk(cwd, path, follow, proc, true)
+    }
+
+    fn walk(
+        &self,
+        cwd: &str,
+        path: &[u8],
+        follow: Follow,
+        proc: &dyn ProcLookup,
+        proc_mounted: bool,
+    ) -> Result<Resolved, Errno> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
@@ -103,6 +156,32 @@ impl Vfs {
             }
             done.push(name);
             let last = todo.is_empty();
+            if proc_mounted && done[0] == b"proc" {
+                let node = if done.len() == 1 {
+                    ProcNode::Dir
+                } else {
+                    proc.lookup(&done[1..]).ok_or(Errno::ENOENT)?
+                };
+                let follow_here = !last || follow == Follow::Yes || trailing_slash;
+                let target = match node {
+                    ProcNode::Link(t) if follow_here => Some(t),
+                    ProcNode::FdLink(t) if !last && follow_here => Some(t),
+                    ProcNode::File if !last || trailing_slash => return Err(Errno::ENOTDIR),
+                    _ => None,
+                };
+                if let Some(target) = target {
+                    links += 1;
+                    if links > MAX_SYMLINKS {
+                        return Err(Errno::ELOOP);
+                    }
+                    done.pop();
+                    if target.first() == Some(&b'/') {
+                        done.clear();
+                    }
+                    todo.extend(split(&target).rev().map(<[u8]>::to_vec));
+                }
+                continue;
+            }
             let host = self.host_path(&done);
             let meta = match fs::symlink_metadata(&host) {
                 Ok(m) => m,
@@ -133,6 +212,7 @@ impl Vfs {
         Ok(Resolved {
             guest: guest_string(&done),
             host: self.host_path(&done),
+            proc: proc_mounted && done.first().is_some_and(|c| c == b"proc"),
         })
     }
 

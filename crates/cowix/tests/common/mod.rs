@@ -98,3 +98,29 @@ impl Drop for Scratch {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A root holding Debian's busybox-static (scripts/fetch-debian fetches it
+/// into the ignored cache once); `None` if that failed.
+pub fn busybox_root() -> Option<PathBuf> {
+    static ROOT: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        let out = Command::new(workspace().join("scripts/fetch-debian"))
+            .arg("busybox-static")
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            eprintln!(
+                "fetch-debian failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return None;
+        }
+        let root = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .lines()
+            .last()?
+            .to_string();
+        Some(root.into())
+    })
+    .clone()
+}

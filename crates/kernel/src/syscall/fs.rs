@@ -12,7 +12,8 @@ use super::Sys;
 use crate::errno::{Errno, SysResult};
 use crate::fd::{oflag, FdEntry, FileRef, HostFile, Object, OpenFile};
 use crate::process::rlimit;
-use crate::vfs::{Follow, Resolved, PATH_MAX};
+use crate::procfs;
+use crate::vfs::{Follow, ProcNode, Resolved, PATH_MAX};
 
 pub const AT_FDCWD: i32 = -100;
 const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
@@ -49,6 +50,7 @@ fn base_dir(sys: &Sys<'_>, dirfd: i32, path: &[u8]) -> Result<String, Errno> {
     let f = f.borrow();
     match &f.object {
         Object::Host(h) if h.file.metadata()?.is_dir() => Ok(f.path.clone()),
+        Object::Proc(p) if p.dir.is_some() => Ok(f.path.clone()),
         _ => Err(Errno::ENOTDIR),
     }
 }
@@ -61,8 +63,28 @@ fn resolve_at(
 ) -> Result<(Vec<u8>, Resolved), Errno> {
     let path = path_arg(sys, addr)?;
     let base = base_dir(sys, dirfd, &path)?;
-    let r = sys.vfs.resolve(&base, &path, follow)?;
+    let r = resolve(sys, &base, &path, follow)?;
     Ok((path, r))
+}
+
+/// Resolves `path` from the guest directory `base`, with procfs at /proc.
+pub(crate) fn resolve(
+    sys: &Sys<'_>,
+    base: &str,
+    path: &[u8],
+    follow: Follow,
+) -> Result<Resolved, Errno> {
+    sys.vfs
+        .resolve_with(base, path, follow, &procfs::Tree::new(sys))
+}
+
+/// Calls that create, remove or change names fail inside procfs.
+fn not_proc(r: &Resolved) -> Result<(), Errno> {
+    if r.proc {
+        Err(Errno::EACCES)
+    } else {
+        Ok(())
+    }
 }
 
 /// The character devices cowix provides itself, whatever the root holds.
@@ -71,9 +93,9 @@ fn device(guest: &str) -> Option<Object> {
         "/dev/null" => Some(Object::Null),
         "/dev/zero" => Some(Object::Zero),
         "/dev/urandom" | "/dev/random" => Some(Object::Random),
-        "/dev/stdin" | "/proc/self/fd/0" => Some(Object::Stdin),
-        "/dev/stdout" | "/proc/self/fd/1" => Some(Object::Stdout),
-        "/dev/stderr" | "/proc/self/fd/2" => Some(Object::Stderr),
+        "/dev/stdin" => Some(Object::Stdin),
+        "/dev/stdout" => Some(Object::Stdout),
+        "/dev/stderr" => Some(Object::Stderr),
         _ => None,
     }
 }
@@ -95,6 +117,11 @@ pub fn openat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32, mode: u32) -
         return Ok(sys.p.fds.install(FdEntry { file, cloexec }, 0, limit)? as u64);
     }
     let (_, r) = resolve_at(sys, dirfd, addr, follow)?;
+    if r.proc {
+        let file = open_proc(sys, &r, flags, mode, follow)?;
+        let limit = nofile(sys);
+        return Ok(sys.p.fds.install(FdEntry { file, cloexec }, 0, limit)? as u64);
+    }
     let object = match device(&r.guest) {
         Some(o) => o,
         None => Object::Host(Rc::new(open_host(sys, &r, flags, mode)?)),
@@ -102,6 +129,113 @@ pub fn openat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32, mode: u32) -
     let file = OpenFile::new(object, kept, r.guest);
     let limit = nofile(sys);
     Ok(sys.p.fds.install(FdEntry { file, cloexec }, 0, limit)? as u64)
+}
+
+/// open of a procfs path. `PID/fd/N` (followed) opens what that descriptor
+/// refers to, as Linux's proc_fd_link does: a new open file description of
+/// the same host file, pipe or device.
+fn open_proc(
+    sys: &mut Sys<'_>,
+    r: &Resolved,
+    flags: u32,
+    mode: u32,
+    follow: Follow,
+) -> Result<FileRef, Errno> {
+    let kept = flags
+        & !(oflag::O_CLOEXEC | oflag::O_CREAT | oflag::O_EXCL | oflag::O_TRUNC | oflag::O_NOCTTY);
+    let acc = flags & oflag::O_ACCMODE;
+    let want_write = matches!(acc, oflag::O_WRONLY | oflag::O_RDWR);
+    if let (Some((pid, fd)), Follow::Yes) = (procfs::fd_link(&r.guest), follow) {
+        let target = if pid == sys.p.pid {
+            sys.p.fds.file(fd)
+        } else {
+            sys.procs
+                .get(&pid)
+                .ok_or(Errno::ENOENT)
+                .and_then(|p| p.fds.file(fd))
+        }
+        .map_err(|_| Errno::ENOENT)?;
+        let t = target.borrow();
+        let object = match &t.object {
+            Object::Host(h) => {
+                // The same host file; writing needs a description that was
+                // opened for writing, else the name is opened again.
+                let writable =
+                    matches!(t.flags & oflag::O_ACCMODE, oflag::O_WRONLY | oflag::O_RDWR);
+                if want_write && !writable {
+                    let again = sys
+                        .vfs
+                        .resolve(&sys.p.cwd, t.path.as_bytes(), Follow::Yes)?;
+                    Object::Host(Rc::new(open_host(sys, &again, flags, mode)?))
+                } else {
+                    if flags & oflag::O_TRUNC != 0 && want_write {
+                        h.file.set_len(0)?;
+                    }
+                    Object::Host(h.clone())
+                }
+            }
+            Object::PipeRead(end) | Object::PipeWrite(end) => {
+                if acc == oflag::O_RDWR {
+                    return Err(Errno::EINVAL);
+                }
+                if want_write {
+                    Object::PipeWrite(end.reopen(true))
+                } else {
+                    Object::PipeRead(end.reopen(false))
+                }
+            }
+            Object::Stdin => Object::Stdin,
+            Object::Stdout => Object::Stdout,
+            Object::Stderr => Object::Stderr,
+            Object::Null => Object::Null,
+            Object::Zero => Object::Zero,
+            Object::Random => Object::Random,
+            Object::Proc(p) => {
+                if want_write {
+                    return Err(Errno::EACCES);
+                }
+                Object::Proc(procfs::generate(sys, &p.path)?)
+            }
+        };
+        let path = t.path.clone();
+        drop(t);
+        return Ok(OpenFile::new(object, kept, path));
+    }
+    if flags & oflag::O_CREAT != 0 && flags & oflag::O_EXCL != 0 {
+        return Err(Errno::EEXIST);
+    }
+    if want_write || flags & oflag::O_TRUNC != 0 {
+        return Err(Errno::EACCES);
+    }
+    let pf = procfs::generate(sys, &r.guest)?;
+    if flags & oflag::O_DIRECTORY != 0 && pf.dir.is_none() {
+        return Err(Errno::ENOTDIR);
+    }
+    Ok(OpenFile::new(Object::Proc(pf), kept, r.guest.clone()))
+}
+
+/// Before a read of a procfs file at `offset`: a read from the start
+/// makes the contents anew (seq_file's behaviour), except the first one
+/// after open, which reads what open made.
+fn refresh_proc(sys: &mut Sys<'_>, file: &FileRef, offset: u64) -> Result<(), Errno> {
+    let path = {
+        let mut f = file.borrow_mut();
+        let Object::Proc(p) = &mut f.object else {
+            return Ok(());
+        };
+        if offset != 0 || p.dir.is_some() {
+            return Ok(());
+        }
+        if std::mem::take(&mut p.fresh) {
+            return Ok(());
+        }
+        p.path.clone()
+    };
+    // A process that has ended since leaves an empty file, as in Linux.
+    let mut new = procfs::generate(sys, &path).unwrap_or_else(|_| procfs::ProcFile::empty(&path));
+    new.fresh = false;
+    file.borrow_mut().object = Object::Proc(new);
+    Ok(())
 }
 
 fn open_host(sys: &Sys<'_>, r: &Resolved, flags: u32, mode: u32) -> Result<HostFile, Errno> {
@@ -260,6 +394,8 @@ fn rw_len(len: u64) -> usize {
 /// Reads from `file` into `data`; an empty pipe with writers left blocks the
 /// caller (`sys.block`) unless the description is O_NONBLOCK.
 fn read_file(sys: &mut Sys<'_>, file: &FileRef, data: &mut [u8]) -> Result<usize, Errno> {
+    let offset = file.borrow().offset;
+    refresh_proc(sys, file, offset)?;
     let r = file.borrow_mut().read(data);
     let f = file.borrow();
     if r == Err(Errno::EAGAIN) && f.is_pipe() && f.flags & oflag::O_NONBLOCK == 0 {
@@ -391,6 +527,31 @@ pub fn getdents64(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
     use rustix::fs::FileType;
     let file = sys.p.fds.file(fd)?;
     let mut f = file.borrow_mut();
+    if let Object::Proc(p) = &f.object {
+        let Some(entries) = &p.dir else {
+            return Err(Errno::ENOTDIR);
+        };
+        let mut all: Vec<(String, u8)> =
+            vec![(".".into(), procfs::DT_DIR), ("..".into(), procfs::DT_DIR)];
+        all.extend(entries.iter().cloned());
+        let room = rw_len(len);
+        let mut out = Vec::new();
+        let base = p.path.clone();
+        let start = f.offset;
+        for (i, (name, dtype)) in all.iter().enumerate().skip(start as usize) {
+            let ino = procfs::ino_of(&format!("{base}/{name}"));
+            if !push_dirent64(&mut out, room, ino, i as u64 + 1, *dtype, name.as_bytes()) {
+                if out.is_empty() {
+                    return Err(Errno::EINVAL);
+                }
+                break;
+            }
+            f.offset = i as u64 + 1;
+        }
+        drop(f);
+        sys.mem().copy_out(buf, &out)?;
+        return Ok(out.len() as u64);
+    }
     let Object::Host(h) = &f.object else {
         return Err(Errno::ENOTDIR);
     };
@@ -454,6 +615,7 @@ fn positional_file(sys: &Sys<'_>, fd: i32, off: u64) -> Result<FileRef, Errno> {
 
 pub fn pread64(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64, off: u64) -> SysResult {
     let file = positional_file(sys, fd, off)?;
+    refresh_proc(sys, &file, off)?;
     let mut data = vec![0u8; rw_len(len)];
     let n = file.borrow_mut().pread(&mut data, off)?;
     sys.mem().copy_out(buf, &data[..n])?;
@@ -536,6 +698,8 @@ pub fn lseek(sys: &mut Sys<'_>, fd: i32, off: i64, whence: u32) -> SysResult {
         SEEK_CUR => f.offset as i64,
         SEEK_END => match &f.object {
             Object::Host(h) => h.file.metadata()?.len() as i64,
+            // seq_lseek() knows no end.
+            Object::Proc(_) => return Err(Errno::EINVAL),
             _ => 0,
         },
         _ => return Err(Errno::EINVAL),
@@ -560,8 +724,12 @@ pub fn getcwd(sys: &mut Sys<'_>, buf: u64, size: u64) -> SysResult {
 
 pub fn chdir(sys: &mut Sys<'_>, addr: u64) -> SysResult {
     let (_, r) = resolve_at(sys, AT_FDCWD, addr, Follow::Yes)?;
-    let meta = std::fs::metadata(&r.host)?;
-    if !meta.is_dir() {
+    let is_dir = if r.proc {
+        procfs::generate(sys, &r.guest)?.dir.is_some()
+    } else {
+        std::fs::metadata(&r.host)?.is_dir()
+    };
+    if !is_dir {
         return Err(Errno::ENOTDIR);
     }
     sys.p.cwd = r.guest;
@@ -570,6 +738,7 @@ pub fn chdir(sys: &mut Sys<'_>, addr: u64) -> SysResult {
 
 pub fn mkdirat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, mode: u32) -> SysResult {
     let (_, r) = resolve_at(sys, dirfd, addr, Follow::No)?;
+    not_proc(&r)?;
     std::fs::create_dir(&r.host)?;
     let perm = std::fs::Permissions::from_mode(mode & 0o7777 & !sys.p.umask);
     std::fs::set_permissions(&r.host, perm)?;
@@ -581,6 +750,7 @@ pub fn unlinkat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32) -> SysResu
         return Err(Errno::EINVAL);
     }
     let (_, r) = resolve_at(sys, dirfd, addr, Follow::No)?;
+    not_proc(&r)?;
     if flags & AT_REMOVEDIR != 0 {
         std::fs::remove_dir(&r.host)?;
     } else {
@@ -631,20 +801,22 @@ pub fn faccessat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, mode: u32, flags: u32
         Follow::Yes
     };
     let (_, r) = resolve_at(sys, dirfd, addr, follow)?;
-    let st = if device(&r.guest).is_some() {
+    let st = if r.proc {
+        proc_stat(sys, &r.guest)?
+    } else if device(&r.guest).is_some() {
         host_stat_dev(&r.guest)?
     } else {
-        rustix::fs::lstat(&r.host)?
+        rustix::fs::lstat(&r.host)?.into()
     };
-    let perm = st.st_mode & 0o777;
+    let perm = st.mode & 0o777;
     let c = sys.p.creds;
     let ok = if c.euid == 0 {
         // Root may read and write anything; execute needs some x bit.
         mode & 1 == 0 || perm & 0o111 != 0
     } else {
-        let bits = if st.st_uid == c.euid {
+        let bits = if st.uid == c.euid {
             perm >> 6
-        } else if st.st_gid == c.egid {
+        } else if st.gid == c.egid {
             perm >> 3
         } else {
             perm
@@ -663,12 +835,23 @@ pub fn readlinkat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, buf: u64, size: u64)
         return Err(Errno::EINVAL);
     }
     let path = path_arg(sys, addr)?;
-    let target: Vec<u8> =
-        if path == b"/proc/self/exe" || path == format!("/proc/{}/exe", sys.p.pid).as_bytes() {
-            sys.p.exe.clone().into_bytes()
-        } else {
-            let base = base_dir(sys, dirfd, &path)?;
-            let r = sys.vfs.resolve(&base, &path, Follow::No)?;
+    let base = base_dir(sys, dirfd, &path)?;
+    let r = resolve(sys, &base, &path, Follow::No)?;
+    let target: Vec<u8> = if r.proc {
+        let rest: Vec<Vec<u8>> = r
+            .guest
+            .split('/')
+            .filter(|c| !c.is_empty())
+            .skip(1)
+            .map(|c| c.as_bytes().to_vec())
+            .collect();
+        match crate::vfs::ProcLookup::lookup(&procfs::Tree::new(sys), &rest) {
+            Some(ProcNode::Link(t) | ProcNode::FdLink(t)) => t,
+            Some(_) => return Err(Errno::EINVAL),
+            None => return Err(Errno::ENOENT),
+        }
+    } else {
+        {
             let t = std::fs::read_link(&r.host).map_err(|e| {
                 if e.raw_os_error() == Some(Errno::EINVAL.0) {
                     Errno::EINVAL
@@ -677,78 +860,161 @@ pub fn readlinkat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, buf: u64, size: u64)
                 }
             })?;
             std::os::unix::ffi::OsStrExt::as_bytes(t.as_os_str()).to_vec()
-        };
+        }
+    };
     let n = target.len().min(size as usize);
     sys.mem().copy_out(buf, &target[..n])?;
     Ok(n as u64)
 }
 
+/// What stat(2) and statx(2) report, whatever the object: a host file, a
+/// device, a pipe or a procfs node.
+#[derive(Debug, Clone, Copy, Default)]
+struct FileStat {
+    dev: u64,
+    ino: u64,
+    mode: u32,
+    nlink: u32,
+    uid: u32,
+    gid: u32,
+    rdev: u64,
+    size: i64,
+    blksize: u32,
+    blocks: u64,
+    atime: (i64, u32),
+    mtime: (i64, u32),
+    ctime: (i64, u32),
+}
+
+impl From<Stat> for FileStat {
+    // The host's stat field types differ between host architectures.
+    #[allow(clippy::unnecessary_cast)]
+    fn from(st: Stat) -> Self {
+        FileStat {
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            mode: st.st_mode as u32,
+            nlink: st.st_nlink as u32,
+            uid: st.st_uid as u32,
+            gid: st.st_gid as u32,
+            rdev: st.st_rdev as u64,
+            size: st.st_size as i64,
+            blksize: st.st_blksize as u32,
+            blocks: st.st_blocks as u64,
+            atime: (st.st_atime as i64, st.st_atime_nsec as u32),
+            mtime: (st.st_mtime as i64, st.st_mtime_nsec as u32),
+            ctime: (st.st_ctime as i64, st.st_ctime_nsec as u32),
+        }
+    }
+}
+
 /// The host's metadata of a device cowix provides (/dev/null...).
-fn host_stat_dev(guest: &str) -> Result<Stat, Errno> {
+fn host_stat_dev(guest: &str) -> Result<FileStat, Errno> {
     let host = match guest {
         "/dev/random" | "/dev/urandom" => "/dev/urandom",
         "/dev/zero" => "/dev/zero",
         _ => "/dev/null",
     };
-    Ok(rustix::fs::stat(host)?)
+    Ok(rustix::fs::stat(host)?.into())
+}
+
+/// stat of the procfs node `guest` (proc_pid_make_inode(): owned by the
+/// process's user, size 0, times of now).
+fn proc_stat(sys: &Sys<'_>, guest: &str) -> Result<FileStat, Errno> {
+    let r = resolve(sys, "/", guest.as_bytes(), Follow::No)?;
+    let rest: Vec<Vec<u8>> = r
+        .guest
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .skip(1)
+        .map(|c| c.as_bytes().to_vec())
+        .collect();
+    let node =
+        crate::vfs::ProcLookup::lookup(&procfs::Tree::new(sys), &rest).ok_or(Errno::ENOENT)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let t = (now.as_secs() as i64, now.subsec_nanos());
+    let mode = procfs::mode_of(&r.guest, &node);
+    Ok(FileStat {
+        dev: rustix::fs::makedev(0, procfs::PROC_DEV as u32),
+        ino: procfs::ino_of(&r.guest),
+        mode,
+        nlink: if mode & 0o170000 == 0o040000 { 2 } else { 1 },
+        uid: sys.p.creds.euid,
+        gid: sys.p.creds.egid,
+        blksize: 1024,
+        atime: t,
+        mtime: t,
+        ctime: t,
+        ..FileStat::default()
+    })
 }
 
 /// stat of what an open file description refers to.
-fn stat_open(sys: &Sys<'_>, fd: i32) -> Result<Stat, Errno> {
+fn stat_open(sys: &Sys<'_>, fd: i32) -> Result<FileStat, Errno> {
     let file = sys.p.fds.file(fd)?;
     let f = file.borrow();
     Ok(match &f.object {
-        Object::Host(h) => rustix::fs::fstat(&h.file)?,
-        Object::Stdin => rustix::fs::fstat(std::io::stdin())?,
-        Object::Stdout => rustix::fs::fstat(std::io::stdout())?,
-        Object::Stderr => rustix::fs::fstat(std::io::stderr())?,
+        Object::Host(h) => rustix::fs::fstat(&h.file)?.into(),
+        Object::Stdin => rustix::fs::fstat(std::io::stdin())?.into(),
+        Object::Stdout => rustix::fs::fstat(std::io::stdout())?.into(),
+        Object::Stderr => rustix::fs::fstat(std::io::stderr())?.into(),
         Object::Null => host_stat_dev("/dev/null")?,
         Object::Zero => host_stat_dev("/dev/zero")?,
         Object::Random => host_stat_dev("/dev/urandom")?,
-        Object::PipeRead(_) | Object::PipeWrite(_) => {
+        Object::PipeRead(end) | Object::PipeWrite(end) => {
             // A FIFO's metadata: that of a fresh host pipe (S_IFIFO, st_blksize 4096).
             let (r, _w) = rustix::pipe::pipe()?;
-            rustix::fs::fstat(&r)?
+            let mut st: FileStat = rustix::fs::fstat(&r)?.into();
+            st.ino = end.pipe.borrow().id();
+            st
         }
+        Object::Proc(p) => proc_stat(sys, &p.path)?,
     })
 }
 
 /// struct stat for riscv64 (include/uapi/asm-generic/stat.h), 128 bytes.
-// The host's stat field types differ between host architectures.
-#[allow(clippy::unnecessary_cast)]
-fn encode_stat(st: &Stat) -> [u8; 128] {
+fn encode_stat(st: &FileStat) -> [u8; 128] {
     let mut b = [0u8; 128];
     let mut put =
         |off: usize, v: u64, n: usize| b[off..off + n].copy_from_slice(&v.to_le_bytes()[..n]);
-    put(0, st.st_dev, 8);
-    put(8, st.st_ino, 8);
-    put(16, st.st_mode as u64, 4);
-    put(20, st.st_nlink, 4);
-    put(24, st.st_uid as u64, 4);
-    put(28, st.st_gid as u64, 4);
-    put(32, st.st_rdev, 8);
-    put(48, st.st_size as u64, 8);
-    put(56, st.st_blksize as u64, 4);
-    put(64, st.st_blocks as u64, 8);
-    put(72, st.st_atime as u64, 8);
-    put(80, st.st_atime_nsec as u64, 8);
-    put(88, st.st_mtime as u64, 8);
-    put(96, st.st_mtime_nsec as u64, 8);
-    put(104, st.st_ctime as u64, 8);
-    put(112, st.st_ctime_nsec as u64, 8);
+    put(0, st.dev, 8);
+    put(8, st.ino, 8);
+    put(16, st.mode as u64, 4);
+    put(20, st.nlink as u64, 4);
+    put(24, st.uid as u64, 4);
+    put(28, st.gid as u64, 4);
+    put(32, st.rdev, 8);
+    put(48, st.size as u64, 8);
+    put(56, st.blksize as u64, 4);
+    put(64, st.blocks, 8);
+    put(72, st.atime.0 as u64, 8);
+    put(80, st.atime.1 as u64, 8);
+    put(88, st.mtime.0 as u64, 8);
+    put(96, st.mtime.1 as u64, 8);
+    put(104, st.ctime.0 as u64, 8);
+    put(112, st.ctime.1 as u64, 8);
     b
 }
 
-fn stat_path_or_fd(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32) -> Result<Stat, Errno> {
+fn stat_path_or_fd(
+    sys: &mut Sys<'_>,
+    dirfd: i32,
+    addr: u64,
+    flags: u32,
+) -> Result<FileStat, Errno> {
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | 0x800/* AT_NO_AUTOMOUNT */) != 0 {
         return Err(Errno::EINVAL);
     }
     let path = path_arg(sys, addr)?;
     if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
         if dirfd == AT_FDCWD {
-            return Ok(rustix::fs::stat(
-                sys.vfs.resolve(&sys.p.cwd, b".", Follow::Yes)?.host,
-            )?);
+            let cwd = resolve(sys, &sys.p.cwd, b".", Follow::Yes)?;
+            if cwd.proc {
+                return proc_stat(sys, &cwd.guest);
+            }
+            return Ok(rustix::fs::stat(cwd.host)?.into());
         }
         return stat_open(sys, dirfd);
     }
@@ -758,11 +1024,20 @@ fn stat_path_or_fd(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32) -> Resu
     } else {
         Follow::Yes
     };
-    let r = sys.vfs.resolve(&base, &path, follow)?;
+    let r = resolve(sys, &base, &path, follow)?;
+    if r.proc {
+        // A followed /proc/PID/fd/N is the file behind the descriptor.
+        if let (Some((pid, fd)), Follow::Yes) = (procfs::fd_link(&r.guest), follow) {
+            if pid == sys.p.pid {
+                return stat_open(sys, fd).map_err(|_| Errno::ENOENT);
+            }
+        }
+        return proc_stat(sys, &r.guest);
+    }
     if device(&r.guest).is_some() && r.guest.starts_with("/dev/") {
         return host_stat_dev(&r.guest);
     }
-    Ok(rustix::fs::lstat(&r.host)?)
+    Ok(rustix::fs::lstat(&r.host)?.into())
 }
 
 pub fn fstat(sys: &mut Sys<'_>, fd: i32, buf: u64) -> SysResult {
@@ -778,7 +1053,6 @@ pub fn newfstatat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, buf: u64, flags: u32
 }
 
 /// statx(2): the basic stats (STATX_BASIC_STATS), 256-byte struct statx.
-#[allow(clippy::unnecessary_cast)]
 pub fn statx(
     sys: &mut Sys<'_>,
     dirfd: i32,
@@ -794,24 +1068,20 @@ pub fn statx(
     let mut put =
         |off: usize, v: u64, n: usize| b[off..off + n].copy_from_slice(&v.to_le_bytes()[..n]);
     put(0, STATX_BASIC_STATS as u64, 4);
-    put(4, st.st_blksize as u64, 4);
-    put(16, st.st_nlink, 4);
-    put(20, st.st_uid as u64, 4);
-    put(24, st.st_gid as u64, 4);
-    put(28, st.st_mode as u64, 2);
-    put(32, st.st_ino, 8);
-    put(40, st.st_size as u64, 8);
-    put(48, st.st_blocks as u64, 8);
-    for (off, sec, nsec) in [
-        (64, st.st_atime as u64, st.st_atime_nsec as u64),
-        (96, st.st_ctime as u64, st.st_ctime_nsec as u64),
-        (112, st.st_mtime as u64, st.st_mtime_nsec as u64),
-    ] {
-        put(off, sec, 8);
-        put(off + 8, nsec, 4);
+    put(4, st.blksize as u64, 4);
+    put(16, st.nlink as u64, 4);
+    put(20, st.uid as u64, 4);
+    put(24, st.gid as u64, 4);
+    put(28, st.mode as u64, 2);
+    put(32, st.ino, 8);
+    put(40, st.size as u64, 8);
+    put(48, st.blocks, 8);
+    for (off, (sec, nsec)) in [(64, st.atime), (96, st.ctime), (112, st.mtime)] {
+        put(off, sec as u64, 8);
+        put(off + 8, nsec as u64, 4);
     }
-    let (rmaj, rmin) = (rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev));
-    let (dmaj, dmin) = (rustix::fs::major(st.st_dev), rustix::fs::minor(st.st_dev));
+    let (rmaj, rmin) = (rustix::fs::major(st.rdev), rustix::fs::minor(st.rdev));
+    let (dmaj, dmin) = (rustix::fs::major(st.dev), rustix::fs::minor(st.dev));
     put(128, rmaj as u64, 4);
     put(132, rmin as u64, 4);
     put(136, dmaj as u64, 4);

@@ -15,6 +15,8 @@ mod time;
 
 use std::collections::BTreeMap;
 
+pub(crate) use time::{UTS_RELEASE, UTS_VERSION};
+
 use cowix_mm::PhysMem;
 
 use crate::errno::{Errno, SysResult};

@@ -269,7 +269,18 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
     let mut total = 0;
     let mut argv = read_strings(sys, argv_addr, &mut total, max_total)?;
     let envp = read_strings(sys, envp_addr, &mut total, max_total)?;
-    let mut path = path;
+    // A path through /proc (`/proc/self/exe`, `/proc/PID/cwd/prog`) is
+    // followed there first; a procfs file itself is not executable.
+    let via_proc = super::fs::resolve(sys, &sys.p.cwd, &path, Follow::Yes)?;
+    if via_proc.proc {
+        return Err(Errno::EACCES);
+    }
+    let plain = sys.vfs.resolve(&sys.p.cwd, &path, Follow::Yes).ok();
+    let mut path = if plain.is_some_and(|r| r.guest == via_proc.guest) {
+        path
+    } else {
+        via_proc.guest.into_bytes()
+    };
     for depth in 0..=MAX_INTERP_DEPTH {
         let r = sys.vfs.resolve(&sys.p.cwd, &path, Follow::Yes)?;
         let mut head = Vec::with_capacity(BINPRM_BUF_SIZE);

@@ -166,8 +166,10 @@ pub fn sysinfo(sys: &mut Sys<'_>, buf: u64) -> SysResult {
     put(0, sys.clock.monotonic_ns() / 1_000_000_000);
     put(32, s.max_frames * 4096);
     put(40, s.max_frames.saturating_sub(s.frames_in_use) * 4096);
-    put(56, s.page_cache_frames * 4096);
-    b[80..82].copy_from_slice(&1u16.to_le_bytes());
+    // bufferram is block-device buffers, of which there are none; the page
+    // cache is /proc/meminfo's Cached.
+    let procs = (sys.procs.len() + 1).min(u16::MAX as usize) as u16;
+    b[80..82].copy_from_slice(&procs.to_le_bytes());
     b[104..108].copy_from_slice(&1u32.to_le_bytes());
     sys.mem().copy_out(buf, &b)?;
     Ok(0)
