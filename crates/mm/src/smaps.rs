@@ -7,8 +7,9 @@
 //! PTEs mapping its frame: the frame's refcount less the page cache's
 //! reference (for a page-cache frame) and the swap cache's (for a frame in
 //! the swap cache). A page mapped once is private, else shared; its Pss
-//! share is its size divided by the map count. Dirty is the PTE's D bit or
-//! the page-cache page's dirty flag. For a swap entry, Swap counts the page
+//! share is its size divided by the map count. Dirty is the PTE's D bit,
+//! the page-cache page's dirty flag, or an anonymous page not in the swap
+//! cache (its only copy is the frame). For a swap entry, Swap counts the page
 //! and SwapPss divides it by the number of swap PTEs naming its slot.
 //!
 //! All quantities are in bytes. Pss values are accumulated with 12 bits of
@@ -83,11 +84,14 @@ impl Acc {
         if cache_key.is_some() {
             mapcount -= 1;
         }
-        if pm.swap_cache_slot(frame).is_some() {
+        let in_swap_cache = pm.swap_cache_slot(frame).is_some();
+        if in_swap_cache {
             mapcount -= 1;
         }
         let mapcount = u64::from(mapcount.max(1));
-        let dirty = pte.has(Pte::D) || cached_dirty;
+        // An anonymous page has no copy anywhere unless the swap cache's
+        // slot holds one: Linux keeps such folios dirty.
+        let dirty = pte.has(Pte::D) || cached_dirty || (kind == FrameKind::Anon && !in_swap_cache);
         let size = PAGE_SIZE;
         self.c.rss += size;
         if pte.has(Pte::A) {
