@@ -131,6 +131,14 @@ fn reclaim_passes(
     }
     let n = freed(pm);
     pm.stats.reclaimed_frames += n;
+    // A page-table page may be reachable from several spaces (a shared
+    // leaf table), and a frame freed here may be cached by any of their
+    // TLBs: every space flushes (reclaim is rare, a refill is cheap).
+    if n > 0 {
+        for space in spaces.iter_mut() {
+            space.flush_tlb();
+        }
+    }
     n
 }
 
