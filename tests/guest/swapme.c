@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,6 +59,17 @@ int main(int argc, char **argv)
 	}
 	fill(m, 0, pages, 1, 1);
 	uint64_t sum = check(m, pages, 1, 1, "first pass");
+	/* With memory full, read(2) into 1 MiB never touched: the kernel needs
+	 * 256 frames for the copy and must reclaim for them. */
+	char *b = mmap(0, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int z = open("/dev/zero", O_RDONLY);
+	ssize_t got = b == MAP_FAILED || z < 0 ? -1 : read(z, b, 1 << 20);
+	if (got != 1 << 20) {
+		printf("swapme: read into fresh memory gave %zd (fd %d): %m\n", got, z);
+		return 1;
+	}
+	munmap(b, 1 << 20);
+	close(z);
 	if (do_fork) {
 		pid_t pid = fork();
 		if (pid < 0) {

@@ -3,7 +3,9 @@
 //! list, so it hands reclaim all the page tables to scan) and the OOM killer
 //! (mm/oom_kill.c).
 
-use cowix_mm::{AddressSpace, USER_TOP};
+use cowix_mm::{AddressSpace, PAGE_SIZE, USER_TOP};
+
+use crate::errno::Errno;
 
 use crate::process::{ExitStatus, Process};
 use crate::signal::sig;
@@ -111,4 +113,37 @@ fn oom_line(p: &Process, u: &cowix_mm::MemUsage) -> String {
     );
     eprintln!("cowix: {line}");
     line
+}
+
+impl crate::syscall::Sys<'_> {
+    /// copy_out that reclaims when a page of the destination needs a frame
+    /// and none is free, as Linux's allocator reclaims inside
+    /// copy_to_user(): page by page, so a page already written may be
+    /// swapped out again while a later one gets its frame. ENOMEM only if
+    /// reclaim over every process frees nothing; other errors as copy_out.
+    pub(crate) fn copy_out_reclaiming(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        const RECLAIM_BATCH: u64 = 32;
+        let mut done = 0usize;
+        while done < data.len() {
+            let at = addr.wrapping_add(done as u64);
+            let n = (data.len() - done).min((PAGE_SIZE - at % PAGE_SIZE) as usize);
+            match self.mem().copy_out(at, &data[done..done + n]) {
+                Ok(()) => done += n,
+                Err(Errno::ENOMEM) => {
+                    let mut spaces: Vec<&mut AddressSpace> = vec![&mut self.p.mm];
+                    spaces.extend(
+                        self.procs
+                            .values_mut()
+                            .filter(|q| q.exit.is_none())
+                            .map(|q| &mut q.mm),
+                    );
+                    if cowix_mm::reclaim(self.pm, &mut spaces, RECLAIM_BATCH) == 0 {
+                        return Err(Errno::ENOMEM);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
 }
