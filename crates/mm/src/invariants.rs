@@ -72,6 +72,18 @@ pub fn check_invariants(pm: &PhysMem, spaces: &[&AddressSpace]) {
         }
     }
     let mut swap_refs: HashMap<u32, u32> = HashMap::new();
+    for (key, slot) in pm.page_cache().swapped() {
+        assert_eq!(
+            key.0,
+            crate::SHARED_ANON_DEV,
+            "check_invariants: swap record {key:?} for a file page"
+        );
+        assert!(
+            pm.page_cache().lookup((key.0, key.1), key.2).is_none(),
+            "check_invariants: page {key:?} both cached and swapped"
+        );
+        *swap_refs.entry(slot).or_default() += 1;
+    }
 
     let mut table_owner: HashMap<FrameId, usize> = HashMap::new();
     for (n, space) in spaces.iter().enumerate() {

@@ -15,7 +15,9 @@
 //!    the page back from the cache or the file); a dirty shared page whose
 //!    last mapping went is written back to its file, then dropped;
 //! 3. anonymous pages (including private file pages that were written,
-//!    which are anonymous now): written to swap.
+//!    which are anonymous now): written to swap; pages of shared anonymous
+//!    memory are unmapped and, once nobody maps them, written to swap too
+//!    (their object's page-cache entry becomes a swap record, as shmem's).
 //!
 //! Steps 2 and 3 give a second chance (the clock algorithm): a page whose
 //! PTE has the accessed bit loses the bit and is kept on the first pass;
@@ -180,10 +182,11 @@ impl AddressSpace {
                 .file
                 .as_ref()
                 .is_some_and(|(f, _)| f.id().0 == SHARED_ANON_DEV);
-            if shared_anon || (phase == Phase::Anon && vma.shared) {
-                continue; // shared anonymous memory stays resident (see ARCHITECTURE.md)
-            }
-            if phase == Phase::File && vma.file.is_none() {
+            let wanted_vma = match phase {
+                Phase::File => vma.file.is_some() && !shared_anon,
+                Phase::Anon => !vma.shared || shared_anon,
+            };
+            if !wanted_vma {
                 continue;
             }
             let root = self.root;
@@ -199,6 +202,7 @@ impl AddressSpace {
                     let kind = pm.frame_kind(frame);
                     let wanted = match phase {
                         Phase::File => kind == FrameKind::PageCache,
+                        Phase::Anon if shared_anon => kind == FrameKind::PageCache,
                         Phase::Anon => kind == FrameKind::Anon,
                     };
                     if !wanted {
@@ -210,6 +214,17 @@ impl AddressSpace {
                         return Ok(());
                     }
                     match phase {
+                        Phase::Anon if shared_anon => {
+                            // mm/shmem.c: the page goes to swap once unmapped everywhere.
+                            pagetable::write_pte(pm, slot, Pte::EMPTY);
+                            pm.put(frame);
+                            flush = true;
+                            let (file, offset) = vma.file.as_ref().expect("reclaim: shmem vma");
+                            let index = (offset + (va - vma.start)) / crate::PAGE_SIZE;
+                            let (dev, ino) = file.id();
+                            pm.shmem_swap_out((dev, ino, index));
+                            Ok(())
+                        }
                         Phase::File => {
                             pagetable::write_pte(pm, slot, Pte::EMPTY);
                             pm.put(frame);

@@ -443,3 +443,33 @@ impl PhysMem {
             .min(self.stats.max_frames / 2)
     }
 }
+
+impl PhysMem {
+    /// Writes `frame` to a new slot with count 1 (for a holder other than a
+    /// PTE: a shared anonymous object's swap record). `Err` if no slot is
+    /// free or the write failed (nothing changed).
+    pub(crate) fn swap_write_new(&mut self, frame: FrameId) -> Result<u32, MmError> {
+        let bytes = *self.bytes(frame);
+        let area = self.swap.as_mut().ok_or(MmError::OutOfMemory)?;
+        let slot = area.free.pop().ok_or(MmError::OutOfMemory)?;
+        if area.dev.write_slot(slot, &bytes).is_err() {
+            area.free.push(slot);
+            return Err(MmError::OutOfMemory);
+        }
+        area.counts[slot as usize] = 1;
+        self.stats.swap_outs += 1;
+        self.sync_swap_stats();
+        Ok(slot)
+    }
+
+    /// Reads `slot` into `frame`; false on an I/O error.
+    pub(crate) fn swap_read_into(&mut self, slot: u32, frame: FrameId) -> bool {
+        let mut buf = [0u8; PAGE_SIZE as usize];
+        if self.area().dev.read_slot(slot, &mut buf).is_err() {
+            return false;
+        }
+        *self.bytes_mut(frame) = buf;
+        self.stats.swap_ins += 1;
+        true
+    }
+}

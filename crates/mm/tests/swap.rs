@@ -625,3 +625,46 @@ fn swap_io_errors_keep_pages_resident_or_give_sigbus() {
     check_fill(&mut asp, &mut pm, a + pages(1), 41);
     release_all(pm, vec![asp]);
 }
+
+#[test]
+fn shared_anonymous_memory_is_swapped_once_and_stays_shared() {
+    let mut pm = swap_pm(100, 64);
+    let mut parent = AddressSpace::new(&mut pm).unwrap();
+    let s = parent
+        .mmap(
+            &mut pm,
+            0,
+            pages(2),
+            Prot::READ_WRITE,
+            SHARED,
+            Backing::Anonymous,
+            VmaName::Anonymous,
+        )
+        .unwrap();
+    fill(&mut parent, &mut pm, s, 50);
+    let mut child = parent.fork_cow(&mut pm).unwrap();
+    check_fill(&mut child, &mut pm, s, 50);
+    let outs = pm.stats().swap_outs;
+    reclaim(&mut pm, &mut [&mut parent, &mut child], 1000);
+    check_invariants(&pm, &[&parent, &child]);
+    assert_eq!(pm.stats().swap_outs, outs + 1, "written once");
+    assert_eq!(pm.stats().swap_used, 1);
+    assert!(!entry(&pm, &parent, s).is_present() && !entry(&pm, &child, s).is_present());
+    // The child writes; the parent sees it: one frame again.
+    write_u8(&mut child, &mut pm, s, 0x77);
+    check_invariants(&pm, &[&parent, &child]);
+    assert_eq!(pm.stats().swap_used, 0, "slot freed at swap-in");
+    assert_eq!(read_u8(&mut parent, &mut pm, s), 0x77);
+    assert_eq!(
+        entry(&pm, &parent, s).frame(),
+        entry(&pm, &child, s).frame()
+    );
+    // Swapped again, then the object dies with its last mapping: slot freed.
+    reclaim(&mut pm, &mut [&mut parent, &mut child], 1000);
+    assert!(pm.stats().swap_used >= 1);
+    parent.munmap(&mut pm, s, pages(2)).unwrap();
+    child.munmap(&mut pm, s, pages(2)).unwrap();
+    check_invariants(&pm, &[&parent, &child]);
+    assert_eq!(pm.stats().swap_used, 0);
+    release_all(pm, vec![parent, child]);
+}
