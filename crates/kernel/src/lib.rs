@@ -17,12 +17,14 @@ pub mod elf;
 pub mod errno;
 pub mod fd;
 pub mod loader;
+pub mod locks;
 mod oom;
 pub mod pipe;
 pub mod process;
 pub mod procfs;
 pub mod signal;
 pub mod stack;
+pub mod strace;
 pub mod syscall;
 pub mod uaccess;
 pub mod vfs;
@@ -113,6 +115,8 @@ pub struct Kernel {
     clock: Clock,
     /// Live processes by pid (a running process is taken out while it runs).
     procs: BTreeMap<i32, Process>,
+    /// fcntl record and OFD locks of every file.
+    locks: locks::LockTable,
     /// Ended processes not yet reaped by their parent.
     zombies: BTreeMap<i32, Zombie>,
     next_pid: i32,
@@ -160,6 +164,7 @@ impl Kernel {
             vfs,
             clock: Clock::new(),
             procs: BTreeMap::new(),
+            locks: locks::LockTable::default(),
             zombies: BTreeMap::new(),
             next_pid: 1,
             init: 0,
@@ -565,6 +570,7 @@ impl Kernel {
             vfs: &self.vfs,
             clock: &self.clock,
             procs: &mut self.procs,
+            locks: &mut self.locks,
             zombies: &mut self.zombies,
             next_pid: &mut self.next_pid,
             init: self.init,

@@ -55,7 +55,7 @@ fn base_dir(sys: &Sys<'_>, dirfd: i32, path: &[u8]) -> Result<String, Errno> {
     }
 }
 
-fn resolve_at(
+pub(super) fn resolve_at(
     sys: &mut Sys<'_>,
     dirfd: i32,
     addr: u64,
@@ -79,7 +79,7 @@ pub(crate) fn resolve(
 }
 
 /// Calls that create, remove or change names fail inside procfs.
-fn not_proc(r: &Resolved) -> Result<(), Errno> {
+pub(super) fn not_proc(r: &Resolved) -> Result<(), Errno> {
     if r.proc {
         Err(Errno::EACCES)
     } else {
@@ -272,8 +272,19 @@ fn open_host(sys: &Sys<'_>, r: &Resolved, flags: u32, mode: u32) -> Result<HostF
 }
 
 pub fn close(sys: &mut Sys<'_>, fd: i32) -> SysResult {
+    release_locks(sys, fd);
     sys.p.fds.close(fd)?;
     Ok(0)
+}
+
+/// Closing descriptor `fd` (close, or dup2 over it) releases the process's
+/// POSIX locks on its file (locks_remove_posix()).
+fn release_locks(sys: &mut Sys<'_>, fd: i32) {
+    if let Ok(f) = sys.p.fds.file(fd) {
+        if let Object::Host(h) = &f.borrow().object {
+            sys.locks.release_posix(h.id, sys.p.pid);
+        }
+    }
 }
 
 pub fn dup(sys: &mut Sys<'_>, fd: i32) -> SysResult {
@@ -294,6 +305,9 @@ pub fn dup3(sys: &mut Sys<'_>, old: i32, new: i32, flags: u32) -> SysResult {
         cloexec: flags & oflag::O_CLOEXEC != 0,
     };
     let limit = nofile(sys);
+    if (new as u64) < limit {
+        release_locks(sys, new);
+    }
     sys.p.fds.install_at(new, e, limit)?;
     Ok(new as u64)
 }
@@ -305,6 +319,12 @@ pub fn fcntl(sys: &mut Sys<'_>, fd: i32, cmd: u32, arg: u64) -> SysResult {
     const F_GETFL: u32 = 3;
     const F_SETFL: u32 = 4;
     const F_DUPFD_CLOEXEC: u32 = 1030;
+    const F_GETLK: u32 = 5;
+    const F_SETLK: u32 = 6;
+    const F_SETLKW: u32 = 7;
+    const F_OFD_GETLK: u32 = 36;
+    const F_OFD_SETLK: u32 = 37;
+    const F_OFD_SETLKW: u32 = 38;
     const FD_CLOEXEC: u64 = 1;
     let entry = sys.p.fds.get(fd)?.clone();
     match cmd {
@@ -325,6 +345,9 @@ pub fn fcntl(sys: &mut Sys<'_>, fd: i32, cmd: u32, arg: u64) -> SysResult {
             Ok(0)
         }
         F_GETFL => Ok(entry.file.borrow().flags as u64),
+        F_GETLK | F_SETLK | F_SETLKW | F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW => {
+            record_lock(sys, &entry.file, cmd, arg)
+        }
         F_SETFL => {
             // Only O_APPEND and O_NONBLOCK (and O_ASYNC, O_DIRECT, O_NOATIME) may change.
             let changeable = oflag::O_APPEND | oflag::O_NONBLOCK;
@@ -334,6 +357,117 @@ pub fn fcntl(sys: &mut Sys<'_>, fd: i32, cmd: u32, arg: u64) -> SysResult {
         }
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// fcntl's lock commands on `file` (fs/locks.c: fcntl_getlk(),
+/// fcntl_setlk()), with `struct flock` at `arg` (riscv64: l_type and
+/// l_whence as shorts, l_start, l_len, l_pid; 32 bytes).
+fn record_lock(sys: &mut Sys<'_>, file: &FileRef, cmd: u32, arg: u64) -> SysResult {
+    use crate::locks::{Kind, Owner};
+    const F_RDLCK: i16 = 0;
+    const F_WRLCK: i16 = 1;
+    const F_UNLCK: i16 = 2;
+    let ofd = cmd >= 36;
+    let get = cmd == 5 || cmd == 36;
+    let wait = cmd == 7 || cmd == 38;
+    let mut raw = [0u8; 32];
+    sys.mem().copy_in(arg, &mut raw)?;
+    let l_type = i16::from_le_bytes([raw[0], raw[1]]);
+    let whence = i16::from_le_bytes([raw[2], raw[3]]);
+    let l_start = i64::from_le_bytes(raw[8..16].try_into().unwrap());
+    let l_len = i64::from_le_bytes(raw[16..24].try_into().unwrap());
+    let l_pid = i32::from_le_bytes(raw[24..28].try_into().unwrap());
+    let kind = match l_type {
+        F_RDLCK => Some(Kind::Read),
+        F_WRLCK => Some(Kind::Write),
+        F_UNLCK if !get => None,
+        _ => return Err(Errno::EINVAL),
+    };
+    if ofd && l_pid != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (id, readable, writable, offset) = {
+        let f = file.borrow();
+        let Object::Host(h) = &f.object else {
+            return Err(Errno::EINVAL);
+        };
+        let acc = f.flags & oflag::O_ACCMODE;
+        let base = match whence {
+            0 => 0,
+            1 => f.offset as i64,
+            2 => h.file.metadata()?.len() as i64,
+            _ => return Err(Errno::EINVAL),
+        };
+        (h.id, acc != oflag::O_WRONLY, acc != oflag::O_RDONLY, base)
+    };
+    // flock_to_posix_lock(): the range, inclusive, from start and length.
+    let start = offset.checked_add(l_start).ok_or(Errno::EOVERFLOW)?;
+    let (start, end) = match l_len {
+        0 => (start, u64::MAX as i64),
+        n if n > 0 => (start, start.checked_add(n - 1).ok_or(Errno::EOVERFLOW)?),
+        n => (start.checked_add(n).ok_or(Errno::EINVAL)?, start - 1),
+    };
+    if start < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (start, end) = (
+        start as u64,
+        if end == i64::MAX {
+            u64::MAX
+        } else {
+            end as u64
+        },
+    );
+    let owner = if ofd {
+        crate::locks::ofd_owner(file)
+    } else {
+        Owner::Posix(sys.p.pid)
+    };
+    let (me, procs) = (sys.p.pid, &*sys.procs);
+    sys.locks
+        .purge(&|pid| pid == me || procs.contains_key(&pid));
+    if get {
+        let kind = kind.expect("F_GETLK takes no F_UNLCK");
+        let c = sys.locks.conflict(id, &owner, kind, start, end);
+        let mut out = raw;
+        match c {
+            None => out[0..2].copy_from_slice(&F_UNLCK.to_le_bytes()),
+            Some(c) => {
+                let t = if c.kind == Kind::Read {
+                    F_RDLCK
+                } else {
+                    F_WRLCK
+                };
+                let len = if c.end == u64::MAX {
+                    0
+                } else {
+                    c.end - c.start + 1
+                };
+                out[0..2].copy_from_slice(&t.to_le_bytes());
+                out[2..4].copy_from_slice(&0i16.to_le_bytes());
+                out[8..16].copy_from_slice(&c.start.to_le_bytes());
+                out[16..24].copy_from_slice(&len.to_le_bytes());
+                out[24..28].copy_from_slice(&c.pid.to_le_bytes());
+            }
+        }
+        sys.mem().copy_out(arg, &out)?;
+        return Ok(0);
+    }
+    match kind {
+        Some(Kind::Read) if !readable => return Err(Errno::EBADF),
+        Some(Kind::Write) if !writable => return Err(Errno::EBADF),
+        _ => {}
+    }
+    if let Some(k) = kind {
+        if sys.locks.conflict(id, &owner, k, start, end).is_some() {
+            if wait {
+                sys.block = true;
+            }
+            return Err(Errno::EAGAIN);
+        }
+    }
+    sys.locks.set(id, owner, kind, start, end);
+    Ok(0)
 }
 
 pub fn ioctl(sys: &mut Sys<'_>, fd: i32, req: u32, arg: u64) -> SysResult {
@@ -391,12 +525,75 @@ fn rw_len(len: u64) -> usize {
     len.min(MAX_RW) as usize
 }
 
+/// The page-cache identity of a host file.
+fn host_id(file: &FileRef) -> Option<(u64, u64)> {
+    match &file.borrow().object {
+        Object::Host(h) => Some(h.id),
+        _ => None,
+    }
+}
+
+/// read(2) and write(2) see the page cache, as in Linux: where it holds a
+/// page of the file (mapped by some process, perhaps written through a
+/// shared mapping and not yet written back), that page *is* the file's
+/// contents. Reads take those bytes from the frame, writes go into it as
+/// well as to the host file.
+fn read_through_cache(pm: &cowix_mm::PhysMem, id: (u64, u64), start: u64, buf: &mut [u8]) {
+    each_cached_page(pm, id, start, buf.len(), |frame, page_off, at, n| {
+        buf[at..at + n].copy_from_slice(&pm.bytes(frame)[page_off..page_off + n]);
+    });
+}
+
+fn write_through_cache(pm: &mut cowix_mm::PhysMem, id: (u64, u64), start: u64, data: &[u8]) {
+    let mut hits = Vec::new();
+    each_cached_page(pm, id, start, data.len(), |frame, page_off, at, n| {
+        hits.push((frame, page_off, at, n));
+    });
+    for (frame, page_off, at, n) in hits {
+        pm.bytes_mut(frame)[page_off..page_off + n].copy_from_slice(&data[at..at + n]);
+    }
+}
+
+/// Calls `f(frame, offset in page, offset in buffer, length)` for each
+/// cached page of file `id` overlapping `[start, start + len)`.
+fn each_cached_page(
+    pm: &cowix_mm::PhysMem,
+    id: (u64, u64),
+    start: u64,
+    len: usize,
+    mut f: impl FnMut(cowix_mm::FrameId, usize, usize, usize),
+) {
+    const PAGE: u64 = cowix_mm::PAGE_SIZE;
+    let cache = pm.page_cache();
+    if cache.is_empty() {
+        return;
+    }
+    let end = start + len as u64;
+    let mut at = start;
+    while at < end {
+        let page_off = at % PAGE;
+        let n = (PAGE - page_off).min(end - at);
+        if let Some(cp) = cache.lookup(id, at / PAGE) {
+            f(
+                cp.frame,
+                page_off as usize,
+                (at - start) as usize,
+                n as usize,
+            );
+        }
+        at += n;
+    }
+}
+
 /// Reads from `file` into `data`; an empty pipe with writers left blocks the
 /// caller (`sys.block`) unless the description is O_NONBLOCK.
 fn read_file(sys: &mut Sys<'_>, file: &FileRef, data: &mut [u8]) -> Result<usize, Errno> {
     let offset = file.borrow().offset;
     refresh_proc(sys, file, offset)?;
     let r = file.borrow_mut().read(data);
+    if let (Ok(n), Some(id)) = (r, host_id(file)) {
+        read_through_cache(sys.pm, id, offset, &mut data[..n]);
+    }
     let f = file.borrow();
     if r == Err(Errno::EAGAIN) && f.is_pipe() && f.flags & oflag::O_NONBLOCK == 0 {
         sys.block = true;
@@ -414,7 +611,13 @@ fn write_file(sys: &mut Sys<'_>, file: &FileRef, data: &[u8]) -> Result<usize, E
         (f.is_pipe(), f.flags & oflag::O_NONBLOCK != 0)
     };
     if !pipe {
-        return file.borrow_mut().write(data);
+        let n = file.borrow_mut().write(data)?;
+        if let Some(id) = host_id(file) {
+            // The offset moved past what was written (at the end with O_APPEND).
+            let start = file.borrow().offset - n as u64;
+            write_through_cache(sys.pm, id, start, &data[..n]);
+        }
+        return Ok(n);
     }
     let done = sys.p.write_done.min(data.len());
     let r = file.borrow_mut().write(&data[done..]);
@@ -618,6 +821,9 @@ pub fn pread64(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64, off: u64) -> SysR
     refresh_proc(sys, &file, off)?;
     let mut data = vec![0u8; rw_len(len)];
     let n = file.borrow_mut().pread(&mut data, off)?;
+    if let Some(id) = host_id(&file) {
+        read_through_cache(sys.pm, id, off, &mut data[..n]);
+    }
     sys.copy_out_reclaiming(buf, &data[..n])?;
     Ok(n as u64)
 }
@@ -627,6 +833,9 @@ pub fn pwrite64(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64, off: u64) -> Sys
     let mut data = vec![0u8; rw_len(len)];
     sys.mem().copy_in(buf, &mut data)?;
     let n = file.borrow_mut().pwrite(&data, off)?;
+    if let Some(id) = host_id(&file) {
+        write_through_cache(sys.pm, id, off, &data[..n]);
+    }
     Ok(n as u64)
 }
 
@@ -1087,6 +1296,262 @@ pub fn statx(
     put(136, dmaj as u64, 4);
     put(140, dmin as u64, 4);
     sys.mem().copy_out(buf, &b)?;
+    Ok(0)
+}
+
+/// Reads `off` (a guest `loff_t *`, or 0 for "use and move the file's own
+/// offset").
+fn offset_arg(sys: &mut Sys<'_>, ptr: u64, file: &FileRef) -> Result<u64, Errno> {
+    if ptr == 0 {
+        return Ok(file.borrow().offset);
+    }
+    let mut raw = [0u8; 8];
+    sys.mem().copy_in(ptr, &mut raw)?;
+    let v = i64::from_le_bytes(raw);
+    if v < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(v as u64)
+}
+
+/// Moves the offset after a copy: through the pointer, or the file's own.
+fn offset_done(sys: &mut Sys<'_>, ptr: u64, file: &FileRef, at: u64) -> Result<(), Errno> {
+    if ptr == 0 {
+        file.borrow_mut().offset = at;
+        Ok(())
+    } else {
+        sys.mem().copy_out(ptr, &at.to_le_bytes())
+    }
+}
+
+/// A regular host file open for reading (sendfile's and copy_file_range's
+/// source must be one: mmap-able, in Linux's words).
+fn regular_source(file: &FileRef) -> Result<(), Errno> {
+    let f = file.borrow();
+    match &f.object {
+        Object::Host(h) if h.file.metadata()?.is_file() => {}
+        Object::Host(_) => return Err(Errno::EINVAL),
+        _ => return Err(Errno::EINVAL),
+    }
+    if f.flags & oflag::O_ACCMODE == oflag::O_WRONLY {
+        return Err(Errno::EBADF);
+    }
+    Ok(())
+}
+
+/// sendfile(out_fd, in_fd, offset, count): copies from a regular file to
+/// any writable file or pipe. Bytes read but not taken by a full pipe are
+/// not lost: the source offset moves by what was written.
+pub fn sendfile(sys: &mut Sys<'_>, out_fd: i32, in_fd: i32, off: u64, count: u64) -> SysResult {
+    let input = sys.p.fds.file(in_fd)?;
+    let output = sys.p.fds.file(out_fd)?;
+    regular_source(&input)?;
+    if output.borrow().flags & oflag::O_APPEND != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut at = offset_arg(sys, off, &input)?;
+    let want = rw_len(count);
+    let mut buf = vec![0u8; want.min(1 << 16)];
+    let mut done = 0usize;
+    while done < want {
+        let n = (want - done).min(buf.len());
+        let got = input.borrow_mut().pread(&mut buf[..n], at)?;
+        if got == 0 {
+            break;
+        }
+        if let Some(id) = host_id(&input) {
+            read_through_cache(sys.pm, id, at, &mut buf[..got]);
+        }
+        let put = match write_file(sys, &output, &buf[..got]) {
+            Ok(k) => k,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => 0,
+        };
+        if sys.block {
+            // A full pipe: what went in counts, the caller retries the rest.
+            if done + put > 0 {
+                sys.block = false;
+                sys.p.write_done = 0;
+            }
+            at += put as u64;
+            done += put;
+            break;
+        }
+        at += put as u64;
+        done += put;
+        if put < got {
+            break;
+        }
+    }
+    offset_done(sys, off, &input, at)?;
+    Ok(done as u64)
+}
+
+/// copy_file_range(fd_in, off_in, fd_out, off_out, len, flags): between
+/// regular files; overlapping ranges of one file are EINVAL.
+pub fn copy_file_range(
+    sys: &mut Sys<'_>,
+    fd_in: i32,
+    off_in: u64,
+    fd_out: i32,
+    off_out: u64,
+    len: u64,
+    flags: u32,
+) -> SysResult {
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let input = sys.p.fds.file(fd_in)?;
+    let output = sys.p.fds.file(fd_out)?;
+    regular_source(&input)?;
+    let (same, out_ok) = {
+        let (i, o) = (input.borrow(), output.borrow());
+        let same = match (&i.object, &o.object) {
+            (Object::Host(a), Object::Host(b)) => a.id == b.id,
+            _ => false,
+        };
+        let ok =
+            matches!(&o.object, Object::Host(h) if h.file.metadata().is_ok_and(|m| m.is_file()));
+        if o.flags & oflag::O_ACCMODE == oflag::O_RDONLY {
+            return Err(Errno::EBADF);
+        }
+        if o.flags & oflag::O_APPEND != 0 {
+            return Err(Errno::EBADF);
+        }
+        (same, ok)
+    };
+    if !out_ok {
+        return Err(Errno::EINVAL);
+    }
+    let mut src = offset_arg(sys, off_in, &input)?;
+    let mut dst = offset_arg(sys, off_out, &output)?;
+    let len = rw_len(len) as u64;
+    if same && src < dst + len && dst < src + len {
+        return Err(Errno::EINVAL);
+    }
+    let mut buf = vec![0u8; (len as usize).min(1 << 16)];
+    let mut done = 0u64;
+    while done < len {
+        let n = ((len - done) as usize).min(buf.len());
+        let got = input.borrow_mut().pread(&mut buf[..n], src)?;
+        if got == 0 {
+            break;
+        }
+        if let Some(id) = host_id(&input) {
+            read_through_cache(sys.pm, id, src, &mut buf[..got]);
+        }
+        let put = output.borrow_mut().pwrite(&buf[..got], dst)?;
+        if let Some(id) = host_id(&output) {
+            write_through_cache(sys.pm, id, dst, &buf[..put]);
+        }
+        src += put as u64;
+        dst += put as u64;
+        done += put as u64;
+        if put < got {
+            break;
+        }
+    }
+    offset_done(sys, off_in, &input, src)?;
+    offset_done(sys, off_out, &output, dst)?;
+    Ok(done)
+}
+
+/// memfd_create(name, flags): an anonymous file, read-write, shown as
+/// `/memfd:NAME (deleted)`. It lives in an unlinked host temporary file,
+/// so it can be mapped shared through the page cache like any file.
+pub fn memfd_create(sys: &mut Sys<'_>, name: u64, flags: u32) -> SysResult {
+    const MFD_CLOEXEC: u32 = 1;
+    const MFD_ALLOW_SEALING: u32 = 2;
+    const MFD_NOEXEC_SEAL: u32 = 8;
+    const MFD_EXEC: u32 = 0x10;
+    if flags & !(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL | MFD_EXEC) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let name = sys.mem().read_cstr(name, 250).map_err(|e| {
+        if e == Errno::ENAMETOOLONG {
+            Errno::EINVAL
+        } else {
+            e
+        }
+    })?;
+    if name.len() > 249 {
+        return Err(Errno::EINVAL);
+    }
+    let dir = std::env::temp_dir();
+    let fd = rustix::fs::openat(
+        rustix::fs::CWD,
+        &dir,
+        rustix::fs::OFlags::TMPFILE | rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    );
+    let file = match fd {
+        Ok(fd) => std::fs::File::from(fd),
+        Err(_) => {
+            // No O_TMPFILE on the host's temp dir: create, then unlink.
+            let path = dir.join(format!(
+                "cowix-memfd-{}-{}",
+                std::process::id(),
+                sys.clock.monotonic_ns()
+            ));
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)?;
+            std::fs::remove_file(&path)?;
+            f
+        }
+    };
+    let host = HostFile::new(file)?;
+    let path = format!("/memfd:{} (deleted)", String::from_utf8_lossy(&name));
+    let of = OpenFile::new(Object::Host(Rc::new(host)), oflag::O_RDWR, path);
+    let limit = nofile(sys);
+    let entry = FdEntry {
+        file: of,
+        cloexec: flags & MFD_CLOEXEC != 0,
+    };
+    Ok(sys.p.fds.install(entry, 0, limit)? as u64)
+}
+
+/// flock(fd, operation): whole-file locks owned by the open file
+/// description, in their own space apart from fcntl's (fs/locks.c).
+pub fn flock(sys: &mut Sys<'_>, fd: i32, op: u32) -> SysResult {
+    use crate::locks::Kind;
+    const LOCK_SH: u32 = 1;
+    const LOCK_EX: u32 = 2;
+    const LOCK_NB: u32 = 4;
+    const LOCK_UN: u32 = 8;
+    const LOCK_MAND: u32 = 32;
+    let file = sys.p.fds.file(fd)?;
+    let id = match &file.borrow().object {
+        // flock's lock space: the file's identity with the top bit set.
+        Object::Host(h) => (h.id.0 | 1 << 63, h.id.1),
+        _ => return Err(Errno::EINVAL),
+    };
+    if op & LOCK_MAND != 0 {
+        // Long deprecated: Linux ignores it and succeeds.
+        return Ok(0);
+    }
+    let kind = match op & !LOCK_NB {
+        LOCK_SH => Some(Kind::Read),
+        LOCK_EX => Some(Kind::Write),
+        LOCK_UN => None,
+        _ => return Err(Errno::EINVAL),
+    };
+    let owner = crate::locks::ofd_owner(&file);
+    let (me, procs) = (sys.p.pid, &*sys.procs);
+    sys.locks
+        .purge(&|pid| pid == me || procs.contains_key(&pid));
+    if let Some(k) = kind {
+        if sys.locks.conflict(id, &owner, k, 0, u64::MAX).is_some() {
+            if op & LOCK_NB == 0 {
+                sys.block = true;
+            }
+            return Err(Errno::EAGAIN);
+        }
+    }
+    sys.locks.set(id, owner, kind, 0, u64::MAX);
     Ok(0)
 }
 

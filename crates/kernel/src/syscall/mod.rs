@@ -7,8 +7,10 @@
 //! generic table (include/uapi/asm-generic/unistd.h); all are listed in
 //! [`NAMES`], and an unknown number returns ENOSYS.
 
+mod cpu;
 mod fs;
 mod mem;
+mod names;
 mod proc;
 mod task;
 mod time;
@@ -34,6 +36,8 @@ pub(crate) struct Sys<'a> {
     pub clock: &'a Clock,
     /// Every other live process (the caller is not among them).
     pub procs: &'a mut BTreeMap<i32, Process>,
+    /// fcntl byte-range locks, shared by every process.
+    pub locks: &'a mut crate::locks::LockTable,
     pub zombies: &'a mut BTreeMap<i32, Zombie>,
     pub next_pid: &'a mut i32,
     /// The process that plays init.
@@ -141,6 +145,27 @@ pub const NAMES: &[(u64, &str)] = &[
     (293, "rseq"),
     (435, "clone3"),
     (439, "faccessat2"),
+    (32, "flock"),
+    (36, "symlinkat"),
+    (37, "linkat"),
+    (38, "renameat"),
+    (276, "renameat2"),
+    (43, "statfs"),
+    (44, "fstatfs"),
+    (45, "truncate"),
+    (50, "fchdir"),
+    (52, "fchmod"),
+    (53, "fchmodat"),
+    (452, "fchmodat2"),
+    (54, "fchownat"),
+    (55, "fchown"),
+    (88, "utimensat"),
+    (71, "sendfile"),
+    (285, "copy_file_range"),
+    (279, "memfd_create"),
+    (122, "sched_setaffinity"),
+    (123, "sched_getaffinity"),
+    (168, "getcpu"),
 ];
 
 /// The name of syscall `nr`, if cowix knows it.
@@ -231,6 +256,35 @@ pub(crate) fn dispatch(sys: &mut Sys<'_>, nr: u64, a: [u64; 6]) -> u64 {
         227 => mem::msync(sys, a[0], a[1], a[2] as u32),
         232 => mem::mincore(sys, a[0], a[1], a[2]),
         233 => mem::madvise(sys, a[0], a[1], a[2] as u32),
+        32 => fs::flock(sys, a[0] as i32, a[1] as u32),
+        36 => names::symlinkat(sys, a[0], a[1] as i32, a[2]),
+        37 => names::linkat(sys, a[0] as i32, a[1], a[2] as i32, a[3], a[4] as u32),
+        38 => names::renameat2(sys, a[0] as i32, a[1], a[2] as i32, a[3], 0),
+        276 => names::renameat2(sys, a[0] as i32, a[1], a[2] as i32, a[3], a[4] as u32),
+        43 => names::statfs(sys, a[0], a[1]),
+        44 => names::fstatfs(sys, a[0] as i32, a[1]),
+        45 => names::truncate(sys, a[0], a[1]),
+        50 => names::fchdir(sys, a[0] as i32),
+        52 => names::fchmod(sys, a[0] as i32, a[1] as u32),
+        53 => names::fchmodat(sys, a[0] as i32, a[1], a[2] as u32, 0),
+        452 => names::fchmodat(sys, a[0] as i32, a[1], a[2] as u32, a[3] as u32),
+        54 => names::fchownat(
+            sys,
+            a[0] as i32,
+            a[1],
+            a[2] as u32,
+            a[3] as u32,
+            a[4] as u32,
+        ),
+        55 => names::fchown(sys, a[0] as i32, a[1] as u32, a[2] as u32),
+        88 => names::utimensat(sys, a[0] as i32, a[1], a[2], a[3] as u32),
+        71 => fs::sendfile(sys, a[0] as i32, a[1] as i32, a[2], a[3]),
+        285 => fs::copy_file_range(sys, a[0] as i32, a[1], a[2] as i32, a[3], a[4], a[5] as u32),
+        279 => fs::memfd_create(sys, a[0], a[1] as u32),
+        258 => cpu::riscv_hwprobe(sys, a[0], a[1], a[2], a[3], a[4] as u32),
+        122 => cpu::sched_setaffinity(sys, a[0] as i32, a[1], a[2]),
+        123 => cpu::sched_getaffinity(sys, a[0] as i32, a[1], a[2]),
+        168 => cpu::getcpu(sys, a[0], a[1]),
         _ => Err(Errno::ENOSYS),
     };
     match r {
