@@ -112,32 +112,30 @@ impl AddressSpace {
             .collect();
         let mut protected = false;
         for vma in targets {
-            let Backing::File { file, .. } = &vma.backing else {
+            let Backing::File { file, offset } = &vma.backing else {
                 continue;
             };
             let (start, stop) = (vma.start.max(addr), vma.end.min(end));
-            let mut va = start;
-            while va < stop {
-                let (_, index) = vma.file_page(va).expect("msync: file vma");
-                if pm
-                    .page_cache()
-                    .lookup(file.id(), index)
-                    .is_some_and(|p| p.dirty)
-                {
-                    let mine = match pagetable::walk(pm, self.root, va) {
-                        Some(slot) => {
-                            let pte = pagetable::read_pte(pm, slot);
-                            if pte.is_present() && pte.has(Pte::W) {
-                                pagetable::write_pte(pm, slot, pte.without(Pte::W | Pte::D));
-                                protected = true;
-                            }
-                            u32::from(pte.is_present())
-                        }
-                        None => 0,
-                    };
-                    let _ = pm.writeback_page(&**file, index, mine);
+            let first = (offset + (start - vma.start)) / PAGE_SIZE;
+            let last = first + (stop - start) / PAGE_SIZE - 1;
+            // Only the cached pages: a huge mapping of a small file costs little.
+            for (index, page) in pm.cache.file_pages(file.id(), first, last) {
+                if !page.dirty {
+                    continue;
                 }
-                va += PAGE_SIZE;
+                let va = vma.start + (index * PAGE_SIZE - offset);
+                let mine = match pagetable::walk(pm, self.root, va) {
+                    Some(slot) => {
+                        let pte = pagetable::read_pte(pm, slot);
+                        if pte.is_present() && pte.has(Pte::W) {
+                            pagetable::write_pte(pm, slot, pte.without(Pte::W | Pte::D));
+                            protected = true;
+                        }
+                        u32::from(pte.is_present())
+                    }
+                    None => 0,
+                };
+                let _ = pm.writeback_page(&**file, index, mine);
             }
         }
         if protected {

@@ -229,11 +229,27 @@ pub fn msync(sys: &mut Sys<'_>, addr: u64, len: u64, flags: u32) -> SysResult {
 /// mincore(2) (mm/mincore.c): one byte per page of `[addr, addr + len)`,
 /// 1 if resident. EINVAL for an unaligned start, ENOMEM for a range with
 /// unmapped pages or beyond user space, EFAULT if `vec` cannot be written.
+/// Done in chunks of 4096 pages, as Linux does, so a huge range costs no
+/// huge host buffer (the chunks before an unmapped page are written).
 pub fn mincore(sys: &mut Sys<'_>, addr: u64, len: u64, vec: u64) -> SysResult {
+    const CHUNK: u64 = 4096 * PAGE_SIZE;
     if addr % PAGE_SIZE != 0 {
         return Err(Errno::EINVAL);
     }
-    let bytes = sys.p.mm.mincore(sys.pm, addr, len).map_err(mm_errno)?;
-    sys.mem().copy_out(vec, &bytes)?;
+    let len = page_len(len)?;
+    let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+    if end > cowix_mm::USER_TOP {
+        return Err(Errno::ENOMEM);
+    }
+    let mut at = addr;
+    while at < end {
+        let n = (end - at).min(CHUNK);
+        let bytes = sys.p.mm.mincore(sys.pm, at, n).map_err(mm_errno)?;
+        let out = vec
+            .checked_add((at - addr) / PAGE_SIZE)
+            .ok_or(Errno::EFAULT)?;
+        sys.mem().copy_out(out, &bytes)?;
+        at += n;
+    }
     Ok(0)
 }
