@@ -140,3 +140,42 @@ fn the_oom_killer_picks_the_biggest_process_and_the_others_go_on() {
         "{err}"
     );
 }
+
+/// Debian's busybox: a pipeline whose sort needs more than 1 MiB of memory
+/// finishes with swap (same output as with room to spare) and is OOM-killed
+/// without.
+#[test]
+fn busybox_sort_runs_in_one_mebibyte_with_swap() {
+    let root = busybox_root().expect("scripts/fetch-debian busybox-static failed");
+    let run = |memory: &[&str]| {
+        let mut args = vec!["run", "--stats"];
+        args.extend_from_slice(memory);
+        let root = root.to_str().unwrap();
+        args.extend_from_slice(&[
+            "--root",
+            root,
+            "--env",
+            "PATH=/usr/bin:/bin",
+            "--cwd",
+            "/",
+            "--",
+            "/usr/bin/busybox",
+            "sh",
+            "-c",
+            "busybox seq 1 20000 | busybox sort -rn | busybox head -1",
+        ]);
+        cowix(&args)
+    };
+    let o = run(&["--memory", "1M", "--swap", "16M"]);
+    let err = stderr(&o);
+    assert_eq!(stdout(&o), "20000\n", "{err}");
+    assert!(stat_value(&err, "pages out") > 0, "{err}");
+    assert!(stat_value(&err, "frames: peak") <= 1024, "{err}");
+    let o = run(&["--memory", "1M"]);
+    let err = stderr(&o);
+    assert_eq!(stdout(&o), "", "{err}");
+    assert!(
+        err.contains("cowix: out of memory: killed process"),
+        "{err}"
+    );
+}
