@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use common::*;
+use cowix_mm::FileSource as _;
 use cowix_mm::{
     check_invariants, reclaim, Access, AddressSpace, Backing, FaultError, FrameId, MapFlags,
     PhysMem, Prot, SegvCode, SwapFile, VmaName, PAGE_SIZE,
@@ -423,6 +424,20 @@ impl World {
             );
             return;
         }
+        // Bytes past end of file in a file's last page are never written
+        // back, so they read as zeros again once the page was evicted (as in
+        // Linux): the model does not write there.
+        let len = match &proc.model[&page].content {
+            Content::View { obj, index } => match &self.objects.objects[*obj] {
+                Object::File(file) => {
+                    let eof = file.data.len() as u64;
+                    let in_file = eof.saturating_sub(index * PAGE_SIZE).min(PAGE_SIZE) as usize;
+                    len.min(in_file.saturating_sub(offset))
+                }
+                Object::SharedAnon => len,
+            },
+            _ => len,
+        };
         let data: Vec<u8> = (0..len).map(|_| self.rng.next() as u8).collect();
         self.pm.bytes_mut(frame)[offset..offset + len].copy_from_slice(&data);
         let entry = proc.model.get_mut(&page).unwrap();
@@ -487,6 +502,20 @@ impl World {
         }
         check_invariants(&self.pm, &[]);
         assert_eq!(self.pm.swap_info().used_slots, 0, "a swap slot leaked");
+        // Every write through a shared mapping reached the file (write-back
+        // at munmap, exit, reclaim), up to end of file.
+        for (&(obj, index), bytes) in &self.objects.written {
+            let Object::File(file) = &self.objects.objects[obj] else {
+                continue;
+            };
+            let mut on_disk = vec![0u8; PAGE];
+            let n = file.read_at(index * PAGE_SIZE, &mut on_disk).unwrap();
+            assert_eq!(
+                &on_disk[..n],
+                &bytes[..n],
+                "file {obj} page {index} was not written back"
+            );
+        }
         self.pm.drop_clean_cache();
         let dirty = self
             .pm
