@@ -259,6 +259,7 @@ impl World {
             30..=84 => self.op_access(p),
             85..=91 => self.op_fork(p),
             92..=95 => self.op_exit(p),
+            98 => self.op_msync(p),
             96 | 97 if self.swap => {
                 let want = 1 + self.rng.below(40);
                 self.reclaim(want);
@@ -448,6 +449,21 @@ impl World {
                 self.objects.written.insert((*obj, *index), bytes);
             }
             _ => entry.content = Content::Owned(bytes),
+        }
+    }
+
+    /// msync of a random range: ENOMEM exactly when a page is unmapped.
+    /// The contents the model expects do not change.
+    fn op_msync(&mut self, p: usize) {
+        let start = self.target(p, 60);
+        let npages = 1 + self.rng.below(6);
+        let proc = &mut self.procs[p];
+        let result = proc.asp.msync(&mut self.pm, start, npages * PAGE_SIZE);
+        let all_mapped = (0..npages).all(|i| proc.model.contains_key(&(start + i * PAGE_SIZE)));
+        if all_mapped {
+            assert_eq!(result, Ok(()), "step {}: msync at {start:#x}", self.steps);
+        } else {
+            assert_eq!(result, Err(cowix_mm::MmError::NoMemory));
         }
     }
 
