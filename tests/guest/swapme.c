@@ -71,9 +71,16 @@ int main(int argc, char **argv)
 	munmap(b, 1 << 20);
 	close(z);
 	if (do_fork) {
+		/* One page every 2 MiB of 256 MiB: the child needs 128 more page
+		 * tables than the pages it shares, when memory is already full. */
+		char *sparse = mmap(0, 256 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (sparse == MAP_FAILED)
+			return 2;
+		for (size_t off = 0; off < (256 << 20); off += 2 << 20)
+			sparse[off] = 1;
 		pid_t pid = fork();
 		if (pid < 0) {
-			perror("fork");
+			printf("swapme: fork: %m\n");
 			return 2;
 		}
 		if (pid == 0) {

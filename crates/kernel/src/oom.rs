@@ -116,6 +116,20 @@ fn oom_line(p: &Process, u: &cowix_mm::MemUsage) -> String {
 }
 
 impl crate::syscall::Sys<'_> {
+    /// Reclaims `want` frames over every live process (the caller's memory
+    /// included), for a syscall whose allocation found no frame. Returns
+    /// the frames freed.
+    pub(crate) fn reclaim(&mut self, want: u64) -> u64 {
+        let mut spaces: Vec<&mut AddressSpace> = vec![&mut self.p.mm];
+        spaces.extend(
+            self.procs
+                .values_mut()
+                .filter(|q| q.exit.is_none())
+                .map(|q| &mut q.mm),
+        );
+        cowix_mm::reclaim(self.pm, &mut spaces, want)
+    }
+
     /// copy_out that reclaims when a page of the destination needs a frame
     /// and none is free, as Linux's allocator reclaims inside
     /// copy_to_user(): page by page, so a page already written may be
@@ -130,14 +144,7 @@ impl crate::syscall::Sys<'_> {
             match self.mem().copy_out(at, &data[done..done + n]) {
                 Ok(()) => done += n,
                 Err(Errno::ENOMEM) => {
-                    let mut spaces: Vec<&mut AddressSpace> = vec![&mut self.p.mm];
-                    spaces.extend(
-                        self.procs
-                            .values_mut()
-                            .filter(|q| q.exit.is_none())
-                            .map(|q| &mut q.mm),
-                    );
-                    if cowix_mm::reclaim(self.pm, &mut spaces, RECLAIM_BATCH) == 0 {
+                    if self.reclaim(RECLAIM_BATCH) == 0 {
                         return Err(Errno::ENOMEM);
                     }
                 }

@@ -59,7 +59,16 @@ pub fn clone(
         let placeholder = AddressSpace::new(sys.pm).map_err(|_| Errno::ENOMEM)?;
         mem::replace(&mut sys.p.mm, placeholder)
     } else {
-        sys.p.mm.fork_cow(sys.pm).map_err(|_| Errno::ENOMEM)?
+        // Out of frames for the child's tables: reclaim and retry (fork is
+        // all or nothing), while reclaim finds something.
+        let mut tries = 0;
+        loop {
+            match sys.p.mm.fork_cow(sys.pm) {
+                Ok(mm) => break mm,
+                Err(_) if tries < 16 && sys.reclaim(256) > 0 => tries += 1,
+                Err(_) => return Err(Errno::ENOMEM),
+            }
+        }
     };
     *sys.next_pid += 1;
     let parent = &mut *sys.p;
