@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cowix_kernel::{Config, ExecError, Kernel};
+use cowix_kernel::{Config, ExecError, ForkMode, Kernel};
 
 /// Exit status when PROGRAM does not exist (as a shell reports it).
 const EXIT_NOT_FOUND: u8 = 127;
@@ -63,9 +63,14 @@ struct RunArgs {
     /// created (so it never outlives cowix).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     swap: Option<u64>,
+    /// How fork builds the child's memory: copy (eager copy of every
+    /// private page), cow (copy-on-write), share-tables (copy-on-write
+    /// sharing the leaf page tables too).
+    #[arg(long, value_name = "MODE", default_value = "cow")]
+    fork_mode: String,
 
     /// Print a table of counters at exit on stderr: guest instructions and
-    /// speed, faults by kind, frames.
+    /// speed, faults by kind, forks (mode, count, host time), frames.
     #[arg(long)]
     stats: bool,
 
@@ -145,12 +150,20 @@ fn guest_cwd(root: &Path, explicit: Option<String>) -> String {
 }
 
 fn run(args: RunArgs) -> ExitCode {
+    let fork_mode = match args.fork_mode.parse::<ForkMode>() {
+        Ok(mode) => mode,
+        Err(why) => {
+            eprintln!("cowix: --fork-mode: {why}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let cwd = guest_cwd(&args.root, args.cwd);
     let config = Config {
         root: args.root.clone(),
         cwd,
         memory: args.memory,
         swap: args.swap.unwrap_or(0),
+        fork_mode,
     };
     let mut kernel = match Kernel::new(config) {
         Ok(k) => k,
@@ -222,11 +235,27 @@ fn print_stats(kernel: &Kernel, wall: std::time::Duration) {
     eprintln!("          stack grow   {:>14}", f.stack_growth);
     eprintln!("          SIGSEGV      {:>14}", f.segv);
     eprintln!("          swap-in      {:>14}", f.swap_in);
+    eprintln!("  fork mode            {:>14}", m.fork_mode.name());
+    eprintln!("  forks                {:>14}", m.forks);
+    if let Some(per_fork) = m.fork_ns.checked_div(m.forks) {
+        eprintln!("  host time per fork   {per_fork:>14} ns");
+    }
+    if m.leaf_tables_shared > 0 {
+        eprintln!("  leaf tables: shared  {:>14}", m.leaf_tables_shared);
+        eprintln!("               copied  {:>14}", m.leaf_table_copies);
+        eprintln!("               dropped {:>14}", m.leaf_table_drops);
+    }
     eprintln!(
         "  frames: peak         {:>14} KiB",
         kib(m.peak_frames_in_use)
     );
     eprintln!("          in use       {:>14} KiB", kib(m.frames_in_use));
+    let meta = kernel.peak_metadata_bytes();
+    eprintln!(
+        "  metadata (peak)      {:>14} KiB  {:.2}% of peak guest memory",
+        meta / 1024,
+        meta as f64 * 100.0 / (m.peak_frames_in_use.max(1) * 4096) as f64
+    );
     eprintln!(
         "          page cache   {:>14} KiB",
         kib(m.page_cache_frames)

@@ -1,17 +1,20 @@
 //! Sending signals, and delivering them to guest handlers as riscv64 Linux
 //! does (kernel/signal.c, arch/riscv/kernel/signal.c).
 //!
-//! A signal is *sent* ([`send`]): thrown away if ignored, the process ended
-//! at once if the default action kills and it is not blocked, else marked
-//! pending with its siginfo. Pending signals are *delivered* at every return
-//! to user mode ([`handle_signals`]): a handler gets a `struct rt_sigframe`
+//! A signal is *sent* to a thread group ([`send`], kill) or to one thread
+//! ([`send_thread`], tgkill, faults): thrown away if ignored, the whole
+//! group ended at once if the default action kills and a thread that could
+//! take it does not block it, else marked pending with its siginfo (in the
+//! group's shared queue or the thread's own). Pending signals are
+//! *delivered* at every return to user mode ([`handle_signals`]) of a
+//! thread not blocking them: a handler gets a `struct rt_sigframe`
 //! pushed on its stack (or the alternate stack) and runs with `ra` at the
 //! `[vdso]` trampoline, whose `rt_sigreturn` ([`sigreturn`]) restores the
 //! interrupted state.
 
 use cowix_mm::PhysMem;
 
-use crate::process::{ExitStatus, Process};
+use crate::process::{ExitStatus, Process, Thread};
 use crate::signal::{
     self, bit, sig, DefaultAction, SigInfo, FRAME_FCSR, FRAME_FREGS, FRAME_INFO, FRAME_REGS,
     FRAME_SIZE, FRAME_UC, FRAME_UC_SIGMASK, FRAME_UC_STACK, SA_NODEFER, SA_ONSTACK, SA_RESETHAND,
@@ -36,57 +39,99 @@ fn die(p: &mut Process, n: u8, why: Option<String>) -> bool {
     true
 }
 
-/// Sends `info.signo` to `p` (send_signal + complete_signal).
-pub(crate) fn send(p: &mut Process, info: SigInfo) {
+/// Sends process-directed `info.signo` to group `p` (send_signal +
+/// complete_signal); `running` is its thread taken out for its turn, if
+/// any. It kills the group at once if its action is the default fatal one
+/// and some thread does not block it; else it waits in the group's queue
+/// for a thread that does not block it.
+pub(crate) fn send(p: &mut Process, running: Option<&Thread>, info: SigInfo) {
     let n = info.signo;
+    let blocked_by_all = running
+        .into_iter()
+        .chain(p.threads.values())
+        .all(|t| t.signals.blocked & bit(n) != 0);
+    if fatal_now(p, n, blocked_by_all, &info) {
+        return;
+    }
+    p.signals.shared.add(info);
+}
+
+/// Sends thread-directed `info.signo` to thread `t` of group `p` (tkill,
+/// tgkill). A fatal one still kills the whole group.
+pub(crate) fn send_thread(p: &mut Process, t: &mut Thread, info: SigInfo) {
+    let blocked = t.signals.blocked & bit(info.signo) != 0;
+    if fatal_now(p, info.signo, blocked, &info) {
+        return;
+    }
+    t.signals.pending.add(info);
+}
+
+/// The part of sending common to both: SIGKILL, and unblocked signals
+/// whose action is to do nothing or to kill, take effect at once. True if
+/// the signal is dealt with (not to be queued).
+fn fatal_now(p: &mut Process, n: u8, blocked: bool, info: &SigInfo) -> bool {
     if n == sig::SIGKILL {
         let why = (info.pid != p.pid).then(|| format!("sent by pid {}", info.pid));
         die(p, n, why);
-        return;
+        return true;
     }
-    let blocked = p.signals.blocked & bit(n) != 0;
     if !blocked && p.signals.ignored(n) {
-        return;
+        return true;
     }
     if !blocked && p.signals.action(n).handler == SIG_DFL {
-        // Fatal: the process ends now. Stop and continue are no-ops in cowix.
+        // Fatal: the group ends now. Stop and continue are no-ops in cowix.
         let why = (info.pid != p.pid && !info.fault).then(|| format!("sent by pid {}", info.pid));
         die(p, n, why);
-        return;
+        return true;
     }
-    p.signals.add_pending(info);
+    false
 }
 
 /// A synchronous fault (force_sig_fault): a blocked or ignored signal is
 /// unblocked and reset to SIG_DFL (force_sig_info_to_task), so it kills:
 /// e.g. a fault inside its own SIGSEGV handler. `what` explains the fault
 /// to the user when it kills.
-pub(crate) fn force_fault(p: &mut Process, info: SigInfo, what: &str) {
+pub(crate) fn force_fault(p: &mut Process, t: &mut Thread, info: SigInfo, what: &str) {
     let n = info.signo;
     let i = (n - 1) as usize;
-    let blocked = p.signals.blocked & bit(n) != 0;
+    let blocked = t.signals.blocked & bit(n) != 0;
     if blocked || p.signals.actions[i].handler == SIG_IGN {
         p.signals.actions[i].handler = SIG_DFL;
-        p.signals.blocked &= !bit(n);
+        t.signals.blocked &= !bit(n);
     }
     if p.signals.actions[i].handler == SIG_DFL {
         die(p, n, Some(what.to_string()));
     } else {
-        p.signals.add_pending(info);
+        t.signals.pending.add(info);
     }
+}
+
+/// Which of the group's pending signals thread `t` takes
+/// (complete_signal's choice of thread): the leader any it does not
+/// block; another thread those the leader blocks (all once the leader has
+/// exited).
+pub(crate) fn shared_takes(p: &Process, t: &Thread) -> u64 {
+    if t.tid == p.pid {
+        return u64::MAX;
+    }
+    p.threads
+        .get(&p.pid)
+        .map_or(u64::MAX, |leader| leader.signals.blocked)
 }
 
 /// Whether a handler would run for a pending, unblocked signal now; its
 /// sa_flags if so (used to decide between EINTR and a restart).
-pub(crate) fn pending_handler(p: &Process) -> Option<Option<u64>> {
-    let n = p.signals.next_deliverable()?;
+pub(crate) fn pending_handler(p: &Process, t: &Thread) -> Option<Option<u64>> {
+    let n = t
+        .signals
+        .next_deliverable(&p.signals.shared, shared_takes(p, t))?;
     let a = p.signals.action(n);
     Some((a.handler != SIG_DFL && a.handler != SIG_IGN).then_some(a.flags))
 }
 
 /// Drops pending, unblocked signals whose action is to do nothing
 /// (ignored; stop and continue, which cowix does not implement).
-pub(crate) fn discard_ignored(p: &mut Process) {
+pub(crate) fn discard_ignored(p: &mut Process, t: &mut Thread) {
     for n in 1..=sig::NSIG {
         let a = p.signals.action(n);
         let no_op = p.signals.ignored(n)
@@ -95,33 +140,37 @@ pub(crate) fn discard_ignored(p: &mut Process) {
                     signal::default_action(n),
                     DefaultAction::Stop | DefaultAction::Continue
                 ));
-        if p.signals.pending & !p.signals.blocked & bit(n) != 0 && no_op {
-            p.signals.pending &= !bit(n);
+        if t.signals.blocked & bit(n) == 0 && no_op {
+            t.signals.pending.pending &= !bit(n);
+            p.signals.shared.pending &= !bit(n);
         }
     }
 }
 
-fn guest<'a>(p: &'a mut Process, pm: &'a mut PhysMem) -> GuestMemory<'a> {
-    p.tlb.sync(&p.mm, pm);
+fn guest<'a>(p: &'a mut Process, t: &'a mut Thread, pm: &'a mut PhysMem) -> GuestMemory<'a> {
+    t.tlb.sync(&p.mm, pm);
     GuestMemory {
         pm,
         mm: &mut p.mm,
-        tlb: &mut p.tlb,
+        tlb: &mut t.tlb,
     }
 }
 
-/// Delivers every deliverable pending signal to `p` (get_signal +
-/// handle_signal), nesting handler frames as Linux does; handlers return
-/// to the `[vdso]` sigreturn trampoline (`p.vdso`).
-pub(crate) fn handle_signals(p: &mut Process, pm: &mut PhysMem) {
+/// Delivers every signal pending for thread `t` of `p` that it does not
+/// block (get_signal + handle_signal), nesting handler frames as Linux
+/// does; handlers return to the `[vdso]` sigreturn trampoline (`p.vdso`).
+pub(crate) fn handle_signals(p: &mut Process, t: &mut Thread, pm: &mut PhysMem) {
     for _ in 0..sig::NSIG {
         if p.exit.is_some() {
             return;
         }
-        let Some(n) = p.signals.next_deliverable() else {
+        let Some(n) = t
+            .signals
+            .next_deliverable(&p.signals.shared, shared_takes(p, t))
+        else {
             return;
         };
-        let info = p.signals.take(n);
+        let info = t.signals.take(&mut p.signals.shared, n);
         let a = p.signals.action(n);
         if a.handler == SIG_IGN {
             continue;
@@ -132,9 +181,9 @@ pub(crate) fn handle_signals(p: &mut Process, pm: &mut PhysMem) {
             die(p, n, why);
             continue;
         }
-        if setup_frame(p, pm, n, info, a.handler, a.flags).is_err() {
+        if setup_frame(p, t, pm, n, info, a.handler, a.flags).is_err() {
             // force_sigsegv: the frame could not be written.
-            let sp = p.cpu.x[2];
+            let sp = t.cpu.x[2];
             die(
                 p,
                 sig::SIGSEGV,
@@ -149,7 +198,7 @@ pub(crate) fn handle_signals(p: &mut Process, pm: &mut PhysMem) {
         if a.flags & SA_NODEFER == 0 {
             mask |= bit(n);
         }
-        p.signals.blocked = (p.signals.blocked | mask) & !UNBLOCKABLE;
+        t.signals.blocked = (t.signals.blocked | mask) & !UNBLOCKABLE;
         if a.flags & SA_RESETHAND != 0 {
             p.signals.actions[(n - 1) as usize] = signal::SigAction::default();
         }
@@ -158,6 +207,7 @@ pub(crate) fn handle_signals(p: &mut Process, pm: &mut PhysMem) {
 
 fn setup_frame(
     p: &mut Process,
+    t: &mut Thread,
     pm: &mut PhysMem,
     n: u8,
     info: SigInfo,
@@ -168,8 +218,8 @@ fn setup_frame(
     if trampoline == 0 {
         return Err(());
     }
-    let sp = p.cpu.x[2];
-    let alt = p.signals.altstack;
+    let sp = t.cpu.x[2];
+    let alt = t.signals.altstack;
     // get_sigframe: an overflowing alternate stack is a bad frame.
     if alt.on(sp) && !alt.on(sp.wrapping_sub(FRAME_SIZE)) {
         return Err(());
@@ -185,44 +235,45 @@ fn setup_frame(
     put(FRAME_UC_STACK, &alt.sp.to_le_bytes());
     put(FRAME_UC_STACK + 8, &alt.flags_for(sp).to_le_bytes());
     put(FRAME_UC_STACK + 16, &alt.size.to_le_bytes());
-    let mask = p.signals.saved_mask.take().unwrap_or(p.signals.blocked);
+    let mask = t.signals.saved_mask.take().unwrap_or(t.signals.blocked);
     put(FRAME_UC_SIGMASK, &mask.to_le_bytes());
-    put(FRAME_REGS, &p.cpu.pc.to_le_bytes());
+    put(FRAME_REGS, &t.cpu.pc.to_le_bytes());
     for r in 1..32 {
-        put(FRAME_REGS + 8 * r as u64, &p.cpu.x[r].to_le_bytes());
+        put(FRAME_REGS + 8 * r as u64, &t.cpu.x[r].to_le_bytes());
     }
     for r in 0..32 {
-        put(FRAME_FREGS + 8 * r as u64, &p.cpu.f[r].to_le_bytes());
+        put(FRAME_FREGS + 8 * r as u64, &t.cpu.f[r].to_le_bytes());
     }
-    put(FRAME_FCSR, &p.cpu.fcsr.to_le_bytes());
-    if guest(p, pm).copy_out(frame, &b).is_err() {
+    put(FRAME_FCSR, &t.cpu.fcsr.to_le_bytes());
+    if guest(p, t, pm).copy_out(frame, &b).is_err() {
         return Err(());
     }
     if alt.flags & signal::SS_AUTODISARM != 0 {
-        p.signals.altstack = signal::AltStack {
+        t.signals.altstack = signal::AltStack {
             sp: 0,
             flags: signal::SS_DISABLE,
             size: 0,
         };
     }
-    p.cpu.pc = handler;
-    p.cpu.x[1] = trampoline;
-    p.cpu.x[2] = frame;
-    p.cpu.x[10] = n as u64;
-    p.cpu.x[11] = frame + FRAME_INFO;
-    p.cpu.x[12] = frame + FRAME_UC;
+    t.cpu.pc = handler;
+    t.cpu.x[1] = trampoline;
+    t.cpu.x[2] = frame;
+    t.cpu.x[10] = n as u64;
+    t.cpu.x[11] = frame + FRAME_INFO;
+    t.cpu.x[12] = frame + FRAME_UC;
     Ok(())
 }
 
 /// rt_sigreturn: restores registers, mask and alternate stack from the
 /// frame at sp. A bad frame is SIGSEGV.
-pub(crate) fn sigreturn(p: &mut Process, pm: &mut PhysMem) {
-    let frame = p.cpu.x[2];
+pub(crate) fn sigreturn(p: &mut Process, t: &mut Thread, pm: &mut PhysMem) {
+    let frame = t.cpu.x[2];
     let mut b = vec![0u8; FRAME_SIZE as usize];
-    if frame % 16 != 0 || guest(p, pm).copy_in(frame, &mut b).is_err() {
+    if frame % 16 != 0 || guest(p, t, pm).copy_in(frame, &mut b).is_err() {
         let what = format!("bad signal frame at sp {frame:#x} in rt_sigreturn");
         force_fault(
             p,
+            t,
             SigInfo {
                 signo: sig::SIGSEGV,
                 code: signal::code::SI_KERNEL,
@@ -234,15 +285,15 @@ pub(crate) fn sigreturn(p: &mut Process, pm: &mut PhysMem) {
     }
     let u64_at =
         |off: u64| u64::from_le_bytes(b[off as usize..off as usize + 8].try_into().unwrap());
-    p.signals.blocked = u64_at(FRAME_UC_SIGMASK) & !UNBLOCKABLE;
-    p.cpu.pc = u64_at(FRAME_REGS);
+    t.signals.blocked = u64_at(FRAME_UC_SIGMASK) & !UNBLOCKABLE;
+    t.cpu.pc = u64_at(FRAME_REGS);
     for r in 1..32 {
-        p.cpu.x[r] = u64_at(FRAME_REGS + 8 * r as u64);
+        t.cpu.x[r] = u64_at(FRAME_REGS + 8 * r as u64);
     }
     for r in 0..32 {
-        p.cpu.f[r] = u64_at(FRAME_FREGS + 8 * r as u64);
+        t.cpu.f[r] = u64_at(FRAME_FREGS + 8 * r as u64);
     }
-    p.cpu.fcsr = u32::from_le_bytes(
+    t.cpu.fcsr = u32::from_le_bytes(
         b[FRAME_FCSR as usize..FRAME_FCSR as usize + 4]
             .try_into()
             .unwrap(),
@@ -257,23 +308,23 @@ pub(crate) fn sigreturn(p: &mut Process, pm: &mut PhysMem) {
         ),
         size: u64_at(FRAME_UC_STACK + 16),
     };
-    let _ = set_altstack(p, ss);
+    let _ = set_altstack(t, ss);
 }
 
 /// sigaltstack's setting half (do_sigaltstack), for the current sp.
 pub(crate) fn set_altstack(
-    p: &mut Process,
+    t: &mut Thread,
     ss: signal::AltStack,
 ) -> Result<(), crate::errno::Errno> {
     use crate::errno::Errno;
-    if p.signals.altstack.on(p.cpu.x[2]) {
+    if t.signals.altstack.on(t.cpu.x[2]) {
         return Err(Errno::EPERM);
     }
     let mode = ss.flags & !signal::SS_AUTODISARM;
     if mode != signal::SS_DISABLE && mode != signal::SS_ONSTACK && mode != 0 {
         return Err(Errno::EINVAL);
     }
-    p.signals.altstack = if mode == signal::SS_DISABLE {
+    t.signals.altstack = if mode == signal::SS_DISABLE {
         signal::AltStack::default()
     } else {
         if ss.size < signal::MINSIGSTKSZ {

@@ -67,6 +67,7 @@ errnos! {
     ENODATA = 61, "No data available";
     EOVERFLOW = 75, "Value too large for defined data type";
     ENOTSUP = 95, "Operation not supported";
+    ETIMEDOUT = 110, "Connection timed out";
 }
 
 impl Errno {

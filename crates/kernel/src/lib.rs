@@ -16,6 +16,7 @@ mod deliver;
 pub mod elf;
 pub mod errno;
 pub mod fd;
+pub mod futex;
 pub mod loader;
 pub mod locks;
 mod oom;
@@ -39,16 +40,20 @@ use cowix_mm::{FaultError, MemStats, PhysMem, SegvCode, SwapFile, SwapInfo, PAGE
 
 pub use crate::elf::ExecError;
 use crate::fd::FdTable;
+use crate::futex::FutexKey;
 use crate::loader::ExecRequest;
-use crate::process::{default_rlimits, rlimit, ArgArea, Creds, ExitStatus, Process, Zombie};
-use crate::signal::{code, sig, SigInfo, SignalState};
+use crate::process::{
+    default_rlimits, rlimit, ArgArea, Creds, ExitStatus, Process, Thread, Zombie,
+};
+use crate::signal::{code, sig, SigInfo, SignalState, ThreadSignals};
 use crate::uaccess::{fault_access, GuestMemory, Tlb};
 use crate::vfs::Vfs;
+pub use cowix_mm::ForkMode;
 
 /// rt_sigreturn's number: handled by the run loop, it replaces every register.
 const RT_SIGRETURN: u64 = 139;
 
-/// Instructions a process runs before the kernel looks at it again.
+/// Instructions a thread runs before the kernel looks at it again.
 const QUANTUM: u64 = 1 << 20;
 
 /// How the machine is set up.
@@ -63,6 +68,8 @@ pub struct Config {
     /// Swap area size in bytes (0: no swap). The area is a sparse host file
     /// in the temp directory, unlinked as soon as it is created.
     pub swap: u64,
+    /// How fork builds the child's address space.
+    pub fork_mode: ForkMode,
 }
 
 /// Default guest memory: enough for python3 or redis; host memory is only
@@ -132,10 +139,12 @@ pub struct Kernel {
     retired: u64,
     /// `frames_in_use` when a watermark reclaim last freed nothing.
     futile_reclaim_at: Option<u64>,
-    /// (pid, instret, count): out-of-memory faults of one process that
+    /// (tid, instret, count): out-of-memory faults of one thread that
     /// retired no instruction in between (reclaim frees frames, but only
     /// the ones the same instruction needs: thrashing).
     oom_stall: Option<(i32, u64, u32)>,
+    /// Futex waits so far: orders the waiters of a futex.
+    futex_seq: u64,
 }
 
 impl Kernel {
@@ -159,6 +168,7 @@ impl Kernel {
             let dev = SwapFile::create(&std::env::temp_dir(), config.swap)?;
             pm.enable_swap(Box::new(dev));
         }
+        pm.set_fork_mode(config.fork_mode);
         Ok(Kernel {
             pm,
             vfs,
@@ -174,6 +184,7 @@ impl Kernel {
             retired: 0,
             futile_reclaim_at: None,
             oom_stall: None,
+            futex_seq: 0,
         })
     }
 
@@ -187,9 +198,15 @@ impl Kernel {
         self.pm.swap_info()
     }
 
+    /// Host bytes of memory-system metadata at its peak
+    /// ([`PhysMem::peak_metadata_bytes`]).
+    pub fn peak_metadata_bytes(&self) -> u64 {
+        self.pm.peak_metadata_bytes()
+    }
+
     /// Guest instructions retired so far, by every process.
     pub fn instructions(&self) -> u64 {
-        self.retired + self.procs.values().map(|p| p.cpu.instret).sum::<u64>()
+        self.retired + self.procs.values().map(|p| p.instret(None)).sum::<u64>()
     }
 
     /// Starts `path` (a guest path) as a new process, as execve would from a
@@ -232,12 +249,12 @@ impl Kernel {
             .chars()
             .take(15)
             .collect();
+        let leader = Thread::new(pid, cpu, loaded.tlb, ThreadSignals::default());
         let p = Process {
             pid,
             ppid: 0,
-            cpu,
+            threads: BTreeMap::from([(pid, leader)]),
             mm: loaded.mm,
-            tlb: loaded.tlb,
             fds: FdTable::with_stdio(),
             cwd: self.cwd.clone(),
             comm,
@@ -248,17 +265,14 @@ impl Kernel {
             umask: 0o022,
             rlimits,
             signals: SignalState::default(),
-            clear_child_tid: 0,
-            robust_list: (0, 0),
             pgid: pid,
             sid: pid,
             exit_signal: sig::SIGCHLD,
             vfork_parent: None,
             vfork_child: None,
-            blocked: None,
-            sleep_until: None,
-            write_done: 0,
             exit: None,
+            leader_exit: None,
+            retired: 0,
             vdso: loaded.vdso,
             fatal: None,
         };
@@ -268,12 +282,14 @@ impl Kernel {
 
     /// Runs the machine until process `first` ends; returns how it ended.
     ///
-    /// Every live process runs, round-robin in pid order, QUANTUM
-    /// instructions a turn (a turn also ends when the process blocks or
-    /// ends), so a run interleaves the same way every time. A process
+    /// Every live thread runs, round-robin in (pid, tid) order, QUANTUM
+    /// instructions a turn (a turn also ends when the thread blocks, yields
+    /// or ends), so a run interleaves the same way every time. A thread
     /// blocked in a syscall is retried after something happened (another
-    /// syscall completed, a process ended). If every process is blocked,
-    /// that is a deadlock: it is reported and they are all killed.
+    /// syscall completed, a process ended); one parked in a futex wait runs
+    /// again when woken, when its timeout passes or when a signal comes. If
+    /// every thread is blocked, that is a deadlock: it is reported and they
+    /// are all killed.
     ///
     /// `first` plays init: orphans are reparented to it. When it ends, the
     /// processes still running are killed with SIGKILL (as a PID namespace's
@@ -285,17 +301,23 @@ impl Kernel {
         );
         self.init = first;
         self.init_status = None;
-        let mut cursor = first - 1;
+        let mut cursor = (first - 1, 0);
         let status = loop {
             if let Some(s) = self.init_status {
                 break s;
             }
             match self.pick(cursor) {
-                Some(pid) => {
-                    cursor = pid;
-                    self.run_turn(pid);
+                Some(next) => {
+                    cursor = next;
+                    self.run_turn(next.0, next.1);
                 }
-                None => match self.procs.values().filter_map(|p| p.sleep_until).min() {
+                None => match self
+                    .procs
+                    .values()
+                    .flat_map(|p| p.threads.values())
+                    .filter_map(|t| t.sleep_until)
+                    .min()
+                {
                     // Only sleepers can go on: sleep the host until the first wakes.
                     Some(wake) => {
                         let now = self.clock.monotonic_ns();
@@ -328,45 +350,66 @@ impl Kernel {
         status
     }
 
-    /// Whether `p` may run now: not ended, not waiting for a vfork child,
-    /// and not blocked, or blocked but something happened since, or its
-    /// sleep is over (`now`: CLOCK_MONOTONIC).
-    fn runnable(&self, p: &Process, now: u64) -> bool {
-        p.exit.is_none()
-            && p.vfork_child.is_none()
-            && (p.blocked != Some(self.events) || p.sleep_until.is_some_and(|d| d <= now))
+    /// Whether thread `t` of `p` may run now: the group has not ended nor
+    /// lent its memory to a vfork child, and the thread is not blocked, or
+    /// blocked but something happened since, or its sleep is over, or (in
+    /// a futex wait) it has a signal to take (`now`: CLOCK_MONOTONIC).
+    fn runnable(&self, p: &Process, t: &Thread, now: u64) -> bool {
+        if p.exit.is_some() || p.vfork_child.is_some() {
+            return false;
+        }
+        let slept = t.sleep_until.is_some_and(|d| d <= now);
+        if t.futex.is_some() {
+            return slept
+                || t.signals
+                    .next_deliverable(&p.signals.shared, deliver::shared_takes(p, t))
+                    .is_some();
+        }
+        t.blocked != Some(self.events) || slept
     }
 
-    /// The next runnable process after pid `after`, wrapping around.
-    fn pick(&self, after: i32) -> Option<i32> {
+    /// The next runnable thread after (pid, tid) `after`, wrapping around.
+    fn pick(&self, after: (i32, i32)) -> Option<(i32, i32)> {
         let now = self.clock.monotonic_ns();
-        let later = self.procs.range(after + 1..);
-        let earlier = self.procs.range(..=after);
-        later
-            .chain(earlier)
-            .find(|(_, p)| self.runnable(p, now))
-            .map(|(&pid, _)| pid)
+        let mut ready = self.procs.iter().flat_map(|(&pid, p)| {
+            p.threads
+                .iter()
+                .filter(move |(_, t)| self.runnable(p, t, now))
+                .map(move |(&tid, _)| (pid, tid))
+        });
+        let mut first = None;
+        for id in ready.by_ref() {
+            if id > after {
+                return Some(id);
+            }
+            first.get_or_insert(id);
+        }
+        first
     }
 
-    /// Nothing can run: every process waits for another. Says who waits
+    /// Nothing can run: every thread waits for another. Says who waits
     /// in what, then kills them all.
     fn break_deadlock(&mut self) {
-        let who: Vec<String> = self
-            .procs
-            .values()
-            .map(|p| match p.vfork_child {
-                Some(c) => format!("pid {} ({}) in vfork of pid {c}", p.pid, p.comm),
-                None => {
-                    let nr = p.cpu.x[17];
-                    format!(
-                        "pid {} ({}) in {}",
-                        p.pid,
-                        p.comm,
-                        syscall::name(nr).unwrap_or("a syscall")
-                    )
-                }
-            })
-            .collect();
+        let mut who: Vec<String> = Vec::new();
+        for p in self.procs.values() {
+            if let Some(c) = p.vfork_child {
+                who.push(format!("pid {} ({}) in vfork of pid {c}", p.pid, p.comm));
+                continue;
+            }
+            for t in p.threads.values() {
+                let nr = t.cpu.x[17];
+                let id = if t.tid == p.pid {
+                    format!("pid {}", p.pid)
+                } else {
+                    format!("pid {} tid {}", p.pid, t.tid)
+                };
+                who.push(format!(
+                    "{id} ({}) in {}",
+                    p.comm,
+                    syscall::name(nr).unwrap_or("a syscall")
+                ));
+            }
+        }
         eprintln!(
             "cowix: deadlock: every process is blocked: {}; killing them all",
             who.join(", ")
@@ -386,49 +429,58 @@ impl Kernel {
         }
     }
 
-    /// Runs process `pid` for one turn: until it has retired QUANTUM
-    /// instructions, blocks, lends its memory to a vfork child, or ends.
-    fn run_turn(&mut self, pid: i32) {
+    /// Runs thread `tid` of process `pid` for one turn: until it has
+    /// retired QUANTUM instructions, blocks, yields, lends its memory to a
+    /// vfork child, or it or its group ends. Its process is taken out of
+    /// `procs` and the thread out of the process for the turn.
+    fn run_turn(&mut self, pid: i32, tid: i32) {
         let mut p = self
             .procs
             .remove(&pid)
             .expect("Kernel::run_turn: no process");
-        if p.blocked.take().is_some() || p.sleep_until.is_some() {
+        let mut t = p.threads.remove(&tid).expect("Kernel::run_turn: no thread");
+        // A context switch drops the hart's LR reservation (another hart
+        // may have stored to the reserved word meanwhile).
+        t.cpu.clear_reservation();
+        if t.futex.is_some() {
+            self.end_futex_wait(&mut p, &mut t);
+        } else if t.blocked.take().is_some() || t.sleep_until.is_some() {
             // Woken in a blocked syscall (pc at its ecall): a signal to
             // deliver interrupts it before the handler runs.
-            deliver::discard_ignored(&mut p);
-            if let Some(flags) = deliver::pending_handler(&p) {
-                let nr = p.cpu.x[17];
-                let args = syscall_args(&p.cpu);
-                p.cpu.pc += 4;
-                self.interrupt(&mut p, nr, args, flags);
+            deliver::discard_ignored(&mut p, &mut t);
+            if let Some(flags) = deliver::pending_handler(&p, &t) {
+                let nr = t.cpu.x[17];
+                let args = syscall_args(&t.cpu);
+                t.cpu.pc += 4;
+                self.interrupt(&mut p, &mut t, nr, args, flags);
             }
         }
-        let start = p.cpu.instret;
+        let start = t.cpu.instret;
         loop {
-            let used = p.cpu.instret - start;
-            if used >= QUANTUM {
+            let used = t.cpu.instret - start;
+            if used >= QUANTUM || t.futex.is_some() {
                 break;
             }
             // Every return to user mode delivers pending signals.
-            deliver::handle_signals(&mut p, &mut self.pm);
+            deliver::handle_signals(&mut p, &mut t, &mut self.pm);
             if p.exit.is_some() {
                 break;
             }
             self.balance_memory(&mut p);
-            p.tlb.sync(&p.mm, &mut self.pm);
+            t.tlb.sync(&p.mm, &mut self.pm);
             let exit = {
                 let mut mem = GuestMemory {
                     pm: &mut self.pm,
                     mm: &mut p.mm,
-                    tlb: &mut p.tlb,
+                    tlb: &mut t.tlb,
                 };
-                p.cpu.run(&mut mem, QUANTUM - used)
+                t.cpu.run(&mut mem, QUANTUM - used)
             };
+            let mut yielded = false;
             match exit {
                 Exit::Budget => break,
-                Exit::Ecall => self.syscall(&mut p),
-                Exit::MemFault(f) => self.page_fault(&mut p, f.addr, f.access),
+                Exit::Ecall => yielded = self.syscall(&mut p, &mut t),
+                Exit::MemFault(f) => self.page_fault(&mut p, &mut t, f.addr, f.access),
                 Exit::Illegal { pc, insn } => {
                     let what = format!(
                         "illegal instruction {insn:#010x} at pc {pc:#x}: {}",
@@ -436,15 +488,17 @@ impl Kernel {
                     );
                     deliver::force_fault(
                         &mut p,
+                        &mut t,
                         SigInfo::fault(sig::SIGILL, code::ILL_ILLOPC, pc),
                         &what,
                     );
                 }
                 Exit::Breakpoint => {
-                    let pc = p.cpu.pc;
+                    let pc = t.cpu.pc;
                     let what = format!("breakpoint at pc {pc:#x}");
                     deliver::force_fault(
                         &mut p,
+                        &mut t,
                         SigInfo::fault(sig::SIGTRAP, code::TRAP_BRKPT, pc),
                         &what,
                     );
@@ -453,18 +507,30 @@ impl Kernel {
                     // Linux emulates misaligned loads and stores, not atomics: SIGBUS (BUS_ADRALN).
                     let what = format!(
                         "misaligned atomic access to {addr:#x} at pc {:#x}",
-                        p.cpu.pc
+                        t.cpu.pc
                     );
                     deliver::force_fault(
                         &mut p,
+                        &mut t,
                         SigInfo::fault(sig::SIGBUS, code::BUS_ADRALN, addr),
                         &what,
                     );
                 }
             }
-            if p.exit.is_some() || p.blocked.is_some() || p.vfork_child.is_some() {
+            if yielded
+                || p.exit.is_some()
+                || t.exited.is_some()
+                || t.blocked.is_some()
+                || t.futex.is_some()
+                || p.vfork_child.is_some()
+            {
                 break;
             }
+        }
+        if p.exit.is_none() && t.exited.is_some() {
+            self.end_thread(&mut p, t);
+        } else {
+            p.threads.insert(t.tid, t);
         }
         if p.exit.is_some() {
             self.finish(p);
@@ -484,21 +550,81 @@ impl Kernel {
         }
     }
 
-    /// Ends process `p`: releases its memory (or gives a vfork parent its
-    /// memory back) and files, hands its children to init, and leaves a
-    /// zombie for its parent's wait4, unless the parent ignores SIGCHLD
-    /// (then, as in Linux, it is reaped at once).
+    /// A thread parked in FUTEX_WAIT gets its turn: it was woken (its wait
+    /// is gone and a0 is 0), its timeout passed (ETIMEDOUT), or a signal
+    /// interrupts it (EINTR, or a restart under SA_RESTART when it had no
+    /// timeout, as futex_wait's -ERESTARTSYS).
+    fn end_futex_wait(&mut self, p: &mut Process, t: &mut Thread) {
+        deliver::discard_ignored(p, t);
+        if let Some(flags) = deliver::pending_handler(p, t) {
+            let nr = t.cpu.x[17];
+            let args = syscall_args(&t.cpu);
+            t.futex = None;
+            self.interrupt(p, t, nr, args, flags);
+        } else if t
+            .sleep_until
+            .is_some_and(|d| d <= self.clock.monotonic_ns())
+        {
+            t.futex = None;
+            t.sleep_until = None;
+            t.cpu.x[10] = errno::Errno::ETIMEDOUT.to_ret();
+        }
+    }
+
+    /// Thread `t` of `p` called exit while its group goes on (do_exit
+    /// without group exit): its clear_child_tid word is zeroed and one
+    /// waiter woken (mm_release; pthread_join waits on it), its robust
+    /// futexes are released, and it is gone. The last thread to go ends
+    /// the group, with the leader's exit code.
+    fn end_thread(&mut self, p: &mut Process, t: Thread) {
+        let code = t.exited.expect("Kernel::end_thread: thread has not exited");
+        self.release_thread(p, &t);
+        if t.tid == p.pid {
+            p.leader_exit = Some(code);
+        }
+        p.retired += t.cpu.instret;
+        if p.threads.is_empty() {
+            p.exit = Some(ExitStatus::Exited(p.leader_exit.unwrap_or(code)));
+        }
+        self.events += 1;
+    }
+
+    /// What every ending thread gives back to the memory it shares: the
+    /// robust futexes it holds are marked FUTEX_OWNER_DIED with a waiter
+    /// woken (exit_robust_list), then its clear_child_tid word is zeroed
+    /// and one waiter woken (mm_release).
+    fn release_thread(&mut self, p: &mut Process, t: &Thread) {
+        futex::exit_robust_list(p, &mut self.procs, &mut self.pm, t);
+        if t.clear_child_tid != 0 {
+            let addr = t.clear_child_tid;
+            if p.mm
+                .write_bytes(&mut self.pm, addr, &0u32.to_le_bytes())
+                .is_ok()
+            {
+                if let Some(key) = FutexKey::new(&mut p.mm, &mut self.pm, p.pid, addr, false) {
+                    futex::wake(p, &mut self.procs, key, 1, u32::MAX);
+                }
+            }
+        }
+    }
+
+    /// Ends process `p` and every thread it still has: releases its memory
+    /// (or gives a vfork parent its memory back) and files, hands its
+    /// children to init, and leaves a zombie for its parent's wait4, unless
+    /// the parent ignores SIGCHLD (then, as in Linux, it is reaped at once).
     fn finish(&mut self, mut p: Process) {
         let status = p.exit.expect("Kernel::finish: process has not ended");
         if let (ExitStatus::Signaled { signal, .. }, None) = (status, &p.fatal) {
             report(&p, signal, "sent by the program itself");
         }
-        if p.clear_child_tid != 0 {
-            // CLONE_CHILD_CLEARTID: zero the tid word (the futex wake has no one to wake).
-            let _ =
-                p.mm.write_bytes(&mut self.pm, p.clear_child_tid, &0u32.to_le_bytes());
+        let threads = std::mem::take(&mut p.threads);
+        for t in threads.values() {
+            // The memory may live on (a vfork parent's): each thread lets go of it.
+            self.release_thread(&mut p, t);
+            p.retired += t.cpu.instret;
         }
-        self.retired += p.cpu.instret;
+        let instret = p.retired;
+        self.retired += instret;
         p.fds = FdTable::default();
         let pid = p.pid;
         for q in self.procs.values_mut().filter(|q| q.ppid == pid) {
@@ -535,7 +661,7 @@ impl Kernel {
                     status: st,
                     ..Default::default()
                 };
-                deliver::send(parent, info);
+                deliver::send(parent, None, info);
             }
             let chld = parent.signals.action(sig::SIGCHLD);
             if chld.handler != signal::SIG_IGN && chld.flags & SA_NOCLDWAIT == 0 {
@@ -544,7 +670,7 @@ impl Kernel {
                     pgid: p.pgid,
                     status,
                     core_limit: p.rlimits[rlimit::CORE].cur,
-                    instret: p.cpu.instret,
+                    instret,
                 };
                 self.zombies.insert(pid, z);
             }
@@ -556,16 +682,19 @@ impl Kernel {
         self.events += 1;
     }
 
-    fn syscall(&mut self, p: &mut Process) {
-        let nr = p.cpu.x[17];
+    /// Handles thread `t`'s ecall. True if the thread gives up the rest of
+    /// its turn (sched_yield).
+    fn syscall(&mut self, p: &mut Process, t: &mut Thread) -> bool {
+        let nr = t.cpu.x[17];
         if nr == RT_SIGRETURN {
-            deliver::sigreturn(p, &mut self.pm);
+            deliver::sigreturn(p, t, &mut self.pm);
             self.events += 1;
-            return;
+            return false;
         }
-        let args = syscall_args(&p.cpu);
+        let args = syscall_args(&t.cpu);
         let mut sys = syscall::Sys {
             p,
+            t,
             pm: &mut self.pm,
             vfs: &self.vfs,
             clock: &self.clock,
@@ -573,40 +702,62 @@ impl Kernel {
             locks: &mut self.locks,
             zombies: &mut self.zombies,
             next_pid: &mut self.next_pid,
+            futex_seq: &mut self.futex_seq,
             init: self.init,
             block: false,
+            resched: false,
         };
         let ret = syscall::dispatch(&mut sys, nr, args);
-        if sys.block {
-            deliver::discard_ignored(p);
-            match deliver::pending_handler(p) {
+        let (block, resched) = (sys.block, sys.resched);
+        if t.futex.is_some() {
+            // Parked in FUTEX_WAIT: the waker writes a0. A signal already
+            // waiting interrupts the wait at once.
+            self.events += 1;
+            deliver::discard_ignored(p, t);
+            if let Some(flags) = deliver::pending_handler(p, t) {
+                t.futex = None;
+                self.interrupt(p, t, nr, args, flags);
+            }
+        } else if block {
+            deliver::discard_ignored(p, t);
+            match deliver::pending_handler(p, t) {
                 // A signal is waiting: the syscall is interrupted.
-                Some(flags) => self.interrupt(p, nr, args, flags),
+                Some(flags) => self.interrupt(p, t, nr, args, flags),
                 None => {
                     // Re-execute the ecall (always 4 bytes) when woken.
-                    p.cpu.pc -= 4;
-                    p.blocked = Some(self.events);
+                    t.cpu.pc -= 4;
+                    t.blocked = Some(self.events);
                 }
             }
         } else {
-            p.cpu.x[10] = ret;
+            t.cpu.x[10] = ret;
             self.events += 1;
         }
+        resched
     }
 
     /// A blocked syscall has a signal to deliver (`flags`: the handler's
     /// sa_flags, None if it kills): it fails with EINTR, or, under a
     /// SA_RESTART handler, is re-executed after the handler (Linux's
     /// ERESTARTSYS; a0 still holds the first argument, since a blocked
-    /// syscall never wrote it). Sleeps and sigsuspend never restart
-    /// (ERESTART_RESTARTBLOCK / ERESTARTNOHAND); a pipe write that wrote
-    /// something returns the count.
-    fn interrupt(&mut self, p: &mut Process, nr: u64, a: [u64; 6], flags: Option<u64>) {
+    /// syscall never wrote it). Sleeps, futex waits with a timeout and
+    /// sigsuspend never restart (ERESTART_RESTARTBLOCK / ERESTARTNOHAND);
+    /// a pipe write that wrote something returns the count.
+    fn interrupt(
+        &mut self,
+        p: &mut Process,
+        t: &mut Thread,
+        nr: u64,
+        a: [u64; 6],
+        flags: Option<u64>,
+    ) {
+        const FUTEX: u64 = 98;
         const NANOSLEEP: u64 = 101;
         const CLOCK_NANOSLEEP: u64 = 115;
         const RT_SIGSUSPEND: u64 = 133;
         self.events += 1;
-        if let Some(deadline) = p.sleep_until.take() {
+        let timed = t.sleep_until.is_some();
+        if let Some(deadline) = t.sleep_until.take() {
             let rem = match nr {
                 NANOSLEEP => a[1],
                 CLOCK_NANOSLEEP if a[1] & 1 == 0 => a[3],
@@ -617,25 +768,26 @@ impl Kernel {
                 let mut ts = [0u8; 16];
                 ts[..8].copy_from_slice(&(left / 1_000_000_000).to_le_bytes());
                 ts[8..].copy_from_slice(&(left % 1_000_000_000).to_le_bytes());
-                p.tlb.sync(&p.mm, &mut self.pm);
+                t.tlb.sync(&p.mm, &mut self.pm);
                 let mut mem = GuestMemory {
                     pm: &mut self.pm,
                     mm: &mut p.mm,
-                    tlb: &mut p.tlb,
+                    tlb: &mut t.tlb,
                 };
                 let _ = mem.copy_out(rem, &ts);
             }
         }
-        if p.write_done > 0 {
-            p.cpu.x[10] = std::mem::take(&mut p.write_done) as u64;
+        if t.write_done > 0 {
+            t.cpu.x[10] = std::mem::take(&mut t.write_done) as u64;
             return;
         }
         let restart = ![NANOSLEEP, CLOCK_NANOSLEEP, RT_SIGSUSPEND].contains(&nr)
+            && (nr != FUTEX || !timed)
             && flags.is_some_and(|f| f & signal::SA_RESTART != 0);
         if restart {
-            p.cpu.pc -= 4;
+            t.cpu.pc -= 4;
         } else {
-            p.cpu.x[10] = errno::Errno::EINTR.to_ret();
+            t.cpu.x[10] = errno::Errno::EINTR.to_ret();
         }
     }
 
@@ -645,7 +797,7 @@ impl Kernel {
     /// Out of frames: reclaim over every process and retry; if nothing can
     /// be reclaimed, the OOM killer ends the process with the highest
     /// badness (this one, or another, after which this one retries).
-    fn page_fault(&mut self, p: &mut Process, addr: u64, access: CpuAccess) {
+    fn page_fault(&mut self, p: &mut Process, t: &mut Thread, addr: u64, access: CpuAccess) {
         match p.mm.handle_fault(&mut self.pm, addr, fault_access(access)) {
             Ok(_) => {}
             Err(FaultError::OutOfMemory) => {
@@ -654,10 +806,10 @@ impl Kernel {
                 // without letting the faulting instruction finish is no progress.
                 const MAX_STALLS: u32 = 16;
                 let stalls = match self.oom_stall {
-                    Some((pid, at, n)) if pid == p.pid && at == p.cpu.instret => n + 1,
+                    Some((tid, at, n)) if tid == t.tid && at == t.cpu.instret => n + 1,
                     _ => 1,
                 };
-                self.oom_stall = Some((p.pid, p.cpu.instret, stalls));
+                self.oom_stall = Some((t.tid, t.cpu.instret, stalls));
                 if stalls > MAX_STALLS || self.reclaim_all(p, RECLAIM_BATCH, false) == 0 {
                     self.oom_stall = None;
                     self.out_of_memory(p);
@@ -675,7 +827,7 @@ impl Kernel {
                     FaultError::Bus => (sig::SIGBUS, "beyond the end of the mapped file"),
                     FaultError::OutOfMemory => (sig::SIGKILL, "out of memory (--memory)"),
                 };
-                let pc = p.cpu.pc;
+                let pc = t.cpu.pc;
                 let what = format!("{what} {addr:#x} ({why}) at pc {pc:#x}");
                 if signal == sig::SIGKILL {
                     p.fatal = report(p, signal, &what);
@@ -689,7 +841,7 @@ impl Kernel {
                         FaultError::Segv(_) => code::SEGV_MAPERR,
                         _ => code::BUS_ADRERR,
                     };
-                    deliver::force_fault(p, SigInfo::fault(signal, si_code, addr), &what);
+                    deliver::force_fault(p, t, SigInfo::fault(signal, si_code, addr), &what);
                 }
             }
         }
@@ -710,7 +862,9 @@ pub(crate) fn give_back_vfork_mm(
             let placeholder = std::mem::replace(&mut parent.mm, mm);
             placeholder.release(pm);
             parent.vfork_child = None;
-            parent.tlb = Tlb::new(pm.zero_frame());
+            for t in parent.threads.values_mut() {
+                t.tlb = Tlb::new(pm.zero_frame());
+            }
         }
         _ => mm.release(pm),
     }

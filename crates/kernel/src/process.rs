@@ -1,10 +1,19 @@
-//! A guest process: its CPU state, address space, files and credentials.
+//! A guest process (a thread group) and its threads.
+//!
+//! As in Linux, what the threads of a group share (address space, files,
+//! working directory, signal dispositions, credentials, limits) lives in
+//! [`Process`], whose pid is the group's tgid; what each has alone (CPU
+//! state, tid, signal mask and pending set, alternate stack,
+//! clear_child_tid, robust list, what it is blocked in) in [`Thread`].
+
+use std::collections::BTreeMap;
 
 use cowix_isa::Cpu;
 use cowix_mm::AddressSpace;
 
 use crate::fd::FdTable;
-use crate::signal::SignalState;
+use crate::futex::FutexWait;
+use crate::signal::{SignalState, ThreadSignals};
 use crate::uaccess::Tlb;
 
 /// Resource limits (include/uapi/asm-generic/resource.h).
@@ -129,14 +138,65 @@ impl ExitStatus {
     }
 }
 
-/// One guest process (a single thread for now).
+/// One thread (a Linux task): a hart's state and what it alone owns.
+#[derive(Debug)]
+pub struct Thread {
+    /// The thread id; the group leader's equals the process's pid.
+    pub tid: i32,
+    pub cpu: Cpu,
+    /// This hart's software TLB over the shared address space; `sync`
+    /// flushes it when another thread changed the space (its TLB
+    /// generation moved).
+    pub tlb: Box<Tlb>,
+    pub signals: ThreadSignals,
+    /// set_tid_address / CLONE_CHILD_CLEARTID: zeroed and futex-woken at exit.
+    pub clear_child_tid: u64,
+    /// set_robust_list head and length.
+    pub robust_list: (u64, u64),
+    /// Blocked in a syscall (wait4, pipe read or write): the kernel's event
+    /// count when it blocked. The syscall is retried once the count moves.
+    pub blocked: Option<u64>,
+    /// Blocked in nanosleep or a futex wait with a timeout: the
+    /// CLOCK_MONOTONIC time (ns) it wakes at.
+    pub sleep_until: Option<u64>,
+    /// Parked in FUTEX_WAIT (pc past the ecall, a0 written by the waker).
+    pub futex: Option<FutexWait>,
+    /// Bytes a blocked pipe write has already written (Linux's blocking
+    /// write returns only when all is written).
+    pub write_done: usize,
+    /// Set once the thread has called exit (its code); the group goes on.
+    pub exited: Option<u8>,
+}
+
+impl Thread {
+    /// A thread `tid` running `cpu` with nothing pending and nothing blocked.
+    pub fn new(tid: i32, cpu: Cpu, tlb: Box<Tlb>, signals: ThreadSignals) -> Self {
+        Thread {
+            tid,
+            cpu,
+            tlb,
+            signals,
+            clear_child_tid: 0,
+            robust_list: (0, 0),
+            blocked: None,
+            sleep_until: None,
+            futex: None,
+            write_done: 0,
+            exited: None,
+        }
+    }
+}
+
+/// One guest process: a thread group and what its threads share.
 #[derive(Debug)]
 pub struct Process {
+    /// The thread group id (the leader's tid).
     pub pid: i32,
     pub ppid: i32,
-    pub cpu: Cpu,
+    /// The threads, by tid; the one running is taken out for its turn (it
+    /// is the syscall handlers' `sys.t`). Never empty between turns.
+    pub threads: BTreeMap<i32, Thread>,
     pub mm: AddressSpace,
-    pub tlb: Box<Tlb>,
     pub fds: FdTable,
     /// Current directory: an absolute, normalized guest path.
     pub cwd: String,
@@ -150,11 +210,8 @@ pub struct Process {
     pub creds: Creds,
     pub umask: u32,
     pub rlimits: [Rlimit; rlimit::COUNT],
+    /// Dispositions and process-directed pending signals.
     pub signals: SignalState,
-    /// set_tid_address: cleared and futex-woken at exit.
-    pub clear_child_tid: u64,
-    /// set_robust_list head and length.
-    pub robust_list: (u64, u64),
     /// Process group and session ids (setpgid, setsid).
     pub pgid: i32,
     pub sid: i32,
@@ -166,20 +223,29 @@ pub struct Process {
     /// vfork parent: the child that holds this process's address space;
     /// the process does not run until it is back (`mm` is a placeholder).
     pub vfork_child: Option<i32>,
-    /// Blocked in a syscall (wait4, pipe read or write): the kernel's event
-    /// count when it blocked. The syscall is retried once the count moves.
-    pub blocked: Option<u64>,
-    /// Blocked in nanosleep: the CLOCK_MONOTONIC time (ns) it wakes at.
-    pub sleep_until: Option<u64>,
-    /// Bytes a blocked pipe write has already written (Linux's blocking
-    /// write returns only when all is written).
-    pub write_done: usize,
-    /// Set once the process has ended.
+    /// Set once the whole group has ended (exit_group, a fatal signal, the
+    /// last thread's exit).
     pub exit: Option<ExitStatus>,
+    /// The leader's exit code if it called exit while other threads went
+    /// on: the group's status when the last one ends (Linux reports the
+    /// leader's exit_code).
+    pub leader_exit: Option<u8>,
+    /// Instructions retired by the group's threads that have ended.
+    pub retired: u64,
     /// The `[vdso]` signal trampoline, handlers' return address (0: none).
     pub vdso: u64,
     /// Why a fatal signal was delivered, once it has been reported to the user.
     pub fatal: Option<String>,
+}
+
+impl Process {
+    /// Instructions retired by the whole group; `running` is the thread
+    /// taken out for its turn, if any.
+    pub fn instret(&self, running: Option<&Thread>) -> u64 {
+        self.retired
+            + self.threads.values().map(|t| t.cpu.instret).sum::<u64>()
+            + running.map_or(0, |t| t.cpu.instret)
+    }
 }
 
 /// A process that has ended and not yet been reaped by its parent: all that

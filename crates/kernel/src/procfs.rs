@@ -30,7 +30,7 @@ use cowix_mm::{AddressSpace, Backing, PhysMem, Vma, VmaName, PAGE_SIZE, SHARED_A
 
 use crate::errno::Errno;
 use crate::fd::Object;
-use crate::process::{rlimit, Process};
+use crate::process::{rlimit, Process, Thread};
 use crate::syscall::Sys;
 use crate::vfs::ProcNode;
 
@@ -123,6 +123,8 @@ const SYS_ENTRIES: &[(&str, Option<&str>)] = &[
 #[derive(Debug)]
 pub(crate) struct Tree<'a> {
     pub cur: &'a Process,
+    /// The calling thread (taken out of `cur.threads` while it runs).
+    pub cur_tid: i32,
     pub others: &'a std::collections::BTreeMap<i32, Process>,
 }
 
@@ -130,6 +132,7 @@ impl<'a> Tree<'a> {
     pub(crate) fn new(sys: &'a Sys<'_>) -> Self {
         Tree {
             cur: sys.p,
+            cur_tid: sys.t.tid,
             others: sys.procs,
         }
     }
@@ -140,6 +143,16 @@ impl<'a> Tree<'a> {
         } else {
             self.others.get(&pid)
         }
+    }
+
+    /// The tids of group `p`, in order.
+    fn tids(&self, p: &Process) -> Vec<i32> {
+        let mut v: Vec<i32> = p.threads.keys().copied().collect();
+        if p.pid == self.cur.pid {
+            v.push(self.cur_tid);
+            v.sort_unstable();
+        }
+        v
     }
 
     fn pids(&self) -> Vec<i32> {
@@ -166,8 +179,8 @@ impl crate::vfs::ProcLookup for Tree<'_> {
             1 => match name(0)? {
                 b"self" => return Some(ProcNode::Link(self.cur.pid.to_string().into_bytes())),
                 b"thread-self" => {
-                    let pid = self.cur.pid;
-                    return Some(ProcNode::Link(format!("{pid}/task/{pid}").into_bytes()));
+                    let (pid, tid) = (self.cur.pid, self.cur_tid);
+                    return Some(ProcNode::Link(format!("{pid}/task/{tid}").into_bytes()));
                 }
                 b"mounts" => return Some(ProcNode::Link(b"self/mounts".to_vec())),
                 b"sys" => return Some(ProcNode::Dir),
@@ -194,13 +207,13 @@ impl crate::vfs::ProcLookup for Tree<'_> {
             });
         }
         let p = self.process(number(name(0)?)?)?;
-        pid_lookup(p, &rest[1..], true)
+        pid_lookup(p, &rest[1..], Some(&self.tids(p)))
     }
 }
 
-/// What `rest` names inside `/proc/PID` (or `/proc/PID/task/TID` when
-/// `with_task` is false).
-fn pid_lookup(p: &Process, rest: &[Vec<u8>], with_task: bool) -> Option<ProcNode> {
+/// What `rest` names inside `/proc/PID` (its threads' `tids` given), or
+/// inside `/proc/PID/task/TID` (`tids` None).
+fn pid_lookup(p: &Process, rest: &[Vec<u8>], tids: Option<&[i32]>) -> Option<ProcNode> {
     let Some(first) = rest.first() else {
         return Some(ProcNode::Dir);
     };
@@ -208,14 +221,13 @@ fn pid_lookup(p: &Process, rest: &[Vec<u8>], with_task: bool) -> Option<ProcNode
         .iter()
         .find(|(n, _)| n.as_bytes() == first.as_slice())?;
     match (first.as_slice(), rest.len()) {
-        (b"task", _) if !with_task => None,
+        (b"task", _) if tids.is_none() => None,
         (b"task", 1) => Some(ProcNode::Dir),
         (b"task", _) => {
-            // One thread per process: its tid is the pid.
-            if number(&rest[1])? != p.pid {
+            if !tids?.contains(&number(&rest[1])?) {
                 return None;
             }
-            pid_lookup(p, &rest[2..], false)
+            pid_lookup(p, &rest[2..], None)
         }
         (b"fd" | b"fdinfo", 1) => Some(ProcNode::Dir),
         (b"fd", 2) => {
@@ -375,11 +387,17 @@ pub(crate) fn generate(sys: &mut Sys<'_>, guest: &str) -> Result<ProcFile, Errno
         ["stat"] => Ok(file(system_stat(sys))),
         [pid, rest @ ..] => {
             let pid = number(pid.as_bytes()).ok_or(Errno::ENOENT)?;
+            let tids = {
+                let tree = Tree::new(sys);
+                tree.process(pid).map(|p| tree.tids(p)).unwrap_or_default()
+            };
             let rest: Vec<&str> = match rest {
                 ["task"] => {
-                    return Ok(dir(vec![(pid.to_string(), DT_DIR)]));
+                    return Ok(dir(tids.iter().map(|t| (t.to_string(), DT_DIR)).collect()));
                 }
-                ["task", tid, more @ ..] if number(tid.as_bytes()) == Some(pid) => {
+                ["task", tid, more @ ..]
+                    if number(tid.as_bytes()).is_some_and(|t| tids.contains(&t)) =>
+                {
                     if more.is_empty() {
                         return Ok(dir(PID_ENTRIES
                             .iter()
@@ -415,10 +433,10 @@ fn pid_file(sys: &mut Sys<'_>, pid: i32, rest: &[&str], guest: &str) -> Result<P
     // process's through its address space directly.
     let now = sys.clock.monotonic_ns();
     let pm: &mut PhysMem = sys.pm;
-    let p: &mut Process = if pid == sys.p.pid {
-        sys.p
+    let (p, running): (&mut Process, Option<&Thread>) = if pid == sys.p.pid {
+        (sys.p, Some(&*sys.t))
     } else {
-        sys.procs.get_mut(&pid).ok_or(Errno::ENOENT)?
+        (sys.procs.get_mut(&pid).ok_or(Errno::ENOENT)?, None)
     };
     Ok(match rest {
         [] => dir(PID_ENTRIES
@@ -469,9 +487,9 @@ fn pid_file(sys: &mut Sys<'_>, pid: i32, rest: &[&str], guest: &str) -> Result<P
         ["mounts"] => file(MOUNTS.as_bytes().to_vec()),
         ["smaps"] => file(smaps(pm, p).into_bytes()),
         ["smaps_rollup"] => file(smaps_rollup(pm, p).into_bytes()),
-        ["stat"] => file(stat(pm, p, now).into_bytes()),
+        ["stat"] => file(stat(pm, p, running, now).into_bytes()),
         ["statm"] => file(statm(pm, p).into_bytes()),
-        ["status"] => file(status(pm, p).into_bytes()),
+        ["status"] => file(status(pm, p, running).into_bytes()),
         _ => return Err(Errno::ENOENT),
     })
 }
@@ -719,18 +737,32 @@ fn statm(pm: &PhysMem, p: &Process) -> String {
     )
 }
 
-/// The state letter and word of a process.
-fn state(p: &Process) -> (char, &'static str) {
+/// The thread whose per-thread state /proc/PID shows: the caller's own
+/// (`running`) for its group, else the leader, or the first thread left.
+fn shown_thread<'a>(p: &'a Process, running: Option<&'a Thread>) -> Option<&'a Thread> {
+    running
+        .or_else(|| p.threads.get(&p.pid))
+        .or_else(|| p.threads.values().next())
+}
+
+fn thread_count(p: &Process, running: Option<&Thread>) -> usize {
+    p.threads.len() + running.is_some() as usize
+}
+
+/// The state letter and word of a process (of its shown thread).
+fn state(p: &Process, running: Option<&Thread>) -> (char, &'static str) {
+    let waits = |t: &Thread| t.blocked.is_some() || t.sleep_until.is_some() || t.futex.is_some();
     if p.exit.is_some() {
         ('Z', "zombie")
-    } else if p.blocked.is_some() || p.sleep_until.is_some() || p.vfork_child.is_some() {
+    } else if p.vfork_child.is_some() || shown_thread(p, running).is_some_and(waits) {
         ('S', "sleeping")
     } else {
         ('R', "running")
     }
 }
 
-fn sig_sets(p: &Process) -> (u64, u64, u64) {
+/// The thread's pending set, the ignored and the caught signals.
+fn sig_sets(p: &Process, running: Option<&Thread>) -> (u64, u64, u64) {
     const SIG_DFL: u64 = 0;
     const SIG_IGN: u64 = 1;
     let mut ign = 0u64;
@@ -743,14 +775,16 @@ fn sig_sets(p: &Process) -> (u64, u64, u64) {
             _ => cgt |= bit,
         }
     }
-    (p.signals.pending, ign, cgt)
+    let own = shown_thread(p, running).map_or(0, |t| t.signals.pending.pending);
+    (own, ign, cgt)
 }
 
-fn status(pm: &PhysMem, p: &Process) -> String {
+fn status(pm: &PhysMem, p: &Process, running: Option<&Thread>) -> String {
     let m = mem_sizes(pm, p);
     let kb = |pages: u64| pages * (PAGE_SIZE >> 10);
-    let (st, word) = state(p);
-    let (pending, ign, cgt) = sig_sets(p);
+    let (st, word) = state(p, running);
+    let (pending, ign, cgt) = sig_sets(p, running);
+    let shown = shown_thread(p, running);
     let c = p.creds;
     let rss = m.rss_anon + m.rss_file + m.rss_shmem;
     let mut o = String::new();
@@ -759,7 +793,7 @@ fn status(pm: &PhysMem, p: &Process) -> String {
     let _ = writeln!(o, "State:\t{st} ({word})");
     let _ = writeln!(o, "Tgid:\t{}", p.pid);
     let _ = writeln!(o, "Ngid:\t0");
-    let _ = writeln!(o, "Pid:\t{}", p.pid);
+    let _ = writeln!(o, "Pid:\t{}", shown.map_or(p.pid, |t| t.tid));
     let _ = writeln!(o, "PPid:\t{}", p.ppid);
     let _ = writeln!(o, "TracerPid:\t0");
     let _ = writeln!(o, "Uid:\t{}\t{}\t{}\t{}", c.uid, c.euid, c.euid, c.euid);
@@ -767,7 +801,7 @@ fn status(pm: &PhysMem, p: &Process) -> String {
     let _ = writeln!(o, "FDSize:\t{}", p.fds.size().next_power_of_two().max(64));
     let _ = writeln!(o, "Groups:\t");
     let _ = writeln!(o, "NStgid:\t{}", p.pid);
-    let _ = writeln!(o, "NSpid:\t{}", p.pid);
+    let _ = writeln!(o, "NSpid:\t{}", shown.map_or(p.pid, |t| t.tid));
     let _ = writeln!(o, "NSpgid:\t{}", p.pgid);
     let _ = writeln!(o, "NSsid:\t{}", p.sid);
     let _ = writeln!(o, "Kthread:\t0");
@@ -795,16 +829,17 @@ fn status(pm: &PhysMem, p: &Process) -> String {
     let _ = writeln!(o, "CoreDumping:\t0");
     let _ = writeln!(o, "THP_enabled:\t0");
     let _ = writeln!(o, "untag_mask:\t0xffffffffffffffff");
-    let _ = writeln!(o, "Threads:\t1");
+    let _ = writeln!(o, "Threads:\t{}", thread_count(p, running));
     let _ = writeln!(
         o,
         "SigQ:\t{}/{}",
-        pending.count_ones(),
+        (pending | p.signals.shared.pending).count_ones(),
         p.rlimits[11].cur.min(u32::MAX as u64)
     );
     let _ = writeln!(o, "SigPnd:\t{pending:016x}");
-    let _ = writeln!(o, "ShdPnd:\t{:016x}", 0);
-    let _ = writeln!(o, "SigBlk:\t{:016x}", p.signals.blocked);
+    let _ = writeln!(o, "ShdPnd:\t{:016x}", p.signals.shared.pending);
+    let blocked = shown.map_or(0, |t| t.signals.blocked);
+    let _ = writeln!(o, "SigBlk:\t{blocked:016x}");
     let _ = writeln!(o, "SigIgn:\t{ign:016x}");
     let _ = writeln!(o, "SigCgt:\t{cgt:016x}");
     for cap in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
@@ -830,13 +865,15 @@ fn status(pm: &PhysMem, p: &Process) -> String {
 }
 
 /// /proc/PID/stat (fs/proc/array.c: do_task_stat()), 52 fields.
-fn stat(pm: &PhysMem, p: &Process, now_ns: u64) -> String {
+fn stat(pm: &PhysMem, p: &Process, running: Option<&Thread>, now_ns: u64) -> String {
     let m = mem_sizes(pm, p);
-    let (st, _) = state(p);
-    let (pending, ign, cgt) = sig_sets(p);
+    let (st, _) = state(p, running);
+    let (pending, ign, cgt) = sig_sets(p, running);
+    let pending = pending | p.signals.shared.pending;
+    let blocked = shown_thread(p, running).map_or(0, |t| t.signals.blocked);
     let f = p.mm.fault_counters();
     let ticks = |ns: u64| ns / (1_000_000_000 / USER_HZ);
-    let utime = ticks(p.cpu.instret);
+    let utime = ticks(p.instret(running));
     let (brk_start, _) = p.mm.brk_range();
     let a = p.args;
     let rss = m.rss_anon + m.rss_file + m.rss_shmem;
@@ -858,7 +895,7 @@ fn stat(pm: &PhysMem, p: &Process, now_ns: u64) -> String {
         "0".into(),
         "20".into(), // priority
         "0".into(),  // nice
-        "1".into(),  // num_threads
+        thread_count(p, running).to_string(),
         "0".into(),
         "0".into(), // starttime: every process starts at boot on this clock
         (m.size * PAGE_SIZE).to_string(),
@@ -870,7 +907,7 @@ fn stat(pm: &PhysMem, p: &Process, now_ns: u64) -> String {
         "0".into(), // kstkesp
         "0".into(), // kstkeip
         (pending & 0x7fff_ffff).to_string(),
-        (p.signals.blocked & 0x7fff_ffff).to_string(),
+        (blocked & 0x7fff_ffff).to_string(),
         (ign & 0x7fff_ffff).to_string(),
         (cgt & 0x7fff_ffff).to_string(),
         "0".into(), // wchan
@@ -985,9 +1022,14 @@ fn meminfo(pm: &PhysMem) -> String {
 /// /proc/stat: one hart; times from retired instructions.
 fn system_stat(sys: &Sys<'_>) -> String {
     let ticks = |instret: u64| instret / (1_000_000_000 / USER_HZ);
-    let user: u64 =
-        ticks(sys.p.cpu.instret + sys.procs.values().map(|p| p.cpu.instret).sum::<u64>());
-    let running = 1 + sys.procs.values().filter(|p| state(p).0 == 'R').count();
+    let user: u64 = ticks(
+        sys.p.instret(Some(sys.t)) + sys.procs.values().map(|p| p.instret(None)).sum::<u64>(),
+    );
+    let running = 1 + sys
+        .procs
+        .values()
+        .filter(|p| state(p, None).0 == 'R')
+        .count();
     format!(
         "cpu  {user} 0 0 0 0 0 0 0 0 0\ncpu0 {user} 0 0 0 0 0 0 0 0 0\nintr 0\nctxt 0\nbtime 0\nprocesses {}\nprocs_running {running}\nprocs_blocked 0\n",
         *sys.next_pid - 1

@@ -1,7 +1,7 @@
 //! Signal numbers, dispositions and default actions (signal(7)).
 //!
-//! This layer holds what `rt_sigaction`, `rt_sigprocmask` and
-//! `sigaltstack` set, the pending set with each signal's siginfo, and the
+//! This layer holds what `rt_sigaction` (per thread group),
+//! `rt_sigprocmask` and `sigaltstack` (per thread) set, the pending set with each signal's siginfo, and the
 //! riscv64 signal frame (arch/riscv/kernel/signal.c): [`SigInfo::to_bytes`]
 //! and the `FRAME_*` offsets. The kernel's run loop delivers pending
 //! signals at every return to user mode (see `Kernel::handle_signals`).
@@ -259,32 +259,74 @@ impl AltStack {
     }
 }
 
-/// A process's dispositions, blocked mask, pending signals and alternate stack.
+/// Pending signals with each one's siginfo; each signal is queued once
+/// (a standard signal already pending keeps its first siginfo).
+#[derive(Debug, Clone)]
+pub struct SigQueue {
+    /// Bit n-1 for signal n.
+    pub pending: u64,
+    /// Boxed: a thread or process moves in and out of its map every turn.
+    pub info: Box<[SigInfo; sig::NSIG as usize]>,
+}
+
+impl Default for SigQueue {
+    fn default() -> Self {
+        SigQueue {
+            pending: 0,
+            info: Box::new([SigInfo::default(); sig::NSIG as usize]),
+        }
+    }
+}
+
+impl SigQueue {
+    /// Marks signal `info.signo` pending.
+    pub fn add(&mut self, info: SigInfo) {
+        let n = info.signo;
+        if self.pending & bit(n) == 0 {
+            self.info[(n - 1) as usize] = info;
+        }
+        self.pending |= bit(n);
+    }
+
+    /// Takes signal `n` off the queue, returning its siginfo.
+    pub fn take(&mut self, n: u8) -> SigInfo {
+        self.pending &= !bit(n);
+        self.info[(n - 1) as usize]
+    }
+}
+
+/// A thread group's signal state (Linux's `sighand_struct` and
+/// `signal_struct.shared_pending`): the dispositions, shared by every
+/// thread, and the process-directed signals (kill) not yet taken by one.
 #[derive(Debug, Clone)]
 pub struct SignalState {
-    pub actions: [SigAction; sig::NSIG as usize],
-    pub blocked: u64,
-    /// Pending signals (bit n-1 for signal n); each is queued once.
-    pub pending: u64,
-    /// The siginfo of each pending signal.
-    pub info: [SigInfo; sig::NSIG as usize],
-    pub altstack: AltStack,
-    /// rt_sigsuspend's saved mask: restored by the handler's sigreturn
-    /// (it goes into uc_sigmask), as Linux's saved_sigmask.
-    pub saved_mask: Option<u64>,
+    /// Boxed: a process moves in and out of `procs` every turn.
+    pub actions: Box<[SigAction; sig::NSIG as usize]>,
+    /// Process-directed pending signals: any thread not blocking one takes it.
+    pub shared: SigQueue,
 }
 
 impl Default for SignalState {
     fn default() -> Self {
         SignalState {
-            actions: [SigAction::default(); sig::NSIG as usize],
-            blocked: 0,
-            pending: 0,
-            info: [SigInfo::default(); sig::NSIG as usize],
-            altstack: AltStack::default(),
-            saved_mask: None,
+            actions: Box::new([SigAction::default(); sig::NSIG as usize]),
+            shared: SigQueue::default(),
         }
     }
+}
+
+/// One thread's signal state (`task_struct`'s blocked, pending, sas_ss_*,
+/// saved_sigmask): its mask, the signals sent to it alone (tgkill and
+/// faults), its alternate stack.
+#[derive(Debug, Clone, Default)]
+pub struct ThreadSignals {
+    pub blocked: u64,
+    /// Thread-directed pending signals.
+    pub pending: SigQueue,
+    pub altstack: AltStack,
+    /// rt_sigsuspend's saved mask: restored by the handler's sigreturn
+    /// (it goes into uc_sigmask), as Linux's saved_sigmask.
+    pub saved_mask: Option<u64>,
 }
 
 /// The bit of signal `n` in a sigset.
@@ -304,19 +346,28 @@ impl SignalState {
         a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(n) == DefaultAction::Ignore)
     }
 
-    /// Marks signal `info.signo` pending (a standard signal already pending keeps its first siginfo).
-    pub fn add_pending(&mut self, info: SigInfo) {
-        let n = info.signo;
-        if self.pending & bit(n) == 0 {
-            self.info[(n - 1) as usize] = info;
+    /// At execve, caught signals revert to SIG_DFL; ignored ones stay ignored
+    /// and the pending set is kept (execve(2)).
+    pub fn reset_for_exec(&mut self) {
+        for a in self.actions.iter_mut() {
+            if a.handler != SIG_IGN {
+                *a = SigAction::default();
+            }
         }
-        self.pending |= bit(n);
+    }
+}
+
+impl ThreadSignals {
+    /// Signals pending for this thread (its own and the group's `shared`).
+    pub fn pending(&self, shared: &SigQueue) -> u64 {
+        self.pending.pending | shared.pending
     }
 
     /// Pending signals not blocked, lowest-numbered first; synchronous
-    /// faults first as Linux's SYNCHRONOUS_MASK.
-    pub fn next_deliverable(&self) -> Option<u8> {
-        let ready = self.pending & !self.blocked;
+    /// faults first as Linux's SYNCHRONOUS_MASK (dequeue_signal). Of the
+    /// group's `shared` ones, only those in `takes` are this thread's.
+    pub fn next_deliverable(&self, shared: &SigQueue, takes: u64) -> Option<u8> {
+        let ready = (self.pending.pending | shared.pending & takes) & !self.blocked;
         if ready == 0 {
             return None;
         }
@@ -334,22 +385,20 @@ impl SignalState {
         Some(pick.trailing_zeros() as u8 + 1)
     }
 
-    /// Takes signal `n` off the pending set, returning its siginfo.
-    pub fn take(&mut self, n: u8) -> SigInfo {
-        self.pending &= !bit(n);
-        self.info[(n - 1) as usize]
+    /// Takes signal `n`, the thread's own first, then the group's
+    /// (dequeue_signal), returning its siginfo.
+    pub fn take(&mut self, shared: &mut SigQueue, n: u8) -> SigInfo {
+        if self.pending.pending & bit(n) != 0 {
+            self.pending.take(n)
+        } else {
+            shared.take(n)
+        }
     }
 
-    /// At execve, caught signals revert to SIG_DFL; ignored ones stay ignored
-    /// and the mask and pending set are kept; the alternate stack goes (execve(2)).
+    /// At execve the alternate stack goes; mask and pending stay.
     pub fn reset_for_exec(&mut self) {
         self.altstack = AltStack::default();
         self.saved_mask = None;
-        for a in &mut self.actions {
-            if a.handler != SIG_IGN {
-                *a = SigAction::default();
-            }
-        }
     }
 }
 
@@ -387,14 +436,18 @@ mod tests {
 
     #[test]
     fn pending_prefers_synchronous_and_respects_mask() {
-        let mut s = SignalState::default();
-        s.add_pending(SigInfo::user(sig::SIGUSR1, 0, 5, 0));
-        s.add_pending(SigInfo::fault(sig::SIGSEGV, 1, 0));
-        assert_eq!(s.next_deliverable(), Some(sig::SIGSEGV));
+        let mut shared = SigQueue::default();
+        let mut s = ThreadSignals::default();
+        shared.add(SigInfo::user(sig::SIGUSR1, 0, 5, 0));
+        s.pending.add(SigInfo::fault(sig::SIGSEGV, 1, 0));
+        assert_eq!(s.next_deliverable(&shared, u64::MAX), Some(sig::SIGSEGV));
         s.blocked = bit(sig::SIGSEGV);
-        assert_eq!(s.next_deliverable(), Some(sig::SIGUSR1));
-        assert_eq!(s.take(sig::SIGUSR1).pid, 5);
-        assert_eq!(s.next_deliverable(), None);
+        assert_eq!(s.next_deliverable(&shared, u64::MAX), Some(sig::SIGUSR1));
+        assert_eq!(s.take(&mut shared, sig::SIGUSR1).pid, 5);
+        assert_eq!(s.next_deliverable(&shared, u64::MAX), None);
+        assert_eq!(s.pending(&shared), bit(sig::SIGSEGV));
+        shared.add(SigInfo::user(sig::SIGUSR2, 0, 5, 0));
+        assert_eq!(s.next_deliverable(&shared, 0), None, "another thread's");
         let alt = AltStack {
             sp: 0x1000,
             flags: 0,

@@ -234,9 +234,12 @@ impl AddressSpace {
     /// Unmaps every present PTE in `[start, end)`, putting its frame (or
     /// freeing its swap slot, for a swap entry), then
     /// frees emptied page tables. Bumps the TLB generation if anything was
-    /// mapped. The VMAs are the caller's business.
+    /// mapped. The VMAs are the caller's business. Shared leaf tables
+    /// wholly inside the range lose this space's share; one only partly
+    /// inside must have been unshared first (`unshare_range`), else this
+    /// panics.
     pub(crate) fn unmap_ptes(&mut self, pm: &mut PhysMem, start: u64, end: u64) {
-        let mut unmapped = false;
+        let mut unmapped = self.drop_shared_tables(pm, start, end);
         pagetable::for_each_entry(pm, self.root, start, end, &mut |pm, _va, slot, pte| {
             pagetable::write_pte(pm, slot, Pte::EMPTY);
             if pte.is_swap() {

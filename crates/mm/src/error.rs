@@ -14,6 +14,8 @@ pub enum MmError {
     NoMemory,
     /// `MAP_FIXED_NOREPLACE` and the range is already in use (`EEXIST`).
     Exists,
+    /// `EFAULT`: mremap of a range that is not mapped, or not in one VMA.
+    Fault,
 }
 
 impl MmError {
@@ -23,6 +25,7 @@ impl MmError {
             MmError::OutOfMemory | MmError::NoMemory => 12, // ENOMEM
             MmError::InvalidArgument => 22,                 // EINVAL
             MmError::Exists => 17,                          // EEXIST
+            MmError::Fault => 14,                           // EFAULT
         }
     }
 }
@@ -34,6 +37,7 @@ impl fmt::Display for MmError {
             MmError::InvalidArgument => "invalid argument",
             MmError::NoMemory => "range not mapped or no room in the address space",
             MmError::Exists => "range already mapped",
+            MmError::Fault => "range not inside one mapping",
         })
     }
 }

@@ -131,6 +131,7 @@ impl AddressSpace {
             return Err(ACCERR);
         }
         let va = page_down(addr);
+        self.unshare_for_fault(pm, va, access)?; // share_tables.rs
         let slot = pagetable::walk(pm, self.root, va);
         let pte = slot.map_or(Pte::EMPTY, |s| pagetable::read_pte(pm, s));
         if pte.is_swap() {

@@ -227,7 +227,13 @@ impl PhysMem {
         self.stats.frames_in_use += 1;
         self.stats.peak_frames_in_use = self.stats.peak_frames_in_use.max(self.stats.frames_in_use);
         match kind {
-            FrameKind::PageTable => self.stats.page_table_frames += 1,
+            FrameKind::PageTable => {
+                self.stats.page_table_frames += 1;
+                self.stats.peak_page_table_frames = self
+                    .stats
+                    .peak_page_table_frames
+                    .max(self.stats.page_table_frames);
+            }
             FrameKind::PageCache => self.stats.page_cache_frames += 1,
             _ => {}
         }
@@ -401,6 +407,26 @@ impl PhysMem {
     #[inline]
     pub fn code_watches(&self) -> u64 {
         self.next_code_version
+    }
+
+    /// The fork strategy of this machine's kernel (recorded in the stats).
+    pub fn fork_mode(&self) -> crate::ForkMode {
+        self.stats.fork_mode
+    }
+
+    /// Sets the fork strategy [`fork_mode`](Self::fork_mode) reports.
+    pub fn set_fork_mode(&mut self, mode: crate::ForkMode) {
+        self.stats.fork_mode = mode;
+    }
+
+    /// Host bytes of memory-system metadata at its peak: the per-frame
+    /// records (which grow to the highest frame number used and stay) and
+    /// the most page-table frames ever held at once. Compare with
+    /// `peak_frames_in_use * PAGE_SIZE`, the guest memory it describes.
+    pub fn peak_metadata_bytes(&self) -> u64 {
+        (self.meta.capacity() * std::mem::size_of::<FrameMeta>()
+            + self.free.capacity() * std::mem::size_of::<u32>()) as u64
+            + self.stats.peak_page_table_frames * PAGE_SIZE
     }
 
     /// Frame usage and fault counters.

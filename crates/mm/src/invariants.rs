@@ -31,6 +31,10 @@ use crate::{is_page_aligned, USER_TOP};
 ///   the swap cache holds it; a slot is free iff its count is 0; swap
 ///   entries lie in private VMAs; swap-cache frames are anonymous, counted
 ///   as a reference, and never mapped writable.
+/// * a leaf table shared between spaces (share-tables fork) has a refcount
+///   equal to the entries pointing at it, maps each of its frames once (a
+///   frame's refcount counts the table, not the spaces), holds no
+///   writable private PTE and agrees with every sharer's VMAs.
 ///
 /// Panics describing the first violation.
 pub fn check_invariants(pm: &PhysMem, spaces: &[&AddressSpace]) {
@@ -85,11 +89,14 @@ pub fn check_invariants(pm: &PhysMem, spaces: &[&AddressSpace]) {
         *swap_refs.entry(slot).or_default() += 1;
     }
 
+    // Upper tables belong to one space; a leaf table may be shared by
+    // several (share-tables fork), its entries then counted once.
     let mut table_owner: HashMap<FrameId, usize> = HashMap::new();
+    let mut leaf_tables_seen: HashMap<FrameId, u64> = HashMap::new();
     for (n, space) in spaces.iter().enumerate() {
         check_vmas(space);
-        let (tables, leaves) = pagetable::collect(pm, space.root);
-        for table in tables {
+        let (uppers, leaf_tables) = pagetable::collect_tables(pm, space.root);
+        for table in uppers {
             assert_eq!(
                 pm.frame_kind(table),
                 FrameKind::PageTable,
@@ -100,24 +107,53 @@ pub fn check_invariants(pm: &PhysMem, spaces: &[&AddressSpace]) {
             }
             *expected.entry(table).or_default() += 1;
         }
-        for (va, pte) in leaves {
-            *expected.entry(pte.frame()).or_default() += 1;
-            check_leaf(pm, space, n, va, pte);
-        }
-        for (va, pte) in pagetable::collect_swap(pm, space.root) {
-            let vma = space.vmas.find(va).unwrap_or_else(|| {
-                panic!("check_invariants: space {n}: swap entry at {va:#x} outside any vma")
-            });
-            assert!(
-                !vma.shared,
-                "check_invariants: space {n}: swap entry at {va:#x} in a shared vma"
+        for (base, table) in leaf_tables {
+            assert_eq!(
+                pm.frame_kind(table),
+                FrameKind::PageTable,
+                "check_invariants: space {n}: leaf table {table:?} kind"
             );
-            let slot = pte.swap_slot();
-            assert!(
-                (slot as usize) < slots.len(),
-                "check_invariants: space {n}: swap entry at {va:#x} names slot {slot} beyond the area"
-            );
-            *swap_refs.entry(slot).or_default() += 1;
+            *expected.entry(table).or_default() += 1;
+            let first_visit = match leaf_tables_seen.insert(table, base) {
+                None => true,
+                Some(other) => {
+                    assert_eq!(
+                        other, base,
+                        "check_invariants: leaf table {table:?} shared at two addresses"
+                    );
+                    false
+                }
+            };
+            let shared = pm.refcount(table) > 1;
+            for (i, pte) in pagetable::read_table(pm, table).into_iter().enumerate() {
+                let va = base + i as u64 * crate::PAGE_SIZE;
+                if pte.is_swap() {
+                    let vma = space.vmas.find(va).unwrap_or_else(|| {
+                        panic!("check_invariants: space {n}: swap entry at {va:#x} outside any vma")
+                    });
+                    assert!(
+                        !vma.shared,
+                        "check_invariants: space {n}: swap entry at {va:#x} in a shared vma"
+                    );
+                    let slot = pte.swap_slot();
+                    assert!(
+                        (slot as usize) < slots.len(),
+                        "check_invariants: space {n}: swap entry at {va:#x} names slot {slot} beyond the area"
+                    );
+                    if first_visit {
+                        *swap_refs.entry(slot).or_default() += 1;
+                    }
+                    continue;
+                }
+                if !pte.is_present() {
+                    assert_eq!(pte, Pte::EMPTY, "check_invariants: junk at {va:#x}");
+                    continue;
+                }
+                if first_visit {
+                    *expected.entry(pte.frame()).or_default() += 1;
+                }
+                check_leaf(pm, space, n, va, pte, shared);
+            }
         }
     }
 
@@ -130,6 +166,12 @@ pub fn check_invariants(pm: &PhysMem, spaces: &[&AddressSpace]) {
         assert!(
             cached.is_none() || count >= 2,
             "check_invariants: swap slot {slot} is cached but no swap PTE names it"
+        );
+    }
+    for table in table_owner.keys() {
+        assert!(
+            !leaf_tables_seen.contains_key(table),
+            "check_invariants: table {table:?} is both an upper and a leaf table"
         );
     }
 
@@ -192,7 +234,8 @@ fn check_vmas(space: &AddressSpace) {
     );
 }
 
-fn check_leaf(pm: &PhysMem, space: &AddressSpace, n: usize, va: u64, pte: Pte) {
+/// `table_shared`: the leaf table holding `pte` is shared between spaces.
+fn check_leaf(pm: &PhysMem, space: &AddressSpace, n: usize, va: u64, pte: Pte, table_shared: bool) {
     let here = format!("space {n} page {va:#x} {pte:?}");
     let vma = space
         .vmas
@@ -272,6 +315,10 @@ fn check_leaf(pm: &PhysMem, space: &AddressSpace, n: usize, va: u64, pte: Pte) {
                 pm.refcount(frame),
                 1,
                 "check_leaf: {here}: private writable page is shared"
+            );
+            assert!(
+                !table_shared,
+                "check_leaf: {here}: private writable page in a shared leaf table"
             );
         }
     }

@@ -39,11 +39,14 @@ mod fault;
 mod fork;
 mod frame;
 mod invariants;
+mod madvise;
 mod mincore;
 mod mmap;
+mod mremap;
 mod page_cache;
 pub mod pagetable;
 mod reclaim;
+mod share_tables;
 mod smaps;
 mod stats;
 mod swap;
@@ -52,15 +55,18 @@ mod writeback;
 
 pub use address_space::AddressSpace;
 pub use error::{FaultError, MmError, SegvCode};
+pub use fork::ForkMode;
 pub use frame::{FrameId, FrameKind, PhysMem};
 pub use invariants::check_invariants;
+pub use madvise::Advice;
 pub use mmap::MapFlags;
+pub use mremap::RemapFlags;
 pub use page_cache::{CachedPage, PageCache, SHARED_ANON_DEV};
 pub use reclaim::{reclaim, reclaim_cold, MemUsage};
 pub use smaps::SmapsCounts;
 pub use stats::{FaultCounters, FaultKind, MemStats};
 pub use swap::{SwapDevice, SwapFile, SwapInfo};
-pub use vma::{Access, Backing, FileSource, Prot, Vma, VmaName};
+pub use vma::{Access, Backing, FileSource, OnFork, Prot, Vma, VmaName};
 
 /// Size of a page and of a frame, in bytes.
 pub const PAGE_SIZE: u64 = 4096;

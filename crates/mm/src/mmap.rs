@@ -10,7 +10,7 @@ use crate::address_space::AddressSpace;
 use crate::fault::leaf_flags;
 use crate::frame::{FrameKind, PhysMem};
 use crate::pagetable::{self, Pte};
-use crate::vma::{Backing, Prot, Vma, VmaName};
+use crate::vma::{Backing, OnFork, Prot, Vma, VmaName};
 use crate::{is_page_aligned, page_down, page_up, MmError, MMAP_MIN_ADDR, PAGE_SIZE, USER_TOP};
 
 /// The `MAP_*` flags the memory system acts on (the kernel translates the
@@ -89,6 +89,7 @@ impl AddressSpace {
         } else {
             self.find_free_area(addr, len).ok_or(MmError::NoMemory)?
         };
+        self.unshare_range(pm, start, start + len, false)?;
         let backing = if flags.shared && backing.is_anonymous() {
             Backing::File {
                 file: pm.new_shared_anon(len),
@@ -97,7 +98,7 @@ impl AddressSpace {
         } else {
             backing
         };
-        self.unmap_range(pm, start, start + len);
+        self.unmap_range(pm, start, start + len)?;
         let vma = Vma {
             start,
             end: start + len,
@@ -106,6 +107,7 @@ impl AddressSpace {
             backing,
             grows_down: flags.grows_down,
             name,
+            on_fork: OnFork::Copy,
         };
         self.vmas.insert(vma);
         if flags.populate {
@@ -123,20 +125,28 @@ impl AddressSpace {
             return Err(MmError::InvalidArgument);
         }
         let end = Self::user_range_end(addr, len).ok_or(MmError::InvalidArgument)?;
-        self.unmap_range(pm, addr, end);
-        Ok(())
+        self.unmap_range(pm, addr, end)
     }
 
     /// Removes `[start, end)` from the VMAs and the page tables.
-    pub(crate) fn unmap_range(&mut self, pm: &mut PhysMem, start: u64, end: u64) {
+    /// `Err(OutOfMemory)` (nothing changed) only if a shared leaf table the
+    /// range covers in part cannot be copied (share-tables fork).
+    pub(crate) fn unmap_range(
+        &mut self,
+        pm: &mut PhysMem,
+        start: u64,
+        end: u64,
+    ) -> Result<(), MmError> {
+        self.unshare_range(pm, start, end, false)?;
         let removed = self.vmas.remove_range(start, end);
         if removed.is_empty() {
-            return;
+            return Ok(());
         }
         self.unmap_ptes(pm, start, end);
         self.writeback_unmapped(pm, &removed);
         drop(removed);
         pm.reap_shared_anon();
+        Ok(())
     }
 
     /// Changes the protection of `[addr, addr + len)` to `prot`, splitting
@@ -168,6 +178,7 @@ impl AddressSpace {
         if !self.vmas.covers(addr, end) {
             return Err(MmError::NoMemory);
         }
+        self.unshare_range(pm, addr, end, true)?;
         self.vmas.split_at(addr);
         self.vmas.split_at(end);
         let mut pieces = Vec::new();
@@ -233,7 +244,9 @@ impl AddressSpace {
         let old_top = page_up(self.brk_end).expect("brk: break beyond user space");
         let new_top = page_up(new_end).expect("brk: checked against USER_TOP");
         if new_top < old_top {
-            self.unmap_range(pm, new_top, old_top);
+            if self.unmap_range(pm, new_top, old_top).is_err() {
+                return self.brk_end;
+            }
         } else if new_top > old_top {
             if let Some(next) = self.vmas.first_ending_above(old_top) {
                 if new_top + PAGE_SIZE > next.start_gap() {
@@ -248,6 +261,7 @@ impl AddressSpace {
                 backing: Backing::Anonymous,
                 grows_down: false,
                 name: VmaName::Heap,
+                on_fork: OnFork::Copy,
             };
             self.vmas.insert(heap);
         }
@@ -257,7 +271,7 @@ impl AddressSpace {
 
     /// Chooses where a non-fixed mapping of `len` bytes goes: the hint if
     /// free, else top-down below `mmap_base`, else bottom-up.
-    fn find_free_area(&self, hint: u64, len: u64) -> Option<u64> {
+    pub(crate) fn find_free_area(&self, hint: u64, len: u64) -> Option<u64> {
         // mm/mmap.c:round_hint_to_min()
         let hint = match page_down(hint) {
             0 => 0,

@@ -14,7 +14,7 @@ use crate::{MmError, PAGE_SIZE, USER_TOP};
 
 /// Number of PTEs in a table.
 pub const PTES_PER_TABLE: usize = 512;
-const LEVELS: usize = 3;
+pub(crate) const LEVELS: usize = 3;
 const PPN_SHIFT: u32 = 10;
 const PPN_MASK: u64 = (1 << 44) - 1;
 
@@ -176,16 +176,16 @@ pub struct PteSlot {
     pub index: usize,
 }
 
-fn vpn(va: u64, level: usize) -> usize {
+pub(crate) fn vpn(va: u64, level: usize) -> usize {
     ((va >> (12 + 9 * level)) & 0x1ff) as usize
 }
 
 /// Bytes covered by one entry of a level-`level` table.
-fn span(level: usize) -> u64 {
+pub(crate) fn span(level: usize) -> u64 {
     PAGE_SIZE << (9 * level)
 }
 
-fn read_entry(pm: &PhysMem, table: FrameId, index: usize) -> Pte {
+pub(crate) fn read_entry(pm: &PhysMem, table: FrameId, index: usize) -> Pte {
     let bytes = pm.bytes(table);
     let raw: [u8; 8] = bytes[index * 8..index * 8 + 8]
         .try_into()
@@ -193,7 +193,7 @@ fn read_entry(pm: &PhysMem, table: FrameId, index: usize) -> Pte {
     Pte(u64::from_le_bytes(raw))
 }
 
-fn write_entry(pm: &mut PhysMem, table: FrameId, index: usize, pte: Pte) {
+pub(crate) fn write_entry(pm: &mut PhysMem, table: FrameId, index: usize, pte: Pte) {
     pm.bytes_mut(table)[index * 8..index * 8 + 8].copy_from_slice(&pte.0.to_le_bytes());
 }
 
@@ -316,13 +316,14 @@ pub fn map_page(
     Ok(())
 }
 
-/// Unmaps page `va`, returning the old PTE (whose frame reference now
-/// belongs to the caller, who must `put` it); `None` if nothing was mapped.
+/// Unmaps page `va`, returning the old PTE, a present leaf or a swap
+/// entry, whose reference (on the frame, or a count of the swap slot) now
+/// belongs to the caller; `None` if nothing was mapped.
 pub fn unmap_page(pm: &mut PhysMem, root: FrameId, va: u64) -> Option<Pte> {
     assert!(va % PAGE_SIZE == 0, "unmap_page: not aligned");
     let slot = walk(pm, root, va)?;
     let pte = read_pte(pm, slot);
-    if !pte.is_present() {
+    if !pte.is_present() && !pte.is_swap() {
         return None;
     }
     write_pte(pm, slot, Pte::EMPTY);
@@ -416,6 +417,156 @@ fn visit(
         }
     }
     Ok(())
+}
+
+/// Callback of [`for_each_leaf_table`]: (pm, address the table maps from,
+/// the level-1 table and index pointing at it, the leaf table, the first
+/// and last index of the range inside it).
+pub type LeafTableVisitor<'a> =
+    dyn FnMut(&mut PhysMem, u64, PteSlot, FrameId, usize, usize) -> Result<(), MmError> + 'a;
+
+/// Calls `f` on every present level-0 (leaf) table meeting `[start, end)`
+/// in address order, with the index range of the part inside the range.
+/// The level-1 entry pointing at the table is given as a [`PteSlot`] (its
+/// `table` is the level-1 table). `f` may rewrite the level-1 entry (to
+/// share or replace the leaf table) but must not free upper tables. Stops
+/// at the first error. Whole tables at a time, so callers can move 512
+/// entries in one pass (fork).
+pub fn for_each_leaf_table(
+    pm: &mut PhysMem,
+    root: FrameId,
+    start: u64,
+    end: u64,
+    f: &mut LeafTableVisitor<'_>,
+) -> Result<(), MmError> {
+    assert!(
+        start <= end && end <= USER_TOP,
+        "for_each_leaf_table: bad range {start:#x}..{end:#x}"
+    );
+    if start == end {
+        return Ok(());
+    }
+    let (l2, l1) = (span(2), span(1));
+    for i2 in vpn(start, 2)..=vpn(end - 1, 2) {
+        let top = read_entry(pm, root, i2);
+        if !top.is_valid() {
+            continue;
+        }
+        assert!(
+            top.is_table(),
+            "for_each_leaf_table: superpage leaf at level 2"
+        );
+        let base2 = i2 as u64 * l2;
+        let (lo, hi) = (start.max(base2), end.min(base2 + l2));
+        for i1 in vpn(lo, 1)..=vpn(hi - 1, 1) {
+            let mid = read_entry(pm, top.frame(), i1);
+            if !mid.is_valid() {
+                continue;
+            }
+            assert!(
+                mid.is_table(),
+                "for_each_leaf_table: superpage leaf at level 1"
+            );
+            let base1 = base2 + i1 as u64 * l1;
+            let (a, b) = (lo.max(base1), hi.min(base1 + l1));
+            let slot = PteSlot {
+                table: top.frame(),
+                index: i1,
+            };
+            f(pm, base1, slot, mid.frame(), vpn(a, 0), vpn(b - 1, 0))?;
+        }
+    }
+    Ok(())
+}
+
+/// The level-1 entry for `va` (whose value points at the leaf table
+/// covering `va`), allocating a missing level-1 table; the entry itself is
+/// left as it is. On `Err(OutOfMemory)` nothing changed.
+pub fn walk_alloc_level1(pm: &mut PhysMem, root: FrameId, va: u64) -> Result<PteSlot, MmError> {
+    check_va(va, "walk_alloc_level1");
+    let index = vpn(va, 2);
+    let top = read_entry(pm, root, index);
+    let table = if top.is_valid() {
+        assert!(
+            top.is_table(),
+            "walk_alloc_level1: superpage leaf at level 2"
+        );
+        top.frame()
+    } else {
+        let next = pm.alloc_kind(FrameKind::PageTable)?;
+        write_entry(pm, root, index, Pte::table(next));
+        next
+    };
+    Ok(PteSlot {
+        table,
+        index: vpn(va, 1),
+    })
+}
+
+/// The level-1 entry for `va` if the level-1 table exists.
+pub fn walk_level1(pm: &PhysMem, root: FrameId, va: u64) -> Option<PteSlot> {
+    check_va(va, "walk_level1");
+    let top = read_entry(pm, root, vpn(va, 2));
+    if !top.is_valid() {
+        return None;
+    }
+    assert!(top.is_table(), "walk_level1: superpage leaf at level 2");
+    Some(PteSlot {
+        table: top.frame(),
+        index: vpn(va, 1),
+    })
+}
+
+/// The 512 entries of a table, decoded.
+pub fn read_table(pm: &PhysMem, table: FrameId) -> [Pte; PTES_PER_TABLE] {
+    let bytes = pm.bytes(table);
+    let mut out = [Pte::EMPTY; PTES_PER_TABLE];
+    for (i, chunk) in bytes.chunks_exact(8).enumerate() {
+        out[i] = Pte(u64::from_le_bytes(
+            chunk.try_into().expect("read_table: chunk of 8"),
+        ));
+    }
+    out
+}
+
+/// Writes all 512 entries of a table (no refcounting).
+pub fn write_table(pm: &mut PhysMem, table: FrameId, entries: &[Pte; PTES_PER_TABLE]) {
+    let bytes = pm.bytes_mut(table);
+    for (chunk, pte) in bytes.chunks_exact_mut(8).zip(entries) {
+        chunk.copy_from_slice(&pte.0.to_le_bytes());
+    }
+}
+
+/// The upper (root and level-1) tables of a tree, root first, and its leaf
+/// tables with the address each maps from, read-only. For the invariant
+/// checker, which must tell leaf tables (that may be shared between trees)
+/// from upper ones.
+pub fn collect_tables(pm: &PhysMem, root: FrameId) -> (Vec<FrameId>, Vec<(u64, FrameId)>) {
+    let mut upper = vec![root];
+    let mut leaf = Vec::new();
+    for i2 in 0..PTES_PER_TABLE {
+        let top = read_entry(pm, root, i2);
+        if !top.is_valid() {
+            assert_eq!(top, Pte::EMPTY, "collect_tables: junk in the root");
+            continue;
+        }
+        let base2 = i2 as u64 * span(2);
+        assert!(
+            top.is_table() && base2 < USER_TOP,
+            "collect_tables: bad root entry {i2}"
+        );
+        upper.push(top.frame());
+        for i1 in 0..PTES_PER_TABLE {
+            let mid = read_entry(pm, top.frame(), i1);
+            if !mid.is_valid() {
+                assert_eq!(mid, Pte::EMPTY, "collect_tables: junk in a level-1 table");
+                continue;
+            }
+            assert!(mid.is_table(), "collect_tables: superpage leaf at level 1");
+            leaf.push((base2 + i1 as u64 * span(1), mid.frame()));
+        }
+    }
+    (upper, leaf)
 }
 
 /// Frees the intermediate tables in `[start, end)` that hold no entries

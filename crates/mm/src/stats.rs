@@ -1,7 +1,7 @@
 //! Counters: frame usage (kept by [`PhysMem`](crate::PhysMem)) and faults by
 //! kind (kept both globally and per address space, for `/proc` later).
 
-use crate::FaultError;
+use crate::{FaultError, ForkMode};
 
 /// How a fault was resolved (returned by
 /// [`AddressSpace::handle_fault`](crate::AddressSpace::handle_fault)).
@@ -119,6 +119,8 @@ pub struct MemStats {
     pub peak_frames_in_use: u64,
     /// Of `frames_in_use`, frames holding page tables.
     pub page_table_frames: u64,
+    /// Highest `page_table_frames` ever reached.
+    pub peak_page_table_frames: u64,
     /// Of `frames_in_use`, frames held by the page cache.
     pub page_cache_frames: u64,
     /// Clean page-cache pages dropped to make room (or by `drop_clean_cache`).
@@ -145,4 +147,18 @@ pub struct MemStats {
     /// Processes killed by the OOM killer (counted by the kernel through
     /// [`PhysMem::note_oom_kill`](crate::PhysMem::note_oom_kill)).
     pub oom_kills: u64,
+    /// How fork builds children (`--fork-mode`); set with
+    /// [`PhysMem::set_fork_mode`](crate::PhysMem::set_fork_mode).
+    pub fork_mode: ForkMode,
+    /// Successful forks (any mode).
+    pub forks: u64,
+    /// Host time spent in those forks, in nanoseconds.
+    pub fork_ns: u64,
+    /// Leaf tables shared with a child by share-tables forks.
+    pub leaf_tables_shared: u64,
+    /// Shared leaf tables copied because one sharer changed a PTE.
+    pub leaf_table_copies: u64,
+    /// Shares of leaf tables dropped without a copy (unmap of the whole
+    /// 2 MiB, exit).
+    pub leaf_table_drops: u64,
 }

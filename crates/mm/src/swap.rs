@@ -368,35 +368,6 @@ impl AddressSpace {
         Ok(FaultKind::SwapIn)
     }
 
-    /// Copies the swap entries of `[start, end)` into `child` (fork:
-    /// copy_nonpresent_pte(), swap_duplicate()). On error (a child table
-    /// could not be allocated) the entries copied so far stay in the child,
-    /// counted, for its release to free.
-    pub(crate) fn fork_swap_entries(
-        &mut self,
-        pm: &mut PhysMem,
-        child: &mut AddressSpace,
-        start: u64,
-        end: u64,
-    ) -> Result<(), MmError> {
-        let entries: Vec<(u64, Pte)> = {
-            let mut v = Vec::new();
-            pagetable::for_each_entry(pm, self.root, start, end, &mut |_, va, _, pte| {
-                if pte.is_swap() {
-                    v.push((va, pte));
-                }
-                Ok(())
-            })?;
-            v
-        };
-        for (va, pte) in entries {
-            let child_slot = pagetable::walk_alloc(pm, child.root, va)?;
-            pm.swap_dup(pte.swap_slot());
-            pagetable::write_pte(pm, child_slot, pte);
-        }
-        Ok(())
-    }
-
     /// Number of swap entries (pages swapped out) in this address space.
     pub fn swap_pages(&self, pm: &PhysMem) -> u64 {
         pagetable::collect_swap(pm, self.root).len() as u64

@@ -153,6 +153,23 @@ pub struct Vma {
     /// `MAP_GROWSDOWN`: a fault just below extends the VMA down (stacks).
     pub grows_down: bool,
     pub name: VmaName,
+    /// What fork does with this VMA (`MADV_DONTFORK`, `MADV_WIPEONFORK`).
+    pub on_fork: OnFork,
+}
+
+/// What fork gives the child for a VMA (Linux's `VM_DONTCOPY` and
+/// `VM_WIPEONFORK` flags, set by madvise).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OnFork {
+    /// The child gets the VMA and its contents (copied, COW or shared).
+    #[default]
+    Copy,
+    /// `MADV_DONTFORK` (`VM_DONTCOPY`): the child does not get the VMA.
+    Skip,
+    /// `MADV_WIPEONFORK` (`VM_WIPEONFORK`): the child gets the VMA but none
+    /// of its pages, so it reads zeros (private anonymous memory only). The
+    /// child's VMA keeps the flag, as kernel/fork.c:dup_mmap() leaves it.
+    Wipe,
 }
 
 impl Vma {
@@ -214,6 +231,7 @@ impl Vma {
             || self.shared != next.shared
             || self.grows_down != next.grows_down
             || self.name != next.name
+            || self.on_fork != next.on_fork
         {
             return false;
         }
@@ -441,6 +459,7 @@ mod tests {
             backing: Backing::Anonymous,
             grows_down: false,
             name: VmaName::Anonymous,
+            on_fork: OnFork::Copy,
         }
     }
 

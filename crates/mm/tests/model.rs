@@ -14,8 +14,9 @@ use std::rc::Rc;
 use common::*;
 use cowix_mm::FileSource as _;
 use cowix_mm::{
-    check_invariants, reclaim, Access, AddressSpace, Backing, FaultError, FrameId, MapFlags,
-    PhysMem, Prot, SegvCode, SwapFile, VmaName, PAGE_SIZE,
+    check_invariants, reclaim, Access, AddressSpace, Advice, Backing, FaultError, ForkMode,
+    FrameId, MapFlags, MmError, OnFork, PhysMem, Prot, RemapFlags, SegvCode, SwapFile, VmaName,
+    PAGE_SIZE,
 };
 
 /// xorshift64*: small, deterministic, good enough for test sequences.
@@ -53,7 +54,9 @@ const WINDOW_PAGES: u64 = 48;
 /// A backing object of the model: a file or a shared anonymous object.
 enum Object {
     File(Rc<MemFile>),
-    SharedAnon,
+    /// A shared anonymous object of this many pages (shmem: a grown
+    /// mapping's pages beyond it are SIGBUS, as on Linux).
+    SharedAnon(u64),
 }
 
 /// What a page of the model holds.
@@ -72,6 +75,22 @@ struct Page {
     prot: Prot,
     shared: bool,
     content: Content,
+    /// The object page behind it (file or shared anonymous), `None` for
+    /// private anonymous memory: what MADV_DONTNEED goes back to.
+    origin: Option<(usize, u64)>,
+    /// MADV_DONTFORK / MADV_WIPEONFORK.
+    on_fork: OnFork,
+}
+
+impl Page {
+    /// What the page reads as with no private copy (after MADV_DONTNEED,
+    /// or in a new part of a grown mapping).
+    fn pristine(&self) -> Content {
+        match self.origin {
+            Some((obj, index)) => Content::View { obj, index },
+            None => Content::Zero,
+        }
+    }
 }
 
 /// Objects and the pages of them written through shared mappings.
@@ -87,7 +106,8 @@ impl Objects {
             return Ok(bytes.clone());
         }
         match &self.objects[obj] {
-            Object::SharedAnon => Ok(vec![0; PAGE]),
+            Object::SharedAnon(pages) if index < *pages => Ok(vec![0; PAGE]),
+            Object::SharedAnon(_) => Err(FaultError::Bus),
             Object::File(file) => {
                 let start = index as usize * PAGE;
                 if start >= file.data.len() {
@@ -253,10 +273,12 @@ impl World {
         self.steps += 1;
         let p = self.rng.below(self.procs.len() as u64) as usize;
         match self.rng.below(100) {
-            0..=14 => self.op_mmap(p),
-            15..=21 => self.op_munmap(p),
-            22..=29 => self.op_mprotect(p),
-            30..=84 => self.op_access(p),
+            0..=12 => self.op_mmap(p),
+            13..=18 => self.op_munmap(p),
+            19..=25 => self.op_mprotect(p),
+            26..=31 => self.op_madvise(p),
+            32..=36 => self.op_mremap(p),
+            37..=84 => self.op_access(p),
             85..=91 => self.op_fork(p),
             92..=95 => self.op_exit(p),
             98 => self.op_msync(p),
@@ -298,18 +320,21 @@ impl World {
             ..PRIVATE
         };
         let proc = &mut self.procs[p];
-        let start = proc
-            .asp
-            .mmap(
-                &mut self.pm,
-                addr,
-                npages * PAGE_SIZE,
-                prot,
-                flags,
-                backing,
-                VmaName::Anonymous,
-            )
-            .expect("mmap in the window cannot fail");
+        let start = proc.asp.mmap(
+            &mut self.pm,
+            addr,
+            npages * PAGE_SIZE,
+            prot,
+            flags,
+            backing,
+            VmaName::Anonymous,
+        );
+        if let Err(e) = start {
+            // Only a shared leaf table that could not be copied.
+            assert_eq!(e, MmError::OutOfMemory, "mmap in the window");
+            return;
+        }
+        let start = start.unwrap();
         if fixed {
             assert_eq!(start, addr);
         } else {
@@ -322,28 +347,27 @@ impl World {
             );
         }
         let shared_anon = if shared && file_obj.is_none() {
-            self.objects.objects.push(Object::SharedAnon);
+            self.objects.objects.push(Object::SharedAnon(npages));
             Some(self.objects.objects.len() - 1)
         } else {
             None
         };
         for i in 0..npages {
-            let content = match (file_obj.or(shared_anon), file_obj) {
-                (None, _) => Content::Zero,
-                (Some(obj), Some(_)) => Content::View {
-                    obj,
-                    index: offset / PAGE_SIZE + i,
-                },
-                (Some(obj), None) => Content::View { obj, index: i },
+            let origin = match (file_obj.or(shared_anon), file_obj) {
+                (None, _) => None,
+                (Some(obj), Some(_)) => Some((obj, offset / PAGE_SIZE + i)),
+                (Some(obj), None) => Some((obj, i)),
             };
-            proc.model.insert(
-                start + i * PAGE_SIZE,
-                Page {
-                    prot,
-                    shared,
-                    content,
-                },
-            );
+            let page = Page {
+                prot,
+                shared,
+                content: Content::Zero,
+                origin,
+                on_fork: OnFork::Copy,
+            };
+            let content = page.pristine();
+            proc.model
+                .insert(start + i * PAGE_SIZE, Page { content, ..page });
         }
     }
 
@@ -351,7 +375,11 @@ impl World {
         let start = self.target(p, 60);
         let len = (1 + self.rng.below(6)) * PAGE_SIZE;
         let proc = &mut self.procs[p];
-        proc.asp.munmap(&mut self.pm, start, len).expect("munmap");
+        match proc.asp.munmap(&mut self.pm, start, len) {
+            Ok(()) => {}
+            Err(MmError::OutOfMemory) => return, // a shared leaf table to copy
+            Err(e) => panic!("munmap: {e:?}"),
+        }
         let doomed: Vec<u64> = proc
             .model
             .range(start..start + len)
@@ -371,6 +399,9 @@ impl World {
             .asp
             .mprotect(&mut self.pm, start, npages * PAGE_SIZE, prot);
         let all_mapped = (0..npages).all(|i| proc.model.contains_key(&(start + i * PAGE_SIZE)));
+        if result == Err(MmError::OutOfMemory) {
+            return; // a shared leaf table to copy
+        }
         if all_mapped {
             assert_eq!(result, Ok(()));
             for i in 0..npages {
@@ -404,7 +435,12 @@ impl World {
             }
             (got, expected) => {
                 let frame = got.unwrap_or_else(|e| {
-                    panic!("step {}: {access:?} at {page:#x}: got {e:?}", self.steps)
+                    panic!(
+                        "step {}: {access:?} at {page:#x}: got {e:?}; model {:?}; vma {:x?}",
+                        self.steps,
+                        proc.model.get(&page),
+                        proc.asp.find_vma(page)
+                    )
                 });
                 assert!(
                     expected.is_ok(),
@@ -435,7 +471,7 @@ impl World {
                     let in_file = eof.saturating_sub(index * PAGE_SIZE).min(PAGE_SIZE) as usize;
                     len.min(in_file.saturating_sub(offset))
                 }
-                Object::SharedAnon => len,
+                Object::SharedAnon(_) => len,
             },
             _ => len,
         };
@@ -471,10 +507,22 @@ impl World {
         if self.procs.len() >= 4 {
             return;
         }
+        let mode = self.rng.pick(&ForkMode::ALL);
         let parent = &mut self.procs[p];
-        match parent.asp.fork_cow(&mut self.pm) {
+        match parent.asp.fork(&mut self.pm, mode) {
             Ok(asp) => {
-                let model = parent.model.clone();
+                let model = parent
+                    .model
+                    .iter()
+                    .filter(|(_, page)| page.on_fork != OnFork::Skip)
+                    .map(|(&va, page)| {
+                        let mut page = page.clone();
+                        if page.on_fork == OnFork::Wipe {
+                            page.content = Content::Zero;
+                        }
+                        (va, page)
+                    })
+                    .collect();
                 self.procs.push(Proc {
                     asp,
                     model,
@@ -483,6 +531,198 @@ impl World {
                 });
             }
             Err(e) => assert_eq!(e, cowix_mm::MmError::OutOfMemory),
+        }
+    }
+
+    fn op_madvise(&mut self, p: usize) {
+        let start = self.target(p, 70);
+        let npages = 1 + self.rng.below(6);
+        let end = start + npages * PAGE_SIZE;
+        let advice = self.rng.pick(&[
+            Advice::DontNeed,
+            Advice::DontNeed,
+            Advice::Free,
+            Advice::DontFork,
+            Advice::DoFork,
+            Advice::WipeOnFork,
+            Advice::WipeOnFork,
+            Advice::KeepOnFork,
+            Advice::Hint,
+        ]);
+        let proc = &mut self.procs[p];
+        let result = proc
+            .asp
+            .madvise(&mut self.pm, start, npages * PAGE_SIZE, advice);
+        if result == Err(MmError::OutOfMemory) {
+            // A shared leaf table could not be copied: the pages before
+            // were dropped, which the model cannot know. Read the truth
+            // back for the range into the model (contents only).
+            let pages: Vec<u64> = proc.model.range(start..end).map(|(&k, _)| k).collect();
+            self.pm.set_max_frames(100_000);
+            for va in pages {
+                let page = proc.model.get_mut(&va).unwrap();
+                if page.shared {
+                    continue;
+                }
+                let mut buf = vec![0; PAGE];
+                if !page.prot.allows(Access::Read) {
+                    continue;
+                }
+                if proc.asp.read_bytes(&mut self.pm, va, &mut buf).is_ok() {
+                    let pristine = page.pristine();
+                    let now_pristine = match &pristine {
+                        Content::Zero => buf.iter().all(|&b| b == 0),
+                        Content::View { obj, index } => {
+                            self.objects.page(*obj, *index).is_ok_and(|b| b == buf)
+                        }
+                        Content::Owned(_) => unreachable!(),
+                    };
+                    page.content = if now_pristine {
+                        pristine
+                    } else {
+                        Content::Owned(buf)
+                    };
+                }
+            }
+            return;
+        }
+        if std::env::var_os("MODEL_TRACE").is_some() {
+            eprintln!(
+                "step {} p{p}: madvise {start:#x}+{npages} {advice:?} = {result:?}",
+                self.steps
+            );
+        }
+        let needs_private_anon = matches!(advice, Advice::WipeOnFork | Advice::Free);
+        let mut expected = Ok(());
+        let mut at = start;
+        let pages: Vec<u64> = proc.model.range(start..end).map(|(&k, _)| k).collect();
+        for va in pages {
+            let page = proc.model.get_mut(&va).unwrap();
+            if needs_private_anon && (page.shared || page.origin.is_some()) {
+                expected = Err(MmError::InvalidArgument);
+                break;
+            }
+            if va > at {
+                expected = Err(MmError::NoMemory);
+            }
+            at = va + PAGE_SIZE;
+            match advice {
+                Advice::DontNeed | Advice::Free if !page.shared => page.content = page.pristine(),
+                Advice::DontFork => page.on_fork = OnFork::Skip,
+                Advice::DoFork if page.on_fork == OnFork::Skip => page.on_fork = OnFork::Copy,
+                Advice::WipeOnFork if page.on_fork == OnFork::Copy => page.on_fork = OnFork::Wipe,
+                Advice::KeepOnFork if page.on_fork == OnFork::Wipe => page.on_fork = OnFork::Copy,
+                _ => {}
+            }
+        }
+        if expected.is_ok() && at < end {
+            expected = Err(MmError::NoMemory);
+        }
+        assert_eq!(
+            result, expected,
+            "step {}: madvise {advice:?} {start:#x}+{npages}",
+            self.steps
+        );
+    }
+
+    fn op_mremap(&mut self, p: usize) {
+        let addr = self.target(p, 85);
+        let old_len = (1 + self.rng.below(4)) * PAGE_SIZE;
+        let mut new_len = (1 + self.rng.below(6)) * PAGE_SIZE;
+        let may_move = self.rng.percent(70);
+        let fixed = may_move && self.rng.percent(30);
+        let dont_unmap = may_move && self.rng.percent(10);
+        if dont_unmap {
+            new_len = old_len;
+        }
+        let new_addr = WINDOW + self.rng.below(WINDOW_PAGES) * PAGE_SIZE;
+        let flags = RemapFlags {
+            may_move,
+            fixed,
+            dont_unmap,
+        };
+        let proc = &mut self.procs[p];
+        let vma = proc.asp.find_vma(addr).cloned();
+        let result = proc
+            .asp
+            .mremap(&mut self.pm, addr, old_len, new_len, flags, new_addr);
+        if std::env::var_os("MODEL_TRACE").is_some() {
+            eprintln!("step {} p{p}: mremap {addr:#x} {old_len:#x}->{new_len:#x} {flags:?} {new_addr:#x} = {result:x?} vma {:x?}", self.steps, vma.as_ref().map(|v| (v.start, v.end)));
+        }
+        let dest = match result {
+            Ok(dest) => dest,
+            Err(MmError::OutOfMemory) => return,
+            Err(e) => {
+                let overlap = addr < new_addr + new_len && new_addr < addr + old_len;
+                let ok = match e {
+                    MmError::Fault => vma.as_ref().is_none_or(|v| {
+                        addr + old_len.min(if fixed { new_len } else { old_len }) > v.end
+                    }),
+                    MmError::InvalidArgument => fixed && overlap,
+                    MmError::NoMemory => !may_move || fixed,
+                    _ => false,
+                };
+                assert!(ok, "step {}: mremap {addr:#x} {old_len:#x}->{new_len:#x} {flags:?} {new_addr:#x}: {e:?} (vma {vma:?})", self.steps);
+                return;
+            }
+        };
+        let vma = vma.expect("mremap succeeded without a vma");
+        if old_len > new_len {
+            let tail: Vec<u64> = proc
+                .model
+                .range(addr + new_len..addr + old_len)
+                .map(|(&k, _)| k)
+                .collect();
+            for k in tail {
+                proc.model.remove(&k);
+            }
+        }
+        if !fixed && !dont_unmap && old_len >= new_len {
+            assert_eq!(dest, addr, "a shrink stays in place");
+            return;
+        }
+        // The pages as they were, and the template for new ones.
+        let first = proc.model[&addr].clone();
+        let moved = old_len.min(new_len);
+        let old: Vec<(u64, Page)> = proc
+            .model
+            .range(addr..addr + moved)
+            .map(|(&k, v)| (k, v.clone()))
+            .collect();
+        assert_eq!(
+            old.len() as u64,
+            moved / PAGE_SIZE,
+            "moved range in the model"
+        );
+        // What goes away for a move: the old range (unless dont_unmap)
+        // and whatever was at a fixed destination.
+        if dest != addr {
+            for (va, _) in &old {
+                if dont_unmap {
+                    let page = proc.model.get_mut(va).unwrap();
+                    page.content = page.pristine();
+                } else {
+                    proc.model.remove(va);
+                }
+            }
+            let doomed: Vec<u64> = proc
+                .model
+                .range(dest..dest + new_len)
+                .map(|(&k, _)| k)
+                .collect();
+            for k in doomed {
+                proc.model.remove(&k);
+            }
+            for (va, page) in old {
+                proc.model.insert(va - addr + dest, page);
+            }
+        }
+        let _ = vma;
+        for i in moved / PAGE_SIZE..new_len / PAGE_SIZE {
+            let mut page = first.clone();
+            page.origin = first.origin.map(|(obj, index)| (obj, index + i));
+            page.content = page.pristine();
+            proc.model.insert(dest + i * PAGE_SIZE, page);
         }
     }
 
@@ -580,6 +820,7 @@ fn random_sequences_reach_every_fault_path() {
     let mut total = cowix_mm::FaultCounters::default();
     let mut evictions = 0;
     let mut swap_outs = 0;
+    let (mut shared, mut copies, mut drops) = (0, 0, 0);
     for seed in 0..30 {
         let mut world = World::new(seed);
         for _ in 0..300 {
@@ -588,6 +829,9 @@ fn random_sequences_reach_every_fault_path() {
         let f = world.pm.stats().faults;
         evictions += world.pm.stats().page_cache_evictions;
         swap_outs += world.pm.stats().swap_outs;
+        shared += world.pm.stats().leaf_tables_shared;
+        copies += world.pm.stats().leaf_table_copies;
+        drops += world.pm.stats().leaf_table_drops;
         total.zero_page += f.zero_page;
         total.zero_fill += f.zero_fill;
         total.cow_copy += f.cow_copy;
@@ -616,6 +860,9 @@ fn random_sequences_reach_every_fault_path() {
         ("swap_in", t.swap_in),
         ("evictions", evictions),
         ("swap_outs", swap_outs),
+        ("leaf tables shared", shared),
+        ("leaf table copies", copies),
+        ("leaf table drops", drops),
     ] {
         assert!(n >= 5, "{name} reached only {n} times: {t:?}");
     }

@@ -5,9 +5,9 @@ mod common;
 use common::*;
 use cowix_mm::pagetable::{self, Pte};
 use cowix_mm::{
-    check_invariants, Access, AddressSpace, Backing, FaultError, FaultKind, FrameKind, MapFlags,
-    MmError, PhysMem, Prot, SegvCode, VmaName, MMAP_MIN_ADDR, PAGE_SIZE, SHARED_ANON_DEV,
-    STACK_GUARD_GAP, USER_TOP,
+    check_invariants, Access, AddressSpace, Advice, Backing, FaultError, FaultKind, ForkMode,
+    FrameId, FrameKind, MapFlags, MmError, PhysMem, Prot, RemapFlags, SegvCode, VmaName,
+    MMAP_MIN_ADDR, PAGE_SIZE, SHARED_ANON_DEV, STACK_GUARD_GAP, USER_TOP,
 };
 
 const MAPERR: FaultError = FaultError::Segv(SegvCode::MapErr);
@@ -1334,4 +1334,549 @@ fn release_returns_every_frame() {
     asp.release(&mut pm);
     check_invariants(&pm, &[&child]);
     teardown(pm, vec![child]);
+}
+
+// ---- fork in three modes, madvise, mremap (seed 002) ----
+
+/// The fault a write at `va` takes (None: the PTE already allowed it).
+fn write_fault(asp: &mut AddressSpace, pm: &mut PhysMem, va: u64, value: u8) -> Option<FaultKind> {
+    let kind = match asp.translate(pm, va, Access::Write) {
+        Some(_) => None,
+        None => Some(
+            asp.handle_fault(pm, va, Access::Write)
+                .expect("write_fault"),
+        ),
+    };
+    write_u8(asp, pm, va, value);
+    kind
+}
+
+fn frame_at(pm: &mut PhysMem, asp: &mut AddressSpace, va: u64) -> FrameId {
+    asp.translate(pm, va, Access::Read)
+        .expect("frame_at: not mapped")
+}
+
+/// Seed 002's testwritecopytech: after fork the child sets `p = 'C'` and
+/// the parent `number = 14`, on different pages. Each side sees only its
+/// own write; with COW each write copies one page, with an eager copy
+/// nothing is copied on write (the fork copied everything already).
+#[test]
+fn parent_and_child_write_different_variables_in_every_fork_mode() {
+    for mode in ForkMode::ALL {
+        let (mut pm, mut parent) = setup(1000);
+        let data = map_anon(&mut parent, &mut pm, pages(2), Prot::READ_WRITE);
+        let (p, number) = (data, data + pages(1));
+        write_u8(&mut parent, &mut pm, p, b'P');
+        write_u8(&mut parent, &mut pm, number, 11);
+        let mut child = parent.fork(&mut pm, mode).unwrap();
+        check_invariants(&pm, &[&parent, &child]);
+        let child_fault = write_fault(&mut child, &mut pm, p, b'C');
+        let parent_fault = write_fault(&mut parent, &mut pm, number, 14);
+        check_invariants(&pm, &[&parent, &child]);
+        let expected = match mode {
+            ForkMode::Copy => None,
+            ForkMode::Cow | ForkMode::ShareTables => Some(FaultKind::CowCopy),
+        };
+        assert_eq!((child_fault, parent_fault), (expected, expected), "{mode}");
+        assert_eq!(read_u8(&mut parent, &mut pm, p), b'P', "{mode}");
+        assert_eq!(read_u8(&mut parent, &mut pm, number), 14, "{mode}");
+        assert_eq!(read_u8(&mut child, &mut pm, p), b'C', "{mode}");
+        assert_eq!(read_u8(&mut child, &mut pm, number), 11, "{mode}");
+        let copies = pm.stats().faults.cow_copy;
+        assert_eq!(copies, if mode == ForkMode::Copy { 0 } else { 2 }, "{mode}");
+        assert_eq!(pm.stats().forks, 1);
+        teardown(pm, vec![parent, child]);
+    }
+}
+
+/// The child exits (or execs) before the parent writes: the parent is the
+/// sole owner again and its write reuses the frame without a copy.
+#[test]
+fn child_exits_then_the_parents_write_is_a_sole_owner_reuse() {
+    for mode in ForkMode::ALL {
+        let (mut pm, mut parent) = setup(1000);
+        let a = map_anon(&mut parent, &mut pm, pages(3), Prot::READ_WRITE);
+        for i in 0..3 {
+            write_u8(&mut parent, &mut pm, a + pages(i), i as u8);
+        }
+        let before = frame_at(&mut pm, &mut parent, a);
+        let child = parent.fork(&mut pm, mode).unwrap();
+        child.release(&mut pm);
+        check_invariants(&pm, &[&parent]);
+        let fault = write_fault(&mut parent, &mut pm, a, 7);
+        let expected = match mode {
+            ForkMode::Copy => None,
+            _ => Some(FaultKind::CowReuse),
+        };
+        assert_eq!(fault, expected, "{mode}");
+        assert_eq!(frame_at(&mut pm, &mut parent, a), before, "{mode}: no copy");
+        assert_eq!(pm.stats().faults.cow_copy, 0, "{mode}");
+        assert_eq!(pm.stats().leaf_table_copies, 0, "{mode}: no table copied");
+        check_invariants(&pm, &[&parent]);
+        teardown(pm, vec![parent]);
+    }
+}
+
+/// On-demand-fork's point: forking a large touched address space with
+/// shared leaf tables allocates only the upper tables; reading allocates
+/// nothing; the first write in a 2 MiB range copies that one leaf table;
+/// the other side, sole owner now, writes in the same range without one.
+#[test]
+fn share_tables_fork_of_a_large_touched_space_allocates_no_leaf_tables_until_a_write() {
+    let (mut pm, mut parent) = setup(10_000);
+    const MIB: u64 = 1 << 20;
+    let a = parent
+        .mmap(
+            &mut pm,
+            0x4000_0000,
+            16 * MIB,
+            Prot::READ_WRITE,
+            FIXED,
+            Backing::Anonymous,
+            VmaName::Anonymous,
+        )
+        .unwrap();
+    for i in 0..16 * MIB / PAGE_SIZE {
+        write_u8(&mut parent, &mut pm, a + pages(i), 1);
+    }
+    let tables = pm.stats().page_table_frames;
+    let frames = pm.stats().frames_in_use;
+    let faults = pm.stats().faults.resolved();
+    let mut child = parent.fork(&mut pm, ForkMode::ShareTables).unwrap();
+    check_invariants(&pm, &[&parent, &child]);
+    assert_eq!(pm.stats().leaf_tables_shared, 8);
+    assert_eq!(
+        pm.stats().page_table_frames,
+        tables + 2,
+        "only the child's root and one level-1 table"
+    );
+    assert_eq!(pm.stats().frames_in_use, frames + 2);
+    for i in (0..16 * MIB / PAGE_SIZE).step_by(7) {
+        assert_eq!(read_u8(&mut child, &mut pm, a + pages(i)), 1);
+    }
+    assert_eq!(
+        pm.stats().faults.resolved(),
+        faults,
+        "reads of mapped pages never fault"
+    );
+    assert_eq!(
+        pm.stats().page_table_frames,
+        tables + 2,
+        "reads never unshare"
+    );
+    // The child's first write in the third 2 MiB range.
+    let va = a + 2 * 2 * MIB;
+    assert_eq!(
+        write_fault(&mut child, &mut pm, va, 2),
+        Some(FaultKind::CowCopy)
+    );
+    assert_eq!(pm.stats().leaf_table_copies, 1);
+    assert_eq!(pm.stats().page_table_frames, tables + 3);
+    check_invariants(&pm, &[&parent, &child]);
+    // The parent owns the old table alone now: no table copy. The page the
+    // child copied is the parent's alone (reuse); its neighbour is still
+    // mapped by the child's copy of the table (copy).
+    assert_eq!(
+        write_fault(&mut parent, &mut pm, va, 3),
+        Some(FaultKind::CowReuse)
+    );
+    assert_eq!(
+        write_fault(&mut parent, &mut pm, va + pages(1), 3),
+        Some(FaultKind::CowCopy)
+    );
+    assert_eq!(pm.stats().leaf_table_copies, 1);
+    assert_eq!(read_u8(&mut child, &mut pm, va), 2);
+    assert_eq!(read_u8(&mut child, &mut pm, va + pages(1)), 1);
+    check_invariants(&pm, &[&parent, &child]);
+    // The child exits: it drops its 7 remaining shares without copying.
+    child.release(&mut pm);
+    assert_eq!(pm.stats().leaf_table_drops, 7);
+    assert_eq!(pm.stats().leaf_table_copies, 1);
+    check_invariants(&pm, &[&parent]);
+    assert_eq!(
+        write_fault(&mut parent, &mut pm, a, 4),
+        Some(FaultKind::CowReuse)
+    );
+    assert_eq!(pm.stats().leaf_table_copies, 1);
+    teardown(pm, vec![parent]);
+}
+
+/// Changing one side's mappings in a 2 MiB range whose leaf table is
+/// shared must never show on the other side.
+#[test]
+fn munmap_mprotect_madvise_and_mremap_unshare_before_they_change_a_shared_table() {
+    let (mut pm, mut parent) = setup(1000);
+    let a = map_anon(&mut parent, &mut pm, pages(8), Prot::READ_WRITE);
+    for i in 0..8 {
+        write_u8(&mut parent, &mut pm, a + pages(i), 10 + i as u8);
+    }
+    let mut child = parent.fork(&mut pm, ForkMode::ShareTables).unwrap();
+    child.munmap(&mut pm, a, pages(1)).unwrap();
+    assert_eq!(pm.stats().leaf_table_copies, 1);
+    child
+        .mprotect(&mut pm, a + pages(1), pages(1), Prot::READ)
+        .unwrap();
+    child
+        .madvise(&mut pm, a + pages(2), pages(1), Advice::DontNeed)
+        .unwrap();
+    let moved = child
+        .mremap(
+            &mut pm,
+            a + pages(3),
+            pages(1),
+            pages(1),
+            RemapFlags {
+                may_move: true,
+                fixed: true,
+                dont_unmap: false,
+            },
+            a + pages(64),
+        )
+        .unwrap();
+    check_invariants(&pm, &[&parent, &child]);
+    for i in 0..8 {
+        assert_eq!(read_u8(&mut parent, &mut pm, a + pages(i)), 10 + i as u8);
+    }
+    assert_eq!(
+        write_fault(&mut parent, &mut pm, a + pages(1), 1),
+        Some(FaultKind::CowCopy)
+    );
+    assert_eq!(
+        read_u8(&mut child, &mut pm, a + pages(2)),
+        0,
+        "DONTNEED: zeros"
+    );
+    assert_eq!(read_u8(&mut child, &mut pm, moved), 13);
+    assert_eq!(read_u8(&mut child, &mut pm, a + pages(1)), 11);
+    assert_eq!(
+        child.handle_fault(&mut pm, a + pages(1), Access::Write),
+        Err(ACCERR)
+    );
+    assert_eq!(child.translate(&mut pm, a, Access::Read), None);
+    check_invariants(&pm, &[&parent, &child]);
+    teardown(pm, vec![parent, child]);
+}
+
+/// A parent with every kind of page, some of its leaf tables already
+/// shared with a sibling: the states fork must copy, share or skip.
+fn varied_parent(pm: &mut PhysMem) -> (AddressSpace, AddressSpace, Vec<u64>) {
+    let mut parent = AddressSpace::new(pm).unwrap();
+    let file = MemFile::patterned(7, pages(4) as usize, 3);
+    let mut probes = Vec::new();
+    // Private anonymous in two 2 MiB ranges and two 1 GiB regions.
+    for base in [0x4000_0000u64, 0x4020_0000, 0x8000_0000] {
+        let a = parent
+            .mmap(
+                pm,
+                base,
+                pages(3),
+                Prot::READ_WRITE,
+                FIXED,
+                Backing::Anonymous,
+                VmaName::Anonymous,
+            )
+            .unwrap();
+        write_u8(&mut parent, pm, a, 1);
+        let _ = read_u8(&mut parent, pm, a + pages(1)); // zero frame
+        probes.extend([a, a + pages(1), a + pages(2)]);
+    }
+    let f = parent
+        .mmap(
+            pm,
+            0x4040_0000,
+            pages(4),
+            Prot::READ_WRITE,
+            FIXED,
+            file_backing(&file, 0),
+            VmaName::Anonymous,
+        )
+        .unwrap();
+    write_u8(&mut parent, pm, f, 9); // private file page turned anonymous
+    let _ = read_u8(&mut parent, pm, f + pages(1)); // cache page
+    let s = parent
+        .mmap(
+            pm,
+            0x4060_0000,
+            pages(2),
+            Prot::READ_WRITE,
+            MapFlags {
+                fixed: true,
+                ..SHARED
+            },
+            Backing::Anonymous,
+            VmaName::Anonymous,
+        )
+        .unwrap();
+    write_u8(&mut parent, pm, s, 5);
+    let w = parent
+        .mmap(
+            pm,
+            0x4080_0000,
+            pages(2),
+            Prot::READ_WRITE,
+            FIXED,
+            Backing::Anonymous,
+            VmaName::Anonymous,
+        )
+        .unwrap();
+    write_u8(&mut parent, pm, w, 6);
+    parent.madvise(pm, w, pages(2), Advice::WipeOnFork).unwrap();
+    let d = parent
+        .mmap(
+            pm,
+            0x4081_0000,
+            pages(2),
+            Prot::READ_WRITE,
+            FIXED,
+            Backing::Anonymous,
+            VmaName::Anonymous,
+        )
+        .unwrap();
+    write_u8(&mut parent, pm, d, 7);
+    parent.madvise(pm, d, pages(1), Advice::DontFork).unwrap();
+    let n = parent
+        .mmap(
+            pm,
+            0x40a0_0000,
+            pages(1),
+            Prot::READ_WRITE,
+            FIXED,
+            Backing::Anonymous,
+            VmaName::Anonymous,
+        )
+        .unwrap();
+    write_u8(&mut parent, pm, n, 8);
+    parent.mprotect(pm, n, pages(1), Prot::NONE).unwrap();
+    probes.extend([f, f + pages(1), s, w, d, d + pages(1)]);
+    let sibling = parent.fork(pm, ForkMode::ShareTables).unwrap();
+    (parent, sibling, probes)
+}
+
+/// What must not change in a parent whose fork failed.
+fn snapshot(pm: &PhysMem, asp: &AddressSpace) -> (Vec<(u64, Pte, u32)>, u64, u64) {
+    let (_, leaves) = pagetable::collect(pm, asp.root());
+    let leaves = leaves
+        .into_iter()
+        .map(|(va, p)| (va, p, pm.refcount(p.frame())))
+        .collect();
+    (leaves, asp.tlb_generation(), pm.stats().frames_in_use)
+}
+
+/// Out of frames at any point of a fork, in any mode: the partial child
+/// is returned and the parent (PTEs, refcounts, TLB generation) and its
+/// sibling are as before.
+#[test]
+fn fork_out_of_memory_after_any_number_of_frames_changes_nothing() {
+    for mode in ForkMode::ALL {
+        let mut pm = PhysMem::new(10_000);
+        let (mut parent, sibling, probes) = varied_parent(&mut pm);
+        check_invariants(&pm, &[&parent, &sibling]);
+        pm.drop_clean_cache(); // so that no allocation can evict a page
+        let before = snapshot(&pm, &parent);
+        let used = pm.stats().frames_in_use;
+        let mut failures = 0;
+        let child = loop {
+            pm.set_max_frames(used + failures);
+            match parent.fork(&mut pm, mode) {
+                Ok(child) => break child,
+                Err(e) => {
+                    assert_eq!(e, MmError::OutOfMemory);
+                    check_invariants(&pm, &[&parent, &sibling]);
+                    assert_eq!(snapshot(&pm, &parent), before, "{mode}, {failures} frames");
+                    failures += 1;
+                }
+            }
+        };
+        assert!(failures >= 3, "{mode}: only {failures} failure points");
+        pm.set_max_frames(10_000);
+        check_invariants(&pm, &[&parent, &sibling, &child]);
+        let mut child = child;
+        for &va in &probes[..probes.len() - 2] {
+            let want = if (0x4080_0000..0x4080_2000).contains(&va) {
+                0
+            } else {
+                read_u8(&mut parent, &mut pm, va)
+            };
+            assert_eq!(read_u8(&mut child, &mut pm, va), want, "{mode} at {va:#x}");
+        }
+        assert!(
+            child.find_vma(0x4081_0000).is_none(),
+            "{mode}: DONTFORK page"
+        );
+        assert!(
+            child.find_vma(0x4081_1000).is_some(),
+            "{mode}: the rest of that vma"
+        );
+        check_invariants(&pm, &[&parent, &sibling, &child]);
+        teardown(pm, vec![parent, sibling, child]);
+    }
+}
+
+/// madvise(MADV_DONTNEED): private anonymous memory reads zeros again, a
+/// private file page the file's bytes, a shared page what the object holds;
+/// holes give ENOMEM after the mapped parts were done.
+#[test]
+fn madvise_dontneed_drops_pages_back_to_their_backing() {
+    let (mut pm, mut asp) = setup(1000);
+    let file = MemFile::patterned(9, pages(2) as usize, 4);
+    let a = map_anon(&mut asp, &mut pm, pages(2), Prot::READ_WRITE);
+    write_u8(&mut asp, &mut pm, a, 1);
+    let f = asp
+        .mmap(
+            &mut pm,
+            0,
+            pages(2),
+            Prot::READ_WRITE,
+            PRIVATE,
+            file_backing(&file, 0),
+            VmaName::Anonymous,
+        )
+        .unwrap();
+    let original = read_u8(&mut asp, &mut pm, f);
+    write_u8(&mut asp, &mut pm, f, original.wrapping_add(1));
+    let s = asp
+        .mmap(
+            &mut pm,
+            0,
+            pages(1),
+            Prot::READ_WRITE,
+            SHARED,
+            Backing::Anonymous,
+            VmaName::Anonymous,
+        )
+        .unwrap();
+    write_u8(&mut asp, &mut pm, s, 3);
+    for (va, want) in [(a, 0), (f, original), (s, 3)] {
+        asp.madvise(&mut pm, va, pages(1), Advice::DontNeed)
+            .unwrap();
+        assert_eq!(
+            asp.translate(&mut pm, va, Access::Read),
+            None,
+            "the PTE is gone"
+        );
+        assert_eq!(read_u8(&mut asp, &mut pm, va), want);
+        check_invariants(&pm, &[&asp]);
+    }
+    write_u8(&mut asp, &mut pm, a + pages(1), 5);
+    assert_eq!(
+        asp.madvise(&mut pm, a + pages(1), pages(3), Advice::DontNeed),
+        Err(MmError::NoMemory)
+    );
+    assert_eq!(
+        read_u8(&mut asp, &mut pm, a + pages(1)),
+        0,
+        "mapped part done"
+    );
+    assert_eq!(
+        asp.madvise(&mut pm, a + 1, pages(1), Advice::DontNeed),
+        Err(MmError::InvalidArgument)
+    );
+    assert_eq!(
+        asp.madvise(&mut pm, s, pages(1), Advice::WipeOnFork),
+        Err(MmError::InvalidArgument)
+    );
+    assert_eq!(
+        asp.madvise(&mut pm, f, pages(1), Advice::Free),
+        Err(MmError::InvalidArgument)
+    );
+    teardown(pm, vec![asp]);
+}
+
+/// mremap moves PTEs with their frames: no page is copied.
+#[test]
+fn mremap_moves_frames_without_copying_and_follows_linux_errors() {
+    let (mut pm, mut asp) = setup(1000);
+    let a = map_anon(&mut asp, &mut pm, pages(4), Prot::READ_WRITE);
+    for i in 0..4 {
+        write_u8(&mut asp, &mut pm, a + pages(i), 20 + i as u8);
+    }
+    let frames: Vec<FrameId> = (0..4)
+        .map(|i| frame_at(&mut pm, &mut asp, a + pages(i)))
+        .collect();
+    asp.mmap(
+        &mut pm,
+        a + pages(4),
+        pages(1),
+        Prot::READ,
+        FIXED,
+        Backing::Anonymous,
+        VmaName::Anonymous,
+    )
+    .unwrap();
+    let grow = RemapFlags::default();
+    assert_eq!(
+        asp.mremap(&mut pm, a, pages(4), pages(8), grow, 0),
+        Err(MmError::NoMemory)
+    );
+    let used = pm.stats().frames_in_use;
+    let may_move = RemapFlags {
+        may_move: true,
+        ..grow
+    };
+    let b = asp
+        .mremap(&mut pm, a, pages(4), pages(8), may_move, 0)
+        .unwrap();
+    assert_ne!(a, b);
+    check_invariants(&pm, &[&asp]);
+    let moved: Vec<FrameId> = (0..4)
+        .map(|i| frame_at(&mut pm, &mut asp, b + pages(i)))
+        .collect();
+    assert_eq!(moved, frames, "the same frames");
+    assert!(pm.stats().frames_in_use <= used + 1, "no page copied");
+    assert_eq!(read_u8(&mut asp, &mut pm, b + pages(7)), 0);
+    assert!(asp.find_vma(a).is_none());
+    // Shrink in place, grow back in place.
+    assert_eq!(asp.mremap(&mut pm, b, pages(8), pages(2), grow, 0), Ok(b));
+    assert_eq!(asp.mremap(&mut pm, b, pages(2), pages(3), grow, 0), Ok(b));
+    assert_eq!(
+        read_u8(&mut asp, &mut pm, b + pages(2)),
+        0,
+        "the dropped page is gone"
+    );
+    assert_eq!(read_u8(&mut asp, &mut pm, b + pages(1)), 21);
+    // Errors.
+    assert_eq!(
+        asp.mremap(&mut pm, b + 1, pages(1), pages(1), grow, 0),
+        Err(MmError::InvalidArgument)
+    );
+    assert_eq!(
+        asp.mremap(&mut pm, b, pages(1), 0, grow, 0),
+        Err(MmError::InvalidArgument)
+    );
+    assert_eq!(
+        asp.mremap(
+            &mut pm,
+            b,
+            pages(1),
+            pages(1),
+            RemapFlags {
+                fixed: true,
+                ..grow
+            },
+            a
+        ),
+        Err(MmError::InvalidArgument)
+    );
+    assert_eq!(
+        asp.mremap(&mut pm, a, pages(1), pages(2), may_move, 0),
+        Err(MmError::Fault)
+    );
+    assert_eq!(
+        asp.mremap(&mut pm, b, pages(4), pages(5), may_move, 0),
+        Err(MmError::Fault),
+        "beyond the vma"
+    );
+    // DONTUNMAP: the old range stays mapped, empty.
+    let dont_unmap = RemapFlags {
+        may_move: true,
+        dont_unmap: true,
+        ..grow
+    };
+    let c = asp
+        .mremap(&mut pm, b, pages(3), pages(3), dont_unmap, 0)
+        .unwrap();
+    assert_eq!(read_u8(&mut asp, &mut pm, c + pages(1)), 21);
+    assert_eq!(read_u8(&mut asp, &mut pm, b + pages(1)), 0);
+    check_invariants(&pm, &[&asp]);
+    teardown(pm, vec![asp]);
 }

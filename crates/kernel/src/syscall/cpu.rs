@@ -77,7 +77,7 @@ pub fn riscv_hwprobe(
 
 /// Checks that `pid` (0: the caller) names a live task.
 fn task_exists(sys: &Sys<'_>, pid: i32) -> Result<(), Errno> {
-    if pid == 0 || pid == sys.p.pid || sys.procs.contains_key(&pid) {
+    if pid == 0 || pid == sys.p.pid || sys.thread_exists(pid) {
         Ok(())
     } else if pid < 0 {
         Err(Errno::EINVAL)

@@ -619,29 +619,29 @@ fn write_file(sys: &mut Sys<'_>, file: &FileRef, data: &[u8]) -> Result<usize, E
         }
         return Ok(n);
     }
-    let done = sys.p.write_done.min(data.len());
+    let done = sys.t.write_done.min(data.len());
     let r = file.borrow_mut().write(&data[done..]);
     match r {
         Ok(k) if done + k == data.len() || nonblock => {
-            sys.p.write_done = 0;
+            sys.t.write_done = 0;
             Ok(done + k)
         }
         Ok(k) => {
-            sys.p.write_done = done + k;
+            sys.t.write_done = done + k;
             sys.block = true;
             Ok(0)
         }
         Err(Errno::EAGAIN) if !nonblock => {
-            sys.p.write_done = done;
+            sys.t.write_done = done;
             sys.block = true;
             Err(Errno::EAGAIN)
         }
         Err(e) => {
-            sys.p.write_done = 0;
+            sys.t.write_done = 0;
             if e == Errno::EPIPE {
                 let (me, uid) = (sys.p.pid, sys.p.creds.uid);
                 let info = crate::signal::SigInfo::user(crate::signal::sig::SIGPIPE, 0, me, uid);
-                crate::deliver::send(sys.p, info);
+                crate::deliver::send_thread(sys.p, sys.t, info);
             }
             if done > 0 {
                 Ok(done)
@@ -1371,7 +1371,7 @@ pub fn sendfile(sys: &mut Sys<'_>, out_fd: i32, in_fd: i32, off: u64, count: u64
             // A full pipe: what went in counts, the caller retries the rest.
             if done + put > 0 {
                 sys.block = false;
-                sys.p.write_done = 0;
+                sys.t.write_done = 0;
             }
             at += put as u64;
             done += put;

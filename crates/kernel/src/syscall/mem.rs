@@ -3,7 +3,9 @@
 
 use std::rc::Rc;
 
-use cowix_mm::{Backing, FileSource, MapFlags, MmError, Prot, VmaName, PAGE_SIZE};
+use cowix_mm::{
+    Advice, Backing, FileSource, MapFlags, MmError, Prot, RemapFlags, VmaName, PAGE_SIZE,
+};
 
 use super::Sys;
 use crate::errno::{Errno, SysResult};
@@ -187,25 +189,76 @@ pub fn brk(sys: &mut Sys<'_>, new_end: u64) -> SysResult {
     Ok(sys.p.mm.brk(sys.pm, new_end))
 }
 
+/// madvise(2): the advice numbers of include/uapi/asm-generic/mman-common.h
+/// mapped onto the memory system's [`Advice`]; an unknown one is EINVAL.
+/// The range checks (EINVAL for an unaligned start, ENOMEM for holes after
+/// the mapped parts were advised) are the memory system's, as in
+/// mm/madvise.c:do_madvise().
 pub fn madvise(sys: &mut Sys<'_>, addr: u64, len: u64, advice: u32) -> SysResult {
     const MADV_NORMAL: u32 = 0;
     const MADV_RANDOM: u32 = 1;
     const MADV_SEQUENTIAL: u32 = 2;
     const MADV_WILLNEED: u32 = 3;
+    const MADV_DONTNEED: u32 = 4;
+    const MADV_FREE: u32 = 8;
+    const MADV_DONTFORK: u32 = 10;
+    const MADV_DOFORK: u32 = 11;
+    const MADV_MERGEABLE: u32 = 12;
+    const MADV_UNMERGEABLE: u32 = 13;
     const MADV_HUGEPAGE: u32 = 14;
     const MADV_NOHUGEPAGE: u32 = 15;
-    if addr % PAGE_SIZE != 0 {
+    const MADV_DONTDUMP: u32 = 16;
+    const MADV_DODUMP: u32 = 17;
+    const MADV_WIPEONFORK: u32 = 18;
+    const MADV_KEEPONFORK: u32 = 19;
+    const MADV_COLD: u32 = 20;
+    const MADV_PAGEOUT: u32 = 21;
+    let advice = match advice {
+        // Hints about access patterns, merging, huge pages, core dumps and
+        // aging change nothing cowix computes.
+        MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_WILLNEED | MADV_MERGEABLE
+        | MADV_UNMERGEABLE | MADV_HUGEPAGE | MADV_NOHUGEPAGE | MADV_DONTDUMP | MADV_DODUMP
+        | MADV_COLD | MADV_PAGEOUT => Advice::Hint,
+        MADV_DONTNEED => Advice::DontNeed,
+        MADV_FREE => Advice::Free,
+        MADV_DONTFORK => Advice::DontFork,
+        MADV_DOFORK => Advice::DoFork,
+        MADV_WIPEONFORK => Advice::WipeOnFork,
+        MADV_KEEPONFORK => Advice::KeepOnFork,
+        _ => return Err(Errno::EINVAL),
+    };
+    sys.p
+        .mm
+        .madvise(sys.pm, addr, len, advice)
+        .map_err(mm_errno)?;
+    Ok(0)
+}
+
+/// mremap(2) (mm/mremap.c): flags other than MREMAP_MAYMOVE, MREMAP_FIXED
+/// and MREMAP_DONTUNMAP are EINVAL; the rest is the memory system's.
+pub fn mremap(
+    sys: &mut Sys<'_>,
+    addr: u64,
+    old_len: u64,
+    new_len: u64,
+    flags: u32,
+    new_addr: u64,
+) -> SysResult {
+    const MREMAP_MAYMOVE: u32 = 1;
+    const MREMAP_FIXED: u32 = 2;
+    const MREMAP_DONTUNMAP: u32 = 4;
+    if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
         return Err(Errno::EINVAL);
     }
-    let _ = (sys, len);
-    match advice {
-        // Hints about access patterns change nothing cowix computes.
-        MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_WILLNEED | MADV_HUGEPAGE
-        | MADV_NOHUGEPAGE => Ok(0),
-        // DONTNEED, FREE, DONTFORK, WIPEONFORK... change memory contents or
-        // fork behaviour; they arrive with the memory system's madvise.
-        _ => Err(Errno::EINVAL),
-    }
+    let rf = RemapFlags {
+        may_move: flags & MREMAP_MAYMOVE != 0,
+        fixed: flags & MREMAP_FIXED != 0,
+        dont_unmap: flags & MREMAP_DONTUNMAP != 0,
+    };
+    sys.p
+        .mm
+        .mremap(sys.pm, addr, old_len, new_len, rf, new_addr)
+        .map_err(mm_errno)
 }
 
 /// msync(2) (mm/msync.c): unknown flags, MS_ASYNC with MS_SYNC, or an

@@ -9,6 +9,7 @@
 
 mod cpu;
 mod fs;
+mod futex;
 mod mem;
 mod names;
 mod proc;
@@ -22,7 +23,7 @@ pub(crate) use time::{UTS_RELEASE, UTS_VERSION};
 use cowix_mm::PhysMem;
 
 use crate::errno::{Errno, SysResult};
-use crate::process::{Process, Zombie};
+use crate::process::{Process, Thread, Zombie};
 use crate::uaccess::GuestMemory;
 use crate::vfs::Vfs;
 use crate::Clock;
@@ -30,7 +31,10 @@ use crate::Clock;
 /// Everything a syscall handler may touch.
 #[derive(Debug)]
 pub(crate) struct Sys<'a> {
+    /// The calling thread's group (its other threads are in `p.threads`).
     pub p: &'a mut Process,
+    /// The calling thread.
+    pub t: &'a mut Thread,
     pub pm: &'a mut PhysMem,
     pub vfs: &'a Vfs,
     pub clock: &'a Clock,
@@ -39,22 +43,34 @@ pub(crate) struct Sys<'a> {
     /// fcntl byte-range locks, shared by every process.
     pub locks: &'a mut crate::locks::LockTable,
     pub zombies: &'a mut BTreeMap<i32, Zombie>,
+    /// The next pid or tid to hand out (they share one number space).
     pub next_pid: &'a mut i32,
+    /// Orders futex waiters (see `futex::FutexWait::seq`).
+    pub futex_seq: &'a mut u64,
     /// The process that plays init.
     pub init: i32,
     /// Set by a handler that must wait (wait4, pipe I/O): the syscall is
     /// re-executed once something has changed; its return value is unused.
     pub block: bool,
+    /// Set by sched_yield: the thread's turn ends after this syscall.
+    pub resched: bool,
 }
 
 impl Sys<'_> {
+    /// Whether `tid` names a live thread, of any group.
+    pub fn thread_exists(&self, tid: i32) -> bool {
+        tid == self.t.tid
+            || self.p.threads.contains_key(&tid)
+            || self.procs.values().any(|q| q.threads.contains_key(&tid))
+    }
+
     /// The calling process's memory, for copying syscall arguments in and out.
     pub fn mem(&mut self) -> GuestMemory<'_> {
-        self.p.tlb.sync(&self.p.mm, self.pm);
+        self.t.tlb.sync(&self.p.mm, self.pm);
         GuestMemory {
             pm: self.pm,
             mm: &mut self.p.mm,
-            tlb: &mut self.p.tlb,
+            tlb: &mut self.t.tlb,
         }
     }
 }
@@ -129,6 +145,7 @@ pub const NAMES: &[(u64, &str)] = &[
     (179, "sysinfo"),
     (214, "brk"),
     (215, "munmap"),
+    (216, "mremap"),
     (220, "clone"),
     (221, "execve"),
     (222, "mmap"),
@@ -173,8 +190,9 @@ pub fn name(nr: u64) -> Option<&'static str> {
     NAMES.iter().find(|(n, _)| *n == nr).map(|(_, s)| *s)
 }
 
-/// Runs syscall `nr` with arguments `a` for the process in `sys`; returns
-/// the value for `a0`. A handler that ends the process sets `p.exit`.
+/// Runs syscall `nr` with arguments `a` for the thread in `sys`; returns
+/// the value for `a0`. A handler that ends the thread sets `t.exited`, one
+/// that ends the group `p.exit`.
 pub(crate) fn dispatch(sys: &mut Sys<'_>, nr: u64, a: [u64; 6]) -> u64 {
     let r: SysResult = match nr {
         17 => fs::getcwd(sys, a[0], a[1]),
@@ -204,7 +222,8 @@ pub(crate) fn dispatch(sys: &mut Sys<'_>, nr: u64, a: [u64; 6]) -> u64 {
         291 => fs::statx(sys, a[0] as i32, a[1], a[2] as u32, a[3] as u32, a[4]),
         59 => fs::pipe2(sys, a[0], a[1] as u32),
         61 => fs::getdents64(sys, a[0] as i32, a[1], a[2]),
-        93 | 94 => proc::exit(sys, a[0]),
+        93 => proc::exit(sys, a[0]),
+        94 => proc::exit_group(sys, a[0]),
         95 => task::waitid(sys, a[0] as u32, a[1] as i32, a[2], a[3] as u32, a[4]),
         154 => task::setpgid(sys, a[0] as i32, a[1] as i32),
         155 => task::getpgid(sys, a[0] as i32),
@@ -214,11 +233,14 @@ pub(crate) fn dispatch(sys: &mut Sys<'_>, nr: u64, a: [u64; 6]) -> u64 {
         221 => task::execve(sys, a[0], a[1], a[2]),
         281 => task::execveat(sys, a[0] as i32, a[1], a[2], a[3], a[4] as u32),
         260 => task::wait4(sys, a[0] as i32, a[1], a[2] as u32, a[3]),
-        // clone3: ENOSYS makes glibc fall back to clone.
-        435 => Err(Errno::ENOSYS),
+        435 => task::clone3(sys, a[0], a[1]),
         96 => proc::set_tid_address(sys, a[0]),
+        98 => futex::futex(sys, a[0], a[1] as u32, a[2] as u32, a[3], a[4], a[5] as u32),
         99 => proc::set_robust_list(sys, a[0], a[1]),
-        124 => Ok(0),
+        124 => {
+            sys.resched = true;
+            Ok(0)
+        }
         129 => proc::kill(sys, a[0] as i32, a[1] as i32),
         130 => proc::tkill(sys, a[0] as i32, a[1] as i32),
         131 => proc::tgkill(sys, a[0] as i32, a[1] as i32, a[2] as i32),
@@ -240,7 +262,7 @@ pub(crate) fn dispatch(sys: &mut Sys<'_>, nr: u64, a: [u64; 6]) -> u64 {
         175 => Ok(sys.p.creds.euid as u64),
         176 => Ok(sys.p.creds.gid as u64),
         177 => Ok(sys.p.creds.egid as u64),
-        178 => Ok(sys.p.pid as u64),
+        178 => Ok(sys.t.tid as u64),
         101 => time::nanosleep(sys, a[0], a[1]),
         113 => time::clock_gettime(sys, a[0] as i32, a[1]),
         114 => time::clock_getres(sys, a[0] as i32, a[1]),
@@ -251,6 +273,7 @@ pub(crate) fn dispatch(sys: &mut Sys<'_>, nr: u64, a: [u64; 6]) -> u64 {
         278 => time::getrandom(sys, a[0], a[1], a[2] as u32),
         214 => mem::brk(sys, a[0]),
         215 => mem::munmap(sys, a[0], a[1]),
+        216 => mem::mremap(sys, a[0], a[1], a[2], a[3] as u32, a[4]),
         222 => mem::mmap(sys, a[0], a[1], a[2] as u32, a[3] as u32, a[4] as i32, a[5]),
         226 => mem::mprotect(sys, a[0], a[1], a[2] as u32),
         227 => mem::msync(sys, a[0], a[1], a[2] as u32),

@@ -6,14 +6,22 @@ use crate::errno::{Errno, SysResult};
 use crate::process::{rlimit, ExitStatus, Process, Rlimit};
 use crate::signal::{code, sig, AltStack, SigAction, SigInfo, SIGSET_SIZE, UNBLOCKABLE};
 
+/// exit(code): ends the calling thread only (do_exit); the group ends
+/// with its last thread.
 pub fn exit(sys: &mut Sys<'_>, code: u64) -> SysResult {
+    sys.t.exited = Some(code as u8);
+    Ok(0)
+}
+
+/// exit_group(code): ends every thread of the group (do_group_exit).
+pub fn exit_group(sys: &mut Sys<'_>, code: u64) -> SysResult {
     sys.p.exit = Some(ExitStatus::Exited(code as u8));
     Ok(0)
 }
 
 pub fn set_tid_address(sys: &mut Sys<'_>, addr: u64) -> SysResult {
-    sys.p.clear_child_tid = addr;
-    Ok(sys.p.pid as u64)
+    sys.t.clear_child_tid = addr;
+    Ok(sys.t.tid as u64)
 }
 
 pub fn set_robust_list(sys: &mut Sys<'_>, head: u64, len: u64) -> SysResult {
@@ -21,7 +29,7 @@ pub fn set_robust_list(sys: &mut Sys<'_>, head: u64, len: u64) -> SysResult {
     if len != 24 {
         return Err(Errno::EINVAL);
     }
-    sys.p.robust_list = (head, len);
+    sys.t.robust_list = (head, len);
     Ok(0)
 }
 
@@ -35,6 +43,7 @@ fn check_signal(n: i32) -> Result<Option<u8>, Errno> {
 /// kill(pid, sig) (kernel/signal.c:kill_something_info): pid > 0 one
 /// process, 0 the caller's group, -1 every process but init and the
 /// caller, < -1 the group -pid. Signal 0 only checks that a target exists.
+/// The signal is process-directed: any thread not blocking it takes it.
 pub fn kill(sys: &mut Sys<'_>, pid: i32, n: i32) -> SysResult {
     let n = check_signal(n)?;
     let me = sys.p.pid;
@@ -51,7 +60,7 @@ pub fn kill(sys: &mut Sys<'_>, pid: i32, n: i32) -> SysResult {
     for q in sys.procs.values_mut().filter(|q| hit(q)) {
         found = true;
         if let Some(n) = n {
-            send(q, SigInfo::user(n, code::SI_USER, me, uid));
+            send(q, None, SigInfo::user(n, code::SI_USER, me, uid));
         }
     }
     if pid > 0 && sys.zombies.contains_key(&pid) {
@@ -60,7 +69,7 @@ pub fn kill(sys: &mut Sys<'_>, pid: i32, n: i32) -> SysResult {
     if hit(sys.p) {
         found = true;
         if let Some(n) = n {
-            send(sys.p, SigInfo::user(n, code::SI_USER, me, uid));
+            send(sys.p, Some(sys.t), SigInfo::user(n, code::SI_USER, me, uid));
         }
     }
     if found {
@@ -70,19 +79,41 @@ pub fn kill(sys: &mut Sys<'_>, pid: i32, n: i32) -> SysResult {
     }
 }
 
-/// A signal to one thread, which is one process while cowix has no threads.
-fn send_to_tid(sys: &mut Sys<'_>, tid: i32, n: i32) -> SysResult {
+/// A signal to thread `tid`, which must belong to group `tgid` if that is
+/// given (do_send_specific): SI_TKILL, queued for that thread alone.
+fn send_to_tid(sys: &mut Sys<'_>, tgid: Option<i32>, tid: i32, n: i32) -> SysResult {
     let n = check_signal(n)?;
     let me = sys.p.pid;
     let uid = sys.p.creds.uid;
-    let t = if tid == me {
-        &mut *sys.p
-    } else {
-        sys.procs.get_mut(&tid).ok_or(Errno::ESRCH)?
-    };
-    if let Some(n) = n {
-        send(t, SigInfo::user(n, code::SI_TKILL, me, uid));
+    let info = n.map(|n| SigInfo::user(n, code::SI_TKILL, me, uid));
+    if tgid.is_none_or(|g| g == me) {
+        if tid == sys.t.tid {
+            if let Some(info) = info {
+                deliver::send_thread(sys.p, sys.t, info);
+            }
+            return Ok(0);
+        }
+        if let Some(mut t) = sys.p.threads.remove(&tid) {
+            if let Some(info) = info {
+                deliver::send_thread(sys.p, &mut t, info);
+            }
+            sys.p.threads.insert(tid, t);
+            return Ok(0);
+        }
     }
+    let q = sys
+        .procs
+        .values_mut()
+        .find(|q| tgid.is_none_or(|g| g == q.pid) && q.threads.contains_key(&tid))
+        .ok_or(Errno::ESRCH)?;
+    let mut t = q
+        .threads
+        .remove(&tid)
+        .expect("send_to_tid: thread vanished");
+    if let Some(info) = info {
+        deliver::send_thread(q, &mut t, info);
+    }
+    q.threads.insert(tid, t);
     Ok(0)
 }
 
@@ -90,17 +121,14 @@ pub fn tkill(sys: &mut Sys<'_>, tid: i32, n: i32) -> SysResult {
     if tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    send_to_tid(sys, tid, n)
+    send_to_tid(sys, None, tid, n)
 }
 
 pub fn tgkill(sys: &mut Sys<'_>, tgid: i32, tid: i32, n: i32) -> SysResult {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    if tgid != tid {
-        return Err(Errno::ESRCH);
-    }
-    send_to_tid(sys, tid, n)
+    send_to_tid(sys, Some(tgid), tid, n)
 }
 
 fn read_sigaction(sys: &mut Sys<'_>, addr: u64) -> Result<SigAction, Errno> {
@@ -149,7 +177,7 @@ pub fn rt_sigprocmask(sys: &mut Sys<'_>, how: u32, set: u64, oset: u64, size: u6
     if size != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let old = sys.p.signals.blocked;
+    let old = sys.t.signals.blocked;
     if set != 0 {
         let s = sys.mem().read_u64(set)?;
         let new = match how {
@@ -158,7 +186,7 @@ pub fn rt_sigprocmask(sys: &mut Sys<'_>, how: u32, set: u64, oset: u64, size: u6
             SIG_SETMASK => s,
             _ => return Err(Errno::EINVAL),
         };
-        sys.p.signals.blocked = new & !UNBLOCKABLE;
+        sys.t.signals.blocked = new & !UNBLOCKABLE;
     }
     if oset != 0 {
         sys.mem().write_u64(oset, old)?;
@@ -174,7 +202,7 @@ pub fn rt_sigsuspend(sys: &mut Sys<'_>, set: u64, size: u64) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let new = sys.mem().read_u64(set)?;
-    let s = &mut sys.p.signals;
+    let s = &mut sys.t.signals;
     if s.saved_mask.is_none() {
         s.saved_mask = Some(s.blocked);
     }
@@ -197,11 +225,11 @@ pub fn rt_sigtimedwait(
         return Err(Errno::EINVAL);
     }
     let want = sys.mem().read_u64(set)? & !UNBLOCKABLE;
-    let ready = sys.p.signals.pending & want;
+    let ready = sys.t.signals.pending(&sys.p.signals.shared) & want;
     if ready != 0 {
-        sys.p.sleep_until = None;
+        sys.t.sleep_until = None;
         let n = ready.trailing_zeros() as u8 + 1;
-        let si = sys.p.signals.take(n);
+        let si = sys.t.signals.take(&mut sys.p.signals.shared, n);
         if info != 0 {
             sys.mem().copy_out(info, &si.to_bytes())?;
         }
@@ -222,8 +250,8 @@ pub fn rt_sigpending(sys: &mut Sys<'_>, set: u64, size: u64) -> SysResult {
     if size > SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let s = &sys.p.signals;
-    let pending = s.pending & s.blocked;
+    let s = &sys.t.signals;
+    let pending = s.pending(&sys.p.signals.shared) & s.blocked;
     let b = pending.to_le_bytes();
     sys.mem().copy_out(set, &b[..size as usize])?;
     Ok(0)
@@ -231,8 +259,8 @@ pub fn rt_sigpending(sys: &mut Sys<'_>, set: u64, size: u64) -> SysResult {
 
 /// sigaltstack(ss, old_ss): stack_t is ss_sp, ss_flags (int, padded), ss_size.
 pub fn sigaltstack(sys: &mut Sys<'_>, ss: u64, old: u64) -> SysResult {
-    let cur = sys.p.signals.altstack;
-    let sp = sys.p.cpu.x[2];
+    let cur = sys.t.signals.altstack;
+    let sp = sys.t.cpu.x[2];
     let new = if ss != 0 {
         let mut b = [0u8; 24];
         sys.mem().copy_in(ss, &mut b)?;
@@ -252,7 +280,7 @@ pub fn sigaltstack(sys: &mut Sys<'_>, ss: u64, old: u64) -> SysResult {
         sys.mem().copy_out(old, &b)?;
     }
     if let Some(n) = new {
-        deliver::set_altstack(sys.p, n)?;
+        deliver::set_altstack(sys.t, n)?;
     }
     Ok(0)
 }
@@ -307,7 +335,12 @@ pub fn getrusage(sys: &mut Sys<'_>, who: i32, buf: u64) -> SysResult {
     // struct rusage: utime, stime (timevals), then 14 longs.
     let mut b = [0u8; 144];
     if who != RUSAGE_CHILDREN {
-        let ns = sys.clock.cpu_ns(sys.p.cpu.instret);
+        let instret = if who == RUSAGE_THREAD {
+            sys.t.cpu.instret
+        } else {
+            sys.p.instret(Some(sys.t))
+        };
+        let ns = sys.clock.cpu_ns(instret);
         b[0..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
         b[8..16].copy_from_slice(&((ns % 1_000_000_000) / 1000).to_le_bytes());
         let stats = sys.pm.stats();

@@ -1,13 +1,15 @@
-//! Process lifecycle syscalls: clone (fork and vfork), execve, wait4 and
-//! waitid, process groups and sessions.
+//! Process and thread lifecycle syscalls: clone and clone3 (fork, vfork,
+//! threads), execve, wait4 and waitid, process groups and sessions.
 //!
 //! How they map onto the memory system (seed 002_e6bf70a011e746b4.txt):
-//! fork gives the child `AddressSpace::fork_cow` of the parent's (frames
-//! shared copy-on-write); vfork lends the child the parent's very address
+//! fork gives the child `AddressSpace::fork` of the parent's, in the
+//! machine's fork mode (`--fork-mode`: eager copy, copy-on-write, or
+//! copy-on-write with shared leaf page tables); vfork lends the child the parent's very address
 //! space, the parent holding a placeholder and not running until the child
 //! execs or exits; execve builds the whole new image with `loader::load`
 //! before it lets go of the old one.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::mem;
 
@@ -18,42 +20,229 @@ use super::Sys;
 use crate::elf::ExecError;
 use crate::errno::{Errno, SysResult};
 use crate::loader::{self, ExecRequest};
-use crate::process::{rlimit, ExitStatus, Process, Zombie};
+use crate::process::{rlimit, ExitStatus, Process, Thread, Zombie};
+use crate::signal::{SigQueue, ThreadSignals};
 use crate::uaccess::Tlb;
 use crate::vfs::Follow;
 
 const CLONE_VM: u64 = 0x100;
+const CLONE_FS: u64 = 0x200;
+const CLONE_FILES: u64 = 0x400;
+const CLONE_SIGHAND: u64 = 0x800;
+const CLONE_PIDFD: u64 = 0x1000;
+const CLONE_PTRACE: u64 = 0x2000;
 const CLONE_VFORK: u64 = 0x4000;
+const CLONE_PARENT: u64 = 0x8000;
+const CLONE_THREAD: u64 = 0x1_0000;
+const CLONE_NEWNS: u64 = 0x2_0000;
+const CLONE_SYSVSEM: u64 = 0x4_0000;
+const CLONE_SETTLS: u64 = 0x8_0000;
 const CLONE_PARENT_SETTID: u64 = 0x0010_0000;
 const CLONE_CHILD_CLEARTID: u64 = 0x0020_0000;
+const CLONE_DETACHED: u64 = 0x0040_0000;
+const CLONE_UNTRACED: u64 = 0x0080_0000;
 const CLONE_CHILD_SETTID: u64 = 0x0100_0000;
+const CLONE_NEWUSER: u64 = 0x1000_0000;
+const CLONE_IO: u64 = 0x8000_0000;
+/// clone3 only: the child's caught signals revert to SIG_DFL.
+const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
+/// Namespace flags: cowix has one namespace of each kind.
+const CLONE_NEWS: u64 = 0x7e02_0080;
 const CSIGNAL: u64 = 0xff;
 
+/// What clone and clone3 ask for (struct kernel_clone_args).
+#[derive(Debug, Clone, Copy, Default)]
+struct CloneArgs {
+    flags: u64,
+    exit_signal: u64,
+    /// The child's stack pointer (0: the caller's).
+    sp: u64,
+    parent_tid: u64,
+    child_tid: u64,
+    tls: u64,
+}
+
 /// clone(flags, newsp, parent_tidptr, tls, child_tidptr), riscv64's order.
-///
-/// Two shapes are supported: fork (`SIGCHLD`) and vfork (`CLONE_VM |
-/// CLONE_VFORK | SIGCHLD`), each with the tid-pointer flags glibc adds.
-/// Anything else (threads: CLONE_VM | CLONE_THREAD ...) is EINVAL until
-/// cowix has threads.
 pub fn clone(
     sys: &mut Sys<'_>,
     flags: u64,
     newsp: u64,
     ptid: u64,
-    _tls: u64,
+    tls: u64,
     ctid: u64,
 ) -> SysResult {
-    let exit_signal = flags & CSIGNAL;
-    if exit_signal > 64 {
+    // clone() ignores flags it does not know and CLONE_PIDFD's misuse is
+    // not an issue here: the legacy entry only drops the exit signal bits.
+    let args = CloneArgs {
+        flags: flags & !CSIGNAL & 0xffff_ffff,
+        exit_signal: flags & CSIGNAL,
+        sp: newsp,
+        parent_tid: ptid,
+        child_tid: ctid,
+        tls,
+    };
+    if args.exit_signal > 64 {
         return Err(Errno::EINVAL);
     }
-    let shape =
-        flags & !CSIGNAL & !(CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID);
-    let vfork = match shape {
-        0 => false,
-        s if s == CLONE_VM | CLONE_VFORK => true,
+    kernel_clone(sys, args)
+}
+
+/// clone3(uargs, size) (kernel/fork.c: copy_clone_args_from_user). The
+/// struct has grown: 64 bytes (VER0), 80 (set_tid), 88 (cgroup); a larger
+/// struct is accepted if the bytes cowix does not know are zero (E2BIG
+/// otherwise, or above a page); a smaller one than VER0 is EINVAL.
+pub fn clone3(sys: &mut Sys<'_>, uargs: u64, size: u64) -> SysResult {
+    const VER0: u64 = 64;
+    const KNOWN: u64 = 88;
+    if size > cowix_mm::PAGE_SIZE {
+        return Err(Errno::E2BIG);
+    }
+    if size < VER0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut b = vec![0u8; size as usize];
+    sys.mem().copy_in(uargs, &mut b)?;
+    if b.len() > KNOWN as usize && b[KNOWN as usize..].iter().any(|&x| x != 0) {
+        return Err(Errno::E2BIG);
+    }
+    b.resize(KNOWN as usize, 0);
+    let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
+    let (flags, _pidfd, child_tid, parent_tid, exit_signal) = (w(0), w(1), w(2), w(3), w(4));
+    let (stack, stack_size, tls, set_tid, set_tid_size, _cgroup) =
+        (w(5), w(6), w(7), w(8), w(9), w(10));
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    if flags & !(0xffff_ffff | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP) != 0
+        || flags & CSIGNAL != 0
+        || exit_signal & !CSIGNAL != 0
+        || exit_signal > 64
+        || set_tid_size > 32
+        || (set_tid == 0) != (set_tid_size == 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_INTO_CGROUP != 0 {
+        // cowix has no cgroups to put the child into.
+        return Err(Errno::EINVAL);
+    }
+    if set_tid_size != 0 {
+        // Choosing the tid needs CAP_SYS_ADMIN over the pid namespace.
+        return Err(Errno::EPERM);
+    }
+    // clone3_stack_valid: both or neither; the stack grows down from its end.
+    if (stack == 0) != (stack_size == 0) {
+        return Err(Errno::EINVAL);
+    }
+    let sp = if stack == 0 {
+        0
+    } else {
+        stack.checked_add(stack_size).ok_or(Errno::EINVAL)?
+    };
+    let args = CloneArgs {
+        flags,
+        exit_signal,
+        sp,
+        parent_tid,
+        child_tid,
+        tls,
+    };
+    kernel_clone(sys, args)
+}
+
+/// kernel_clone + copy_process. Three shapes, as cowix's thread groups
+/// allow:
+///
+/// | flags | result |
+/// | --- | --- |
+/// | no CLONE_VM | fork: a new process over `AddressSpace::fork_cow`, one thread |
+/// | CLONE_VM \| CLONE_VFORK | vfork: a new process that borrows the caller's address space until it execs or exits; the caller's group does not run meanwhile |
+/// | CLONE_VM \| CLONE_FS \| CLONE_FILES \| CLONE_SIGHAND \| CLONE_THREAD | a thread of the caller's group |
+///
+/// The flag rules are copy_process's (THREAD needs SIGHAND, SIGHAND needs
+/// VM, ...: EINVAL); namespace flags are EPERM. Sharing the memory, files,
+/// fs info or handlers between two processes without CLONE_THREAD (other
+/// than vfork's memory) is not supported: EINVAL.
+fn kernel_clone(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
+    let f = a.flags;
+    if f & (CLONE_NEWNS | CLONE_FS) == CLONE_NEWNS | CLONE_FS
+        || f & (CLONE_NEWUSER | CLONE_FS) == CLONE_NEWUSER | CLONE_FS
+        || (f & CLONE_THREAD != 0 && f & CLONE_SIGHAND == 0)
+        || (f & CLONE_SIGHAND != 0 && f & CLONE_VM == 0)
+        || (f & CLONE_CLEAR_SIGHAND != 0 && f & CLONE_SIGHAND != 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    if f & CLONE_NEWS != 0 {
+        return Err(Errno::EPERM);
+    }
+    let known = CLONE_VM
+        | CLONE_FS
+        | CLONE_FILES
+        | CLONE_SIGHAND
+        | CLONE_PTRACE
+        | CLONE_VFORK
+        | CLONE_PARENT
+        | CLONE_THREAD
+        | CLONE_SYSVSEM
+        | CLONE_SETTLS
+        | CLONE_PARENT_SETTID
+        | CLONE_CHILD_CLEARTID
+        | CLONE_DETACHED
+        | CLONE_UNTRACED
+        | CLONE_CHILD_SETTID
+        | CLONE_IO
+        | CLONE_CLEAR_SIGHAND;
+    if f & CLONE_PIDFD != 0 || f & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let shared = f & (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD);
+    let thread_flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD;
+    if shared == thread_flags {
+        if f & CLONE_VFORK != 0 {
+            return Err(Errno::EINVAL);
+        }
+        return new_thread(sys, a);
+    }
+    let vfork = match (shared, f & CLONE_VFORK != 0) {
+        (0, false) => false,
+        (CLONE_VM, true) => true,
         _ => return Err(Errno::EINVAL),
     };
+    new_process(sys, a, vfork)
+}
+
+/// A new thread in the caller's group: the caller's registers with a0 = 0,
+/// sp and tp as asked, its signal mask; no pending signals and no
+/// alternate stack (copy_process clears it when the memory is shared).
+fn new_thread(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
+    let tid = *sys.next_pid;
+    *sys.next_pid += 1;
+    let mut cpu = child_cpu(&sys.t.cpu, a.sp);
+    if a.flags & CLONE_SETTLS != 0 {
+        cpu.x[4] = a.tls;
+    }
+    let signals = ThreadSignals {
+        blocked: sys.t.signals.blocked,
+        ..ThreadSignals::default()
+    };
+    let mut t = Thread::new(tid, cpu, Tlb::new(sys.pm.zero_frame()), signals);
+    if a.flags & CLONE_CHILD_CLEARTID != 0 {
+        t.clear_child_tid = a.child_tid;
+    }
+    let id = (tid as u32).to_le_bytes();
+    if a.flags & CLONE_CHILD_SETTID != 0 {
+        let _ = sys.p.mm.write_bytes(sys.pm, a.child_tid, &id);
+    }
+    if a.flags & CLONE_PARENT_SETTID != 0 {
+        let _ = sys.p.mm.write_bytes(sys.pm, a.parent_tid, &id);
+    }
+    sys.p.threads.insert(tid, t);
+    Ok(tid as u64)
+}
+
+/// A new process (fork, or vfork when `vfork`) with one thread, a copy of
+/// the caller.
+fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
+    let flags = a.flags;
     let pid = *sys.next_pid;
     let mm = if vfork {
         let placeholder = AddressSpace::new(sys.pm).map_err(|_| Errno::ENOMEM)?;
@@ -61,9 +250,10 @@ pub fn clone(
     } else {
         // Out of frames for the child's tables: reclaim and retry (fork is
         // all or nothing), while reclaim finds something.
+        let mode = sys.pm.fork_mode();
         let mut tries = 0;
         loop {
-            match sys.p.mm.fork_cow(sys.pm) {
+            match sys.p.mm.fork(sys.pm, mode) {
                 Ok(mm) => break mm,
                 Err(_) if tries < 16 && sys.reclaim(256) > 0 => tries += 1,
                 Err(_) => return Err(Errno::ENOMEM),
@@ -72,21 +262,35 @@ pub fn clone(
     };
     *sys.next_pid += 1;
     let parent = &mut *sys.p;
-    let mut cpu = Cpu::new();
-    cpu.x = parent.cpu.x;
-    cpu.f = parent.cpu.f;
-    cpu.fcsr = parent.cpu.fcsr;
-    cpu.pc = parent.cpu.pc;
-    cpu.x[10] = 0;
-    if newsp != 0 {
-        cpu.x[2] = newsp;
+    let mut cpu = child_cpu(&sys.t.cpu, a.sp);
+    if flags & CLONE_SETTLS != 0 {
+        cpu.x[4] = a.tls;
     }
+    let mut thread = Thread::new(
+        pid,
+        cpu,
+        Tlb::new(sys.pm.zero_frame()),
+        sys.t.signals.clone(),
+    );
+    thread.signals.pending = SigQueue::default();
+    thread.signals.saved_mask = None;
+    if vfork {
+        // copy_process: sharing the memory, the child gets no altstack.
+        thread.signals.altstack = Default::default();
+    }
+    if flags & CLONE_CHILD_CLEARTID != 0 {
+        thread.clear_child_tid = a.child_tid;
+    }
+    let ppid = if flags & CLONE_PARENT != 0 {
+        parent.ppid
+    } else {
+        parent.pid
+    };
     let mut child = Process {
         pid,
-        ppid: parent.pid,
-        cpu,
+        ppid,
+        threads: BTreeMap::from([(pid, thread)]),
         mm,
-        tlb: Tlb::new(sys.pm.zero_frame()),
         fds: parent.fds.clone(),
         cwd: parent.cwd.clone(),
         comm: parent.comm.clone(),
@@ -97,40 +301,51 @@ pub fn clone(
         umask: parent.umask,
         rlimits: parent.rlimits,
         signals: parent.signals.clone(),
-        clear_child_tid: if flags & CLONE_CHILD_CLEARTID != 0 {
-            ctid
-        } else {
-            0
-        },
-        robust_list: (0, 0),
         pgid: parent.pgid,
         sid: parent.sid,
-        exit_signal: exit_signal as u8,
+        exit_signal: a.exit_signal as u8,
         vfork_parent: vfork.then_some(parent.pid),
         vfork_child: None,
-        blocked: None,
-        sleep_until: None,
-        write_done: 0,
         exit: None,
+        leader_exit: None,
+        retired: 0,
         vdso: parent.vdso,
         fatal: None,
     };
-    child.signals.pending = 0;
-    child.signals.saved_mask = None;
+    child.signals.shared = SigQueue::default();
+    if flags & CLONE_CLEAR_SIGHAND != 0 {
+        // flush_signal_handlers(p, 0): ignored signals stay ignored.
+        child.signals.reset_for_exec();
+    }
     let tid = (pid as u32).to_le_bytes();
     if flags & CLONE_CHILD_SETTID != 0 {
-        let _ = child.mm.write_bytes(sys.pm, ctid, &tid);
+        let _ = child.mm.write_bytes(sys.pm, a.child_tid, &tid);
     }
     if flags & CLONE_PARENT_SETTID != 0 {
         // The parent's memory: for vfork, the child holds it now.
         let mm = if vfork { &mut child.mm } else { &mut parent.mm };
-        let _ = mm.write_bytes(sys.pm, ptid, &tid);
+        let _ = mm.write_bytes(sys.pm, a.parent_tid, &tid);
     }
     if vfork {
         parent.vfork_child = Some(pid);
     }
     sys.procs.insert(pid, child);
     Ok(pid as u64)
+}
+
+/// The CPU a new task starts with: the caller's registers, a0 = 0 (clone
+/// returns 0 in the child), sp = `newsp` if given.
+fn child_cpu(cpu: &Cpu, newsp: u64) -> Cpu {
+    let mut c = Cpu::new();
+    c.x = cpu.x;
+    c.f = cpu.f;
+    c.fcsr = cpu.fcsr;
+    c.pc = cpu.pc;
+    c.x[10] = 0;
+    if newsp != 0 {
+        c.x[2] = newsp;
+    }
+    c
 }
 
 /// Linux's limit on one argument or environment string (MAX_ARG_STRLEN).
@@ -331,19 +546,29 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
     };
     let loaded = loader::load(sys.pm, sys.vfs, &req).map_err(exec_errno)?;
     let p = &mut *sys.p;
+    let t = &mut *sys.t;
+    // de_thread: the other threads die, and the caller becomes the leader
+    // (tid = tgid). They go with the old memory, so their clear_child_tid
+    // words are not touched.
+    for (_, other) in mem::take(&mut p.threads) {
+        p.retired += other.cpu.instret;
+    }
+    t.tid = p.pid;
+    p.leader_exit = None;
     let old = mem::replace(&mut p.mm, loaded.mm);
     match p.vfork_parent.take() {
         Some(ppid) => crate::give_back_vfork_mm(sys.procs, sys.pm, ppid, old),
         None => old.release(sys.pm),
     }
-    p.tlb = loaded.tlb;
-    let instret = p.cpu.instret;
-    p.cpu = Cpu::new();
-    p.cpu.instret = instret;
-    p.cpu.pc = loaded.entry;
-    p.cpu.x[2] = loaded.sp;
+    t.tlb = loaded.tlb;
+    let instret = t.cpu.instret;
+    t.cpu = Cpu::new();
+    t.cpu.instret = instret;
+    t.cpu.pc = loaded.entry;
+    t.cpu.x[2] = loaded.sp;
     p.fds.close_on_exec();
     p.signals.reset_for_exec();
+    t.signals.reset_for_exec();
     p.comm = loaded
         .exe
         .rsplit('/')
@@ -356,8 +581,8 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
     p.args = loaded.args;
     p.auxv = loaded.auxv;
     p.vdso = loaded.vdso;
-    p.clear_child_tid = 0;
-    p.robust_list = (0, 0);
+    t.clear_child_tid = 0;
+    t.robust_list = (0, 0);
     Ok(0)
 }
 

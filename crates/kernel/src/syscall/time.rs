@@ -16,7 +16,7 @@ const CLOCK_BOOTTIME: i32 = 7;
 const TIMER_ABSTIME: u32 = 1;
 
 /// The time on clock `id`, in nanoseconds.
-fn now_ns(sys: &Sys<'_>, id: i32) -> Result<u64, Errno> {
+pub(super) fn now_ns(sys: &Sys<'_>, id: i32) -> Result<u64, Errno> {
     match id {
         CLOCK_REALTIME | CLOCK_REALTIME_COARSE => {
             let d = SystemTime::now()
@@ -27,9 +27,8 @@ fn now_ns(sys: &Sys<'_>, id: i32) -> Result<u64, Errno> {
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => {
             Ok(sys.clock.monotonic_ns())
         }
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
-            Ok(sys.clock.cpu_ns(sys.p.cpu.instret))
-        }
+        CLOCK_PROCESS_CPUTIME_ID => Ok(sys.clock.cpu_ns(sys.p.instret(Some(sys.t)))),
+        CLOCK_THREAD_CPUTIME_ID => Ok(sys.clock.cpu_ns(sys.t.cpu.instret)),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -91,9 +90,9 @@ pub fn gettimeofday(sys: &mut Sys<'_>, tv: u64, tz: u64) -> SysResult {
 /// can run). True once the deadline has passed.
 pub(super) fn sleep_ns(sys: &mut Sys<'_>, ns: u64) -> bool {
     let now = sys.clock.monotonic_ns();
-    let deadline = *sys.p.sleep_until.get_or_insert(now.saturating_add(ns));
+    let deadline = *sys.t.sleep_until.get_or_insert(now.saturating_add(ns));
     if now >= deadline {
-        sys.p.sleep_until = None;
+        sys.t.sleep_until = None;
         true
     } else {
         sys.block = true;

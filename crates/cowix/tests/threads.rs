@@ -1,0 +1,246 @@
+//! Threads: clone's thread shape and clone3 through glibc's pthreads,
+//! futexes, thread exit and exit_group, signals to threads and to thread
+//! groups, execve and fork from threads, robust mutexes, deadlocks among
+//! threads, and deterministic scheduling. Expected outputs are
+//! qemu-riscv64's (Linux's) except where noted.
+
+mod common;
+
+use common::*;
+
+fn expect(name: &str, out: &str, code: i32) {
+    let o = run_guest(name, &[]);
+    assert_eq!(stdout(&o), out, "{name}: stderr: {}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{name}: stderr: {}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn pthread_create_join_exit_and_detached_threads() {
+    expect(
+        "threads_basic",
+        "thread 0 returned 5000050000\n\
+         thread 1 returned 20000100000\n\
+         thread 2 returned 45000150001\n\
+         thread 3 returned 80000200000\n\
+         main: getpid == gettid: 1; thread tids distinct and not the pid: 1\n\
+         detached threads done: 8\n\
+         50 create/join rounds: 250002500000\n",
+        0,
+    );
+}
+
+/// FUTEX_WAKE with a count of 0 wakes one waiter in Linux (the count is
+/// checked after each wake): "wake 0: 1".
+#[test]
+fn condvars_and_futex_wait_wake_requeue_wake_op_and_timeouts() {
+    expect(
+        "threads_sync",
+        "producer/consumer: sum 204002000 expected 204002000\n\
+         broadcast woke all 5\n\
+         wait on changed word: -1 EAGAIN\n\
+         timed wait: -1 ETIMEDOUT, waited >= 20ms: 1\n\
+         absolute realtime wait: -1 ETIMEDOUT\n\
+         CLOCK_REALTIME with FUTEX_WAIT: -1 ENOSYS\n\
+         unaligned: -1 EINVAL\n\
+         cmp_requeue with wrong value: -1 EAGAIN\n\
+         cmp_requeue: woke+moved 3\n\
+         wake 0: 1\n\
+         wake_op: woke 2, word2 now 6\n\
+         wake with empty bitset: -1 EINVAL\n\
+         wake the rest: 0\n\
+         waiters returned 0 0 0 0\n",
+        0,
+    );
+}
+
+/// The LR/SC loops are exact only if a switch between threads clears the
+/// reservation (or no switch falls between an LR and its SC).
+#[test]
+fn atomics_from_four_threads_give_exact_counts() {
+    expect(
+        "threads_atomics",
+        "fetch_add: 1200000 (expected 1200000)\n\
+         compare_exchange: 2400000 (expected 2400000)\n\
+         lr.d/sc.d: 3600000 (expected 3600000)\n\
+         lr.w/sc.w: 1200000 (expected 1200000)\n\
+         thread 0 did 300000\n\
+         thread 1 did 300000\n\
+         thread 2 did 300000\n\
+         thread 3 did 300000\n",
+        0,
+    );
+}
+
+#[test]
+fn tgkill_targets_a_thread_kill_goes_to_a_thread_not_blocking_it_altstacks_are_per_thread() {
+    expect(
+        "threads_signals",
+        "worker: its altstack is set: 1\n\
+         main: no altstack of its own: 1\n\
+         tgkill: handled by the worker: 1, signo*1000+code 10001\n\
+         tgkill with the wrong tgid: -1\n\
+         kill: handled by the thread not blocking it: 1, signo*1000+code 10002\n\
+         main: SIGUSR1 still pending: 0\n\
+         kill from the worker: handled by main: 1\n\
+         blocked thread-directed signal not handled: 1\n\
+         main: SIGUSR2 pending for main: 0\n\
+         blocker: SIGUSR2 pending for it: 1\n",
+        0,
+    );
+}
+
+#[test]
+fn exit_group_from_a_thread_ends_every_thread() {
+    expect("threads_exit_group", "quitter: exiting the process\n", 7);
+}
+
+#[test]
+fn a_fatal_signal_in_one_thread_kills_the_group() {
+    let o = run_guest("threads_exit_group", &["segv"]);
+    assert_eq!(stdout(&o), "quitter: faulting\n", "stderr: {}", stderr(&o));
+    assert_eq!(o.status.code(), Some(128 + 11));
+    assert!(stderr(&o).contains("SIGSEGV"), "stderr: {}", stderr(&o));
+}
+
+/// qemu-user (8.x) hangs on the thread-shaped clone3; the errnos are
+/// kernel/fork.c's (copy_clone_args_from_user, copy_process).
+#[test]
+fn clone3_checks_its_struct_and_flags_and_makes_processes_and_threads() {
+    expect(
+        "threads_clone3",
+        "size 32: -1 EINVAL\n\
+         size 4097: -1 E2BIG\n\
+         nonzero bytes past the known struct: -1 E2BIG\n\
+         exit signal in flags: -1 EINVAL\n\
+         stack without a size: -1 EINVAL\n\
+         CLONE_THREAD without CLONE_SIGHAND: -1 EINVAL\n\
+         CLONE_SIGHAND without CLONE_VM: -1 EINVAL\n\
+         clone: CLONE_THREAD without CLONE_SIGHAND: -1 EINVAL\n\
+         fork shape: reaped 1, exit 9\n\
+         CLONE_CLEAR_SIGHAND: child saw 11 (11: default, still ignored)\n\
+         CLONE_CLEAR_SIGHAND with CLONE_SIGHAND: -1 EINVAL\n\
+         posix_spawn: 0, child exit 4\n\
+         thread shape: parent_tid == tid: 1, tid != pid: 1, its tp: 0x1234560, cleared: 0\n",
+        0,
+    );
+}
+
+/// qemu-user cannot execve from a thread ("Exec format error" in its
+/// binfmt path); the expected output is Linux's de_thread() behaviour.
+#[test]
+fn execve_from_a_non_leader_thread_keeps_the_pid_and_drops_the_others() {
+    expect(
+        "threads_exec",
+        "thread: tid is not the pid: 1\n\
+         after exec: same pid: 1, gettid == pid: 1\n\
+         after exec: a new thread returned 42\n",
+        5,
+    );
+}
+
+#[test]
+fn fork_from_a_thread_gives_a_child_with_one_thread() {
+    expect(
+        "threads_fork",
+        "child: ticker did not run: 1, gettid == getpid: 1, new thread: 42\n\
+         parent: reaped the child: 1, exit 3\n\
+         parent: ticker still runs\n",
+        0,
+    );
+}
+
+/// qemu-user ignores set_robust_list (the lock hangs there); this is
+/// Linux's exit_robust_list behaviour.
+#[test]
+fn robust_mutex_of_a_dead_thread_gives_eownerdead() {
+    expect(
+        "threads_robust",
+        "lock after the owner died: EOWNERDEAD\n\
+         consistent: 0\n\
+         lock again: 0\n",
+        0,
+    );
+}
+
+#[test]
+fn deadlock_among_threads_is_reported_with_tids_and_syscalls() {
+    let o = run_guest("threads_deadlock", &[]);
+    let err = stderr(&o);
+    assert_eq!(stdout(&o), "");
+    assert!(
+        err.contains("deadlock")
+            && err.contains("pid 1 (threads_deadloc) in futex")
+            && err.contains("tid 2 (threads_deadloc) in futex")
+            && err.contains("tid 3 (threads_deadloc) in futex"),
+        "stderr: {err}"
+    );
+    assert_eq!(o.status.code(), Some(128 + 9));
+}
+
+#[test]
+fn condvar_ping_pong_between_two_threads() {
+    expect("threads_pingpong", "passes: 20000 20000\n", 0);
+}
+
+/// The scheduler is round-robin in instruction quanta on one host thread:
+/// the same program interleaves its threads the same way every run.
+#[test]
+fn threaded_runs_are_deterministic() {
+    for name in ["threads_interleave", "threads_atomics", "threads_sync"] {
+        let a = run_guest(name, &[]);
+        let b = run_guest(name, &[]);
+        assert_eq!(stdout(&a), stdout(&b), "{name}");
+        assert_eq!(a.status.code(), b.status.code(), "{name}");
+    }
+    let log = stdout(&run_guest("threads_interleave", &[]));
+    let log = log.trim_end();
+    assert_eq!(log.len(), 120, "{log}");
+    for c in ['a', 'b', 'c'] {
+        assert_eq!(log.matches(c).count(), 40, "{log}");
+    }
+    // Preempted mid-loop: the threads' entries are interleaved, not in three runs.
+    let runs = 1 + log.as_bytes().windows(2).filter(|w| w[0] != w[1]).count();
+    assert!(runs > 10, "{log}");
+}
+
+/// A futex word in MAP_SHARED memory is keyed by its frame, so a parent
+/// and its child meet on it (and on process-shared pthread objects).
+#[test]
+fn shared_futexes_work_across_processes() {
+    expect(
+        "futex_shared",
+        "parent: woke 1\n\
+         child: woken: 0, word 1\n\
+         parent: child signalled the shared condvar, exit 0\n",
+        0,
+    );
+}
+
+/// qemu-user shows one more task (its own RCU thread); Linux shows 4.
+#[test]
+fn proc_shows_every_thread_of_the_group() {
+    expect(
+        "threads_proc",
+        "task entries: 4, all ours: 1\n\
+         a thread's task dir exists: 1\n\
+         Threads:\t4\n\
+         thread-self names the caller: 1\n",
+        0,
+    );
+}
+
+#[test]
+fn a_signal_interrupts_a_futex_wait_or_restarts_it() {
+    expect(
+        "threads_futex_intr",
+        "no SA_RESTART: handler ran 1, wait returned -1 EINTR, still waiting after it: 0\n\
+         SA_RESTART: handler ran 1, wait returned 0 , still waiting after it: 1\n\
+         SA_RESTART with a timeout: handler ran 1, wait returned -1 EINTR, still waiting after it: 0\n",
+        0,
+    );
+}

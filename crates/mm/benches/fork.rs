@@ -1,0 +1,86 @@
+//! fork of an address space with N touched pages in each mode, and the
+//! copy-on-write fault that follows (`cargo bench -p cowix-mm --bench fork`).
+
+use std::hint::black_box;
+
+use cowix_mm::{
+    Access, AddressSpace, Backing, ForkMode, MapFlags, PhysMem, Prot, VmaName, PAGE_SIZE,
+};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+/// A space with `pages` private anonymous pages, each written once.
+fn touched(pages: u64) -> (PhysMem, AddressSpace, u64) {
+    let mut pm = PhysMem::new(pages * 3 + 4096);
+    let mut asp = AddressSpace::new(&mut pm).unwrap();
+    let flags = MapFlags {
+        fixed: true,
+        ..MapFlags::default()
+    };
+    let base = 0x4000_0000;
+    asp.mmap(
+        &mut pm,
+        base,
+        pages * PAGE_SIZE,
+        Prot::READ_WRITE,
+        flags,
+        Backing::Anonymous,
+        VmaName::Anonymous,
+    )
+    .unwrap();
+    for i in 0..pages {
+        asp.write_bytes(&mut pm, base + i * PAGE_SIZE, &[1])
+            .unwrap();
+    }
+    (pm, asp, base)
+}
+
+fn fork(c: &mut Criterion) {
+    let mut group = c.benchmark_group("fork");
+    group.sample_size(20);
+    for pages in [4096u64, 65536] {
+        group.throughput(Throughput::Elements(pages));
+        for mode in ForkMode::ALL {
+            if mode == ForkMode::Copy && pages > 4096 {
+                continue;
+            }
+            let (mut pm, mut asp, _) = touched(pages);
+            group.bench_with_input(BenchmarkId::new(mode.name(), pages), &pages, |b, _| {
+                b.iter(|| {
+                    let child = asp.fork(&mut pm, mode).unwrap();
+                    child.release(&mut pm);
+                })
+            });
+            asp.release(&mut pm);
+        }
+    }
+    group.finish();
+}
+
+/// The first write to a page after fork, while the child holds it.
+fn cow_fault(c: &mut Criterion) {
+    let mut group = c.benchmark_group("cow_fault");
+    const PAGES: u64 = 512;
+    group.throughput(Throughput::Elements(PAGES));
+    for mode in [ForkMode::Cow, ForkMode::ShareTables] {
+        group.bench_function(mode.name(), |b| {
+            b.iter_batched_ref(
+                || {
+                    let (mut pm, mut asp, base) = touched(PAGES);
+                    let child = asp.fork(&mut pm, mode).unwrap();
+                    (pm, asp, child, base)
+                },
+                |(pm, asp, _child, base)| {
+                    for i in 0..PAGES {
+                        let va = *base + i * PAGE_SIZE;
+                        black_box(asp.handle_fault(pm, va, Access::Write).unwrap());
+                    }
+                },
+                criterion::BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, fork, cow_fault);
+criterion_main!(benches);
