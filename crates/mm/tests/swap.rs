@@ -668,3 +668,67 @@ fn shared_anonymous_memory_is_swapped_once_and_stays_shared() {
     assert_eq!(pm.stats().swap_used, 0);
     release_all(pm, vec![parent, child]);
 }
+
+#[test]
+fn every_fork_mode_shares_swapped_pages_through_their_slots() {
+    for mode in cowix_mm::ForkMode::ALL {
+        let mut pm = swap_pm(200, 64);
+        let mut parent = AddressSpace::new(&mut pm).unwrap();
+        let a = map_anon(&mut parent, &mut pm, pages(4), Prot::READ_WRITE);
+        for i in 0..4 {
+            fill(&mut parent, &mut pm, a + pages(i), 60 + i as u8);
+        }
+        reclaim(&mut pm, &mut [&mut parent], 1000);
+        assert_eq!(parent.swap_pages(&pm), 4, "{mode}");
+        let mut child = parent.fork(&mut pm, mode).unwrap();
+        check_invariants(&pm, &[&parent, &child]);
+        assert_eq!(pm.stats().swap_used, 4, "{mode}: slots shared, not copied");
+        // The child writes one page, reads another; the parent sees its own.
+        write_u8(&mut child, &mut pm, a, 0xcc);
+        check_fill(&mut child, &mut pm, a + pages(1), 61);
+        check_invariants(&pm, &[&parent, &child]);
+        check_fill(&mut parent, &mut pm, a, 60);
+        check_fill(&mut parent, &mut pm, a + pages(1), 61);
+        check_invariants(&pm, &[&parent, &child]);
+        // Reclaim again with both alive (through a shared leaf table in
+        // share-tables mode), then exit the parent: the child keeps its data.
+        reclaim(&mut pm, &mut [&mut parent, &mut child], 1000);
+        check_invariants(&pm, &[&parent, &child]);
+        parent.release(&mut pm);
+        check_invariants(&pm, &[&child]);
+        assert_eq!(read_u8(&mut child, &mut pm, a), 0xcc, "{mode}");
+        for i in 1..4 {
+            check_fill(&mut child, &mut pm, a + pages(i), 60 + i as u8);
+        }
+        release_all(pm, vec![child]);
+    }
+}
+
+#[test]
+fn mremap_moves_swap_entries_and_madvise_dontneed_frees_them() {
+    let mut pm = swap_pm(100, 64);
+    let mut asp = AddressSpace::new(&mut pm).unwrap();
+    let a = map_anon(&mut asp, &mut pm, pages(3), Prot::READ_WRITE);
+    for i in 0..3 {
+        fill(&mut asp, &mut pm, a + pages(i), 70 + i as u8);
+    }
+    reclaim(&mut pm, &mut [&mut asp], 1000);
+    let flags = cowix_mm::RemapFlags {
+        may_move: true,
+        fixed: true,
+        dont_unmap: false,
+    };
+    let b = asp
+        .mremap(&mut pm, a, pages(3), pages(3), flags, 0x7000_0000)
+        .unwrap();
+    check_invariants(&pm, &[&asp]);
+    assert_eq!(asp.swap_pages(&pm), 3, "the entries moved");
+    assert_eq!(pm.stats().swap_used, 3);
+    check_fill(&mut asp, &mut pm, b + pages(2), 72);
+    asp.madvise(&mut pm, b, pages(2), cowix_mm::Advice::DontNeed)
+        .unwrap();
+    check_invariants(&pm, &[&asp]);
+    assert_eq!(pm.stats().swap_used, 0, "DONTNEED freed the slots");
+    assert_eq!(read_u8(&mut asp, &mut pm, b), 0, "and the pages read zeros");
+    release_all(pm, vec![asp]);
+}
