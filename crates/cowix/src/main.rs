@@ -171,6 +171,10 @@ fn run(args: RunArgs) -> ExitCode {
             eprintln!("cowix: --memory {}: {e}", args.memory);
             return ExitCode::from(EXIT_USAGE);
         }
+        Err(e) if e.to_string().starts_with(cowix_kernel::SWAP_ERROR) => {
+            eprintln!("cowix: --swap: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
         Err(e) => {
             eprintln!(
                 "cowix: cannot use --root {} / --cwd: {e}",

@@ -179,3 +179,20 @@ fn busybox_sort_runs_in_one_mebibyte_with_swap() {
         "{err}"
     );
 }
+
+#[test]
+fn a_swap_file_that_cannot_be_created_is_a_usage_error() {
+    let g = guest("hello");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_cowix"))
+        .args(["run", "--swap", "16M", "--", g.to_str().unwrap()])
+        .env("TMPDIR", "/nonexistent-cowix-tmp")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o)
+            .starts_with("cowix: --swap: cannot create the swap file in /nonexistent-cowix-tmp"),
+        "{}",
+        stderr(&o)
+    );
+}

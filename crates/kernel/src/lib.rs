@@ -72,6 +72,10 @@ pub struct Config {
     pub fork_mode: ForkMode,
 }
 
+/// How [`Kernel::new`]'s error message starts when the swap file could not
+/// be created.
+pub const SWAP_ERROR: &str = "cannot create the swap file";
+
 /// Default guest memory: enough for python3 or redis; host memory is only
 /// committed as frames are used.
 pub const DEFAULT_MEMORY: u64 = 4 << 30;
@@ -165,7 +169,10 @@ impl Kernel {
         }
         let mut pm = PhysMem::try_new(config.memory / PAGE_SIZE)?;
         if config.swap >= PAGE_SIZE {
-            let dev = SwapFile::create(&std::env::temp_dir(), config.swap)?;
+            let dir = std::env::temp_dir();
+            let dev = SwapFile::create(&dir, config.swap).map_err(|e| {
+                io::Error::new(e.kind(), format!("{SWAP_ERROR} in {}: {e}", dir.display()))
+            })?;
             pm.enable_swap(Box::new(dev));
         }
         pm.set_fork_mode(config.fork_mode);
