@@ -6,7 +6,10 @@
 //! vm_normal_page() does not count it), its *map count* is the number of
 //! PTEs mapping its frame: the frame's refcount less the page cache's
 //! reference (for a page-cache frame) and the swap cache's (for a frame in
-//! the swap cache). A page mapped once is private, else shared; its Pss
+//! the swap cache). Under a share-tables fork a frame's reference from a
+//! leaf table stands for every space sharing that table: the table this
+//! PTE is in counts for its share count, each other table for one (exact
+//! unless several shared tables map the frame). A page mapped once is private, else shared; its Pss
 //! share is its size divided by the map count. Dirty is the PTE's D bit,
 //! the page-cache page's dirty flag, or an anonymous page not in the swap
 //! cache (its only copy is the frame). For a swap entry, Swap counts the page
@@ -68,7 +71,9 @@ struct Acc {
 }
 
 impl Acc {
-    fn page(&mut self, pm: &PhysMem, pte: Pte) {
+    /// A present page, mapped from a leaf table that `sharers` address
+    /// spaces share (1 unless a share-tables fork shares it).
+    fn page(&mut self, pm: &PhysMem, pte: Pte, sharers: u64) {
         let frame = pte.frame();
         let kind = pm.frame_kind(frame);
         if kind == FrameKind::Zero {
@@ -88,7 +93,9 @@ impl Acc {
         if in_swap_cache {
             mapcount -= 1;
         }
-        let mapcount = u64::from(mapcount.max(1));
+        // The frame's references count tables: this one stands for
+        // `sharers` spaces, every other one (assumed unshared) for one.
+        let mapcount = u64::from(mapcount.max(1)) - 1 + sharers;
         // An anonymous page has no copy anywhere unless the swap cache's
         // slot holds one: Linux keeps such folios dirty.
         let dirty = pte.has(Pte::D) || cached_dirty || (kind == FrameKind::Anon && !in_swap_cache);
@@ -118,9 +125,9 @@ impl Acc {
         }
     }
 
-    fn swap_entry(&mut self, pm: &PhysMem, pte: Pte) {
+    fn swap_entry(&mut self, pm: &PhysMem, pte: Pte, sharers: u64) {
         self.c.swap += PAGE_SIZE;
-        let count = u64::from(pm.swap_pte_count(pte.swap_slot()).max(1));
+        let count = u64::from(pm.swap_pte_count(pte.swap_slot()).max(1)) - 1 + sharers;
         self.swap_pss += (PAGE_SIZE << PSS_SHIFT) / count;
     }
 
@@ -173,17 +180,22 @@ impl AddressSpace {
             })
             .collect();
         let index_of = |out: &[(Vma, Acc)], va: u64| out.partition_point(|(v, _)| v.end <= va);
-        let (_, leaves) = pagetable::collect(pm, self.root);
-        for (va, pte) in leaves {
-            let i = index_of(&out, va);
-            if i < out.len() && out[i].0.contains(va) {
-                out[i].1.page(pm, pte);
-            }
-        }
-        for (va, pte) in pagetable::collect_swap(pm, self.root) {
-            let i = index_of(&out, va);
-            if i < out.len() && out[i].0.contains(va) {
-                out[i].1.swap_entry(pm, pte);
+        let (_, leaf_tables) = pagetable::collect_tables(pm, self.root);
+        for (base, table) in leaf_tables {
+            let sharers = u64::from(pm.refcount(table));
+            for (n, pte) in pagetable::read_table(pm, table).into_iter().enumerate() {
+                let va = base + n as u64 * PAGE_SIZE;
+                if !pte.is_present() && !pte.is_swap() {
+                    continue;
+                }
+                let i = index_of(&out, va);
+                if i < out.len() && out[i].0.contains(va) {
+                    if pte.is_swap() {
+                        out[i].1.swap_entry(pm, pte, sharers);
+                    } else {
+                        out[i].1.page(pm, pte, sharers);
+                    }
+                }
             }
         }
         out

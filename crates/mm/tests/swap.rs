@@ -732,3 +732,28 @@ fn mremap_moves_swap_entries_and_madvise_dontneed_frees_them() {
     assert_eq!(read_u8(&mut asp, &mut pm, b), 0, "and the pages read zeros");
     release_all(pm, vec![asp]);
 }
+
+#[test]
+fn smaps_counts_every_sharer_of_a_shared_leaf_table() {
+    let mut pm = swap_pm(100, 16);
+    let mut parent = AddressSpace::new(&mut pm).unwrap();
+    let a = map_anon(&mut parent, &mut pm, pages(2), Prot::READ_WRITE);
+    write_u8(&mut parent, &mut pm, a, 1);
+    write_u8(&mut parent, &mut pm, a + pages(1), 1);
+    let mut child = parent
+        .fork(&mut pm, cowix_mm::ForkMode::ShareTables)
+        .unwrap();
+    assert!(pm.stats().leaf_tables_shared > 0);
+    for side in [&parent, &child] {
+        let c = side.smaps_rollup(&pm);
+        assert_eq!(c.rss, pages(2));
+        assert_eq!(c.pss, pages(1), "each sharer pays half");
+        assert_eq!((c.shared_dirty, c.private_dirty), (pages(2), 0));
+    }
+    // Swapped through the shared table: SwapPss is halved the same way.
+    reclaim(&mut pm, &mut [&mut parent, &mut child], 1000);
+    check_invariants(&pm, &[&parent, &child]);
+    let c = child.smaps_rollup(&pm);
+    assert_eq!((c.rss, c.swap, c.swap_pss), (0, pages(2), pages(1)));
+    release_all(pm, vec![parent, child]);
+}
