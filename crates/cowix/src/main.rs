@@ -69,6 +69,12 @@ struct RunArgs {
     #[arg(long, value_name = "MODE", default_value = "cow")]
     fork_mode: String,
 
+    /// Trace every system call on stderr, in strace's format (as
+    /// `strace -f`: decoded arguments, results, `[pid N]` for processes
+    /// other than the first), e.g. `cowix run --strace -- /bin/ls`.
+    #[arg(long)]
+    strace: bool,
+
     /// Print a table of counters at exit on stderr: guest instructions and
     /// speed, faults by kind, forks (mode, count, host time), frames.
     #[arg(long)]
@@ -164,6 +170,7 @@ fn run(args: RunArgs) -> ExitCode {
         memory: args.memory,
         swap: args.swap.unwrap_or(0),
         fork_mode,
+        strace: args.strace,
     };
     let mut kernel = match Kernel::new(config) {
         Ok(k) => k,

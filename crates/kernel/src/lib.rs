@@ -52,6 +52,8 @@ pub use cowix_mm::ForkMode;
 
 /// rt_sigreturn's number: handled by the run loop, it replaces every register.
 const RT_SIGRETURN: u64 = 139;
+const EXIT: u64 = 93;
+const EXIT_GROUP: u64 = 94;
 
 /// Instructions a thread runs before the kernel looks at it again.
 const QUANTUM: u64 = 1 << 20;
@@ -70,6 +72,8 @@ pub struct Config {
     pub swap: u64,
     /// How fork builds the child's address space.
     pub fork_mode: ForkMode,
+    /// `--strace`: every system call, decoded, on stderr.
+    pub strace: bool,
 }
 
 /// How [`Kernel::new`]'s error message starts when the swap file could not
@@ -128,6 +132,8 @@ pub struct Kernel {
     procs: BTreeMap<i32, Process>,
     /// fcntl record and OFD locks of every file.
     locks: locks::LockTable,
+    /// `--strace`.
+    strace: bool,
     /// Ended processes not yet reaped by their parent.
     zombies: BTreeMap<i32, Zombie>,
     next_pid: i32,
@@ -182,6 +188,7 @@ impl Kernel {
             clock: Clock::new(),
             procs: BTreeMap::new(),
             locks: locks::LockTable::default(),
+            strace: config.strace,
             zombies: BTreeMap::new(),
             next_pid: 1,
             init: 0,
@@ -621,6 +628,21 @@ impl Kernel {
     /// the parent ignores SIGCHLD (then, as in Linux, it is reaped at once).
     fn finish(&mut self, mut p: Process) {
         let status = p.exit.expect("Kernel::finish: process has not ended");
+        if self.strace {
+            let line = match status {
+                ExitStatus::Exited(c) => format!("+++ exited with {c} +++"),
+                ExitStatus::Signaled { signal, core } => format!(
+                    "+++ killed by {}{} +++",
+                    signal::name(signal),
+                    if core && p.rlimits[rlimit::CORE].cur > 0 {
+                        " (core dumped)"
+                    } else {
+                        ""
+                    }
+                ),
+            };
+            trace_line(self.init, p.pid, &line);
+        }
         if let (ExitStatus::Signaled { signal, .. }, None) = (status, &p.fatal) {
             report(&p, signal, "sent by the program itself");
         }
@@ -699,6 +721,7 @@ impl Kernel {
             return false;
         }
         let args = syscall_args(&t.cpu);
+        let (tid, init) = (t.tid, self.init);
         let mut sys = syscall::Sys {
             p,
             t,
@@ -714,8 +737,26 @@ impl Kernel {
             block: false,
             resched: false,
         };
+        let traced = self.strace.then(|| strace::enter(nr, args, &mut sys.mem()));
+        if let (Some(e), EXIT | EXIT_GROUP) = (&traced, nr) {
+            trace_line(init, tid, &strace::no_return(e));
+        }
         let ret = syscall::dispatch(&mut sys, nr, args);
         let (block, resched) = (sys.block, sys.resched);
+        if let Some(e) = &traced {
+            if t.futex.is_some() {
+                trace_line(self.init, tid, &strace::unfinished(e));
+            } else if !block && !matches!(nr, EXIT | EXIT_GROUP) {
+                t.tlb.sync(&p.mm, &mut self.pm);
+                let mut mem = uaccess::GuestMemory {
+                    pm: &mut self.pm,
+                    mm: &mut p.mm,
+                    tlb: &mut t.tlb,
+                };
+                let line = strace::exit(e, ret, &mut mem);
+                trace_line(self.init, tid, &line);
+            }
+        }
         if t.futex.is_some() {
             // Parked in FUTEX_WAIT: the waker writes a0. A signal already
             // waiting interrupts the wait at once.
@@ -878,6 +919,15 @@ pub(crate) fn give_back_vfork_mm(
 }
 
 /// A syscall's six arguments: a0..a5 (x10..x15) in the riscv64 ABI.
+/// One `--strace` line: as strace -f, every process but the first is marked.
+fn trace_line(init: i32, tid: i32, line: &str) {
+    if tid == init {
+        eprintln!("{line}");
+    } else {
+        eprintln!("[pid {tid:>5}] {line}");
+    }
+}
+
 fn syscall_args(cpu: &Cpu) -> [u64; 6] {
     [
         cpu.x[10], cpu.x[11], cpu.x[12], cpu.x[13], cpu.x[14], cpu.x[15],

@@ -17,6 +17,18 @@
 use std::fmt::Write as _;
 
 use crate::errno::Errno;
+use crate::uaccess::GuestMemory;
+
+impl Peek for GuestMemory<'_> {
+    fn peek(&mut self, addr: u64, len: usize) -> Option<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        self.copy_in(addr, &mut buf).ok()?;
+        Some(buf)
+    }
+    fn peek_cstr(&mut self, addr: u64, max: usize) -> Option<Vec<u8>> {
+        self.read_cstr(addr, max).ok()
+    }
+}
 
 /// Reads the traced program's memory for the trace (never fails the call:
 /// unreadable memory is shown as its address).
@@ -65,6 +77,10 @@ enum A {
     WaitOptions,
     /// An iovec array whose count is argument N (writev: shown at entry).
     IovIn(usize),
+    /// A resource limit (RLIMIT_*).
+    Resource,
+    /// getrandom's flags.
+    GrndFlags,
 }
 
 use A::*;
@@ -132,7 +148,7 @@ fn shape(nr: u64) -> Option<&'static [A]> {
         154 => &[D, D],                             // setpgid
         155..=157 => &[D],                          // getpgid, getsid, setsid
         160 => &[Ptr],                              // uname
-        163 | 164 => &[D, Ptr],                     // getrlimit, setrlimit
+        163 | 164 => &[Resource, Ptr],              // getrlimit, setrlimit
         165 => &[D, Ptr],                           // getrusage
         166 => &[Mode],                             // umask
         167 => &[D, X, X, X, X],                    // prctl
@@ -150,8 +166,8 @@ fn shape(nr: u64) -> Option<&'static [A]> {
         232 => &[Ptr, U, Ptr],                      // mincore
         233 => &[Ptr, U, Advice],                   // madvise
         260 => &[D, Ptr, WaitOptions, Ptr],         // wait4
-        261 => &[D, D, Ptr, Ptr],                   // prlimit64
-        278 => &[Out, U, X],                        // getrandom
+        261 => &[D, Resource, Ptr, Ptr],            // prlimit64
+        278 => &[Out, U, GrndFlags],                // getrandom
         279 => &[Path, X],                          // memfd_create
         281 => &[DirFd, Path, Argv, Envp, AtFlags], // execveat
         291 => &[DirFd, Path, AtFlags, X, Ptr],     // statx
@@ -231,6 +247,15 @@ pub fn no_return(entry: &Entry) -> String {
         line.truncate(i);
     }
     line.push_str(" = ?");
+    line
+}
+
+/// The line of a call that parked the thread (a futex wait): strace's
+/// `<unfinished ...>`; its result is not shown.
+pub fn unfinished(entry: &Entry) -> String {
+    let mut line = no_return(entry);
+    line.truncate(line.len() - " = ?".len());
+    line.push_str(" <unfinished ...>");
     line
 }
 
@@ -458,6 +483,38 @@ fn enter_arg(k: A, a: u64, args: &[u64; 6], mem: &mut dyn Peek) -> Option<String
             "0",
         ),
         IovIn(n) => iovecs(mem, a, args[n]),
+        Resource => {
+            const NAMES: [&str; 16] = [
+                "RLIMIT_CPU",
+                "RLIMIT_FSIZE",
+                "RLIMIT_DATA",
+                "RLIMIT_STACK",
+                "RLIMIT_CORE",
+                "RLIMIT_RSS",
+                "RLIMIT_NPROC",
+                "RLIMIT_NOFILE",
+                "RLIMIT_MEMLOCK",
+                "RLIMIT_AS",
+                "RLIMIT_LOCKS",
+                "RLIMIT_SIGPENDING",
+                "RLIMIT_MSGQUEUE",
+                "RLIMIT_NICE",
+                "RLIMIT_RTPRIO",
+                "RLIMIT_RTTIME",
+            ];
+            NAMES
+                .get(a as usize)
+                .map_or_else(|| format!("{a:#x} /* RLIMIT_??? */"), |n| n.to_string())
+        }
+        GrndFlags => flags(
+            a,
+            &[
+                (1, "GRND_NONBLOCK"),
+                (2, "GRND_RANDOM"),
+                (4, "GRND_INSECURE"),
+            ],
+            "0",
+        ),
     })
 }
 
