@@ -25,10 +25,8 @@
 
 use std::fmt::Write as _;
 
-use cowix_mm::pagetable::{self, Pte};
-use cowix_mm::{
-    AddressSpace, Backing, FrameKind, PhysMem, Vma, VmaName, PAGE_SIZE, SHARED_ANON_DEV,
-};
+use cowix_mm::pagetable;
+use cowix_mm::{AddressSpace, Backing, PhysMem, Vma, VmaName, PAGE_SIZE, SHARED_ANON_DEV};
 
 use crate::errno::Errno;
 use crate::fd::Object;
@@ -992,11 +990,11 @@ fn meminfo(pm: &PhysMem) -> String {
         ("MemAvailable", kb(free + cached)),
         ("Buffers", 0),
         ("Cached", kb(cached)),
-        ("SwapCached", 0),
+        ("SwapCached", kb(s.swap_cache_frames)),
         ("Active", kb(s.frames_in_use)),
         ("Inactive", 0),
-        ("SwapTotal", 0),
-        ("SwapFree", 0),
+        ("SwapTotal", kb(s.swap_total)),
+        ("SwapFree", kb(s.swap_total - s.swap_used)),
         ("Dirty", 0),
         ("Writeback", 0),
         (
@@ -1094,68 +1092,32 @@ impl SmapsCounts {
     }
 }
 
-/// Each VMA of `mm` with its smaps quantities. A page's map count is the
-/// number of PTEs mapping its frame: the frame's reference count less the
-/// page cache's own reference. The zero frame is not counted (Linux's
-/// vm_normal_page() skips it). Pss is kept with 12 fractional bits, as
-/// Linux's PSS_SHIFT, and rounded down once per VMA.
+/// Each VMA of `mm` with its smaps quantities, from the memory system's
+/// accounting ([`AddressSpace::smaps`]: map counts net of the page cache's
+/// and the swap cache's references, swapped pages in Swap and SwapPss).
 fn smaps_of(pm: &PhysMem, mm: &AddressSpace) -> Vec<(Vma, SmapsCounts)> {
-    let (_, leaves) = pagetable::collect(pm, mm.root());
-    let mut leaves = leaves.into_iter().peekable();
-    let mut out = Vec::new();
-    for v in mm.vmas() {
-        let mut c = SmapsCounts::default();
-        let (mut pss, mut pss_dirty, mut pss_anon, mut pss_file, mut pss_shmem) = (0, 0, 0, 0, 0);
-        let shmem =
-            matches!(&v.backing, Backing::File { file, .. } if file.id().0 == SHARED_ANON_DEV);
-        while let Some(&(va, pte)) = leaves.peek() {
-            if va >= v.end {
-                break;
-            }
-            leaves.next();
-            if va < v.start {
-                continue;
-            }
-            let frame = pte.frame();
-            let kind = pm.frame_kind(frame);
-            if kind == FrameKind::Zero {
-                continue;
-            }
-            let cached = u32::from(kind == FrameKind::PageCache);
-            let mapcount = pm.refcount(frame).saturating_sub(cached).max(1) as u64;
-            let dirty = pte.has(Pte::D) || (kind == FrameKind::Anon);
-            let share = (PAGE_SIZE << 12) / mapcount;
-            c.rss += PAGE_SIZE;
-            pss += share;
-            if dirty {
-                pss_dirty += share;
-            }
-            if kind == FrameKind::Anon {
-                c.anonymous += PAGE_SIZE;
-                pss_anon += share;
-            } else if shmem {
-                pss_shmem += share;
-            } else {
-                pss_file += share;
-            }
-            match (mapcount > 1, dirty) {
-                (true, true) => c.shared_dirty += PAGE_SIZE,
-                (true, false) => c.shared_clean += PAGE_SIZE,
-                (false, true) => c.private_dirty += PAGE_SIZE,
-                (false, false) => c.private_clean += PAGE_SIZE,
-            }
-            if pte.has(Pte::A) {
-                c.referenced += PAGE_SIZE;
-            }
-        }
-        c.pss = pss >> 12;
-        c.pss_dirty = pss_dirty >> 12;
-        c.pss_anon = pss_anon >> 12;
-        c.pss_file = pss_file >> 12;
-        c.pss_shmem = pss_shmem >> 12;
-        out.push((v.clone(), c));
-    }
-    out
+    mm.smaps(pm)
+        .into_iter()
+        .map(|(v, c)| {
+            let c = SmapsCounts {
+                rss: c.rss,
+                pss: c.pss,
+                pss_dirty: c.pss_dirty,
+                pss_anon: c.pss_anon,
+                pss_file: c.pss_file,
+                pss_shmem: c.pss_shmem,
+                shared_clean: c.shared_clean,
+                shared_dirty: c.shared_dirty,
+                private_clean: c.private_clean,
+                private_dirty: c.private_dirty,
+                referenced: c.referenced,
+                anonymous: c.anonymous,
+                swap: c.swap,
+                swap_pss: c.swap_pss,
+            };
+            (v, c)
+        })
+        .collect()
 }
 
 /// The sum over every VMA (smaps_rollup).

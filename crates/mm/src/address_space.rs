@@ -259,7 +259,8 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Unmaps every present PTE in `[start, end)`, putting its frame, then
+    /// Unmaps every present PTE in `[start, end)`, putting its frame (or
+    /// freeing its swap slot, for a swap entry), then
     /// frees emptied page tables. Bumps the TLB generation if anything was
     /// mapped. The VMAs are the caller's business. Shared leaf tables
     /// wholly inside the range lose this space's share; one only partly
@@ -267,9 +268,13 @@ impl AddressSpace {
     /// panics.
     pub(crate) fn unmap_ptes(&mut self, pm: &mut PhysMem, start: u64, end: u64) {
         let mut unmapped = self.drop_shared_tables(pm, start, end);
-        pagetable::for_each_leaf(pm, self.root, start, end, &mut |pm, _va, slot, pte| {
+        pagetable::for_each_entry(pm, self.root, start, end, &mut |pm, _va, slot, pte| {
             pagetable::write_pte(pm, slot, Pte::EMPTY);
-            pm.put(pte.frame());
+            if pte.is_swap() {
+                pm.swap_free(pte.swap_slot());
+            } else {
+                pm.put(pte.frame());
+            }
             unmapped = true;
             Ok(())
         })
@@ -282,9 +287,17 @@ impl AddressSpace {
 
     /// Tears everything down, returning every frame (the address space is
     /// consumed). Shared anonymous objects it held the last reference to
-    /// are freed too.
+    /// are freed too; dirty pages of shared file mappings are written back.
     pub fn release(mut self, pm: &mut PhysMem) {
+        let shared: Vec<Vma> = self
+            .vmas
+            .iter()
+            .filter(|v| v.shared && !v.backing.is_anonymous())
+            .cloned()
+            .collect();
         self.unmap_ptes(pm, 0, USER_TOP);
+        self.writeback_unmapped(pm, &shared);
+        drop(shared);
         pagetable::free_tree(pm, self.root);
         drop(self.vmas);
         pm.reap_shared_anon();

@@ -16,6 +16,10 @@
 //! frame, as it would in the parent) and an unwritten private file page
 //! stays the page-cache page; both are the same bytes a copy would hold.
 //!
+//! Swap entries are copied in every mode, taking one more count of their
+//! slot (mm/memory.c:copy_nonpresent_pte()); in `ShareTables` they are in
+//! the shared table, counted once per table like its frames.
+//!
 //! All or nothing: the child is built completely before the parent is
 //! touched; if a frame cannot be had, the partial child is released and
 //! the parent (PTEs, refcounts, TLB generation) is exactly as before.
@@ -225,7 +229,10 @@ pub(crate) fn copy_range_cow(
         end,
         &mut |pm, base, _l1, table, first, last| {
             let mut entries = pagetable::read_table(pm, table);
-            if entries[first..=last].iter().all(|p| !p.is_present()) {
+            if entries[first..=last]
+                .iter()
+                .all(|p| !p.is_present() && !p.is_swap())
+            {
                 return Ok(());
             }
             let ctable = child_table(pm, child_root, base)?;
@@ -233,6 +240,12 @@ pub(crate) fn copy_range_cow(
             let before = protected.len();
             for i in first..=last {
                 let pte = entries[i];
+                if pte.is_swap() {
+                    // copy_nonpresent_pte(): the child names the same slot.
+                    pm.swap_dup(pte.swap_slot());
+                    centries[i] = pte;
+                    continue;
+                }
                 if !pte.is_present() {
                     continue;
                 }
@@ -286,7 +299,10 @@ fn copy_range_eager(
         vma.end,
         &mut |pm, base, _l1, table, first, last| {
             let entries = pagetable::read_table(pm, table);
-            if entries[first..=last].iter().all(|p| !p.is_present()) {
+            if entries[first..=last]
+                .iter()
+                .all(|p| !p.is_present() && !p.is_swap())
+            {
                 return Ok(());
             }
             let ctable = child_table(pm, child_root, base)?;
@@ -296,6 +312,13 @@ fn copy_range_eager(
             let mut result = Ok(());
             for i in first..=last {
                 let pte = entries[i];
+                if pte.is_swap() {
+                    // A swapped page is shared through its slot (the swap
+                    // cache brings it back as one frame; a write copies).
+                    pm.swap_dup(pte.swap_slot());
+                    centries[i] = pte;
+                    continue;
+                }
                 if !pte.is_present() {
                     continue;
                 }

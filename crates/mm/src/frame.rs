@@ -117,6 +117,8 @@ pub struct PhysMem {
     /// apart from `meta` so that the per-frame record stays 16 bytes).
     cache_keys: HashMap<u32, PageKey>,
     pub(crate) stats: MemStats,
+    /// The swap area, if swap is enabled (`swap.rs`).
+    pub(crate) swap: Option<crate::swap::SwapArea>,
 }
 
 impl fmt::Debug for PhysMem {
@@ -168,6 +170,7 @@ impl PhysMem {
             code_epoch: 0,
             cache: PageCache::default(),
             cache_keys: HashMap::new(),
+            swap: None,
             stats: MemStats {
                 max_frames,
                 ..MemStats::default()

@@ -145,6 +145,7 @@ impl AddressSpace {
             return Ok(());
         }
         self.unmap_ptes(pm, start, end);
+        self.writeback_unmapped(pm, &removed);
         drop(removed);
         pm.reap_shared_anon();
         Ok(())

@@ -200,8 +200,12 @@ impl AddressSpace {
 fn copy_shared_table(pm: &mut PhysMem, l1: PteSlot, old: FrameId) -> Result<(), MmError> {
     let new = pm.alloc_kind(FrameKind::PageTable)?;
     let entries = pagetable::read_table(pm, old);
-    for pte in entries.iter().filter(|p| p.is_present()) {
-        pm.get(pte.frame());
+    for pte in &entries {
+        if pte.is_present() {
+            pm.get(pte.frame());
+        } else if pte.is_swap() {
+            pm.swap_dup(pte.swap_slot());
+        }
     }
     pagetable::write_table(pm, new, &entries);
     pagetable::write_entry(pm, l1.table, l1.index, Pte::table(new));

@@ -99,6 +99,12 @@ pub trait FileSource: fmt::Debug {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize>;
     /// Current length in bytes.
     fn len(&self) -> std::io::Result<u64>;
+    /// Writes `buf` at `offset` (write-back of dirty shared pages); returns
+    /// the bytes written. The default refuses: a source that cannot be
+    /// written keeps its dirty pages in memory.
+    fn write_at(&self, _offset: u64, _buf: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+    }
 }
 
 /// What backs a VMA's pages.
