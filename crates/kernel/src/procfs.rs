@@ -26,7 +26,7 @@
 use std::fmt::Write as _;
 
 use cowix_mm::pagetable;
-use cowix_mm::{AddressSpace, Backing, PhysMem, Vma, VmaName, PAGE_SIZE, SHARED_ANON_DEV};
+use cowix_mm::{Backing, PhysMem, Vma, VmaName, PAGE_SIZE, SHARED_ANON_DEV};
 
 use crate::errno::Errno;
 use crate::fd::Object;
@@ -589,7 +589,7 @@ fn kb_line(out: &mut String, name: &str, kb: u64) {
     let _ = writeln!(out, "{:<16}{:>8} kB", format!("{name}:"), kb);
 }
 
-fn smaps_body(out: &mut String, s: &SmapsCounts) {
+fn smaps_body(out: &mut String, s: &cowix_mm::SmapsCounts) {
     let kb = |b: u64| b >> 10;
     kb_line(out, "Rss", kb(s.rss));
     kb_line(out, "Pss", kb(s.pss));
@@ -646,7 +646,7 @@ fn vm_flags(v: &Vma) -> String {
 
 fn smaps(pm: &PhysMem, p: &Process) -> String {
     let mut out = String::new();
-    for (v, s) in smaps_of(pm, &p.mm) {
+    for (v, s) in p.mm.smaps(pm) {
         maps_line(&mut out, &v);
         kb_line(&mut out, "Size", v.len() >> 10);
         kb_line(&mut out, "KernelPageSize", PAGE_SIZE >> 10);
@@ -669,7 +669,7 @@ fn smaps_rollup(pm: &PhysMem, p: &Process) -> String {
         "",
         w = 72 - format!("{start:08x}-{end:08x} ---p 00000000 00:00 0").len()
     );
-    let total = rollup_of(pm, &p.mm);
+    let total = p.mm.smaps_rollup(pm);
     smaps_body(&mut out, &total);
     out
 }
@@ -699,7 +699,7 @@ fn mem_sizes(pm: &PhysMem, p: &Process) -> MemSizes {
         swap: 0,
         page_tables: pagetable::collect(pm, p.mm.root()).0.len() as u64,
     };
-    for (v, s) in smaps_of(pm, &p.mm) {
+    for (v, s) in p.mm.smaps(pm) {
         let pages = v.len() / PAGE_SIZE;
         m.size += pages;
         let shmem =
@@ -1052,79 +1052,3 @@ hart isa\t: rv64imafdc_zicntr_zicsr_zifencei\n\
 /// /proc/PID/mounts: the root and /proc.
 const MOUNTS: &str =
     "cowix / cowix rw,relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n";
-
-/// The smaps quantities of one VMA, in bytes (fs/proc/task_mmu.c:
-/// smaps_account()), computed from the page tables and the frames.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct SmapsCounts {
-    pub rss: u64,
-    pub pss: u64,
-    pub pss_dirty: u64,
-    pub pss_anon: u64,
-    pub pss_file: u64,
-    pub pss_shmem: u64,
-    pub shared_clean: u64,
-    pub shared_dirty: u64,
-    pub private_clean: u64,
-    pub private_dirty: u64,
-    pub referenced: u64,
-    pub anonymous: u64,
-    pub swap: u64,
-    pub swap_pss: u64,
-}
-
-impl SmapsCounts {
-    fn add(&mut self, o: &SmapsCounts) {
-        self.rss += o.rss;
-        self.pss += o.pss;
-        self.pss_dirty += o.pss_dirty;
-        self.pss_anon += o.pss_anon;
-        self.pss_file += o.pss_file;
-        self.pss_shmem += o.pss_shmem;
-        self.shared_clean += o.shared_clean;
-        self.shared_dirty += o.shared_dirty;
-        self.private_clean += o.private_clean;
-        self.private_dirty += o.private_dirty;
-        self.referenced += o.referenced;
-        self.anonymous += o.anonymous;
-        self.swap += o.swap;
-        self.swap_pss += o.swap_pss;
-    }
-}
-
-/// Each VMA of `mm` with its smaps quantities, from the memory system's
-/// accounting ([`AddressSpace::smaps`]: map counts net of the page cache's
-/// and the swap cache's references, swapped pages in Swap and SwapPss).
-fn smaps_of(pm: &PhysMem, mm: &AddressSpace) -> Vec<(Vma, SmapsCounts)> {
-    mm.smaps(pm)
-        .into_iter()
-        .map(|(v, c)| {
-            let c = SmapsCounts {
-                rss: c.rss,
-                pss: c.pss,
-                pss_dirty: c.pss_dirty,
-                pss_anon: c.pss_anon,
-                pss_file: c.pss_file,
-                pss_shmem: c.pss_shmem,
-                shared_clean: c.shared_clean,
-                shared_dirty: c.shared_dirty,
-                private_clean: c.private_clean,
-                private_dirty: c.private_dirty,
-                referenced: c.referenced,
-                anonymous: c.anonymous,
-                swap: c.swap,
-                swap_pss: c.swap_pss,
-            };
-            (v, c)
-        })
-        .collect()
-}
-
-/// The sum over every VMA (smaps_rollup).
-fn rollup_of(pm: &PhysMem, mm: &AddressSpace) -> SmapsCounts {
-    let mut total = SmapsCounts::default();
-    for (_, c) in smaps_of(pm, mm) {
-        total.add(&c);
-    }
-    total
-}
