@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use cowix_kernel::{Config, ExecError, ForkMode, Kernel};
 
+mod stats;
+
 /// Exit status when PROGRAM does not exist (as a shell reports it).
 const EXIT_NOT_FOUND: u8 = 127;
 /// Exit status when PROGRAM exists but is not a runnable RISC-V executable.
@@ -74,6 +76,11 @@ struct RunArgs {
     /// other than the first), e.g. `cowix run --strace -- /bin/ls`.
     #[arg(long)]
     strace: bool,
+
+    /// Write the counters at exit to FILE as JSON (schema in
+    /// docs/stats-json.md), e.g. `--stats-json out.json`; `-` is stdout.
+    #[arg(long, value_name = "FILE")]
+    stats_json: Option<PathBuf>,
 
     /// Print a table of counters at exit on stderr: guest instructions and
     /// speed, faults by kind, forks (mode, count, host time), frames.
@@ -215,10 +222,26 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if args.stats || args.stats_json.is_some() {
+        kernel.enable_accounting();
+    }
     let started = std::time::Instant::now();
     let status = kernel.run(pid);
     if args.stats {
         print_stats(&kernel, started.elapsed());
+    }
+    if let Some(path) = &args.stats_json {
+        let json = stats::to_json(&kernel, status.shell_code(), started.elapsed());
+        let text = serde_json::to_string_pretty(&json).expect("stats JSON serializes") + "\n";
+        let written = if path.as_os_str() == "-" {
+            std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes())
+        } else {
+            std::fs::write(path, text)
+        };
+        if let Err(e) = written {
+            eprintln!("cowix: --stats-json {}: {e}", path.display());
+            return ExitCode::from(EXIT_USAGE);
+        }
     }
     ExitCode::from(status.shell_code() as u8)
 }
@@ -288,6 +311,31 @@ fn print_stats(kernel: &Kernel, wall: std::time::Duration) {
     eprintln!("          freed        {:>14} KiB", kib(m.reclaimed_frames));
     eprintln!("          write-backs  {:>14}", m.writebacks);
     eprintln!("          OOM kills    {:>14}", m.oom_kills);
+    eprintln!("  processes            {:>14}", kernel.processes_created());
+    let reports = kernel.process_reports();
+    if !reports.is_empty() {
+        eprintln!("  peak memory per process (KiB):");
+        eprintln!(
+            "  {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}  command",
+            "pid", "rss", "pss", "shared", "private", "swap"
+        );
+        for r in reports {
+            let mut cmd = r.command_line.clone();
+            if cmd.chars().count() > 24 {
+                cmd = cmd.chars().take(23).collect::<String>() + "…";
+            }
+            let k = |b: u64| b / 1024;
+            eprintln!(
+                "  {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}  {cmd}",
+                r.pid,
+                k(r.peak.rss),
+                k(r.peak.pss),
+                k(r.peak.shared),
+                k(r.peak.private),
+                k(r.peak.swap)
+            );
+        }
+    }
 }
 
 /// execvp's search: try each directory of the guest's PATH in turn.

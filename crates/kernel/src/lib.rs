@@ -12,6 +12,7 @@
 //! handler, after which the instruction is re-executed), or a fatal trap
 //! turned into a signal.
 
+pub mod accounting;
 mod deliver;
 pub mod elf;
 pub mod errno;
@@ -134,6 +135,12 @@ pub struct Kernel {
     locks: locks::LockTable,
     /// `--strace`.
     strace: bool,
+    /// Per-process peak memory accounting (`enable_accounting`).
+    accounting: bool,
+    /// Processes that have ended, with their peak memory (when accounting).
+    reports: Vec<accounting::ProcessReport>,
+    /// Processes created (spawn, fork, vfork; not threads).
+    processes: u64,
     /// Ended processes not yet reaped by their parent.
     zombies: BTreeMap<i32, Zombie>,
     next_pid: i32,
@@ -189,6 +196,9 @@ impl Kernel {
             procs: BTreeMap::new(),
             locks: locks::LockTable::default(),
             strace: config.strace,
+            accounting: false,
+            reports: Vec::new(),
+            processes: 0,
             zombies: BTreeMap::new(),
             next_pid: 1,
             init: 0,
@@ -289,9 +299,28 @@ impl Kernel {
             retired: 0,
             vdso: loaded.vdso,
             fatal: None,
+            sampling: Default::default(),
         };
         self.procs.insert(pid, p);
+        self.processes += 1;
         Ok(pid)
+    }
+
+    /// Turns on per-process peak memory accounting (`--stats`,
+    /// `--stats-json`); see [`accounting`].
+    pub fn enable_accounting(&mut self) {
+        self.accounting = true;
+    }
+
+    /// The processes that have ended, in the order they ended, with their
+    /// peak memory (empty unless accounting is on).
+    pub fn process_reports(&self) -> &[accounting::ProcessReport] {
+        &self.reports
+    }
+
+    /// How many processes were created (the first, and every fork or vfork).
+    pub fn processes_created(&self) -> u64 {
+        self.processes
     }
 
     /// Runs the machine until process `first` ends; returns how it ended.
@@ -546,6 +575,9 @@ impl Kernel {
         } else {
             p.threads.insert(t.tid, t);
         }
+        if self.accounting && p.exit.is_none() {
+            accounting::sample_after_turn(&mut p, &self.pm);
+        }
         if p.exit.is_some() {
             self.finish(p);
         } else {
@@ -704,6 +736,17 @@ impl Kernel {
                 self.zombies.insert(pid, z);
             }
         }
+        if self.accounting {
+            if p.vfork_parent.is_none() {
+                accounting::sample(&mut p, &self.pm);
+            }
+            let words = procfs::command_line(&mut self.pm, &mut p);
+            self.reports.push(accounting::ProcessReport {
+                pid: p.pid,
+                command_line: words,
+                peak: p.sampling.peak,
+            });
+        }
         match p.vfork_parent {
             Some(ppid) => give_back_vfork_mm(&mut self.procs, &mut self.pm, ppid, p.mm),
             None => p.mm.release(&mut self.pm),
@@ -730,6 +773,8 @@ impl Kernel {
             clock: &self.clock,
             procs: &mut self.procs,
             locks: &mut self.locks,
+            accounting: self.accounting,
+            processes: &mut self.processes,
             zombies: &mut self.zombies,
             next_pid: &mut self.next_pid,
             futex_seq: &mut self.futex_seq,

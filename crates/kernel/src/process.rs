@@ -241,6 +241,8 @@ pub struct Process {
     pub vdso: u64,
     /// Why a fatal signal was delivered, once it has been reported to the user.
     pub fatal: Option<String>,
+    /// Peak memory figures, when the kernel accounts (`accounting`).
+    pub sampling: crate::accounting::Sampling,
 }
 
 impl Process {

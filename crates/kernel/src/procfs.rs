@@ -494,6 +494,23 @@ fn pid_file(sys: &mut Sys<'_>, pid: i32, rest: &[&str], guest: &str) -> Result<P
     })
 }
 
+/// The command line of `p` as ps shows it: its arguments (from its own
+/// memory, as /proc/PID/cmdline) separated by spaces; its name in brackets
+/// if they cannot be read.
+pub(crate) fn command_line(pm: &mut PhysMem, p: &mut Process) -> String {
+    let raw = read_area(pm, p, p.args.arg_start, p.args.env_start);
+    let words: Vec<String> = raw
+        .split(|&b| b == 0)
+        .filter(|w| !w.is_empty())
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect();
+    if words.is_empty() {
+        format!("[{}]", p.comm)
+    } else {
+        words.join(" ")
+    }
+}
+
 /// Bytes `[start, end)` of a process's memory (its argument or environment
 /// strings), as much as can be read (proc_pid_cmdline_read()).
 fn read_area(pm: &mut PhysMem, p: &mut Process, start: u64, end: u64) -> Vec<u8> {

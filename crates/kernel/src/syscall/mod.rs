@@ -45,6 +45,10 @@ pub(crate) struct Sys<'a> {
     pub procs: &'a mut BTreeMap<i32, Process>,
     /// fcntl byte-range locks, shared by every process.
     pub locks: &'a mut crate::locks::LockTable,
+    /// Per-process memory accounting is on: exec samples the old image.
+    pub accounting: bool,
+    /// Processes created so far (fork and vfork count one each).
+    pub processes: &'a mut u64,
     pub zombies: &'a mut BTreeMap<i32, Zombie>,
     /// The next pid or tid to hand out (they share one number space).
     pub next_pid: &'a mut i32,

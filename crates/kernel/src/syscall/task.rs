@@ -314,6 +314,7 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
         retired: 0,
         vdso: parent.vdso,
         fatal: None,
+        sampling: Default::default(),
     };
     child.signals.shared = SigQueue::default();
     if flags & CLONE_CLEAR_SIGHAND != 0 {
@@ -333,6 +334,7 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
         parent.vfork_child = Some(pid);
     }
     sys.procs.insert(pid, child);
+    *sys.processes += 1;
     Ok(pid as u64)
 }
 
@@ -558,6 +560,9 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
     }
     t.tid = p.pid;
     p.leader_exit = None;
+    if sys.accounting && p.vfork_parent.is_none() {
+        crate::accounting::sample(p, sys.pm);
+    }
     let old = mem::replace(&mut p.mm, loaded.mm);
     match p.vfork_parent.take() {
         Some(ppid) => crate::give_back_vfork_mm(sys.procs, sys.pm, ppid, old),
