@@ -12,10 +12,11 @@
 //! # The calling convention of translated code
 //!
 //! A function is called as the host C ABI's
-//! `extern "C" fn(state: *mut u64, env: *const u64) -> u64`:
+//! `extern "C" fn(state: *mut u64, io: *mut u64, env: *const u64) -> u64`:
 //!
-//! * `state` points to [`STATE_WORDS`] words the function may read and
-//!   write (the guest registers and the translator's in/out words);
+//! * `state` points to [`STATE_WORDS`] words and `io` to [`IO_WORDS`]
+//!   words the function may read and write (the guest registers and the
+//!   translator's in/out words);
 //! * `env` points to [`ENV_WORDS`] read-only words describing guest memory
 //!   ([`JitMemory`]): `env[ENV_RAM]` is the address of the guest RAM,
 //!   `env[ENV_RAM_LIMIT]` the largest frame offset the code may use (RAM
@@ -36,7 +37,7 @@
 //! only loads and stores of those shapes, each RAM access behind the bound
 //! check), in the same way as a compiler is trusted to emit memory-safe
 //! code for safe Rust. Everything the code may touch is borrowed for the
-//! call: `state` and the RAM mutably, the TLB arrays shared.
+//! call: `state`, `io` and the RAM mutably, the TLB arrays shared.
 
 use std::fmt;
 use std::io;
@@ -47,7 +48,9 @@ use rustix::mm::{mmap_anonymous, mprotect, munmap, MapFlags, MprotectFlags, Prot
 use crate::FRAME_SIZE;
 
 /// Words of the `state` array a translated function may use.
-pub const STATE_WORDS: usize = 40;
+pub const STATE_WORDS: usize = 32;
+/// Words of the `io` array a translated function may use.
+pub const IO_WORDS: usize = 4;
 /// Words of the `env` array.
 pub const ENV_WORDS: usize = 5;
 /// `env` index: address of the guest RAM.
@@ -253,13 +256,14 @@ impl CodeArena {
         &self,
         f: CodeRef,
         state: &mut [u64; STATE_WORDS],
+        io: &mut [u64; IO_WORDS],
         mem: &mut JitMemory<'_>,
     ) -> Option<u64> {
         if f.generation != self.generation || f.offset >= self.used {
             return None;
         }
         let entry = self.base.as_ptr().wrapping_add(f.offset);
-        type Entry = extern "C" fn(*mut u64, *const u64) -> u64;
+        type Entry = extern "C" fn(*mut u64, *mut u64, *const u64) -> u64;
         // SAFETY:
         // 1. `entry` is the start of a function installed by `install` in
         //    this generation (checked above), so the bytes there are machine
@@ -269,10 +273,10 @@ impl CodeArena {
         //    supported hosts.
         let func: Entry = unsafe { std::mem::transmute::<*mut u8, Entry>(entry) };
         // Calling through `func` is safe Rust; that the code it runs only
-        // touches `state`, `mem`'s RAM and TLB arrays (all borrowed for this
+        // touches `state`, `io`, `mem`'s RAM and TLB arrays (all borrowed for this
         // call, `state` and the RAM exclusively) is the translator's contract
         // (module comment).
-        Some(func(state.as_mut_ptr(), mem.env.as_ptr()))
+        Some(func(state.as_mut_ptr(), io.as_mut_ptr(), mem.env.as_ptr()))
     }
 }
 
@@ -290,9 +294,10 @@ impl Drop for CodeArena {
 mod tests {
     use super::*;
 
-    /// `mov rax, [rdi]; add rax, [rsi + 8]; mov [rdi + 8], rax; ret`.
+    /// `mov rax, [rdi]; add rax, [rdx + 8]; mov [rsi], rax; ret`
+    /// (io[0] = state[0] + env[ENV_RAM_LIMIT]).
     const ADD: &[u8] = &[
-        0x48, 0x8b, 0x07, 0x48, 0x03, 0x46, 0x08, 0x48, 0x89, 0x47, 0x08, 0xc3,
+        0x48, 0x8b, 0x07, 0x48, 0x03, 0x42, 0x08, 0x48, 0x89, 0x06, 0xc3,
     ];
 
     fn mem_parts() -> (Vec<u8>, Vec<TlbEntry>) {
@@ -307,10 +312,11 @@ mod tests {
         let (mut ram, tlb) = mem_parts();
         let mut mem = JitMemory::new(&mut ram, &tlb, &tlb).unwrap();
         let mut state = [0u64; STATE_WORDS];
+        let mut io = [0u64; IO_WORDS];
         state[0] = 40;
         // env[1] is the RAM limit: one frame.
-        arena.call(f, &mut state, &mut mem).unwrap();
-        assert_eq!(state[1], 40 + FRAME_SIZE as u64);
+        arena.call(f, &mut state, &mut io, &mut mem).unwrap();
+        assert_eq!(io[0], 40 + FRAME_SIZE as u64);
     }
 
     #[test]
@@ -321,9 +327,10 @@ mod tests {
         let (mut ram, tlb) = mem_parts();
         let mut mem = JitMemory::new(&mut ram, &tlb, &tlb).unwrap();
         let mut state = [0u64; STATE_WORDS];
-        assert_eq!(arena.call(f, &mut state, &mut mem), None);
+        let mut io = [0u64; IO_WORDS];
+        assert_eq!(arena.call(f, &mut state, &mut io, &mut mem), None);
         let g = arena.install(ADD).unwrap();
-        assert!(arena.call(g, &mut state, &mut mem).is_some());
+        assert!(arena.call(g, &mut state, &mut io, &mut mem).is_some());
     }
 
     #[test]
