@@ -177,6 +177,8 @@ pub(crate) struct BlockCache {
     pub threshold: u32,
     /// The translator, made at the first translation.
     jit: Option<Box<Jit>>,
+    /// Blocks translated so far (diagnostics, tests).
+    pub translated: u64,
 }
 
 impl Default for BlockCache {
@@ -186,6 +188,7 @@ impl Default for BlockCache {
             decoded: 0,
             threshold: env_threshold(),
             jit: None,
+            translated: 0,
         }
     }
 }
@@ -307,6 +310,7 @@ impl BlockCache {
         let b = &mut self.blocks[i];
         let t = jit.translate(&b.insns, pc);
         b.jit = t.map_or(JitState::Never, JitState::Code);
+        self.translated += u64::from(t.is_some());
         t
     }
 

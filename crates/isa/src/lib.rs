@@ -360,6 +360,11 @@ impl Cpu {
         self.blocks.threshold
     }
 
+    /// Blocks this hart has translated to host code so far.
+    pub fn translated_blocks(&self) -> u64 {
+        self.blocks.translated
+    }
+
     /// Sets the [translation threshold](Self::jit_threshold).
     pub fn set_jit_threshold(&mut self, runs: u32) {
         self.blocks.threshold = runs;
