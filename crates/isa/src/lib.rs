@@ -73,7 +73,7 @@ pub use decode::decode;
 pub use disasm::{disassemble, disassemble_raw};
 pub use insn::{Form, Insn, Op};
 
-use block::{BlockCache, Slot};
+use block::{BlockCache, JitState, Slot};
 use exec::CONTINUE;
 
 /// `run_block`'s report of a side exit (a taken branch inside a block).
@@ -281,7 +281,9 @@ impl Cpu {
             };
             let jit = blocks.threshold > 0;
             if jit && !interpret {
-                if let Some((next, n, fallback)) = self.run_translated(bus, blocks, i, pc, left) {
+                if let Some((next, n, fallback)) =
+                    self.run_translated(bus, blocks, i, pc, left, epoch)
+                {
                     retired = retired.wrapping_add(n);
                     left -= n;
                     pc = next;
@@ -323,10 +325,14 @@ impl Cpu {
     }
 
     /// Runs block `i` (at `pc`) through its translation, translating it
-    /// first if it just became hot. Returns the next pc, the instructions
-    /// retired and whether the instruction at the next pc must be
-    /// interpreted (see `jit.rs`); `None` if the block has no translation,
-    /// the budget is below one pass, or the bus lends no memory.
+    /// first if it just became hot, then the translations of the blocks
+    /// that follow while they have one (chaining: translated code neither
+    /// moves the code epoch nor touches the TLB, so `epoch` stays current
+    /// and the memory lent stays valid). Returns the next pc, the
+    /// instructions retired and whether the instruction at the next pc must
+    /// be interpreted (see `jit.rs`); `None` if nothing ran (no
+    /// translation, the budget is below one pass, or the bus lends no
+    /// memory).
     #[inline]
     fn run_translated<B: Bus>(
         &mut self,
@@ -335,20 +341,45 @@ impl Cpu {
         i: usize,
         pc: u64,
         left: u64,
+        epoch: u64,
     ) -> Option<(u64, u64, bool)> {
-        let t = blocks.translation(i, pc)?;
+        let mut t = blocks.translation(i, pc)?;
         if u64::from(t.len) > left {
             return None;
         }
         let mut mem = bus.jit_memory()?;
-        let mut io = [0u64; cowix_hostmem::code::IO_WORDS];
-        io[jit::IO_BUDGET] = left;
         let arena = &blocks.jit().expect("run_translated: translator").arena;
-        let Some(r) = arena.call(t.code, &mut self.x, &mut io, &mut mem) else {
-            blocks.drop_translation(i);
-            return None;
-        };
-        Some((io[jit::IO_PC], r & !jit::FALLBACK, r & jit::FALLBACK != 0))
+        let (mut pc, mut done, mut cur) = (pc, 0u64, i);
+        let mut stale = None;
+        loop {
+            let mut io = [0u64; cowix_hostmem::code::IO_WORDS];
+            io[jit::IO_BUDGET] = left - done;
+            let Some(r) = arena.call(t.code, &mut self.x, &mut io, &mut mem) else {
+                stale = Some(cur);
+                break;
+            };
+            done += r & !jit::FALLBACK;
+            pc = io[jit::IO_PC];
+            if r & jit::FALLBACK != 0 {
+                return Some((pc, done, true));
+            }
+            let Some(j) = blocks.lookup(pc, epoch) else {
+                break;
+            };
+            match blocks.block(j).jit {
+                JitState::Code(next) if u64::from(next.len) <= left - done => {
+                    (t, cur) = (next, j);
+                }
+                _ => break,
+            }
+        }
+        if let Some(s) = stale {
+            blocks.drop_translation(s);
+            if done == 0 {
+                return None;
+            }
+        }
+        Some((pc, done, false))
     }
 
     /// The translation threshold: interpreted runs of a block before it is
