@@ -140,6 +140,12 @@ pub struct CodeArena {
     generation: u64,
 }
 
+// SAFETY:
+// 1. `CodeArena` exclusively owns its mapping (nothing else holds `base`),
+//    like `Box<[u8]>` owns its allocation, and has no thread-affine state:
+//    moving it to another thread moves that ownership with it.
+unsafe impl Send for CodeArena {}
+
 impl fmt::Debug for CodeArena {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CodeArena")
