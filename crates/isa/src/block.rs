@@ -265,10 +265,15 @@ impl BlockCache {
     }
 
     /// Counts an interpreted run of block `i`; true when it is (now) hot
-    /// enough to be translated.
+    /// enough to be translated, or has a translation (the interpreter ran
+    /// it only for a fallback): the runner should go back to its lookup.
+    /// Never true for a block that cannot be translated.
     #[inline(always)]
     pub fn count_run(&self, i: usize) -> bool {
         let b = &self.blocks[i];
+        if matches!(b.jit, JitState::Never) {
+            return false;
+        }
         let runs = b.runs.get();
         if runs >= self.threshold {
             return true;
