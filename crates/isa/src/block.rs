@@ -33,9 +33,15 @@
 //!
 //! A direct-mapped table indexed by `pc` bits with the full `pc` as tag
 //! (cheaper than hashing). It starts small, so a short-lived hart costs
-//! little, and grows when blocks keep being decoded. A future translator
-//! (JIT) would keep this interface: look up by `pc` and epoch, validate with
-//! the version, and attach host code to [`Block`].
+//! little, and grows when blocks keep being decoded.
+//!
+//! # Translations
+//!
+//! Each block counts its interpreted runs; at the threshold (see
+//! [`DEFAULT_THRESHOLD`], `COWIX_JIT`) the block translator (`jit.rs`)
+//! compiles it and the translation is kept in the block's entry
+//! ([`JitState`]). It is dropped whenever the entry is re-decoded or
+//! replaced, so a translation is valid exactly as long as its block.
 
 use std::cell::Cell;
 use std::sync::OnceLock;

@@ -667,7 +667,6 @@ impl<'a, 'b> Emitter<'a, 'b> {
             op => unreachable!("jit: {op:?} is not translated"),
         };
         self.set(i.rd, v);
-        let _ = last;
         false
     }
 

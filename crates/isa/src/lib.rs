@@ -22,6 +22,11 @@
 //!   versions ([`Bus::code_version`], [`Bus::code_epoch`]) and flushed by
 //!   `fence.i`. Only the block's last instruction can branch, so the
 //!   executor's body loop has no pc bookkeeping.
+//! * Hot blocks are translated to host code (`jit.rs`, Cranelift) and run
+//!   from there, with exactly the interpreter's architectural results,
+//!   traps and counts; `COWIX_JIT=0` (or [`Cpu::set_jit_threshold`]`(0)`)
+//!   keeps everything in the interpreter. Translated loads and stores use
+//!   the bus's TLB inline ([`Bus::jit_memory`]).
 //! * One decoder feeds both the executor and [`disassemble`], so they never
 //!   disagree.
 //! * Floating point is done by an exact software implementation
