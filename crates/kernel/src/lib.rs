@@ -121,6 +121,8 @@ pub struct Kernel {
     cwd: String,
     /// Guest instructions retired by processes that have ended.
     retired: u64,
+    /// Blocks translated to host code by processes that have ended.
+    translated: u64,
 }
 
 impl Kernel {
@@ -151,6 +153,7 @@ impl Kernel {
             events: 0,
             cwd: cwd.guest,
             retired: 0,
+            translated: 0,
         })
     }
 
@@ -162,6 +165,17 @@ impl Kernel {
     /// Guest instructions retired so far, by every process.
     pub fn instructions(&self) -> u64 {
         self.retired + self.procs.values().map(|p| p.cpu.instret).sum::<u64>()
+    }
+
+    /// Guest code blocks translated to host code so far (by every process;
+    /// a hart's count restarts at execve).
+    pub fn translated_blocks(&self) -> u64 {
+        self.translated
+            + self
+                .procs
+                .values()
+                .map(|p| p.cpu.translated_blocks())
+                .sum::<u64>()
     }
 
     /// Starts `path` (a guest path) as a new process, as execve would from a
@@ -470,6 +484,7 @@ impl Kernel {
                 p.mm.write_bytes(&mut self.pm, p.clear_child_tid, &0u32.to_le_bytes());
         }
         self.retired += p.cpu.instret;
+        self.translated += p.cpu.translated_blocks();
         p.fds = FdTable::default();
         let pid = p.pid;
         for q in self.procs.values_mut().filter(|q| q.ppid == pid) {
