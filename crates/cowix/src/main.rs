@@ -260,6 +260,7 @@ fn print_stats(kernel: &Kernel, wall: std::time::Duration) {
         "  speed                {:>14.1} MIPS",
         insns as f64 / secs / 1e6
     );
+    eprintln!("  translated blocks    {:>14}", kernel.translated_blocks());
     eprintln!("  faults: zero page    {:>14}", f.zero_page);
     eprintln!("          zero fill    {:>14}", f.zero_fill);
     eprintln!("          file         {:>14}", f.file);

@@ -67,3 +67,38 @@ fn int128_and_division_edge_cases_match_qemu_and_the_spec() {
         );
     }
 }
+
+/// Hot guest code runs translated (the kernel lends its TLB to the block
+/// translator), with the same output as the interpreter alone
+/// (`COWIX_JIT=0`), which translates nothing.
+#[test]
+fn hot_code_is_translated_unless_cowix_jit_is_0() {
+    let run = |jit: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_cowix"))
+            .env("COWIX_JIT", jit)
+            .args(["run", "--stats", "--"])
+            .arg(guest("int128"))
+            .output()
+            .expect("cannot start cowix");
+        assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+        let err = stderr(&o);
+        let line = err
+            .lines()
+            .find(|l| l.contains("translated blocks"))
+            .unwrap_or_else(|| panic!("no translated blocks line in: {err}"));
+        let n: u64 = line
+            .split_whitespace()
+            .last()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("bad line: {line}"));
+        (stdout(&o), n)
+    };
+    let (interp, none) = run("0");
+    let (jit, some) = run("2");
+    assert_eq!(none, 0, "COWIX_JIT=0 translates nothing");
+    if cfg!(target_arch = "x86_64") {
+        // Other hosts only interpret (cowix_hostmem::code::JIT_SUPPORTED).
+        assert!(some > 10, "COWIX_JIT=2 translated only {some} blocks");
+    }
+    assert_eq!(interp, jit);
+}

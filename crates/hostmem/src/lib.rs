@@ -16,6 +16,16 @@
 //! everywhere else). The API is safe: the arena owns its mapping like a
 //! `Box<[u8]>` owns its allocation, shared access is `&self` and mutation
 //! `&mut self`, so Rust's borrow rules are the aliasing argument.
+//!
+//! The [`code`] module holds the executable memory of the CPU's block
+//! translator ([`CodeArena`]: W^X pages, stale handles refused) and the one
+//! place translated code is called, with guest memory lent to it as a
+//! [`JitMemory`]. Its soundness rests on the translator's contract, stated
+//! there.
+
+pub mod code;
+
+pub use code::{CodeArena, CodeRef, JitMemory, TlbEntry};
 
 use std::fmt;
 use std::io;

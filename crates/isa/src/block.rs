@@ -33,11 +33,21 @@
 //!
 //! A direct-mapped table indexed by `pc` bits with the full `pc` as tag
 //! (cheaper than hashing). It starts small, so a short-lived hart costs
-//! little, and grows when blocks keep being decoded. A future translator
-//! (JIT) would keep this interface: look up by `pc` and epoch, validate with
-//! the version, and attach host code to [`Block`].
+//! little, and grows when blocks keep being decoded.
+//!
+//! # Translations
+//!
+//! Each block counts its interpreted runs; at the threshold (see
+//! [`DEFAULT_THRESHOLD`], `COWIX_JIT`) the block translator (`jit.rs`)
+//! compiles it and the translation is kept in the block's entry
+//! ([`JitState`]). It is dropped whenever the entry is re-decoded or
+//! replaced, so a translation is valid exactly as long as its block.
+
+use std::cell::Cell;
+use std::sync::OnceLock;
 
 use crate::insn::{Form, Insn, Op};
+use crate::jit::{Jit, Translation};
 use crate::{decode, Bus, MemFault};
 
 /// Most instructions in one block.
@@ -128,15 +138,65 @@ pub(crate) struct Block {
     version: u64,
     /// The instructions, at least one.
     pub insns: Vec<Slot>,
+    /// Times the interpreter ran it (counted only while below the
+    /// translation threshold).
+    pub runs: Cell<u32>,
+    /// Its translation (`jit.rs`), if any: dropped with the block.
+    pub jit: JitState,
 }
 
+/// Whether a block has been translated.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) enum JitState {
+    /// Not yet (or its translation went stale).
+    #[default]
+    Cold,
+    /// Translated.
+    Code(Translation),
+    /// Not translatable (its first instruction is outside the subset).
+    Never,
+}
+
+/// The translation threshold from the environment: `COWIX_JIT=0` turns the
+/// translator off, `COWIX_JIT=N` translates a block after `N` interpreted
+/// runs; unset (or unparsable), [`DEFAULT_THRESHOLD`].
+fn env_threshold() -> u32 {
+    static T: OnceLock<u32> = OnceLock::new();
+    *T.get_or_init(|| {
+        std::env::var("COWIX_JIT")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_THRESHOLD)
+    })
+}
+
+/// Interpreted runs of a block before it is translated, by default.
+pub const DEFAULT_THRESHOLD: u32 = 50;
+
 /// The cache: a direct-mapped table of blocks.
-#[derive(Default)]
 pub(crate) struct BlockCache {
     /// Power-of-two length, or empty before the first block.
     blocks: Vec<Block>,
     /// Blocks decoded since the table last grew.
     decoded: usize,
+    /// Interpreted runs before a block is translated; 0: never.
+    pub threshold: u32,
+    /// The translator, made at the first translation.
+    jit: Option<Box<Jit>>,
+    /// Blocks translated so far (diagnostics, tests).
+    pub translated: u64,
+}
+
+impl Default for BlockCache {
+    fn default() -> Self {
+        BlockCache {
+            blocks: Vec::new(),
+            decoded: 0,
+            threshold: env_threshold(),
+            jit: None,
+            translated: 0,
+        }
+    }
 }
 
 impl std::fmt::Debug for BlockCache {
@@ -149,10 +209,14 @@ impl std::fmt::Debug for BlockCache {
     }
 }
 
-/// Cached code is only a cache: a cloned hart starts with an empty one.
+/// Cached code is only a cache: a cloned hart starts with an empty one
+/// (with the same translation threshold).
 impl Clone for BlockCache {
     fn clone(&self) -> Self {
-        BlockCache::default()
+        BlockCache {
+            threshold: self.threshold,
+            ..BlockCache::default()
+        }
     }
 }
 
@@ -191,19 +255,88 @@ impl BlockCache {
         (pc >> 1) as usize & (self.blocks.len().wrapping_sub(1))
     }
 
-    /// The instructions of the block at `pc` if it is known to be valid at
-    /// `epoch`.
+    /// The slot of the block at `pc` if it is known to be valid at `epoch`.
     #[inline(always)]
-    pub fn lookup(&self, pc: u64, epoch: u64) -> Option<&[Slot]> {
+    pub fn lookup(&self, pc: u64, epoch: u64) -> Option<usize> {
         // An empty table has no block: `get` answers None.
-        let b = self.blocks.get(self.index(pc))?;
-        (b.tag == !pc && b.epoch == epoch).then_some(&b.insns[..])
+        let i = self.index(pc);
+        let b = self.blocks.get(i)?;
+        (b.tag == !pc && b.epoch == epoch).then_some(i)
     }
 
-    /// The instructions of the block in slot `i` (from `lookup` or `fill`).
+    /// The block in slot `i` (from `lookup` or `fill`).
     #[inline(always)]
-    pub fn insns(&self, i: usize) -> &[Slot] {
-        &self.blocks[i].insns
+    pub fn block(&self, i: usize) -> &Block {
+        &self.blocks[i]
+    }
+
+    /// Counts an interpreted run of block `i`; true when it is (now) hot
+    /// enough to be translated, or has a translation (the interpreter ran
+    /// it only for a fallback): the runner should go back to its lookup.
+    /// Never true for a block that cannot be translated.
+    #[inline(always)]
+    pub fn count_run(&self, i: usize) -> bool {
+        let b = &self.blocks[i];
+        if matches!(b.jit, JitState::Never) {
+            return false;
+        }
+        let runs = b.runs.get();
+        if runs >= self.threshold {
+            return true;
+        }
+        b.runs.set(runs + 1);
+        runs + 1 >= self.threshold
+    }
+
+    /// Block `i`'s translation, translating it now if it is hot; `None` if
+    /// it has none (cold, or not translatable). Called only while the
+    /// translator is on (`threshold > 0`).
+    #[inline]
+    pub fn translation(&mut self, i: usize, pc: u64) -> Option<Translation> {
+        match self.blocks[i].jit {
+            JitState::Code(t) => Some(t),
+            JitState::Never => None,
+            JitState::Cold => {
+                if !self.count_run(i) {
+                    return None;
+                }
+                self.translate(i, pc)
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn translate(&mut self, i: usize, pc: u64) -> Option<Translation> {
+        if self.jit.is_none() {
+            match Jit::new() {
+                Some(j) => self.jit = Some(Box::new(j)),
+                None => {
+                    self.threshold = 0; // this host cannot run translated code
+                    return None;
+                }
+            }
+        }
+        let jit = self.jit.as_mut().expect("translate: translator");
+        let b = &mut self.blocks[i];
+        let t = jit.translate(&b.insns, pc);
+        b.jit = t.map_or(JitState::Never, JitState::Code);
+        self.translated += u64::from(t.is_some());
+        t
+    }
+
+    /// The translator (present once a block was translated).
+    pub fn jit(&self) -> Option<&Jit> {
+        self.jit.as_deref()
+    }
+
+    /// Block `i`'s translation went stale (its arena was cleared): it will
+    /// be translated again when hot.
+    #[cold]
+    pub fn drop_translation(&mut self, i: usize) {
+        let b = &mut self.blocks[i];
+        b.jit = JitState::Cold;
+        b.runs.set(0);
     }
 
     /// The block at `pc` after a `lookup` miss: the entry revalidated (its
@@ -256,6 +389,8 @@ impl BlockCache {
             epoch,
             version,
             insns: std::mem::take(&mut b.insns),
+            runs: Cell::new(0),
+            jit: JitState::Cold,
         };
         Ok(Some(i))
     }

@@ -22,6 +22,11 @@
 //!   versions ([`Bus::code_version`], [`Bus::code_epoch`]) and flushed by
 //!   `fence.i`. Only the block's last instruction can branch, so the
 //!   executor's body loop has no pc bookkeeping.
+//! * Hot blocks are translated to host code (`jit.rs`, Cranelift) and run
+//!   from there, with exactly the interpreter's architectural results,
+//!   traps and counts; `COWIX_JIT=0` (or [`Cpu::set_jit_threshold`]`(0)`)
+//!   keeps everything in the interpreter. Translated loads and stores use
+//!   the bus's TLB inline ([`Bus::jit_memory`]).
 //! * One decoder feeds both the executor and [`disassemble`], so they never
 //!   disagree.
 //! * Floating point is done by an exact software implementation
@@ -63,15 +68,17 @@ mod disasm;
 mod exec;
 mod fp;
 mod insn;
+mod jit;
 mod rvc;
 mod softfloat;
 
-pub use block::UNCACHED;
+pub use block::{DEFAULT_THRESHOLD, UNCACHED};
+pub use cowix_hostmem::code::{JitMemory, TlbEntry};
 pub use decode::decode;
 pub use disasm::{disassemble, disassemble_raw};
 pub use insn::{Form, Insn, Op};
 
-use block::{BlockCache, Slot};
+use block::{BlockCache, JitState, Slot};
 use exec::CONTINUE;
 
 /// `run_block`'s report of a side exit (a taken branch inside a block).
@@ -133,6 +140,19 @@ pub trait Bus {
     /// versions; when it moves, each block is revalidated once.
     fn code_epoch(&self) -> u64 {
         0
+    }
+    /// Guest memory for translated code (`jit.rs`), if this bus offers it;
+    /// without it (the default) the CPU only interprets. The read and write
+    /// TLB arrays lent must agree with [`load`](Self::load) and
+    /// [`store`](Self::store): an entry whose `page` equals an access's
+    /// address masked with `!(4095) | (size - 1)` (so the access is aligned)
+    /// means that the `size` bytes at the entry's `offset` plus the
+    /// address's offset in the page are the ones `load` reads (`store`
+    /// writes, with no other effect: no watched code is behind a write
+    /// entry, and the code epoch does not move). An empty entry's `page`
+    /// matches no address.
+    fn jit_memory(&mut self) -> Option<JitMemory<'_>> {
+        None
     }
 }
 
@@ -237,14 +257,18 @@ impl Cpu {
         let mut left = budget;
         let mut pc = self.pc;
         let mut retired = self.instret;
+        // Set when translated code stopped before an instruction it cannot
+        // do (a memory access for the bus's slow path): the interpreter
+        // runs the next block.
+        let mut interpret = false;
         while left > 0 {
             let epoch = bus.code_epoch();
-            let insns = match blocks.lookup(pc, epoch) {
-                Some(insns) => insns,
+            let i = match blocks.lookup(pc, epoch) {
+                Some(i) => i,
                 None => {
                     (self.pc, self.instret) = (pc, retired);
                     match blocks.fill(bus, pc, epoch) {
-                        Ok(Some(i)) => blocks.insns(i),
+                        Ok(Some(i)) => i,
                         Ok(None) => {
                             match self.step(bus) {
                                 Ok(Op::FenceI) => blocks.flush(),
@@ -253,22 +277,41 @@ impl Cpu {
                             }
                             (pc, retired) = (self.pc, self.instret);
                             left -= 1;
+                            interpret = false;
                             continue;
                         }
                         Err(f) => return Exit::MemFault(f),
                     }
                 }
             };
+            let jit = blocks.threshold > 0;
+            if jit && !interpret {
+                if let Some((next, n, fallback)) =
+                    self.run_translated(bus, blocks, i, pc, left, epoch)
+                {
+                    retired = retired.wrapping_add(n);
+                    left -= n;
+                    pc = next;
+                    interpret = fallback;
+                    continue;
+                }
+            }
+            interpret = false;
+            let insns = &blocks.block(i).insns[..];
             // Run the block, again and again while it branches back to
             // its own start (a loop) and no code may have changed: such a
-            // block needs no lookup.
+            // block needs no lookup (until it is hot enough to translate).
             loop {
                 let n = insns.len().min(usize::try_from(left).unwrap_or(usize::MAX));
                 match self.run_block(bus, &insns[..n], pc, retired) {
                     Ok(next) => {
                         retired = retired.wrapping_add(n as u64);
                         left -= n as u64;
-                        if next != pc || left == 0 || bus.code_epoch() != epoch {
+                        if next != pc
+                            || left == 0
+                            || bus.code_epoch() != epoch
+                            || (jit && blocks.count_run(i))
+                        {
                             pc = next;
                             break;
                         }
@@ -284,6 +327,83 @@ impl Cpu {
         }
         (self.pc, self.instret) = (pc, retired);
         Exit::Budget
+    }
+
+    /// Runs block `i` (at `pc`) through its translation, translating it
+    /// first if it just became hot, then the translations of the blocks
+    /// that follow while they have one (chaining: translated code neither
+    /// moves the code epoch nor touches the TLB, so `epoch` stays current
+    /// and the memory lent stays valid). Returns the next pc, the
+    /// instructions retired and whether the instruction at the next pc must
+    /// be interpreted (see `jit.rs`); `None` if nothing ran (no
+    /// translation, the budget is below one pass, or the bus lends no
+    /// memory).
+    #[inline]
+    fn run_translated<B: Bus>(
+        &mut self,
+        bus: &mut B,
+        blocks: &mut BlockCache,
+        i: usize,
+        pc: u64,
+        left: u64,
+        epoch: u64,
+    ) -> Option<(u64, u64, bool)> {
+        let mut t = blocks.translation(i, pc)?;
+        if u64::from(t.len) > left {
+            return None;
+        }
+        let mut mem = bus.jit_memory()?;
+        let arena = &blocks.jit().expect("run_translated: translator").arena;
+        let (mut pc, mut done, mut cur) = (pc, 0u64, i);
+        let mut stale = None;
+        loop {
+            let mut io = [0u64; cowix_hostmem::code::IO_WORDS];
+            io[jit::IO_BUDGET] = left - done;
+            let Some(r) = arena.call(t.code, &mut self.x, &mut io, &mut mem) else {
+                stale = Some(cur);
+                break;
+            };
+            done += r & !jit::FALLBACK;
+            pc = io[jit::IO_PC];
+            if r & jit::FALLBACK != 0 {
+                return Some((pc, done, true));
+            }
+            let Some(j) = blocks.lookup(pc, epoch) else {
+                break;
+            };
+            match blocks.block(j).jit {
+                JitState::Code(next) if u64::from(next.len) <= left - done => {
+                    (t, cur) = (next, j);
+                }
+                _ => break,
+            }
+        }
+        if let Some(s) = stale {
+            blocks.drop_translation(s);
+            if done == 0 {
+                return None;
+            }
+        }
+        Some((pc, done, false))
+    }
+
+    /// The translation threshold: interpreted runs of a block before it is
+    /// translated to host code (`jit.rs`); 0 means never (interpreter
+    /// only). Defaults to the `COWIX_JIT` environment variable if set (a
+    /// number; `COWIX_JIT=0` turns the translator off), else
+    /// [`DEFAULT_THRESHOLD`].
+    pub fn jit_threshold(&self) -> u32 {
+        self.blocks.threshold
+    }
+
+    /// Blocks this hart has translated to host code so far.
+    pub fn translated_blocks(&self) -> u64 {
+        self.blocks.translated
+    }
+
+    /// Sets the [translation threshold](Self::jit_threshold).
+    pub fn set_jit_threshold(&mut self, runs: u32) {
+        self.blocks.threshold = runs;
     }
 
     /// Execute `insns` (a block or a prefix of one) starting at `start`,

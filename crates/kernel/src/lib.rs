@@ -162,6 +162,8 @@ pub struct Kernel {
     oom_stall: Option<(i32, u64, u32)>,
     /// Futex waits so far: orders the waiters of a futex.
     futex_seq: u64,
+    /// Blocks translated to host code by processes that have ended.
+    translated: u64,
 }
 
 impl Kernel {
@@ -209,6 +211,7 @@ impl Kernel {
             futile_reclaim_at: None,
             oom_stall: None,
             futex_seq: 0,
+            translated: 0,
         })
     }
 
@@ -231,6 +234,18 @@ impl Kernel {
     /// Guest instructions retired so far, by every thread.
     pub fn instructions(&self) -> u64 {
         self.retired + self.procs.values().map(|p| p.instret(None)).sum::<u64>()
+    }
+
+    /// Guest code blocks translated to host code so far (by every process;
+    /// a hart's count restarts at execve).
+    pub fn translated_blocks(&self) -> u64 {
+        self.translated
+            + self
+                .procs
+                .values()
+                .flat_map(|p| p.threads.values())
+                .map(|t| t.cpu.translated_blocks())
+                .sum::<u64>()
     }
 
     /// Starts `path` (a guest path) as a new process, as execve would from a
@@ -683,6 +698,7 @@ impl Kernel {
             // The memory may live on (a vfork parent's): each thread lets go of it.
             self.release_thread(&mut p, t);
             p.retired += t.cpu.instret;
+            self.translated += t.cpu.translated_blocks();
         }
         let instret = p.retired;
         self.retired += instret;

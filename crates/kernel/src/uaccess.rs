@@ -11,6 +11,7 @@
 //! which do resolve faults (as Linux's `copy_from_user` does through the
 //! same fault handler) and turn an unresolvable one into EFAULT.
 
+use cowix_hostmem::{JitMemory, TlbEntry};
 use cowix_isa::{Access as CpuAccess, Bus, MemFault};
 use cowix_mm::{Access, AddressSpace, FaultError, FrameId, PhysMem, PAGE_SIZE};
 
@@ -19,18 +20,35 @@ use crate::errno::Errno;
 /// Entries in each of the TLB's three arrays (a power of two).
 const TLB_ENTRIES: usize = 1024;
 
-#[derive(Debug, Clone, Copy)]
-struct TlbEntry {
-    /// Address of the virtual page's first byte, or `u64::MAX` when empty
-    /// (never equal to a page address, even with an access's alignment
-    /// bits: see [`tag`]).
-    page: u64,
-    /// The frame backing it.
-    frame: FrameId,
+/// One direct-mapped array of translations verified for one kind of
+/// access: `entry[i]` in the layout translated code reads
+/// (`cowix_hostmem::TlbEntry`: `page` is the virtual page's address, or
+/// `u64::MAX` when empty, never equal to a page address even with an
+/// access's alignment bits, see [`tag`]; `offset` the frame's offset in
+/// `PhysMem::ram`), `frame[i]` the same frame as a `FrameId`.
+#[derive(Debug, Clone)]
+struct TlbArray {
+    entry: [TlbEntry; TLB_ENTRIES],
+    frame: [FrameId; TLB_ENTRIES],
 }
 
-/// One direct-mapped array of translations verified for one kind of access.
-type TlbArray = [TlbEntry; TLB_ENTRIES];
+impl TlbArray {
+    fn new(zero: FrameId) -> TlbArray {
+        TlbArray {
+            entry: [TlbEntry {
+                page: u64::MAX,
+                offset: 0,
+            }; TLB_ENTRIES],
+            frame: [zero; TLB_ENTRIES],
+        }
+    }
+
+    fn flush(&mut self) {
+        for e in self.entry.iter_mut() {
+            e.page = u64::MAX;
+        }
+    }
+}
 
 /// A software TLB: three direct-mapped arrays (read, write, execute), each a
 /// cache of translations `AddressSpace::translate` granted for that access,
@@ -44,7 +62,7 @@ type TlbArray = [TlbEntry; TLB_ENTRIES];
 ///   `PhysMem::bytes_mut`, which ends the watch. It is flushed whenever
 ///   `PhysMem::code_watches` moves.
 ///
-/// The arrays are inline (48 KiB), so owners keep a `Box<Tlb>` and an access
+/// The arrays are inline (60 KiB), so owners keep a `Box<Tlb>` and an access
 /// reaches its entry in one step from the `&mut Tlb`.
 #[derive(Debug, Clone)]
 pub struct Tlb {
@@ -55,19 +73,6 @@ pub struct Tlb {
     generation: u64,
     /// `PhysMem::code_watches()` when the write array was last checked.
     watches: u64,
-}
-
-fn empty_array(zero: FrameId) -> TlbArray {
-    [TlbEntry {
-        page: u64::MAX,
-        frame: zero,
-    }; TLB_ENTRIES]
-}
-
-fn flush_array(a: &mut TlbArray) {
-    for e in a.iter_mut() {
-        e.page = u64::MAX;
-    }
 }
 
 /// What an aligned access of `size` bytes at `addr` compares with an
@@ -90,9 +95,9 @@ impl Tlb {
     /// An empty TLB (`zero` is any frame: empty entries name it).
     pub fn new(zero: FrameId) -> Box<Self> {
         Box::new(Tlb {
-            read: empty_array(zero),
-            write: empty_array(zero),
-            exec: empty_array(zero),
+            read: TlbArray::new(zero),
+            write: TlbArray::new(zero),
+            exec: TlbArray::new(zero),
             generation: u64::MAX,
             watches: 0,
         })
@@ -110,15 +115,15 @@ impl Tlb {
                 Some(page) if g == self.generation.wrapping_add(1) => {
                     let i = slot(page);
                     for a in [&mut self.read, &mut self.write, &mut self.exec] {
-                        if a[i].page & !(PAGE_SIZE - 1) == page {
-                            a[i].page = u64::MAX;
+                        if a.entry[i].page & !(PAGE_SIZE - 1) == page {
+                            a.entry[i].page = u64::MAX;
                         }
                     }
                 }
                 _ => {
-                    flush_array(&mut self.read);
-                    flush_array(&mut self.write);
-                    flush_array(&mut self.exec);
+                    self.read.flush();
+                    self.write.flush();
+                    self.exec.flush();
                 }
             }
             self.generation = g;
@@ -130,7 +135,7 @@ impl Tlb {
     /// Drops the write entries if a frame became code-watched since the last check.
     fn sync_watches(&mut self, pm: &PhysMem) {
         if pm.code_watches() != self.watches {
-            flush_array(&mut self.write);
+            self.write.flush();
             self.watches = pm.code_watches();
         }
     }
@@ -172,9 +177,9 @@ impl GuestMemory<'_> {
     /// The frame backing `addr` for `access`, from the TLB or the page tables.
     #[inline]
     fn frame(&mut self, addr: u64, access: Access) -> Option<FrameId> {
-        let e = self.tlb.array(access)[slot(addr)];
-        if e.page == tag(addr, 1) {
-            return Some(e.frame);
+        let a = self.tlb.array(access);
+        if a.entry[slot(addr)].page == tag(addr, 1) {
+            return Some(a.frame[slot(addr)]);
         }
         self.fill(addr, access)
     }
@@ -186,10 +191,12 @@ impl GuestMemory<'_> {
     fn fill(&mut self, addr: u64, access: Access) -> Option<FrameId> {
         let frame = self.mm.translate(self.pm, addr, access)?;
         if access != Access::Write || !self.pm.is_code_watched(frame) {
-            self.tlb.array(access)[slot(addr)] = TlbEntry {
+            let a = self.tlb.array(access);
+            a.entry[slot(addr)] = TlbEntry {
                 page: tag(addr, 1),
-                frame,
+                offset: PhysMem::frame_offset(frame) as u64,
             };
+            a.frame[slot(addr)] = frame;
         }
         Some(frame)
     }
@@ -365,27 +372,23 @@ fn write_le(ram: &mut [u8], p: usize, size: u32, v: u64) {
 impl Bus for GuestMemory<'_> {
     #[inline(always)]
     fn load(&mut self, addr: u64, size: u32) -> Result<u64, MemFault> {
-        let e = self.tlb.read[slot(addr)];
+        let e = self.tlb.read.entry[slot(addr)];
         if e.page == tag(addr, size) {
             let off = (addr % PAGE_SIZE) as usize;
-            return Ok(read_le(
-                self.pm.ram(),
-                PhysMem::frame_offset(e.frame) + off,
-                size,
-            ));
+            return Ok(read_le(self.pm.ram(), e.offset as usize + off, size));
         }
         self.load_slow(addr, size)
     }
 
     #[inline(always)]
     fn store(&mut self, addr: u64, size: u32, value: u64) -> Result<(), MemFault> {
-        let e = self.tlb.write[slot(addr)];
+        let e = self.tlb.write.entry[slot(addr)];
         if e.page == tag(addr, size) {
             let off = (addr % PAGE_SIZE) as usize;
             // A write entry is never a code-watched frame (Tlb invariant).
             write_le(
                 self.pm.ram_mut_unwatched(),
-                PhysMem::frame_offset(e.frame) + off,
+                e.offset as usize + off,
                 size,
                 value,
             );
@@ -396,10 +399,10 @@ impl Bus for GuestMemory<'_> {
 
     #[inline(always)]
     fn fetch(&mut self, addr: u64) -> Result<u16, MemFault> {
-        let e = self.tlb.exec[slot(addr)];
+        let e = self.tlb.exec.entry[slot(addr)];
         if e.page == tag(addr, 2) {
             let off = (addr % PAGE_SIZE) as usize;
-            return Ok(read_le(self.pm.ram(), PhysMem::frame_offset(e.frame) + off, 2) as u16);
+            return Ok(read_le(self.pm.ram(), e.offset as usize + off, 2) as u16);
         }
         let mut b = [0u8; 2];
         self.read_bytes(addr, &mut b, Access::Execute)?;
@@ -417,6 +420,18 @@ impl Bus for GuestMemory<'_> {
         let v = self.pm.watch_code(f);
         self.tlb.sync_watches(self.pm);
         Ok(v)
+    }
+
+    /// The read and write TLB arrays and the RAM, for translated code
+    /// (their entries satisfy [`Bus::jit_memory`]'s contract: a write entry
+    /// never names a code-watched frame).
+    #[inline]
+    fn jit_memory(&mut self) -> Option<JitMemory<'_>> {
+        JitMemory::new(
+            self.pm.ram_mut_unwatched(),
+            &self.tlb.read.entry,
+            &self.tlb.write.entry,
+        )
     }
 
     /// `PhysMem::code_epoch`: moves when a watched frame is written or freed

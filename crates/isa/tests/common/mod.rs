@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use cowix_isa::{Access, Bus, Cpu, Exit, MemFault};
+use cowix_isa::{Access, Bus, Cpu, Exit, JitMemory, MemFault, TlbEntry};
 
 /// Where test programs are placed (executable).
 pub const CODE: u64 = 0x1_0000;
@@ -32,7 +32,18 @@ pub struct TestBus {
     /// the count of writes into the executable range in the low bits (so a
     /// version is never reused, even by another bus a hart runs on later).
     code_version: u64,
+    /// TLB arrays lent to translated code (rebuilt at every `jit_memory`).
+    jit_read: Vec<TlbEntry>,
+    jit_write: Vec<TlbEntry>,
 }
+
+/// Entries of the TLB arrays lent to translated code.
+const JIT_TLB: usize = 64;
+/// An empty TLB entry.
+const NO_PAGE: TlbEntry = TlbEntry {
+    page: u64::MAX,
+    offset: 0,
+};
 
 /// Numbers the buses, for unique code versions.
 static BUSES: AtomicU64 = AtomicU64::new(1);
@@ -48,6 +59,8 @@ impl TestBus {
             ro: (0, 0),
             fence_i_calls: 0,
             code_version: BUSES.fetch_add(1, Ordering::Relaxed) << 32,
+            jit_read: vec![NO_PAGE; JIT_TLB],
+            jit_write: vec![NO_PAGE; JIT_TLB],
         }
     }
 
@@ -142,6 +155,31 @@ impl Bus for TestBus {
 
     fn code_epoch(&self) -> u64 {
         self.code_version
+    }
+
+    /// Every whole 4 KiB page of memory is readable by translated code;
+    /// pages outside the executable and read-only ranges are writable
+    /// (stores to code and to read-only bytes take the slow path).
+    fn jit_memory(&mut self) -> Option<JitMemory<'_>> {
+        self.jit_read.fill(NO_PAGE);
+        self.jit_write.fill(NO_PAGE);
+        let first = self.base.next_multiple_of(4096);
+        let end = self.base + self.mem.len() as u64;
+        let mut page = first;
+        while page + 4096 <= end {
+            let i = (page / 4096) as usize % JIT_TLB;
+            let e = TlbEntry {
+                page,
+                offset: page - self.base,
+            };
+            self.jit_read[i] = e;
+            let overlaps = |lo: u64, hi: u64| page < hi && page + 4096 > lo;
+            if !overlaps(self.exec_lo, self.exec_hi) && !overlaps(self.ro.0, self.ro.1) {
+                self.jit_write[i] = e;
+            }
+            page += 4096;
+        }
+        JitMemory::new(&mut self.mem, &self.jit_read, &self.jit_write)
     }
 }
 
