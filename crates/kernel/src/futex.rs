@@ -309,6 +309,7 @@ mod tests {
             retired: 0,
             vdso: 0,
             fatal: None,
+            job: Default::default(),
         }
     }
 

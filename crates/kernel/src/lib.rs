@@ -261,6 +261,7 @@ impl Kernel {
             retired: 0,
             vdso: loaded.vdso,
             fatal: None,
+            job: Default::default(),
         };
         self.procs.insert(pid, p);
         Ok(pid)
@@ -300,6 +301,7 @@ impl Kernel {
                 None => match self
                     .procs
                     .values()
+                    .filter(|p| p.job.stopped.is_none())
                     .flat_map(|p| p.threads.values())
                     .filter_map(|t| t.sleep_until)
                     .min()
@@ -341,7 +343,7 @@ impl Kernel {
     /// blocked but something happened since, or its sleep is over, or (in
     /// a futex wait) it has a signal to take (`now`: CLOCK_MONOTONIC).
     fn runnable(&self, p: &Process, t: &Thread, now: u64) -> bool {
-        if p.exit.is_some() || p.vfork_child.is_some() {
+        if p.exit.is_some() || p.vfork_child.is_some() || p.job.stopped.is_some() {
             return false;
         }
         let slept = t.sleep_until.is_some_and(|d| d <= now);
@@ -380,6 +382,11 @@ impl Kernel {
         for p in self.procs.values() {
             if let Some(c) = p.vfork_child {
                 who.push(format!("pid {} ({}) in vfork of pid {c}", p.pid, p.comm));
+                continue;
+            }
+            if let Some(n) = p.job.stopped {
+                let name = signal::name(n);
+                who.push(format!("pid {} ({}) stopped by {name}", p.pid, p.comm));
                 continue;
             }
             for t in p.threads.values() {
@@ -431,10 +438,23 @@ impl Kernel {
         if t.futex.is_some() {
             self.end_futex_wait(&mut p, &mut t);
         } else if t.blocked.take().is_some() || t.sleep_until.is_some() {
-            // Woken in a blocked syscall (pc at its ecall): a signal to
-            // deliver interrupts it before the handler runs.
-            deliver::discard_ignored(&mut p, &mut t);
-            if let Some(flags) = deliver::pending_handler(&p, &t) {
+            // Woken in a blocked syscall (pc at its ecall): a stop signal
+            // stops the group (the syscall is retried once continued).
+            if let Some(n) = deliver::discard_ignored(&mut p, &mut t) {
+                self.stop_group(&mut p, n);
+            }
+            if p.job.stopped.is_some() {
+                t.blocked = Some(self.events);
+            } else if t.sleep_until.is_none() {
+                // The syscall runs again first: what it waited for wins
+                // over a signal (do_wait, pipe_read check their condition
+                // before signal_pending); if it must wait again, a signal
+                // to deliver interrupts it (`syscall`).
+                t.cpu.pc += 4;
+                let _ = self.syscall(&mut p, &mut t);
+            } else if let Some(flags) = deliver::pending_handler(&p, &t) {
+                // A sleep: a signal to deliver interrupts it before the
+                // handler runs.
                 let nr = t.cpu.x[17];
                 let args = syscall_args(&t.cpu);
                 t.cpu.pc += 4;
@@ -444,12 +464,14 @@ impl Kernel {
         let start = t.cpu.instret;
         loop {
             let used = t.cpu.instret - start;
-            if used >= QUANTUM || t.futex.is_some() {
+            if used >= QUANTUM || t.futex.is_some() || t.blocked.is_some() {
                 break;
             }
             // Every return to user mode delivers pending signals.
-            deliver::handle_signals(&mut p, &mut t, &mut self.pm);
-            if p.exit.is_some() {
+            if let Some(n) = deliver::handle_signals(&mut p, &mut t, &mut self.pm) {
+                self.stop_group(&mut p, n);
+            }
+            if p.exit.is_some() || p.job.stopped.is_some() {
                 break;
             }
             t.tlb.sync(&p.mm, &mut self.pm);
@@ -508,6 +530,7 @@ impl Kernel {
                 || t.blocked.is_some()
                 || t.futex.is_some()
                 || p.vfork_child.is_some()
+                || p.job.stopped.is_some()
             {
                 break;
             }
@@ -533,6 +556,93 @@ impl Kernel {
             let q = self.procs.remove(&k).expect("run_turn: process vanished");
             self.finish(q);
         }
+        self.notify_parents();
+    }
+
+    /// Stops group `p` with stop signal `n` a thread of it took
+    /// (do_signal_stop): no thread of it runs until SIGCONT, its parent's
+    /// wait can report it, and the parent is owed a CLD_STOPPED. SIGTSTP,
+    /// SIGTTIN and SIGTTOU are discarded instead when the process group
+    /// is orphaned (get_signal's is_current_pgrp_orphaned check).
+    fn stop_group(&mut self, p: &mut Process, n: u8) {
+        if n != sig::SIGSTOP && self.orphaned_pgrp(p) {
+            return;
+        }
+        p.job.stopped = Some(n);
+        p.job.stop_report = Some(n);
+        p.job.cont_report = false;
+        p.job.notify.push((code::CLD_STOPPED, n as i32));
+        self.events += 1;
+    }
+
+    /// Whether `p`'s process group is orphaned (kernel/exit.c:
+    /// will_become_orphaned_pgrp): no live member has a parent in another
+    /// group of the same session. `p` is taken out of `procs`. The first
+    /// process's parent is outside the machine: it counts as a shell in
+    /// another group of the same session (and, unlike Linux's global
+    /// init, cowix's init does not make its children's groups orphaned).
+    fn orphaned_pgrp(&self, p: &Process) -> bool {
+        let pgid = p.pgid;
+        let members = self
+            .procs
+            .values()
+            .chain(std::iter::once(p))
+            .filter(|q| q.pgid == pgid && q.exit.is_none());
+        for q in members {
+            let parent = if q.ppid == p.pid {
+                Some(p)
+            } else {
+                self.procs.get(&q.ppid)
+            };
+            match parent {
+                Some(par) if par.pgid != pgid && par.sid == q.sid => return false,
+                Some(_) => {}
+                None if q.pid == self.init => return false,
+                None => {}
+            }
+        }
+        true
+    }
+
+    /// Sends the SIGCHLDs owed for stops and continues
+    /// (do_notify_parent_cldstop): si_code CLD_STOPPED with the stop
+    /// signal or CLD_CONTINUED with SIGCONT, unless the parent's SIGCHLD
+    /// action has SA_NOCLDSTOP; the parent's wait is woken either way.
+    fn notify_parents(&mut self) {
+        type Owed = (i32, i32, u32, Vec<(i32, i32)>);
+        let owed: Vec<Owed> = self
+            .procs
+            .values_mut()
+            .filter(|q| !q.job.notify.is_empty())
+            .map(|q| {
+                (
+                    q.pid,
+                    q.ppid,
+                    q.creds.uid,
+                    std::mem::take(&mut q.job.notify),
+                )
+            })
+            .collect();
+        for (pid, ppid, uid, notes) in owed {
+            self.events += 1;
+            let Some(parent) = self.procs.get_mut(&ppid) else {
+                continue;
+            };
+            if parent.signals.action(sig::SIGCHLD).flags & signal::SA_NOCLDSTOP != 0 {
+                continue;
+            }
+            for (code, status) in notes {
+                let info = SigInfo {
+                    signo: sig::SIGCHLD,
+                    code,
+                    pid,
+                    uid,
+                    status,
+                    ..Default::default()
+                };
+                let _ = deliver::send(parent, None, info);
+            }
+        }
     }
 
     /// A thread parked in FUTEX_WAIT gets its turn: it was woken (its wait
@@ -540,8 +650,12 @@ impl Kernel {
     /// interrupts it (EINTR, or a restart under SA_RESTART when it had no
     /// timeout, as futex_wait's -ERESTARTSYS).
     fn end_futex_wait(&mut self, p: &mut Process, t: &mut Thread) {
-        deliver::discard_ignored(p, t);
-        if let Some(flags) = deliver::pending_handler(p, t) {
+        if let Some(n) = deliver::discard_ignored(p, t) {
+            self.stop_group(p, n);
+        }
+        if p.job.stopped.is_some() {
+            // Still waiting: the wait goes on once continued.
+        } else if let Some(flags) = deliver::pending_handler(p, t) {
             let nr = t.cpu.x[17];
             let args = syscall_args(&t.cpu);
             t.futex = None;
@@ -661,7 +775,7 @@ impl Kernel {
                     status: st,
                     ..Default::default()
                 };
-                deliver::send(parent, None, info);
+                let _ = deliver::send(parent, None, info);
             }
             let chld = parent.signals.action(sig::SIGCHLD);
             if chld.handler != signal::SIG_IGN && chld.flags & SA_NOCLDWAIT == 0 {
@@ -732,14 +846,21 @@ impl Kernel {
             // Parked in FUTEX_WAIT: the waker writes a0. A signal already
             // waiting interrupts the wait at once.
             self.events += 1;
-            deliver::discard_ignored(p, t);
-            if let Some(flags) = deliver::pending_handler(p, t) {
+            if let Some(n) = deliver::discard_ignored(p, t) {
+                self.stop_group(p, n);
+            }
+            if p.job.stopped.is_some() {
+                // The wait goes on once continued.
+            } else if let Some(flags) = deliver::pending_handler(p, t) {
                 t.futex = None;
                 self.interrupt(p, t, nr, args, flags);
             }
         } else if block {
-            deliver::discard_ignored(p, t);
-            match deliver::pending_handler(p, t) {
+            if let Some(n) = deliver::discard_ignored(p, t) {
+                self.stop_group(p, n);
+            }
+            let stopped = p.job.stopped.is_some();
+            match deliver::pending_handler(p, t).filter(|_| !stopped) {
                 // A signal is waiting: the syscall is interrupted.
                 Some(flags) => self.interrupt(p, t, nr, args, flags),
                 None => {
