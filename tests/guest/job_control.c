@@ -188,5 +188,32 @@ int main(int argc, char **argv) {
     kill(pid, SIGCONT);
     waitpid(pid, &st, 0);
     printf("pending after TSTP,CONT,TSTP: exit=%d\n", WEXITSTATUS(st));
+
+    /* 7. Orphaned process groups: a child leading its own group in the
+     * parent's session still stops on SIGTSTP; in a session of its own
+     * (its parent outside it) the group is orphaned and SIGTSTP, SIGTTIN
+     * and SIGTTOU are discarded, SIGSTOP is not. */
+    for (int own_session = 0; own_session < 2; own_session++) {
+        pid = fork();
+        if (pid == 0) {
+            if (own_session)
+                setsid();
+            else
+                setpgid(0, 0);
+            raise(SIGTSTP);
+            raise(SIGTTIN);
+            raise(SIGTTOU);
+            raise(SIGSTOP);
+            _exit(0);
+        }
+        printf("%s:", own_session ? "orphaned pgrp" : "own pgrp");
+        for (;;) {
+            waitpid(pid, &st, WUNTRACED);
+            if (!WIFSTOPPED(st)) break;
+            printf(" %d", WSTOPSIG(st));
+            kill(pid, SIGCONT);
+        }
+        printf(" exit=%d\n", WEXITSTATUS(st));
+    }
     return 0;
 }

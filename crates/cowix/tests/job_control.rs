@@ -34,7 +34,9 @@ fn stop_and_continue_are_reported_to_the_parent() {
          nocldstop: 0 SIGCHLD:\n\
          nocldstop exit: 1 SIGCHLD: code=2 status=15\n\
          raise(SIGSTOP): stopped=1 sig=19\n\
-         pending after TSTP,CONT,TSTP: exit=6\n",
+         pending after TSTP,CONT,TSTP: exit=6\n\
+         own pgrp: 20 21 22 19 exit=0\n\
+         orphaned pgrp: 19 exit=0\n",
         "stderr: {}",
         stderr(&o)
     );
