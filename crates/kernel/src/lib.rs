@@ -19,6 +19,7 @@ pub mod fd;
 pub mod futex;
 pub mod loader;
 pub mod locks;
+mod oom;
 pub mod pipe;
 pub mod process;
 pub mod procfs;
@@ -35,7 +36,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use cowix_isa::{disassemble_raw, Access as CpuAccess, Cpu, Exit};
-use cowix_mm::{FaultError, MemStats, PhysMem, SegvCode, PAGE_SIZE};
+use cowix_mm::{FaultError, MemStats, PhysMem, SegvCode, SwapFile, SwapInfo, PAGE_SIZE};
 
 pub use crate::elf::ExecError;
 use crate::fd::FdTable;
@@ -66,11 +67,18 @@ pub struct Config {
     pub cwd: String,
     /// Guest physical memory, in bytes (rounded down to whole pages).
     pub memory: u64,
+    /// Swap area size in bytes (0: no swap). The area is a sparse host file
+    /// in the temp directory, unlinked as soon as it is created.
+    pub swap: u64,
     /// How fork builds the child's address space.
     pub fork_mode: ForkMode,
     /// `--strace`: every system call, decoded, on stderr.
     pub strace: bool,
 }
+
+/// How [`Kernel::new`]'s error message starts when the swap file could not
+/// be created.
+pub const SWAP_ERROR: &str = "cannot create the swap file";
 
 /// Default guest memory: enough for python3 or redis; host memory is only
 /// committed as frames are used.
@@ -139,6 +147,12 @@ pub struct Kernel {
     cwd: String,
     /// Guest instructions retired by processes that have ended.
     retired: u64,
+    /// `frames_in_use` when a watermark reclaim last freed nothing.
+    futile_reclaim_at: Option<u64>,
+    /// (tid, instret, count): out-of-memory faults of one thread that
+    /// retired no instruction in between (reclaim frees frames, but only
+    /// the ones the same instruction needs: thrashing).
+    oom_stall: Option<(i32, u64, u32)>,
     /// Futex waits so far: orders the waiters of a futex.
     futex_seq: u64,
 }
@@ -160,6 +174,13 @@ impl Kernel {
             ));
         }
         let mut pm = PhysMem::try_new(config.memory / PAGE_SIZE)?;
+        if config.swap >= PAGE_SIZE {
+            let dir = std::env::temp_dir();
+            let dev = SwapFile::create(&dir, config.swap).map_err(|e| {
+                io::Error::new(e.kind(), format!("{SWAP_ERROR} in {}: {e}", dir.display()))
+            })?;
+            pm.enable_swap(Box::new(dev));
+        }
         pm.set_fork_mode(config.fork_mode);
         Ok(Kernel {
             pm,
@@ -175,6 +196,8 @@ impl Kernel {
             events: 0,
             cwd: cwd.guest,
             retired: 0,
+            futile_reclaim_at: None,
+            oom_stall: None,
             futex_seq: 0,
         })
     }
@@ -182,6 +205,11 @@ impl Kernel {
     /// Memory statistics of the whole machine.
     pub fn mem_stats(&self) -> &MemStats {
         self.pm.stats()
+    }
+
+    /// Swap area usage (all zero without swap).
+    pub fn swap_info(&self) -> SwapInfo {
+        self.pm.swap_info()
     }
 
     /// Host bytes of memory-system metadata at its peak
@@ -474,6 +502,7 @@ impl Kernel {
             if p.exit.is_some() || p.job.stopped.is_some() {
                 break;
             }
+            self.balance_memory(&mut p);
             t.tlb.sync(&p.mm, &mut self.pm);
             let exit = {
                 let mut mem = GuestMemory {
@@ -933,9 +962,28 @@ impl Kernel {
 
     /// A load, store or fetch faulted: let the memory system resolve it
     /// (the CPU re-executes the instruction), or deliver the signal Linux would.
+    ///
+    /// Out of frames: reclaim over every process and retry; if nothing can
+    /// be reclaimed, the OOM killer ends the process with the highest
+    /// badness (this one, or another, after which this one retries).
     fn page_fault(&mut self, p: &mut Process, t: &mut Thread, addr: u64, access: CpuAccess) {
         match p.mm.handle_fault(&mut self.pm, addr, fault_access(access)) {
             Ok(_) => {}
+            Err(FaultError::OutOfMemory) => {
+                const RECLAIM_BATCH: u64 = 32;
+                // Linux's MAX_RECLAIM_RETRIES: reclaim that frees frames
+                // without letting the faulting instruction finish is no progress.
+                const MAX_STALLS: u32 = 16;
+                let stalls = match self.oom_stall {
+                    Some((tid, at, n)) if tid == t.tid && at == t.cpu.instret => n + 1,
+                    _ => 1,
+                };
+                self.oom_stall = Some((t.tid, t.cpu.instret, stalls));
+                if stalls > MAX_STALLS || self.reclaim_all(p, RECLAIM_BATCH, false) == 0 {
+                    self.oom_stall = None;
+                    self.out_of_memory(p);
+                }
+            }
             Err(e) => {
                 let what = match access {
                     CpuAccess::Read => "read of",

@@ -42,6 +42,7 @@ fn machine(fork_mode: ForkMode) -> (Kernel, i32) {
         memory: 64 << 20,
         fork_mode,
         strace: false,
+        swap: 0,
     })
     .unwrap();
     let pid = k

@@ -250,8 +250,17 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
         let placeholder = AddressSpace::new(sys.pm).map_err(|_| Errno::ENOMEM)?;
         mem::replace(&mut sys.p.mm, placeholder)
     } else {
+        // Out of frames for the child's tables: reclaim and retry (fork is
+        // all or nothing), while reclaim finds something.
         let mode = sys.pm.fork_mode();
-        sys.p.mm.fork(sys.pm, mode).map_err(|_| Errno::ENOMEM)?
+        let mut tries = 0;
+        loop {
+            match sys.p.mm.fork(sys.pm, mode) {
+                Ok(mm) => break mm,
+                Err(_) if tries < 16 && sys.reclaim(256) > 0 => tries += 1,
+                Err(_) => return Err(Errno::ENOMEM),
+            }
+        }
     };
     *sys.next_pid += 1;
     let parent = &mut *sys.p;
