@@ -5,6 +5,8 @@
  * signal the child raises itself; /proc/PID/stat state T. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +55,49 @@ static pid_t spin_child(int block_cont) {
     }
     wait_counter_moves();
     return pid;
+}
+
+static volatile long *counter2;
+static volatile int *tid2;
+
+static void *spin2(void *arg) {
+    (void)arg;
+    *tid2 = gettid();
+    for (;;) (*counter2)++;
+    return NULL;
+}
+
+/* Every thread of a stopped group stays stopped. */
+static void threads_stop(void) {
+    counter2 = counter + 1;
+    tid2 = (volatile int *)(counter + 2);
+    *counter = *counter2 = 0;
+    *tid2 = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        pthread_t th;
+        pthread_create(&th, NULL, spin2, NULL);
+        for (;;) (*counter)++;
+    }
+    while (*tid2 == 0 || *counter2 == 0) wait_counter_moves();
+    int st;
+    for (int how = 0; how < 2; how++) {
+        if (how == 0)
+            kill(pid, SIGSTOP);
+        else
+            syscall(SYS_tgkill, pid, *tid2, SIGTSTP); /* to the second thread */
+        waitpid(pid, &st, WUNTRACED);
+        long a = *counter, b = *counter2;
+        msleep(50);
+        printf("threads %s: sig=%d ran=%d,%d", how ? "tgkill" : "kill", WSTOPSIG(st), *counter != a,
+               *counter2 != b);
+        kill(pid, SIGCONT);
+        waitpid(pid, &st, WCONTINUED);
+        for (int i = 0; i < 2000 && (*counter == a || *counter2 == b); i++) msleep(1);
+        printf(" then ran=%d,%d\n", *counter != a, *counter2 != b);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
 }
 
 static char proc_state(pid_t pid) {
@@ -215,5 +260,8 @@ int main(int argc, char **argv) {
         }
         printf(" exit=%d\n", WEXITSTATUS(st));
     }
+
+    /* 8. Threads. */
+    threads_stop();
     return 0;
 }
