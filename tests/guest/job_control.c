@@ -263,5 +263,18 @@ int main(int argc, char **argv) {
 
     /* 8. Threads. */
     threads_stop();
+
+    /* 9. Without SA_RESTART, a wait woken by its child's exit returns the
+     * child, not EINTR: the exit is found before the SIGCHLD is handled. */
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGCHLD, &sa, NULL);
+    nchld = 0;
+    pid = fork();
+    if (pid == 0) {
+        msleep(20);
+        _exit(3);
+    }
+    r = waitpid(pid, &st, 0);
+    printf("wait without SA_RESTART: %d status=%d chld=%d\n", r == pid, WEXITSTATUS(st), (int)nchld);
     return 0;
 }
