@@ -20,6 +20,8 @@ static volatile long *counter;
 static volatile int codes[16];
 static volatile int statuses[16];
 static volatile sig_atomic_t nchld;
+static volatile long *hup_flag;
+static void on_hup(int sig) { *hup_flag = sig; }
 
 static void on_chld(int sig, siginfo_t *si, void *uc) {
     (void)sig;
@@ -276,5 +278,26 @@ int main(int argc, char **argv) {
     }
     r = waitpid(pid, &st, 0);
     printf("wait without SA_RESTART: %d status=%d chld=%d\n", r == pid, WEXITSTATUS(st), (int)nchld);
+
+    /* 10. A group orphaned by its last outside parent's exit, with a
+     * stopped member, gets SIGHUP and SIGCONT (kill_orphaned_pgrp). */
+    hup_flag = counter + 3;
+    *hup_flag = 0;
+    pid = fork();
+    if (pid == 0) {
+        pid_t g = fork();
+        if (g == 0) {
+            setpgid(0, 0);
+            signal(SIGHUP, on_hup);
+            raise(SIGSTOP);
+            *hup_flag += 100; /* continued */
+            _exit(0);
+        }
+        waitpid(g, &st, WUNTRACED);
+        _exit(0); /* orphans g's stopped group */
+    }
+    waitpid(pid, &st, 0);
+    for (int i = 0; i < 2000 && *hup_flag < 100; i++) msleep(1);
+    printf("orphaned stopped group: %ld (SIGHUP + 100 when continued)\n", *hup_flag);
     return 0;
 }

@@ -39,7 +39,8 @@ fn stop_and_continue_are_reported_to_the_parent() {
          orphaned pgrp: 19 exit=0\n\
          threads kill: sig=19 ran=0,0 then ran=1,1\n\
          threads tgkill: sig=20 ran=0,0 then ran=1,1\n\
-         wait without SA_RESTART: 1 status=3 chld=1\n",
+         wait without SA_RESTART: 1 status=3 chld=1\n\
+         orphaned stopped group: 101 (SIGHUP + 100 when continued)\n",
         "stderr: {}",
         stderr(&o)
     );

@@ -574,16 +574,22 @@ impl Kernel {
         } else {
             self.procs.insert(pid, p);
         }
-        // Processes another one killed (kill) end now.
-        let killed: Vec<i32> = self
-            .procs
-            .values()
-            .filter(|q| q.exit.is_some())
-            .map(|q| q.pid)
-            .collect();
-        for k in killed {
-            let q = self.procs.remove(&k).expect("run_turn: process vanished");
-            self.finish(q);
+        // Processes another one killed (kill) end now, and those their
+        // ends kill (an orphaned group's SIGHUP).
+        loop {
+            let killed: Vec<i32> = self
+                .procs
+                .values()
+                .filter(|q| q.exit.is_some())
+                .map(|q| q.pid)
+                .collect();
+            if killed.is_empty() {
+                break;
+            }
+            for k in killed {
+                let q = self.procs.remove(&k).expect("run_turn: process vanished");
+                self.finish(q);
+            }
         }
         self.notify_parents();
     }
@@ -594,7 +600,7 @@ impl Kernel {
     /// SIGTTIN and SIGTTOU are discarded instead when the process group
     /// is orphaned (get_signal's is_current_pgrp_orphaned check).
     fn stop_group(&mut self, p: &mut Process, n: u8) {
-        if n != sig::SIGSTOP && self.orphaned_pgrp(p) {
+        if n != sig::SIGSTOP && self.orphaned_pgrp(p.pgid, Some(p)) {
             return;
         }
         p.job.stopped = Some(n);
@@ -604,26 +610,30 @@ impl Kernel {
         self.events += 1;
     }
 
-    /// Whether `p`'s process group is orphaned (kernel/exit.c:
+    /// Whether process group `pgid` is orphaned (kernel/exit.c:
     /// will_become_orphaned_pgrp): no live member has a parent in another
-    /// group of the same session. `p` is taken out of `procs`. The first
-    /// process's parent is outside the machine: it counts as a shell in
-    /// another group of the same session (and, unlike Linux's global
-    /// init, cowix's init does not make its children's groups orphaned).
-    fn orphaned_pgrp(&self, p: &Process) -> bool {
-        let pgid = p.pgid;
+    /// group of the same session. `running` is a live process taken out of
+    /// `procs`. The first process's parent is outside the machine: it
+    /// counts as a shell in another group of the same session. cowix's
+    /// init is a parent like any other to its own children, but a process
+    /// reparented to it has, as in Linux under the global init, no parent
+    /// that keeps its group from being orphaned.
+    fn orphaned_pgrp(&self, pgid: i32, running: Option<&Process>) -> bool {
+        let find = |pid: i32| {
+            running
+                .filter(|r| r.pid == pid)
+                .or_else(|| self.procs.get(&pid))
+        };
         let members = self
             .procs
             .values()
-            .chain(std::iter::once(p))
+            .chain(running)
             .filter(|q| q.pgid == pgid && q.exit.is_none());
         for q in members {
-            let parent = if q.ppid == p.pid {
-                Some(p)
-            } else {
-                self.procs.get(&q.ppid)
-            };
-            match parent {
+            if q.job.reparented {
+                continue;
+            }
+            match find(q.ppid) {
                 Some(par) if par.pgid != pgid && par.sid == q.sid => return false,
                 Some(_) => {}
                 None if q.pid == self.init => return false,
@@ -631,6 +641,38 @@ impl Kernel {
             }
         }
         true
+    }
+
+    /// Process `p` has ended and its children went to init: a process
+    /// group this orphans that has a stopped member gets SIGHUP then
+    /// SIGCONT (kernel/exit.c: kill_orphaned_pgrp, for `p`'s own group if
+    /// `p` was what kept it joined to its session, and for each child's
+    /// group in `p`'s session).
+    fn kill_orphaned_pgrps(&mut self, p: &Process, children_pgrps: &[i32]) {
+        let mut groups = Vec::new();
+        let parent = self.procs.get(&p.ppid);
+        if parent.is_some_and(|par| par.pgid != p.pgid && par.sid == p.sid) {
+            groups.push(p.pgid);
+        }
+        groups.extend(children_pgrps.iter().copied().filter(|&g| g != p.pgid));
+        groups.sort_unstable();
+        groups.dedup();
+        for g in groups {
+            let stopped = self
+                .procs
+                .values()
+                .any(|q| q.pgid == g && q.job.stopped.is_some());
+            if !stopped || !self.orphaned_pgrp(g, None) {
+                continue;
+            }
+            for n in [sig::SIGHUP, sig::SIGCONT] {
+                for q in self.procs.values_mut().filter(|q| q.pgid == g) {
+                    let info = SigInfo::user(n, code::SI_KERNEL, 0, 0);
+                    let _ = deliver::send(q, None, info);
+                }
+            }
+            self.events += 1;
+        }
     }
 
     /// Sends the SIGCHLDs owed for stops and continues
@@ -770,8 +812,16 @@ impl Kernel {
         self.retired += instret;
         p.fds = FdTable::default();
         let pid = p.pid;
+        let mut children_pgrps = Vec::new();
         for q in self.procs.values_mut().filter(|q| q.ppid == pid) {
             q.ppid = self.init;
+            q.job.reparented = true;
+            if q.sid == p.sid {
+                children_pgrps.push(q.pgid);
+            }
+        }
+        if pid != self.init {
+            self.kill_orphaned_pgrps(&p, &children_pgrps);
         }
         for z in self.zombies.values_mut().filter(|z| z.ppid == pid) {
             z.ppid = self.init;

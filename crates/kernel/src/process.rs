@@ -259,6 +259,9 @@ pub struct JobState {
     /// SIGCHLD notifications for the parent not yet sent
     /// (do_notify_parent_cldstop): (si_code, si_status), oldest first.
     pub notify: Vec<(i32, i32)>,
+    /// Reparented to init when its parent ended: that parent no longer
+    /// keeps its process group from being orphaned.
+    pub reparented: bool,
 }
 
 impl Process {
