@@ -14,9 +14,10 @@
 
 use cowix_mm::PhysMem;
 
-use crate::process::{ExitStatus, Process, Thread};
+use crate::errno::Errno;
+use crate::process::{rlimit, ExitStatus, Process, Thread};
 use crate::signal::{
-    self, bit, sig, DefaultAction, SigInfo, FRAME_FCSR, FRAME_FREGS, FRAME_INFO, FRAME_REGS,
+    self, bit, code, sig, DefaultAction, SigInfo, FRAME_FCSR, FRAME_FREGS, FRAME_INFO, FRAME_REGS,
     FRAME_SIZE, FRAME_UC, FRAME_UC_SIGMASK, FRAME_UC_STACK, SA_NODEFER, SA_ONSTACK, SA_RESETHAND,
     SIG_DFL, SIG_IGN, UNBLOCKABLE,
 };
@@ -43,32 +44,115 @@ fn die(p: &mut Process, n: u8, why: Option<String>) -> bool {
 /// complete_signal); `running` is its thread taken out for its turn, if
 /// any. It kills the group at once if its action is the default fatal one
 /// and some thread does not block it; else it waits in the group's queue
-/// for a thread that does not block it.
-pub(crate) fn send(p: &mut Process, running: Option<&Thread>, info: SigInfo) {
+/// for a thread that does not block it. EAGAIN: a real-time signal with
+/// its own siginfo (sigqueue) beyond RLIMIT_SIGPENDING.
+pub(crate) fn send(
+    p: &mut Process,
+    mut running: Option<&mut Thread>,
+    info: SigInfo,
+) -> Result<(), Errno> {
     let n = info.signo;
+    prepare(p, running.as_deref_mut(), n);
     let blocked_by_all = running
+        .as_deref()
         .into_iter()
         .chain(p.threads.values().map(|t| &**t))
         .all(|t| t.signals.blocked & bit(n) != 0);
     if fatal_now(p, n, blocked_by_all, &info) {
-        return;
+        return Ok(());
     }
-    p.signals.shared.add(info);
+    let queued = group_queued(p, running.as_deref());
+    let limit = p.rlimits[rlimit::SIGPENDING].cur;
+    enqueue(&mut p.signals.shared, info, queued, limit)
 }
 
 /// Sends thread-directed `info.signo` to thread `t` of group `p` (tkill,
-/// tgkill). A fatal one still kills the whole group.
-pub(crate) fn send_thread(p: &mut Process, t: &mut Thread, info: SigInfo) {
-    let blocked = t.signals.blocked & bit(info.signo) != 0;
-    if fatal_now(p, info.signo, blocked, &info) {
+/// tgkill, rt_tgsigqueueinfo); `running` is the group's thread taken out
+/// for its turn if that is not `t`. A fatal one still kills the whole group.
+pub(crate) fn send_thread(
+    p: &mut Process,
+    t: &mut Thread,
+    mut running: Option<&mut Thread>,
+    info: SigInfo,
+) -> Result<(), Errno> {
+    let n = info.signo;
+    prepare(p, running.as_deref_mut(), n);
+    if n == sig::SIGCONT {
+        t.signals.pending.discard(signal::STOP_MASK);
+    } else if signal::is_stop(n) {
+        t.signals.pending.discard(bit(sig::SIGCONT));
+    }
+    let blocked = t.signals.blocked & bit(n) != 0;
+    if fatal_now(p, n, blocked, &info) {
+        return Ok(());
+    }
+    let queued = group_queued(p, running.as_deref()) + t.signals.pending.count();
+    let limit = p.rlimits[rlimit::SIGPENDING].cur;
+    enqueue(&mut t.signals.pending, info, queued, limit)
+}
+
+/// Signals queued for group `p` and its threads (what counts against
+/// RLIMIT_SIGPENDING; Linux counts per user, cowix per thread group).
+pub(crate) fn group_queued(p: &Process, running: Option<&Thread>) -> u64 {
+    p.signals.shared.count()
+        + p.threads
+            .values()
+            .map(|t| &**t)
+            .chain(running)
+            .map(|t| t.signals.pending.count())
+            .sum::<u64>()
+}
+
+/// __send_signal's queueing: a real-time signal gets an entry while
+/// fewer than `limit` are queued; beyond, one carrying its own siginfo
+/// (not kill's SI_USER) fails with EAGAIN, kill's is still sent without
+/// an entry of its own.
+fn enqueue(q: &mut signal::SigQueue, info: SigInfo, queued: u64, limit: u64) -> Result<(), Errno> {
+    if info.signo < signal::SIGRTMIN || queued < limit {
+        q.add(info);
+    } else if info.code != signal::code::SI_USER {
+        return Err(Errno::EAGAIN);
+    } else {
+        q.add_lossy(info);
+    }
+    Ok(())
+}
+
+/// prepare_signal's job control, at send time whatever the signal's
+/// disposition or mask: a stop signal discards pending SIGCONTs; SIGCONT
+/// discards pending stop signals and continues a stopped group, which
+/// owes its parent a CLD_CONTINUED (SIGNAL_CLD_CONTINUED).
+fn prepare(p: &mut Process, running: Option<&mut Thread>, n: u8) {
+    if p.exit.is_some() {
         return;
     }
-    t.signals.pending.add(info);
+    let mask = if n == sig::SIGCONT {
+        signal::STOP_MASK
+    } else if signal::is_stop(n) {
+        bit(sig::SIGCONT)
+    } else {
+        return;
+    };
+    p.signals.shared.discard(mask);
+    for t in p.threads.values_mut() {
+        t.signals.pending.discard(mask);
+    }
+    if let Some(t) = running {
+        t.signals.pending.discard(mask);
+    }
+    if n == sig::SIGCONT && p.job.stopped.take().is_some() {
+        p.job.stop_report = None;
+        p.job.cont_report = true;
+        p.job
+            .notify
+            .push((code::CLD_CONTINUED, sig::SIGCONT as i32));
+    }
 }
 
 /// The part of sending common to both: SIGKILL, and unblocked signals
 /// whose action is to do nothing or to kill, take effect at once. True if
-/// the signal is dealt with (not to be queued).
+/// the signal is dealt with (not to be queued). A stop signal with the
+/// default action is queued: the group stops when a thread takes it.
 fn fatal_now(p: &mut Process, n: u8, blocked: bool, info: &SigInfo) -> bool {
     if n == sig::SIGKILL {
         let why = (info.pid != p.pid).then(|| format!("sent by pid {}", info.pid));
@@ -78,8 +162,8 @@ fn fatal_now(p: &mut Process, n: u8, blocked: bool, info: &SigInfo) -> bool {
     if !blocked && p.signals.ignored(n) {
         return true;
     }
-    if !blocked && p.signals.action(n).handler == SIG_DFL {
-        // Fatal: the group ends now. Stop and continue are no-ops in cowix.
+    if !blocked && p.signals.action(n).handler == SIG_DFL && !signal::is_stop(n) {
+        // Fatal: the group ends now.
         let why = (info.pid != p.pid && !info.fault).then(|| format!("sent by pid {}", info.pid));
         die(p, n, why);
         return true;
@@ -129,22 +213,29 @@ pub(crate) fn pending_handler(p: &Process, t: &Thread) -> Option<Option<u64>> {
     Some((a.handler != SIG_DFL && a.handler != SIG_IGN).then_some(a.flags))
 }
 
-/// Drops pending, unblocked signals whose action is to do nothing
-/// (ignored; stop and continue, which cowix does not implement).
-pub(crate) fn discard_ignored(p: &mut Process, t: &mut Thread) {
+/// Drops pending, unblocked signals whose action is to do nothing, and
+/// takes a stop signal with the default action if one is pending for `t`
+/// (get_signal's do_signal_stop): the caller stops the group with it.
+pub(crate) fn discard_ignored(p: &mut Process, t: &mut Thread) -> Option<u8> {
+    let takes = shared_takes(p, t);
+    let mut stop = None;
     for n in 1..=sig::NSIG {
-        let a = p.signals.action(n);
-        let no_op = p.signals.ignored(n)
-            || (a.handler == SIG_DFL
-                && matches!(
-                    signal::default_action(n),
-                    DefaultAction::Stop | DefaultAction::Continue
-                ));
-        if t.signals.blocked & bit(n) == 0 && no_op {
-            t.signals.pending.pending &= !bit(n);
-            p.signals.shared.pending &= !bit(n);
+        if t.signals.blocked & bit(n) != 0 {
+            continue;
+        }
+        if p.signals.ignored(n) {
+            t.signals.pending.discard(bit(n));
+            p.signals.shared.discard(bit(n));
+        } else if stop.is_none()
+            && signal::is_stop(n)
+            && p.signals.action(n).handler == SIG_DFL
+            && (t.signals.pending.pending | p.signals.shared.pending & takes) & bit(n) != 0
+        {
+            t.signals.take(&mut p.signals.shared, n);
+            stop = Some(n);
         }
     }
+    stop
 }
 
 fn guest<'a>(p: &'a mut Process, t: &'a mut Thread, pm: &'a mut PhysMem) -> GuestMemory<'a> {
@@ -159,21 +250,23 @@ fn guest<'a>(p: &'a mut Process, t: &'a mut Thread, pm: &'a mut PhysMem) -> Gues
 /// Delivers every signal pending for thread `t` of `p` that it does not
 /// block (get_signal + handle_signal), nesting handler frames as Linux
 /// does; handlers return to the `[vdso]` sigreturn trampoline (`p.vdso`).
-pub(crate) fn handle_signals(p: &mut Process, t: &mut Thread, pm: &mut PhysMem) {
-    for _ in 0..sig::NSIG {
+/// A stop signal with the default action ends the delivery: it is
+/// returned, for the caller to stop the group (do_signal_stop).
+pub(crate) fn handle_signals(p: &mut Process, t: &mut Thread, pm: &mut PhysMem) -> Option<u8> {
+    for _ in 0..sig::NSIG + 64 {
         if p.exit.is_some() {
-            return;
+            return None;
         }
-        let Some(n) = t
+        let n = t
             .signals
-            .next_deliverable(&p.signals.shared, shared_takes(p, t))
-        else {
-            return;
-        };
+            .next_deliverable(&p.signals.shared, shared_takes(p, t))?;
         let info = t.signals.take(&mut p.signals.shared, n);
         let a = p.signals.action(n);
         if a.handler == SIG_IGN {
             continue;
+        }
+        if a.handler == SIG_DFL && signal::is_stop(n) {
+            return Some(n);
         }
         if a.handler == SIG_DFL {
             let why =
@@ -192,7 +285,7 @@ pub(crate) fn handle_signals(p: &mut Process, t: &mut Thread, pm: &mut PhysMem) 
                     signal::name(n)
                 )),
             );
-            return;
+            return None;
         }
         let mut mask = a.mask;
         if a.flags & SA_NODEFER == 0 {
@@ -203,6 +296,7 @@ pub(crate) fn handle_signals(p: &mut Process, t: &mut Thread, pm: &mut PhysMem) 
             p.signals.actions[(n - 1) as usize] = signal::SigAction::default();
         }
     }
+    None
 }
 
 fn setup_frame(

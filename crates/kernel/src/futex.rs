@@ -310,6 +310,7 @@ mod tests {
             vdso: 0,
             fatal: None,
             sampling: Default::default(),
+            job: Default::default(),
         }
     }
 

@@ -315,6 +315,7 @@ impl Kernel {
             vdso: loaded.vdso,
             fatal: None,
             sampling: Default::default(),
+            job: Default::default(),
         };
         self.procs.insert(pid, p);
         self.processes += 1;
@@ -372,6 +373,7 @@ impl Kernel {
                 None => match self
                     .procs
                     .values()
+                    .filter(|p| p.job.stopped.is_none())
                     .flat_map(|p| p.threads.values())
                     .filter_map(|t| t.sleep_until)
                     .min()
@@ -413,7 +415,7 @@ impl Kernel {
     /// blocked but something happened since, or its sleep is over, or (in
     /// a futex wait) it has a signal to take (`now`: CLOCK_MONOTONIC).
     fn runnable(&self, p: &Process, t: &Thread, now: u64) -> bool {
-        if p.exit.is_some() || p.vfork_child.is_some() {
+        if p.exit.is_some() || p.vfork_child.is_some() || p.job.stopped.is_some() {
             return false;
         }
         let slept = t.sleep_until.is_some_and(|d| d <= now);
@@ -452,6 +454,11 @@ impl Kernel {
         for p in self.procs.values() {
             if let Some(c) = p.vfork_child {
                 who.push(format!("pid {} ({}) in vfork of pid {c}", p.pid, p.comm));
+                continue;
+            }
+            if let Some(n) = p.job.stopped {
+                let name = signal::name(n);
+                who.push(format!("pid {} ({}) stopped by {name}", p.pid, p.comm));
                 continue;
             }
             for t in p.threads.values() {
@@ -503,10 +510,23 @@ impl Kernel {
         if t.futex.is_some() {
             self.end_futex_wait(&mut p, &mut t);
         } else if t.blocked.take().is_some() || t.sleep_until.is_some() {
-            // Woken in a blocked syscall (pc at its ecall): a signal to
-            // deliver interrupts it before the handler runs.
-            deliver::discard_ignored(&mut p, &mut t);
-            if let Some(flags) = deliver::pending_handler(&p, &t) {
+            // Woken in a blocked syscall (pc at its ecall): a stop signal
+            // stops the group (the syscall is retried once continued).
+            if let Some(n) = deliver::discard_ignored(&mut p, &mut t) {
+                self.stop_group(&mut p, n);
+            }
+            if p.job.stopped.is_some() {
+                t.blocked = Some(self.events);
+            } else if t.sleep_until.is_none() {
+                // The syscall runs again first: what it waited for wins
+                // over a signal (do_wait, pipe_read check their condition
+                // before signal_pending); if it must wait again, a signal
+                // to deliver interrupts it (`syscall`).
+                t.cpu.pc += 4;
+                let _ = self.syscall(&mut p, &mut t);
+            } else if let Some(flags) = deliver::pending_handler(&p, &t) {
+                // A sleep: a signal to deliver interrupts it before the
+                // handler runs.
                 let nr = t.cpu.x[17];
                 let args = syscall_args(&t.cpu);
                 t.cpu.pc += 4;
@@ -516,12 +536,14 @@ impl Kernel {
         let start = t.cpu.instret;
         loop {
             let used = t.cpu.instret - start;
-            if used >= QUANTUM || t.futex.is_some() {
+            if used >= QUANTUM || t.futex.is_some() || t.blocked.is_some() {
                 break;
             }
             // Every return to user mode delivers pending signals.
-            deliver::handle_signals(&mut p, &mut t, &mut self.pm);
-            if p.exit.is_some() {
+            if let Some(n) = deliver::handle_signals(&mut p, &mut t, &mut self.pm) {
+                self.stop_group(&mut p, n);
+            }
+            if p.exit.is_some() || p.job.stopped.is_some() {
                 break;
             }
             self.balance_memory(&mut p);
@@ -581,6 +603,7 @@ impl Kernel {
                 || t.blocked.is_some()
                 || t.futex.is_some()
                 || p.vfork_child.is_some()
+                || p.job.stopped.is_some()
             {
                 break;
             }
@@ -598,16 +621,145 @@ impl Kernel {
         } else {
             self.procs.insert(pid, p);
         }
-        // Processes another one killed (kill) end now.
-        let killed: Vec<i32> = self
+        // Processes another one killed (kill) end now, and those their
+        // ends kill (an orphaned group's SIGHUP).
+        loop {
+            let killed: Vec<i32> = self
+                .procs
+                .values()
+                .filter(|q| q.exit.is_some())
+                .map(|q| q.pid)
+                .collect();
+            if killed.is_empty() {
+                break;
+            }
+            for k in killed {
+                let q = self.procs.remove(&k).expect("run_turn: process vanished");
+                self.finish(q);
+            }
+        }
+        self.notify_parents();
+    }
+
+    /// Stops group `p` with stop signal `n` a thread of it took
+    /// (do_signal_stop): no thread of it runs until SIGCONT, its parent's
+    /// wait can report it, and the parent is owed a CLD_STOPPED. SIGTSTP,
+    /// SIGTTIN and SIGTTOU are discarded instead when the process group
+    /// is orphaned (get_signal's is_current_pgrp_orphaned check).
+    fn stop_group(&mut self, p: &mut Process, n: u8) {
+        if n != sig::SIGSTOP && self.orphaned_pgrp(p.pgid, Some(p)) {
+            return;
+        }
+        p.job.stopped = Some(n);
+        p.job.stop_report = Some(n);
+        p.job.cont_report = false;
+        p.job.notify.push((code::CLD_STOPPED, n as i32));
+        self.events += 1;
+    }
+
+    /// Whether process group `pgid` is orphaned (kernel/exit.c:
+    /// will_become_orphaned_pgrp): no live member has a parent in another
+    /// group of the same session. `running` is a live process taken out of
+    /// `procs`. The first process's parent is outside the machine: it
+    /// counts as a shell in another group of the same session. cowix's
+    /// init is a parent like any other to its own children, but a process
+    /// reparented to it has, as in Linux under the global init, no parent
+    /// that keeps its group from being orphaned.
+    fn orphaned_pgrp(&self, pgid: i32, running: Option<&Process>) -> bool {
+        let find = |pid: i32| {
+            running
+                .filter(|r| r.pid == pid)
+                .or_else(|| self.procs.get(&pid))
+        };
+        let members = self
             .procs
             .values()
-            .filter(|q| q.exit.is_some())
-            .map(|q| q.pid)
+            .chain(running)
+            .filter(|q| q.pgid == pgid && q.exit.is_none());
+        for q in members {
+            if q.job.reparented {
+                continue;
+            }
+            match find(q.ppid) {
+                Some(par) if par.pgid != pgid && par.sid == q.sid => return false,
+                Some(_) => {}
+                None if q.pid == self.init => return false,
+                None => {}
+            }
+        }
+        true
+    }
+
+    /// Process `p` has ended and its children went to init: a process
+    /// group this orphans that has a stopped member gets SIGHUP then
+    /// SIGCONT (kernel/exit.c: kill_orphaned_pgrp, for `p`'s own group if
+    /// `p` was what kept it joined to its session, and for each child's
+    /// group in `p`'s session).
+    fn kill_orphaned_pgrps(&mut self, p: &Process, children_pgrps: &[i32]) {
+        let mut groups = Vec::new();
+        let parent = self.procs.get(&p.ppid);
+        if parent.is_some_and(|par| par.pgid != p.pgid && par.sid == p.sid) {
+            groups.push(p.pgid);
+        }
+        groups.extend(children_pgrps.iter().copied().filter(|&g| g != p.pgid));
+        groups.sort_unstable();
+        groups.dedup();
+        for g in groups {
+            let stopped = self
+                .procs
+                .values()
+                .any(|q| q.pgid == g && q.job.stopped.is_some());
+            if !stopped || !self.orphaned_pgrp(g, None) {
+                continue;
+            }
+            for n in [sig::SIGHUP, sig::SIGCONT] {
+                for q in self.procs.values_mut().filter(|q| q.pgid == g) {
+                    let info = SigInfo::user(n, code::SI_KERNEL, 0, 0);
+                    let _ = deliver::send(q, None, info);
+                }
+            }
+            self.events += 1;
+        }
+    }
+
+    /// Sends the SIGCHLDs owed for stops and continues
+    /// (do_notify_parent_cldstop): si_code CLD_STOPPED with the stop
+    /// signal or CLD_CONTINUED with SIGCONT, unless the parent's SIGCHLD
+    /// action has SA_NOCLDSTOP; the parent's wait is woken either way.
+    fn notify_parents(&mut self) {
+        type Owed = (i32, i32, u32, Vec<(i32, i32)>);
+        let owed: Vec<Owed> = self
+            .procs
+            .values_mut()
+            .filter(|q| !q.job.notify.is_empty())
+            .map(|q| {
+                (
+                    q.pid,
+                    q.ppid,
+                    q.creds.uid,
+                    std::mem::take(&mut q.job.notify),
+                )
+            })
             .collect();
-        for k in killed {
-            let q = self.procs.remove(&k).expect("run_turn: process vanished");
-            self.finish(q);
+        for (pid, ppid, uid, notes) in owed {
+            self.events += 1;
+            let Some(parent) = self.procs.get_mut(&ppid) else {
+                continue;
+            };
+            if parent.signals.action(sig::SIGCHLD).flags & signal::SA_NOCLDSTOP != 0 {
+                continue;
+            }
+            for (code, status) in notes {
+                let info = SigInfo {
+                    signo: sig::SIGCHLD,
+                    code,
+                    pid,
+                    uid,
+                    status,
+                    ..Default::default()
+                };
+                let _ = deliver::send(parent, None, info);
+            }
         }
     }
 
@@ -616,8 +768,12 @@ impl Kernel {
     /// interrupts it (EINTR, or a restart under SA_RESTART when it had no
     /// timeout, as futex_wait's -ERESTARTSYS).
     fn end_futex_wait(&mut self, p: &mut Process, t: &mut Thread) {
-        deliver::discard_ignored(p, t);
-        if let Some(flags) = deliver::pending_handler(p, t) {
+        if let Some(n) = deliver::discard_ignored(p, t) {
+            self.stop_group(p, n);
+        }
+        if p.job.stopped.is_some() {
+            // Still waiting: the wait goes on once continued.
+        } else if let Some(flags) = deliver::pending_handler(p, t) {
             let nr = t.cpu.x[17];
             let args = syscall_args(&t.cpu);
             t.futex = None;
@@ -704,8 +860,16 @@ impl Kernel {
         self.retired += instret;
         p.fds = FdTable::default();
         let pid = p.pid;
+        let mut children_pgrps = Vec::new();
         for q in self.procs.values_mut().filter(|q| q.ppid == pid) {
             q.ppid = self.init;
+            q.job.reparented = true;
+            if q.sid == p.sid {
+                children_pgrps.push(q.pgid);
+            }
+        }
+        if pid != self.init {
+            self.kill_orphaned_pgrps(&p, &children_pgrps);
         }
         for z in self.zombies.values_mut().filter(|z| z.ppid == pid) {
             z.ppid = self.init;
@@ -738,7 +902,7 @@ impl Kernel {
                     status: st,
                     ..Default::default()
                 };
-                deliver::send(parent, None, info);
+                let _ = deliver::send(parent, None, info);
             }
             let chld = parent.signals.action(sig::SIGCHLD);
             if chld.handler != signal::SIG_IGN && chld.flags & SA_NOCLDWAIT == 0 {
@@ -822,14 +986,21 @@ impl Kernel {
             // Parked in FUTEX_WAIT: the waker writes a0. A signal already
             // waiting interrupts the wait at once.
             self.events += 1;
-            deliver::discard_ignored(p, t);
-            if let Some(flags) = deliver::pending_handler(p, t) {
+            if let Some(n) = deliver::discard_ignored(p, t) {
+                self.stop_group(p, n);
+            }
+            if p.job.stopped.is_some() {
+                // The wait goes on once continued.
+            } else if let Some(flags) = deliver::pending_handler(p, t) {
                 t.futex = None;
                 self.interrupt(p, t, nr, args, flags);
             }
         } else if block {
-            deliver::discard_ignored(p, t);
-            match deliver::pending_handler(p, t) {
+            if let Some(n) = deliver::discard_ignored(p, t) {
+                self.stop_group(p, n);
+            }
+            let stopped = p.job.stopped.is_some();
+            match deliver::pending_handler(p, t).filter(|_| !stopped) {
                 // A signal is waiting: the syscall is interrupted.
                 Some(flags) => self.interrupt(p, t, nr, args, flags),
                 None => {

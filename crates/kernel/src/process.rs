@@ -28,6 +28,7 @@ pub mod rlimit {
     pub const NOFILE: usize = 7;
     pub const MEMLOCK: usize = 8;
     pub const AS: usize = 9;
+    pub const SIGPENDING: usize = 11;
     pub const COUNT: usize = 16;
     pub const INFINITY: u64 = u64::MAX;
 }
@@ -243,6 +244,26 @@ pub struct Process {
     pub fatal: Option<String>,
     /// Peak memory figures, when the kernel accounts (`accounting`).
     pub sampling: crate::accounting::Sampling,
+    /// Group stop and continue (job control).
+    pub job: JobState,
+}
+
+/// A thread group's stop/continue state (Linux's `signal_struct` flags
+/// SIGNAL_STOP_STOPPED / SIGNAL_STOP_CONTINUED and group_exit_code).
+#[derive(Debug, Clone, Default)]
+pub struct JobState {
+    /// Stopped by this signal (do_signal_stop): no thread runs until SIGCONT.
+    pub stopped: Option<u8>,
+    /// A stop not yet reported to the parent's wait (WUNTRACED/WSTOPPED).
+    pub stop_report: Option<u8>,
+    /// A continue not yet reported to the parent's wait (WCONTINUED).
+    pub cont_report: bool,
+    /// SIGCHLD notifications for the parent not yet sent
+    /// (do_notify_parent_cldstop): (si_code, si_status), oldest first.
+    pub notify: Vec<(i32, i32)>,
+    /// Reparented to init when its parent ended: that parent no longer
+    /// keeps its process group from being orphaned.
+    pub reparented: bool,
 }
 
 impl Process {

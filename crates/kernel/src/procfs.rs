@@ -771,6 +771,8 @@ fn state(p: &Process, running: Option<&Thread>) -> (char, &'static str) {
     let waits = |t: &Thread| t.blocked.is_some() || t.sleep_until.is_some() || t.futex.is_some();
     if p.exit.is_some() {
         ('Z', "zombie")
+    } else if p.job.stopped.is_some() {
+        ('T', "stopped")
     } else if p.vfork_child.is_some() || shown_thread(p, running).is_some_and(waits) {
         ('S', "sleeping")
     } else {
@@ -850,7 +852,7 @@ fn status(pm: &PhysMem, p: &Process, running: Option<&Thread>) -> String {
     let _ = writeln!(
         o,
         "SigQ:\t{}/{}",
-        (pending | p.signals.shared.pending).count_ones(),
+        crate::deliver::group_queued(p, running),
         p.rlimits[11].cur.min(u32::MAX as u64)
     );
     let _ = writeln!(o, "SigPnd:\t{pending:016x}");

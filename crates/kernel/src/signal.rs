@@ -157,7 +157,26 @@ pub mod code {
     pub const CLD_EXITED: i32 = 1;
     pub const CLD_KILLED: i32 = 2;
     pub const CLD_DUMPED: i32 = 3;
+    pub const CLD_STOPPED: i32 = 5;
+    pub const CLD_CONTINUED: i32 = 6;
+    /// sigqueue(3)'s code (rt_sigqueueinfo from glibc).
+    pub const SI_QUEUE: i32 = -1;
 }
+
+/// The first real-time signal (SIGRTMIN as the kernel numbers it):
+/// signals from here to NSIG are queued, one entry per sending.
+pub const SIGRTMIN: u8 = 32;
+
+/// Whether `n`'s default action is to stop the group (sig_kernel_stop).
+pub fn is_stop(n: u8) -> bool {
+    default_action(n) == DefaultAction::Stop
+}
+
+/// The stop signals' bits (SIG_KERNEL_STOP_MASK).
+pub const STOP_MASK: u64 = (1 << (sig::SIGSTOP - 1))
+    | (1 << (sig::SIGTSTP - 1))
+    | (1 << (sig::SIGTTIN - 1))
+    | (1 << (sig::SIGTTOU - 1));
 
 /// What a signal carries (the parts of `siginfo_t` cowix fills in).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -173,6 +192,8 @@ pub struct SigInfo {
     pub addr: u64,
     /// Whether this is a fault (si_addr) rather than a kill/child (si_pid) layout.
     pub fault: bool,
+    /// sigqueue's si_value (the _rt layout: in place of si_status).
+    pub value: Option<u64>,
 }
 
 impl SigInfo {
@@ -210,7 +231,10 @@ impl SigInfo {
         } else {
             b[16..20].copy_from_slice(&self.pid.to_le_bytes());
             b[20..24].copy_from_slice(&self.uid.to_le_bytes());
-            b[24..28].copy_from_slice(&self.status.to_le_bytes());
+            match self.value {
+                Some(v) => b[24..32].copy_from_slice(&v.to_le_bytes()),
+                None => b[24..28].copy_from_slice(&self.status.to_le_bytes()),
+            }
         }
         b
     }
@@ -259,14 +283,19 @@ impl AltStack {
     }
 }
 
-/// Pending signals with each one's siginfo; each signal is queued once
-/// (a standard signal already pending keeps its first siginfo).
+/// Pending signals with each one's siginfo (Linux's `struct sigpending`):
+/// a standard signal is queued once (one already pending keeps its first
+/// siginfo; legacy_queue()), a real-time one once per sending, in order,
+/// each with its own siginfo.
 #[derive(Debug, Clone)]
 pub struct SigQueue {
     /// Bit n-1 for signal n.
     pub pending: u64,
     /// Boxed: a thread or process moves in and out of its map every turn.
     pub info: Box<[SigInfo; sig::NSIG as usize]>,
+    /// Queued real-time signals, oldest first (several of one number may
+    /// wait; `info` is unused for them).
+    pub rt: std::collections::VecDeque<SigInfo>,
 }
 
 impl Default for SigQueue {
@@ -274,24 +303,65 @@ impl Default for SigQueue {
         SigQueue {
             pending: 0,
             info: Box::new([SigInfo::default(); sig::NSIG as usize]),
+            rt: std::collections::VecDeque::new(),
         }
     }
 }
 
 impl SigQueue {
-    /// Marks signal `info.signo` pending.
+    /// Queues signal `info.signo`: a standard one is coalesced with one
+    /// already pending; a real-time one is appended.
     pub fn add(&mut self, info: SigInfo) {
         let n = info.signo;
-        if self.pending & bit(n) == 0 {
+        if n >= SIGRTMIN {
+            self.rt.push_back(info);
+        } else if self.pending & bit(n) == 0 {
             self.info[(n - 1) as usize] = info;
         }
         self.pending |= bit(n);
     }
 
-    /// Takes signal `n` off the queue, returning its siginfo.
+    /// Marks signal `n` pending without queueing an entry (a real-time
+    /// signal beyond RLIMIT_SIGPENDING from kill: __send_signal's "silent
+    /// loss of information"); it is delivered with `info`'s siginfo.
+    pub fn add_lossy(&mut self, info: SigInfo) {
+        let n = info.signo;
+        if n >= SIGRTMIN {
+            if self.pending & bit(n) == 0 {
+                self.info[(n - 1) as usize] = info;
+            }
+            self.pending |= bit(n);
+        } else {
+            self.add(info);
+        }
+    }
+
+    /// Entries queued: one per pending standard signal, one per queued
+    /// real-time one (what counts against RLIMIT_SIGPENDING; SigQ).
+    pub fn count(&self) -> u64 {
+        (self.pending & (bit(SIGRTMIN) - 1)).count_ones() as u64 + self.rt.len() as u64
+    }
+
+    /// Takes the oldest instance of signal `n` off the queue, returning
+    /// its siginfo (collect_signal); `n` stays pending while more wait.
     pub fn take(&mut self, n: u8) -> SigInfo {
+        if n >= SIGRTMIN {
+            if let Some(i) = self.rt.iter().position(|s| s.signo == n) {
+                let info = self.rt.remove(i).expect("SigQueue::take: index vanished");
+                if !self.rt.iter().any(|s| s.signo == n) {
+                    self.pending &= !bit(n);
+                }
+                return info;
+            }
+        }
         self.pending &= !bit(n);
         self.info[(n - 1) as usize]
+    }
+
+    /// Drops every instance of the signals in `mask` (flush_sigqueue_mask).
+    pub fn discard(&mut self, mask: u64) {
+        self.pending &= !mask;
+        self.rt.retain(|s| mask & bit(s.signo) == 0);
     }
 }
 
@@ -341,9 +411,16 @@ impl SignalState {
 
     /// Whether signal `n` would be thrown away: ignored explicitly, or by
     /// default (sig_ignored() in kernel/signal.c; a blocked one stays pending).
+    /// SIGCONT's default action counts as ignoring it (sig_kernel_ignore):
+    /// its effect, continuing the group, happens when it is sent.
     pub fn ignored(&self, n: u8) -> bool {
         let a = self.action(n);
-        a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(n) == DefaultAction::Ignore)
+        a.handler == SIG_IGN
+            || (a.handler == SIG_DFL
+                && matches!(
+                    default_action(n),
+                    DefaultAction::Ignore | DefaultAction::Continue
+                ))
     }
 
     /// At execve, caught signals revert to SIG_DFL; ignored ones stay ignored
@@ -454,6 +531,37 @@ mod tests {
             size: 0x1000,
         };
         assert!(alt.on(0x2000) && !alt.on(0x1000) && !alt.on(0x2001));
+    }
+
+    #[test]
+    fn real_time_signals_queue_and_standard_ones_coalesce() {
+        let mut q = SigQueue::default();
+        for v in 1..=3 {
+            q.add(SigInfo {
+                value: Some(v),
+                ..SigInfo::user(SIGRTMIN + 1, code::SI_QUEUE, 1, 0)
+            });
+        }
+        q.add(SigInfo::user(sig::SIGUSR1, 0, 7, 0));
+        q.add(SigInfo::user(sig::SIGUSR1, 0, 8, 0));
+        q.add(SigInfo::user(SIGRTMIN, 0, 9, 0));
+        assert_eq!(q.count(), 1 + 3 + 1);
+        assert_eq!(q.take(sig::SIGUSR1).pid, 7, "the first siginfo stays");
+        assert_eq!(q.pending & bit(sig::SIGUSR1), 0);
+        for v in 1..=3 {
+            assert_ne!(q.pending & bit(SIGRTMIN + 1), 0);
+            assert_eq!(q.take(SIGRTMIN + 1).value, Some(v), "FIFO within a number");
+        }
+        assert_eq!(q.pending, bit(SIGRTMIN));
+        q.add(SigInfo::user(sig::SIGCONT, 0, 1, 0));
+        q.discard(bit(SIGRTMIN) | bit(sig::SIGCONT));
+        assert_eq!((q.pending, q.count()), (0, 0));
+        let b = SigInfo {
+            value: Some(0x1234_5678_9abc),
+            ..SigInfo::user(40, code::SI_QUEUE, 3, 0)
+        }
+        .to_bytes();
+        assert_eq!(&b[24..32], &0x1234_5678_9abcu64.to_le_bytes());
     }
 
     #[test]

@@ -145,6 +145,7 @@ fn shape(nr: u64) -> Option<&'static [A]> {
         135 => &[SigHow, Ptr, Ptr, U],              // rt_sigprocmask
         136 => &[Ptr, U],                           // rt_sigpending
         137 => &[Ptr, Ptr, Ptr, U],                 // rt_sigtimedwait
+        138 => &[D, Signal, Ptr],                   // rt_sigqueueinfo
         139 => &[],                                 // rt_sigreturn
         153 => &[Ptr],                              // times
         154 => &[D, D],                             // setpgid
@@ -167,6 +168,7 @@ fn shape(nr: u64) -> Option<&'static [A]> {
         227 => &[Ptr, U, MsFlags],                  // msync
         232 => &[Ptr, U, Ptr],                      // mincore
         233 => &[Ptr, U, Advice],                   // madvise
+        240 => &[D, D, Signal, Ptr],                // rt_tgsigqueueinfo
         260 => &[D, Ptr, WaitOptions, Ptr],         // wait4
         261 => &[D, Resource, Ptr, Ptr],            // prlimit64
         278 => &[Out, U, GrndFlags],                // getrandom

@@ -641,7 +641,7 @@ fn write_file(sys: &mut Sys<'_>, file: &FileRef, data: &[u8]) -> Result<usize, E
             if e == Errno::EPIPE {
                 let (me, uid) = (sys.p.pid, sys.p.creds.uid);
                 let info = crate::signal::SigInfo::user(crate::signal::sig::SIGPIPE, 0, me, uid);
-                crate::deliver::send_thread(sys.p, sys.t, info);
+                let _ = crate::deliver::send_thread(sys.p, sys.t, None, info);
             }
             if done > 0 {
                 Ok(done)

@@ -275,6 +275,11 @@ pub fn msync(sys: &mut Sys<'_>, addr: u64, len: u64, flags: u32) -> SysResult {
     {
         return Err(Errno::EINVAL);
     }
+    // sys_msync: the rounded-up end must not wrap (ENOMEM), nor pass user space.
+    let end = addr.checked_add(page_len(len)?).ok_or(Errno::ENOMEM)?;
+    if end > cowix_mm::USER_TOP {
+        return Err(Errno::ENOMEM);
+    }
     sys.p.mm.msync(sys.pm, addr, len).map_err(mm_errno)?;
     Ok(0)
 }

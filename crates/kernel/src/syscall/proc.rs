@@ -63,7 +63,7 @@ pub fn kill(sys: &mut Sys<'_>, pid: i32, n: i32) -> SysResult {
     for q in sys.procs.values_mut().filter(|q| hit(q)) {
         found = true;
         if let Some(n) = n {
-            send(q, None, SigInfo::user(n, code::SI_USER, me, uid));
+            let _ = send(q, None, SigInfo::user(n, code::SI_USER, me, uid));
         }
     }
     if pid > 0 && sys.zombies.contains_key(&pid) {
@@ -72,7 +72,7 @@ pub fn kill(sys: &mut Sys<'_>, pid: i32, n: i32) -> SysResult {
     if hit(sys.p) {
         found = true;
         if let Some(n) = n {
-            send(sys.p, Some(sys.t), SigInfo::user(n, code::SI_USER, me, uid));
+            let _ = send(sys.p, Some(sys.t), SigInfo::user(n, code::SI_USER, me, uid));
         }
     }
     if found {
@@ -89,18 +89,33 @@ fn send_to_tid(sys: &mut Sys<'_>, tgid: Option<i32>, tid: i32, n: i32) -> SysRes
     let me = sys.p.pid;
     let uid = sys.p.creds.uid;
     let info = n.map(|n| SigInfo::user(n, code::SI_TKILL, me, uid));
+    send_specific(sys, tgid, tid, info)
+}
+
+/// do_send_specific: `info` (None: only check the target exists) to
+/// thread `tid` of group `tgid` (any group if None). ESRCH if there is
+/// no such thread; EAGAIN beyond RLIMIT_SIGPENDING (rt_tgsigqueueinfo).
+fn send_specific(
+    sys: &mut Sys<'_>,
+    tgid: Option<i32>,
+    tid: i32,
+    info: Option<SigInfo>,
+) -> SysResult {
+    let me = sys.p.pid;
     if tgid.is_none_or(|g| g == me) {
         if tid == sys.t.tid {
             if let Some(info) = info {
-                deliver::send_thread(sys.p, sys.t, info);
+                deliver::send_thread(sys.p, sys.t, None, info)?;
             }
             return Ok(0);
         }
         if let Some(mut t) = sys.p.threads.remove(&tid) {
-            if let Some(info) = info {
-                deliver::send_thread(sys.p, &mut t, info);
-            }
+            let r = match info {
+                Some(info) => deliver::send_thread(sys.p, &mut t, Some(sys.t), info),
+                None => Ok(()),
+            };
             sys.p.threads.insert(tid, t);
+            r?;
             return Ok(0);
         }
     }
@@ -113,11 +128,77 @@ fn send_to_tid(sys: &mut Sys<'_>, tgid: Option<i32>, tid: i32, n: i32) -> SysRes
         .threads
         .remove(&tid)
         .expect("send_to_tid: thread vanished");
-    if let Some(info) = info {
-        deliver::send_thread(q, &mut t, info);
-    }
+    let r = match info {
+        Some(info) => deliver::send_thread(q, &mut t, None, info),
+        None => Ok(()),
+    };
     q.threads.insert(tid, t);
+    r?;
     Ok(0)
+}
+
+/// Reads a sender's `siginfo_t` for rt_sigqueueinfo/rt_tgsigqueueinfo
+/// and applies do_rt_sigqueueinfo's rule: nobody may pretend to be the
+/// kernel or kill/tgkill (si_code >= 0 or SI_TKILL) when signalling
+/// another task (`self_target` false): EPERM. cowix keeps si_code,
+/// si_pid, si_uid and si_value (the _rt layout).
+fn queued_info(sys: &mut Sys<'_>, n: u8, uinfo: u64, self_target: bool) -> Result<SigInfo, Errno> {
+    let mut b = [0u8; 128];
+    sys.mem().copy_in(uinfo, &mut b)?;
+    let i32_at = |o: usize| i32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let code_ = i32_at(8);
+    if (code_ >= 0 || code_ == code::SI_TKILL) && !self_target {
+        return Err(Errno::EPERM);
+    }
+    Ok(SigInfo {
+        signo: n,
+        code: code_,
+        pid: i32_at(16),
+        uid: i32_at(20) as u32,
+        value: Some(u64::from_le_bytes(b[24..32].try_into().unwrap())),
+        ..Default::default()
+    })
+}
+
+/// rt_sigqueueinfo(tgid, sig, info) (kernel/signal.c:
+/// do_rt_sigqueueinfo, then kill_proc_info): a process-directed signal
+/// carrying the caller's siginfo (sigqueue(3)); a real-time one is
+/// queued once per call, EAGAIN beyond RLIMIT_SIGPENDING.
+pub fn rt_sigqueueinfo(sys: &mut Sys<'_>, pid: i32, n: i32, uinfo: u64) -> SysResult {
+    let me = sys.p.pid;
+    let info = queued_info(sys, n.clamp(0, 64) as u8, uinfo, pid == me)?;
+    if pid == me || sys.p.threads.contains_key(&pid) || pid == sys.t.tid {
+        if let Some(n) = check_signal(n)? {
+            send(sys.p, Some(sys.t), SigInfo { signo: n, ..info })?;
+        }
+        return Ok(0);
+    }
+    let q = sys
+        .procs
+        .values_mut()
+        .find(|q| pid > 0 && (q.pid == pid || q.threads.contains_key(&pid)))
+        .ok_or(Errno::ESRCH)?;
+    if let Some(n) = check_signal(n)? {
+        send(q, None, SigInfo { signo: n, ..info })?;
+    }
+    Ok(0)
+}
+
+/// rt_tgsigqueueinfo(tgid, tid, sig, info) (do_rt_tgsigqueueinfo): as
+/// rt_sigqueueinfo, to one thread; only the caller may be sent a
+/// kernel-looking or tgkill-looking siginfo.
+pub fn rt_tgsigqueueinfo(sys: &mut Sys<'_>, tgid: i32, tid: i32, n: i32, uinfo: u64) -> SysResult {
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let info = queued_info(sys, n.clamp(0, 64) as u8, uinfo, tid == sys.t.tid)?;
+    let n = check_signal(n)?;
+    send_specific(
+        sys,
+        Some(tgid),
+        tid,
+        n.map(|n| SigInfo { signo: n, ..info }),
+    )
 }
 
 pub fn tkill(sys: &mut Sys<'_>, tid: i32, n: i32) -> SysResult {

@@ -315,6 +315,7 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
         vdso: parent.vdso,
         fatal: None,
         sampling: Default::default(),
+        job: Default::default(),
     };
     child.signals.shared = SigQueue::default();
     if flags & CLONE_CLEAR_SIGHAND != 0 {
@@ -621,30 +622,93 @@ impl Which {
     }
 }
 
-/// The common part of wait4 and waitid: a matching zombie child (removed
-/// unless `keep`), `Ok(None)` if there are matching live children only (the
-/// caller blocks or, with WNOHANG, returns 0), ECHILD if there are none.
-fn reap(sys: &mut Sys<'_>, which: Which, keep: bool) -> Result<Option<(i32, Zombie)>, Errno> {
-    let me = sys.p.pid;
-    let found = sys
-        .zombies
-        .iter()
-        .find(|(&pid, z)| z.ppid == me && which.matches(pid, z.pgid))
-        .map(|(&pid, z)| (pid, *z));
-    if let Some((pid, z)) = found {
-        if !keep {
-            sys.zombies.remove(&pid);
+/// What a wait call found to report about a child.
+#[derive(Debug, Clone, Copy)]
+enum Report {
+    /// It ended (its zombie).
+    Exited(Zombie),
+    /// It stopped with this signal (wait_task_stopped).
+    Stopped { signal: u8, uid: u32, instret: u64 },
+    /// It was continued (wait_task_continued).
+    Continued { uid: u32, instret: u64 },
+}
+
+impl Report {
+    /// wait4's status word: the exit status, `0x7f | sig << 8` for a
+    /// stop, 0xffff for a continue (include/uapi/linux/wait.h's macros).
+    fn wait_status(&self) -> u32 {
+        match *self {
+            Report::Exited(z) => z.status.wait_status(z.core_limit),
+            Report::Stopped { signal, .. } => 0x7f | (signal as u32) << 8,
+            Report::Continued { .. } => 0xffff,
         }
-        return Ok(Some((pid, z)));
     }
-    if sys
+
+    fn instret(&self) -> u64 {
+        match *self {
+            Report::Exited(z) => z.instret,
+            Report::Stopped { instret, .. } | Report::Continued { instret, .. } => instret,
+        }
+    }
+}
+
+/// The common part of wait4 and waitid (do_wait): a matching zombie
+/// child if WEXITED is asked for (removed unless WNOWAIT), else a stopped
+/// child not yet reported (WUNTRACED/WSTOPPED) or a continued one
+/// (WCONTINUED), whose report is consumed unless WNOWAIT; `Ok(None)` if
+/// there are matching live children only (the caller blocks or, with
+/// WNOHANG, returns 0), ECHILD if there are none.
+fn reap(sys: &mut Sys<'_>, which: Which, options: u32) -> Result<Option<(i32, Report)>, Errno> {
+    let me = sys.p.pid;
+    let keep = options & WNOWAIT != 0;
+    if options & WEXITED != 0 {
+        let found = sys
+            .zombies
+            .iter()
+            .find(|(&pid, z)| z.ppid == me && which.matches(pid, z.pgid))
+            .map(|(&pid, z)| (pid, *z));
+        if let Some((pid, z)) = found {
+            if !keep {
+                sys.zombies.remove(&pid);
+            }
+            return Ok(Some((pid, Report::Exited(z))));
+        }
+    }
+    let mut any = false;
+    for q in sys
         .procs
-        .values()
-        .any(|q| q.ppid == me && which.matches(q.pid, q.pgid))
+        .values_mut()
+        .filter(|q| q.ppid == me && which.matches(q.pid, q.pgid))
     {
-        return Ok(None);
+        any = true;
+        let (uid, instret) = (q.creds.uid, q.instret(None));
+        if options & WUNTRACED != 0 {
+            if let Some(signal) = q.job.stop_report {
+                if !keep {
+                    q.job.stop_report = None;
+                }
+                return Ok(Some((
+                    q.pid,
+                    Report::Stopped {
+                        signal,
+                        uid,
+                        instret,
+                    },
+                )));
+            }
+        }
+        if options & WCONTINUED != 0 && q.job.cont_report {
+            if !keep {
+                q.job.cont_report = false;
+            }
+            return Ok(Some((q.pid, Report::Continued { uid, instret })));
+        }
     }
-    Err(Errno::ECHILD)
+    if any {
+        Ok(None)
+    } else {
+        Err(Errno::ECHILD)
+    }
 }
 
 /// struct rusage with the child's CPU time.
@@ -659,7 +723,8 @@ fn rusage_of(sys: &mut Sys<'_>, addr: u64, instret: u64) -> Result<(), Errno> {
     sys.mem().copy_out(addr, &b)
 }
 
-/// wait4(pid, wstatus, options, rusage) (kernel/exit.c).
+/// wait4(pid, wstatus, options, rusage) (kernel/exit.c): exits always,
+/// stops with WUNTRACED, continues with WCONTINUED.
 pub fn wait4(sys: &mut Sys<'_>, pid: i32, wstatus: u64, options: u32, rusage: u64) -> SysResult {
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
         return Err(Errno::EINVAL);
@@ -670,13 +735,12 @@ pub fn wait4(sys: &mut Sys<'_>, pid: i32, wstatus: u64, options: u32, rusage: u6
         p if p < 0 => Which::Group(p.checked_neg().ok_or(Errno::ESRCH)?),
         p => Which::Pid(p),
     };
-    match reap(sys, which, false)? {
-        Some((cpid, z)) => {
+    match reap(sys, which, options | WEXITED)? {
+        Some((cpid, r)) => {
             if wstatus != 0 {
-                sys.mem()
-                    .write_u32(wstatus, z.status.wait_status(z.core_limit))?;
+                sys.mem().write_u32(wstatus, r.wait_status())?;
             }
-            rusage_of(sys, rusage, z.instret)?;
+            rusage_of(sys, rusage, r.instret())?;
             Ok(cpid as u64)
         }
         None if options & WNOHANG != 0 => Ok(0),
@@ -687,7 +751,8 @@ pub fn wait4(sys: &mut Sys<'_>, pid: i32, wstatus: u64, options: u32, rusage: u6
     }
 }
 
-/// waitid(idtype, id, infop, options, rusage).
+/// waitid(idtype, id, infop, options, rusage): WEXITED, WSTOPPED
+/// (= WUNTRACED), WCONTINUED, WNOWAIT; the siginfo is SIGCHLD's.
 pub fn waitid(
     sys: &mut Sys<'_>,
     idtype: u32,
@@ -711,36 +776,36 @@ pub fn waitid(
         P_PGID if id >= 0 => Which::Group(if id == 0 { sys.p.pgid } else { id }),
         _ => return Err(Errno::EINVAL),
     };
-    if options & WEXITED == 0 {
-        // Only stops and continues asked for: cowix has no job control, nothing to report.
-        return if options & WNOHANG != 0 {
-            Ok(0)
-        } else {
-            Err(Errno::ECHILD)
-        };
-    }
     let mut info = [0u8; 128];
-    match reap(sys, which, options & WNOWAIT != 0)? {
-        Some((cpid, z)) => {
+    match reap(sys, which, options)? {
+        Some((cpid, r)) => {
             const SIGCHLD: i32 = 17;
-            let (code, status): (i32, i32) = match z.status {
-                ExitStatus::Exited(c) => (1, c as i32), // CLD_EXITED
-                ExitStatus::Signaled { signal, .. }
-                    if z.status.wait_status(z.core_limit) & 0x80 != 0 =>
-                {
-                    (3, signal as i32)
+            use crate::signal::{code, sig};
+            let (si_code, status, uid): (i32, i32, u32) = match r {
+                Report::Exited(z) => {
+                    let (c, st) = match z.status {
+                        ExitStatus::Exited(c) => (code::CLD_EXITED, c as i32),
+                        ExitStatus::Signaled { signal, .. }
+                            if z.status.wait_status(z.core_limit) & 0x80 != 0 =>
+                        {
+                            (code::CLD_DUMPED, signal as i32)
+                        }
+                        ExitStatus::Signaled { signal, .. } => (code::CLD_KILLED, signal as i32),
+                    };
+                    (c, st, sys.p.creds.uid)
                 }
-                ExitStatus::Signaled { signal, .. } => (2, signal as i32), // CLD_KILLED
+                Report::Stopped { signal, uid, .. } => (code::CLD_STOPPED, signal as i32, uid),
+                Report::Continued { uid, .. } => (code::CLD_CONTINUED, sig::SIGCONT as i32, uid),
             };
             info[0..4].copy_from_slice(&SIGCHLD.to_le_bytes());
-            info[8..12].copy_from_slice(&code.to_le_bytes()); // si_code
+            info[8..12].copy_from_slice(&si_code.to_le_bytes());
             info[16..20].copy_from_slice(&cpid.to_le_bytes());
-            info[20..24].copy_from_slice(&sys.p.creds.uid.to_le_bytes());
+            info[20..24].copy_from_slice(&uid.to_le_bytes());
             info[24..28].copy_from_slice(&status.to_le_bytes());
             if infop != 0 {
                 sys.mem().copy_out(infop, &info)?;
             }
-            rusage_of(sys, rusage, z.instret)?;
+            rusage_of(sys, rusage, r.instret())?;
             Ok(0)
         }
         None if options & WNOHANG != 0 => {
