@@ -529,3 +529,33 @@ fn step_modes(d: &mut Demo<'_>, n: usize) {
         &format!("cow copied {cow_copies} pages: the 64 written, plus stack"),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn style_paints_only_when_on() {
+        let on = Style { on: true };
+        let off = Style { on: false };
+        assert_eq!(on.num(42), "\x1b[1m42\x1b[0m");
+        assert_eq!(off.num(42), "42");
+        assert_eq!(off.warn("w"), "w");
+        assert!(on.head("h").starts_with("\x1b["));
+    }
+
+    #[test]
+    fn no_color_flag_wins() {
+        assert!(!colour_wanted(true));
+    }
+
+    #[test]
+    fn every_embedded_guest_is_a_riscv_elf() {
+        assert_eq!(GUESTS.len(), 8, "one guest per step");
+        for (name, bytes) in GUESTS {
+            assert_eq!(&bytes[..4], b"\x7fELF", "{name}");
+            // e_machine (offset 18) is EM_RISCV (243).
+            assert_eq!(u16::from_le_bytes([bytes[18], bytes[19]]), 243, "{name}");
+        }
+    }
+}
