@@ -328,7 +328,7 @@ fn step_fork(d: &mut Demo<'_>, n: usize) {
 fn step_bss(d: &mut Demo<'_>, n: usize) {
     d.heading(n, "a huge bss costs one zero frame");
     d.explain(&[
-        "bss is memory the program expects to read as zero (000_..., 003_...).",
+        "bss is memory the program expects to read as zero (000_..., 001_...).",
         "Reading a never-written page maps the one shared zero frame instead of",
         "allocating: 256 MiB of reads, and only page tables get frames.",
     ]);
@@ -385,9 +385,9 @@ fn step_exec(d: &mut Demo<'_>, n: usize) {
 fn step_vfork(d: &mut Demo<'_>, n: usize) {
     d.heading(n, "vfork: no copy at all");
     d.explain(&[
-        "vfork (003_...) lends the parent's memory to the child and suspends the",
-        "parent until the child execs or exits. Nothing is copied or even write-",
-        "protected; a store by the child is seen by the parent.",
+        "vfork (002_..., 003_...) lends the parent's memory to the child and",
+        "suspends the parent until the child execs or exits. Nothing is copied",
+        "or even write-protected; a store by the child is seen by the parent.",
     ]);
     let r = d.run("vfork", &[], MEMORY, 0, ForkMode::Cow);
     let f = &r.stats.faults;
@@ -409,11 +409,11 @@ fn step_vfork(d: &mut Demo<'_>, n: usize) {
 fn step_got(d: &mut Demo<'_>, n: usize) {
     d.heading(n, "lazy binding: a GOT page turns from file to anonymous");
     d.explain(&[
-        "A dynamic program's GOT lives in a private file mapping. Reading it maps",
-        "the file's page from the page cache (file fault); the dynamic linker's",
-        "first binding writes it, copying it into an anonymous page (file_cow).",
-        "A dynamic guest needs glibc, so this static guest does it by hand on a",
-        "table of function pointers in its own data page.",
+        "A dynamic program's GOT (000_...) lives in a private file mapping.",
+        "Reading it maps the file's page from the page cache (file fault); the",
+        "dynamic linker's first binding writes it, which copies it into an",
+        "anonymous page (file_cow). A dynamic guest needs glibc, so this static",
+        "guest does the same by hand on a table of function pointers.",
     ]);
     let r = d.run("got", &[], MEMORY, 0, ForkMode::Cow);
     let f = &r.stats.faults;
@@ -437,7 +437,7 @@ fn step_stack(d: &mut Demo<'_>, n: usize) {
     d.explain(&[
         "The stack is a mapping that grows down when a fault lands just below",
         "it (stack_growth), one page at a time. Past RLIMIT_STACK the fault is",
-        "refused and the program gets SIGSEGV (here with a 1 MiB limit).",
+        "refused and the program gets SIGSEGV (003_...; here a 1 MiB limit).",
     ]);
     let r = d.run("stack", &[], MEMORY, 0, ForkMode::Cow);
     let f = &r.stats.faults;
@@ -461,7 +461,7 @@ fn step_stack(d: &mut Demo<'_>, n: usize) {
 fn step_swap(d: &mut Demo<'_>, n: usize) {
     d.heading(n, "swapping under a small --memory");
     d.explain(&[
-        "With 8 MiB of guest memory and a swap area, a 24 MiB working set does",
+        "With 8 MiB of guest memory and a swap area (000_...), 24 MiB of pages do",
         "not fit: reclaim writes pages out to swap (swap out) and faults read",
         "them back when touched again (swap in). The guest checks every page.",
     ]);
