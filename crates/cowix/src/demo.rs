@@ -446,6 +446,11 @@ fn step_stack(d: &mut Demo<'_>, n: usize) {
         ("zero_fill", f.zero_fill),
         ("segv", f.segv),
     ]);
+    d.explain(&[
+        "(segv counts each refused fault: the first ran the guest's one-shot",
+        "handler, which printed the lines above; the same store then faulted",
+        "again with no handler left)",
+    ]);
     d.out(&format!("  the guest {}", describe(r.status)));
     d.check(
         f.stack_growth >= 200
