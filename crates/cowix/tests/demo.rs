@@ -151,6 +151,37 @@ fn bss_exec_vfork_and_got_steps_show_their_numbers() {
     assert!(measured(got, "file_cow") >= 1, "{got}");
 }
 
+/// Step 5 also runs a real dynamic program when started where
+/// cache/debian/root holds one (the workspace root, after
+/// scripts/fetch-debian lua5.4); without it the step says how to get one.
+#[test]
+fn lazy_binding_step_runs_a_dynamic_program_when_one_is_at_hand() {
+    let ws = workspace();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_cowix"))
+        .args(["demo", "--step", "5"])
+        .current_dir(&ws)
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    if ws.join("cache/debian/root/usr/bin/lua5.4").is_file() {
+        assert!(out.contains("    | lua: 1+1 = 2"), "{out}");
+        assert!(measured(&out, "lazy: file") >= 1, "{out}");
+        assert!(
+            out.contains("ok: the dynamic program's written file pages"),
+            "{out}"
+        );
+    } else {
+        assert!(out.contains("no Debian root at cache/debian/root"), "{out}");
+    }
+    let (elsewhere, _, ok) = run_demo(&["--step", "5"]);
+    assert!(ok);
+    assert!(
+        elsewhere.contains("no Debian root at cache/debian/root"),
+        "{elsewhere}"
+    );
+}
+
 #[test]
 fn stack_step_grows_then_dies_of_sigsegv() {
     let (out, err, ok) = run_demo(&["--step", "6"]);
