@@ -285,9 +285,10 @@ pub fn main(only: Option<usize>, colour: bool) -> u8 {
     let started = Instant::now();
     d.out(&d.style.head("cowix demo: copy-on-write, measured"));
     d.out("Each step runs a tiny RISC-V guest (source: guests/demo/NAME.c) on a fresh");
-    d.out("machine. Lines starting with '  |' are the guest's own output; 'measured'");
-    d.out("lines are the memory system's counters for that run. The story follows");
-    d.out("the seed documents in /work/shared/seeds/ (000_... to 003_...).");
+    d.out("machine. Indented lines with '|' are the guest's own output; 'measured'");
+    d.out("lines are the memory system's counters for that run, and 'ok' lines");
+    d.out("check them against the step's claim. The story follows the project's");
+    d.out("seed documents (000_... to 003_..., cited by name in each step).");
     let steps: [fn(&mut Demo<'_>, usize); STEPS] = [
         step_fork, step_bss, step_exec, step_vfork, step_got, step_stack, step_swap, step_modes,
     ];
