@@ -398,7 +398,7 @@ fn step_exec(d: &mut Demo<'_>, n: usize) {
     d.check(
         f.cow_reuse >= 256 && f.cow_copy <= 4,
         &format!(
-            "256 pages rewritten, {} reused, only {} copied (child's stack)",
+            "256 pages rewritten, {} reused, only {} copied (before the exec)",
             f.cow_reuse, f.cow_copy
         ),
     );
@@ -571,9 +571,10 @@ fn step_swap(d: &mut Demo<'_>, n: usize) {
         ("swap out", s.swap_outs),
         ("swap in", s.swap_ins),
         ("reclaim runs", s.reclaim_runs),
-        ("peak frames", s.peak_frames_in_use),
-        ("of", s.max_frames),
+        ("guest frames", s.max_frames),
+        ("peak in use", s.peak_frames_in_use),
     ]);
+    d.explain(&["(a page can go out more than once: out, back in, out again)"]);
     d.status_ok(&r);
     d.check(
         s.swap_outs >= 4096 && s.swap_ins >= 1 && s.peak_frames_in_use <= s.max_frames,
