@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod demo;
 use cowix_kernel::{Config, ExecError, ForkMode, Kernel};
 
 mod stats;
@@ -26,7 +28,7 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
     name = "cowix",
     version,
     about = "A user-space Unix kernel with its own virtual memory system, running unmodified RISC-V (rv64gc) Linux programs",
-    after_help = "Example:\n  cowix run guests/hello/hello one two\n  cowix run --root /srv/riscv-root --env HOME=/root -- /bin/busybox ls -l /"
+    after_help = "Start here:\n  cowix demo\n\nExample:\n  cowix run guests/hello/hello one two\n  cowix run --root /srv/riscv-root --env HOME=/root -- /bin/busybox ls -l /"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -40,6 +42,24 @@ enum Command {
     /// is not a RISC-V ELF executable, 2 for a bad command line.
     #[command(after_help = "Example:\n  cowix run --env GREETING=hi -- guests/hello/hello a b")]
     Run(RunArgs),
+    /// Watch copy-on-write happen: fork, zero pages, exec, vfork, lazy
+    /// binding, stack growth, swap and the three fork modes, each a real run
+    /// of a tiny embedded guest with the counters it produced. Exits 1 if a
+    /// step's numbers contradict what it claims.
+    #[command(after_help = "Example:\n  cowix demo\n  cowix demo --step 1 --no-color")]
+    Demo(DemoArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct DemoArgs {
+    /// Run only step N (1 to 8).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=demo::STEPS as i64))]
+    step: Option<u8>,
+
+    /// No ANSI colour (colour is used only when stdout is a terminal and
+    /// NO_COLOR is unset anyway).
+    #[arg(long)]
+    no_color: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -145,6 +165,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(args),
+        Command::Demo(args) => ExitCode::from(demo::main(
+            args.step.map(usize::from),
+            demo::colour_wanted(args.no_color),
+        )),
     }
 }
 
