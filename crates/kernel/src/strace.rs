@@ -172,6 +172,9 @@ fn shape(nr: u64) -> Option<&'static [A]> {
         281 => &[DirFd, Path, Argv, Envp, AtFlags], // execveat
         291 => &[DirFd, Path, AtFlags, X, Ptr],     // statx
         435 => &[Ptr, U],                           // clone3
+        72 => &[D, Ptr, Ptr, Ptr, Ptr, Ptr],        // pselect6
+        73 => &[Ptr, U, Ptr, Ptr, U],               // ppoll
+        436 => &[D, D, X],                          // close_range
         _ => return None,
     })
 }

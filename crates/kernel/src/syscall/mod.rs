@@ -12,6 +12,7 @@ mod fs;
 mod futex;
 mod mem;
 mod names;
+pub(crate) mod poll;
 mod proc;
 mod task;
 mod time;
@@ -181,6 +182,9 @@ pub const NAMES: &[(u64, &str)] = &[
     (122, "sched_setaffinity"),
     (123, "sched_getaffinity"),
     (168, "getcpu"),
+    (436, "close_range"),
+    (72, "pselect6"),
+    (73, "ppoll"),
 ];
 
 /// The name of syscall `nr`, if cowix knows it.
@@ -304,6 +308,9 @@ pub(crate) fn dispatch(sys: &mut Sys<'_>, nr: u64, a: [u64; 6]) -> u64 {
         122 => cpu::sched_setaffinity(sys, a[0] as i32, a[1], a[2]),
         123 => cpu::sched_getaffinity(sys, a[0] as i32, a[1], a[2]),
         168 => cpu::getcpu(sys, a[0], a[1]),
+        72 => poll::pselect6(sys, a[0] as i32, [a[1], a[2], a[3]], a[4], a[5]),
+        73 => poll::ppoll(sys, a[0], a[1], a[2], a[3], a[4]),
+        436 => fs::close_range(sys, a[0] as u32, a[1] as u32, a[2] as u32),
         _ => Err(Errno::ENOSYS),
     };
     match r {
