@@ -730,7 +730,9 @@ pub fn push_dirent64(
 /// A procfs directory read from its start lists anew (fs/proc/fd.c:
 /// proc_readfd_common() walks the live table on every call), so glibc's
 /// closefrom() fallback, which rewinds /proc/self/fd until nothing is left
-/// to close, sees the descriptors it closed disappear.
+/// to close, sees the descriptors it closed disappear (and the listing
+/// made at open time, before the directory's own descriptor existed, is
+/// never what a read shows).
 pub fn getdents64(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
     use rustix::fs::FileType;
     let file = sys.p.fds.file(fd)?;
@@ -738,9 +740,7 @@ pub fn getdents64(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
         let mut f = file.borrow_mut();
         let off = f.offset;
         match &mut f.object {
-            Object::Proc(p) if p.dir.is_some() && off == 0 => {
-                (!std::mem::take(&mut p.fresh)).then(|| p.path.clone())
-            }
+            Object::Proc(p) if p.dir.is_some() && off == 0 => Some(p.path.clone()),
             _ => None,
         }
     };
