@@ -1,7 +1,9 @@
 /* fork from a thread: the child has only the forking thread (the others'
  * work stops there), can make threads of its own, and its parent waits
- * for it as for any child. */
+ * for it as for any child. Then posix_spawn (clone3 CLONE_VM|CLONE_VFORK)
+ * from a thread while another runs. */
 #include <pthread.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/syscall.h>
@@ -21,6 +23,8 @@ static void *ticker(void *arg) {
 }
 
 static void *add(void *arg) { return (void *)((long)arg + 1); }
+
+static char *self;
 
 static void *forker(void *arg) {
     (void)arg;
@@ -44,10 +48,18 @@ static void *forker(void *arg) {
     int st;
     pid_t w = waitpid(c, &st, 0);
     printf("parent: reaped the child: %d, exit %d\n", w == c, WEXITSTATUS(st));
+    char *argv[] = {self, "spawned", 0};
+    pid_t sp;
+    int e = posix_spawn(&sp, self, 0, 0, argv, 0);
+    w = waitpid(sp, &st, 0);
+    printf("posix_spawn from a thread: %d, reaped %d, exit %d\n", e, w == sp, WEXITSTATUS(st));
     return 0;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc > 1)
+        return 6;
+    self = argv[0];
     pthread_t a, b;
     pthread_create(&a, 0, ticker, 0);
     pthread_create(&b, 0, forker, 0);

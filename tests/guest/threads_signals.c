@@ -75,6 +75,7 @@ int main(void) {
            atomic_load(&handled_by) == wt, atomic_load(&handled_signo));
     long r = syscall(SYS_tgkill, getpid() + 1000, wt, SIGUSR1);
     printf("tgkill with the wrong tgid: %ld\n", r);
+    printf("kill(a thread's tid, 0): %d\n", kill(wt, 0));
 
     /* Main blocks SIGUSR1; kill(getpid()) must go to the worker. */
     atomic_store(&handled_by, 0);

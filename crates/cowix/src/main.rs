@@ -58,6 +58,11 @@ struct RunArgs {
     #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = parse_size)]
     memory: u64,
 
+    /// Swap area size, e.g. 256M [default: no swap]. The swap area is a
+    /// sparse file in the host's temp directory, removed as soon as it is
+    /// created (so it never outlives cowix).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    swap: Option<u64>,
     /// How fork builds the child's memory: copy (eager copy of every
     /// private page), cow (copy-on-write), share-tables (copy-on-write
     /// sharing the leaf page tables too).
@@ -163,6 +168,7 @@ fn run(args: RunArgs) -> ExitCode {
         root: args.root.clone(),
         cwd,
         memory: args.memory,
+        swap: args.swap.unwrap_or(0),
         fork_mode,
         strace: args.strace,
     };
@@ -170,6 +176,10 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(k) => k,
         Err(e) if e.kind() == std::io::ErrorKind::OutOfMemory => {
             eprintln!("cowix: --memory {}: {e}", args.memory);
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Err(e) if e.to_string().starts_with(cowix_kernel::SWAP_ERROR) => {
+            eprintln!("cowix: --swap: {e}");
             return ExitCode::from(EXIT_USAGE);
         }
         Err(e) => {
@@ -235,6 +245,7 @@ fn print_stats(kernel: &Kernel, wall: std::time::Duration) {
     eprintln!("          COW reuse    {:>14}", f.cow_reuse);
     eprintln!("          stack grow   {:>14}", f.stack_growth);
     eprintln!("          SIGSEGV      {:>14}", f.segv);
+    eprintln!("          swap-in      {:>14}", f.swap_in);
     eprintln!("  fork mode            {:>14}", m.fork_mode.name());
     eprintln!("  forks                {:>14}", m.forks);
     if let Some(per_fork) = m.fork_ns.checked_div(m.forks) {
@@ -260,6 +271,23 @@ fn print_stats(kernel: &Kernel, wall: std::time::Duration) {
         "          page cache   {:>14} KiB",
         kib(m.page_cache_frames)
     );
+    eprintln!(
+        "          page tables  {:>14} KiB",
+        kib(m.page_table_frames)
+    );
+    eprintln!("          total        {:>14} KiB", kib(m.max_frames));
+    eprintln!("  swap:   total        {:>14} KiB", kib(m.swap_total));
+    eprintln!("          used         {:>14} KiB", kib(m.swap_used));
+    eprintln!(
+        "          swap cache   {:>14} KiB",
+        kib(m.swap_cache_frames)
+    );
+    eprintln!("          pages out    {:>14}", m.swap_outs);
+    eprintln!("          pages in     {:>14}", m.swap_ins);
+    eprintln!("  reclaim: runs        {:>14}", m.reclaim_runs);
+    eprintln!("          freed        {:>14} KiB", kib(m.reclaimed_frames));
+    eprintln!("          write-backs  {:>14}", m.writebacks);
+    eprintln!("          OOM kills    {:>14}", m.oom_kills);
 }
 
 /// execvp's search: try each directory of the guest's PATH in turn.

@@ -48,7 +48,7 @@ pub(crate) fn send(p: &mut Process, running: Option<&Thread>, info: SigInfo) {
     let n = info.signo;
     let blocked_by_all = running
         .into_iter()
-        .chain(p.threads.values())
+        .chain(p.threads.values().map(|t| &**t))
         .all(|t| t.signals.blocked & bit(n) != 0);
     if fatal_now(p, n, blocked_by_all, &info) {
         return;

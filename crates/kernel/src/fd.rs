@@ -92,6 +92,9 @@ impl FileSource for HostFile {
     fn len(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
     }
+    fn write_at(&self, offset: u64, buf: &[u8]) -> io::Result<usize> {
+        self.file.write_at(buf, offset)
+    }
 }
 
 /// An open file description: the object, the file offset and status flags.

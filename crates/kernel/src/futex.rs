@@ -276,7 +276,7 @@ mod tests {
                     Tlb::new(pm.zero_frame()),
                     ThreadSignals::default(),
                 );
-                (tid, t)
+                (tid, Box::new(t))
             })
             .collect();
         Process {

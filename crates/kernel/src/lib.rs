@@ -3,12 +3,12 @@
 //! programs.
 //!
 //! It owns ELF loading and the initial stack ([`loader`], [`elf`],
-//! [`stack`]), processes ([`process`]), the guest file system ([`vfs`]) and
-//! file descriptors ([`fd`]), signals ([`signal`]) and the system calls
-//! ([`syscall`]). The run loop ([`Kernel::run`]) is the scheduler and the
-//! trap handler: it runs each process's CPU in turn until it stops, then
-//! handles the reason: a system call (which may block the process until
-//! something changes), a page fault (handed to the memory system's fault
+//! [`stack`]), processes and their threads ([`process`]), futexes
+//! ([`futex`]), the guest file system ([`vfs`]) and file descriptors
+//! ([`fd`]), signals ([`signal`]) and the system calls ([`syscall`]). The
+//! run loop ([`Kernel::run`]) is the scheduler and the trap handler: it
+//! runs each thread's CPU in turn until it stops, then handles the reason:
+//! a system call (which may block the thread until something changes), a page fault (handed to the memory system's fault
 //! handler, after which the instruction is re-executed), or a fatal trap
 //! turned into a signal.
 
@@ -19,6 +19,7 @@ pub mod fd;
 pub mod futex;
 pub mod loader;
 pub mod locks;
+mod oom;
 pub mod pipe;
 pub mod process;
 pub mod procfs;
@@ -35,7 +36,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use cowix_isa::{disassemble_raw, Access as CpuAccess, Cpu, Exit};
-use cowix_mm::{FaultError, MemStats, PhysMem, SegvCode, PAGE_SIZE};
+use cowix_mm::{FaultError, MemStats, PhysMem, SegvCode, SwapFile, SwapInfo, PAGE_SIZE};
 
 pub use crate::elf::ExecError;
 use crate::fd::FdTable;
@@ -66,11 +67,18 @@ pub struct Config {
     pub cwd: String,
     /// Guest physical memory, in bytes (rounded down to whole pages).
     pub memory: u64,
+    /// Swap area size in bytes (0: no swap). The area is a sparse host file
+    /// in the temp directory, unlinked as soon as it is created.
+    pub swap: u64,
     /// How fork builds the child's address space.
     pub fork_mode: ForkMode,
     /// `--strace`: every system call, decoded, on stderr.
     pub strace: bool,
 }
+
+/// How [`Kernel::new`]'s error message starts when the swap file could not
+/// be created.
+pub const SWAP_ERROR: &str = "cannot create the swap file";
 
 /// Default guest memory: enough for python3 or redis; host memory is only
 /// committed as frames are used.
@@ -134,11 +142,17 @@ pub struct Kernel {
     init: i32,
     init_status: Option<ExitStatus>,
     /// Moves whenever something a blocked syscall may wait for could have
-    /// changed (any completed syscall, any process ending).
+    /// changed (any completed syscall, any thread or process ending).
     events: u64,
     cwd: String,
     /// Guest instructions retired by processes that have ended.
     retired: u64,
+    /// `frames_in_use` when a watermark reclaim last freed nothing.
+    futile_reclaim_at: Option<u64>,
+    /// (tid, instret, count): out-of-memory faults of one thread that
+    /// retired no instruction in between (reclaim frees frames, but only
+    /// the ones the same instruction needs: thrashing).
+    oom_stall: Option<(i32, u64, u32)>,
     /// Futex waits so far: orders the waiters of a futex.
     futex_seq: u64,
 }
@@ -160,6 +174,13 @@ impl Kernel {
             ));
         }
         let mut pm = PhysMem::try_new(config.memory / PAGE_SIZE)?;
+        if config.swap >= PAGE_SIZE {
+            let dir = std::env::temp_dir();
+            let dev = SwapFile::create(&dir, config.swap).map_err(|e| {
+                io::Error::new(e.kind(), format!("{SWAP_ERROR} in {}: {e}", dir.display()))
+            })?;
+            pm.enable_swap(Box::new(dev));
+        }
         pm.set_fork_mode(config.fork_mode);
         Ok(Kernel {
             pm,
@@ -175,6 +196,8 @@ impl Kernel {
             events: 0,
             cwd: cwd.guest,
             retired: 0,
+            futile_reclaim_at: None,
+            oom_stall: None,
             futex_seq: 0,
         })
     }
@@ -184,13 +207,18 @@ impl Kernel {
         self.pm.stats()
     }
 
+    /// Swap area usage (all zero without swap).
+    pub fn swap_info(&self) -> SwapInfo {
+        self.pm.swap_info()
+    }
+
     /// Host bytes of memory-system metadata at its peak
     /// ([`PhysMem::peak_metadata_bytes`]).
     pub fn peak_metadata_bytes(&self) -> u64 {
         self.pm.peak_metadata_bytes()
     }
 
-    /// Guest instructions retired so far, by every process.
+    /// Guest instructions retired so far, by every thread.
     pub fn instructions(&self) -> u64 {
         self.retired + self.procs.values().map(|p| p.instret(None)).sum::<u64>()
     }
@@ -239,7 +267,7 @@ impl Kernel {
         let p = Process {
             pid,
             ppid: 0,
-            threads: BTreeMap::from([(pid, leader)]),
+            threads: BTreeMap::from([(pid, Box::new(leader))]),
             mm: loaded.mm,
             fds: FdTable::with_stdio(),
             cwd: self.cwd.clone(),
@@ -452,6 +480,7 @@ impl Kernel {
             if p.exit.is_some() {
                 break;
             }
+            self.balance_memory(&mut p);
             t.tlb.sync(&p.mm, &mut self.pm);
             let exit = {
                 let mut mem = GuestMemory {
@@ -513,7 +542,7 @@ impl Kernel {
             }
         }
         if p.exit.is_none() && t.exited.is_some() {
-            self.end_thread(&mut p, t);
+            self.end_thread(&mut p, *t);
         } else {
             p.threads.insert(t.tid, t);
         }
@@ -815,9 +844,28 @@ impl Kernel {
 
     /// A load, store or fetch faulted: let the memory system resolve it
     /// (the CPU re-executes the instruction), or deliver the signal Linux would.
+    ///
+    /// Out of frames: reclaim over every process and retry; if nothing can
+    /// be reclaimed, the OOM killer ends the process with the highest
+    /// badness (this one, or another, after which this one retries).
     fn page_fault(&mut self, p: &mut Process, t: &mut Thread, addr: u64, access: CpuAccess) {
         match p.mm.handle_fault(&mut self.pm, addr, fault_access(access)) {
             Ok(_) => {}
+            Err(FaultError::OutOfMemory) => {
+                const RECLAIM_BATCH: u64 = 32;
+                // Linux's MAX_RECLAIM_RETRIES: reclaim that frees frames
+                // without letting the faulting instruction finish is no progress.
+                const MAX_STALLS: u32 = 16;
+                let stalls = match self.oom_stall {
+                    Some((tid, at, n)) if tid == t.tid && at == t.cpu.instret => n + 1,
+                    _ => 1,
+                };
+                self.oom_stall = Some((t.tid, t.cpu.instret, stalls));
+                if stalls > MAX_STALLS || self.reclaim_all(p, RECLAIM_BATCH, false) == 0 {
+                    self.oom_stall = None;
+                    self.out_of_memory(p);
+                }
+            }
             Err(e) => {
                 let what = match access {
                     CpuAccess::Read => "read of",
@@ -873,7 +921,6 @@ pub(crate) fn give_back_vfork_mm(
     }
 }
 
-/// A syscall's six arguments: a0..a5 (x10..x15) in the riscv64 ABI.
 /// One `--strace` line: as strace -f, every process but the first is marked.
 fn trace_line(init: i32, tid: i32, line: &str) {
     if tid == init {
@@ -883,6 +930,7 @@ fn trace_line(init: i32, tid: i32, line: &str) {
     }
 }
 
+/// A syscall's six arguments: a0..a5 (x10..x15) in the riscv64 ABI.
 fn syscall_args(cpu: &Cpu) -> [u64; 6] {
     [
         cpu.x[10], cpu.x[11], cpu.x[12], cpu.x[13], cpu.x[14], cpu.x[15],

@@ -166,6 +166,9 @@ pub struct Thread {
     pub write_done: usize,
     /// Set once the thread has called exit (its code); the group goes on.
     pub exited: Option<u8>,
+    /// Scheduling policy (with SCHED_RESET_ON_FORK) and priority, as
+    /// sched_setscheduler set them; they do not change how it is scheduled.
+    pub sched: (u32, i32),
 }
 
 impl Thread {
@@ -183,6 +186,7 @@ impl Thread {
             futex: None,
             write_done: 0,
             exited: None,
+            sched: (0, 0),
         }
     }
 }
@@ -195,7 +199,8 @@ pub struct Process {
     pub ppid: i32,
     /// The threads, by tid; the one running is taken out for its turn (it
     /// is the syscall handlers' `sys.t`). Never empty between turns.
-    pub threads: BTreeMap<i32, Thread>,
+    /// Boxed, so taking one out and putting it back moves a pointer.
+    pub threads: BTreeMap<i32, Box<Thread>>,
     pub mm: AddressSpace,
     pub fds: FdTable,
     /// Current directory: an absolute, normalized guest path.

@@ -25,10 +25,8 @@
 
 use std::fmt::Write as _;
 
-use cowix_mm::pagetable::{self, Pte};
-use cowix_mm::{
-    AddressSpace, Backing, FrameKind, PhysMem, Vma, VmaName, PAGE_SIZE, SHARED_ANON_DEV,
-};
+use cowix_mm::pagetable;
+use cowix_mm::{Backing, PhysMem, Vma, VmaName, PAGE_SIZE, SHARED_ANON_DEV};
 
 use crate::errno::Errno;
 use crate::fd::Object;
@@ -591,7 +589,7 @@ fn kb_line(out: &mut String, name: &str, kb: u64) {
     let _ = writeln!(out, "{:<16}{:>8} kB", format!("{name}:"), kb);
 }
 
-fn smaps_body(out: &mut String, s: &SmapsCounts) {
+fn smaps_body(out: &mut String, s: &cowix_mm::SmapsCounts) {
     let kb = |b: u64| b >> 10;
     kb_line(out, "Rss", kb(s.rss));
     kb_line(out, "Pss", kb(s.pss));
@@ -648,7 +646,7 @@ fn vm_flags(v: &Vma) -> String {
 
 fn smaps(pm: &PhysMem, p: &Process) -> String {
     let mut out = String::new();
-    for (v, s) in smaps_of(pm, &p.mm) {
+    for (v, s) in p.mm.smaps(pm) {
         maps_line(&mut out, &v);
         kb_line(&mut out, "Size", v.len() >> 10);
         kb_line(&mut out, "KernelPageSize", PAGE_SIZE >> 10);
@@ -671,7 +669,7 @@ fn smaps_rollup(pm: &PhysMem, p: &Process) -> String {
         "",
         w = 72 - format!("{start:08x}-{end:08x} ---p 00000000 00:00 0").len()
     );
-    let total = rollup_of(pm, &p.mm);
+    let total = p.mm.smaps_rollup(pm);
     smaps_body(&mut out, &total);
     out
 }
@@ -701,7 +699,7 @@ fn mem_sizes(pm: &PhysMem, p: &Process) -> MemSizes {
         swap: 0,
         page_tables: pagetable::collect(pm, p.mm.root()).0.len() as u64,
     };
-    for (v, s) in smaps_of(pm, &p.mm) {
+    for (v, s) in p.mm.smaps(pm) {
         let pages = v.len() / PAGE_SIZE;
         m.size += pages;
         let shmem =
@@ -743,8 +741,8 @@ fn statm(pm: &PhysMem, p: &Process) -> String {
 /// (`running`) for its group, else the leader, or the first thread left.
 fn shown_thread<'a>(p: &'a Process, running: Option<&'a Thread>) -> Option<&'a Thread> {
     running
-        .or_else(|| p.threads.get(&p.pid))
-        .or_else(|| p.threads.values().next())
+        .or_else(|| p.threads.get(&p.pid).map(|t| &**t))
+        .or_else(|| p.threads.values().next().map(|t| &**t))
 }
 
 fn thread_count(p: &Process, running: Option<&Thread>) -> usize {
@@ -992,11 +990,11 @@ fn meminfo(pm: &PhysMem) -> String {
         ("MemAvailable", kb(free + cached)),
         ("Buffers", 0),
         ("Cached", kb(cached)),
-        ("SwapCached", 0),
+        ("SwapCached", kb(s.swap_cache_frames)),
         ("Active", kb(s.frames_in_use)),
         ("Inactive", 0),
-        ("SwapTotal", 0),
-        ("SwapFree", 0),
+        ("SwapTotal", kb(s.swap_total)),
+        ("SwapFree", kb(s.swap_total - s.swap_used)),
         ("Dirty", 0),
         ("Writeback", 0),
         (
@@ -1054,115 +1052,3 @@ hart isa\t: rv64imafdc_zicntr_zicsr_zifencei\n\
 /// /proc/PID/mounts: the root and /proc.
 const MOUNTS: &str =
     "cowix / cowix rw,relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n";
-
-/// The smaps quantities of one VMA, in bytes (fs/proc/task_mmu.c:
-/// smaps_account()), computed from the page tables and the frames.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct SmapsCounts {
-    pub rss: u64,
-    pub pss: u64,
-    pub pss_dirty: u64,
-    pub pss_anon: u64,
-    pub pss_file: u64,
-    pub pss_shmem: u64,
-    pub shared_clean: u64,
-    pub shared_dirty: u64,
-    pub private_clean: u64,
-    pub private_dirty: u64,
-    pub referenced: u64,
-    pub anonymous: u64,
-    pub swap: u64,
-    pub swap_pss: u64,
-}
-
-impl SmapsCounts {
-    fn add(&mut self, o: &SmapsCounts) {
-        self.rss += o.rss;
-        self.pss += o.pss;
-        self.pss_dirty += o.pss_dirty;
-        self.pss_anon += o.pss_anon;
-        self.pss_file += o.pss_file;
-        self.pss_shmem += o.pss_shmem;
-        self.shared_clean += o.shared_clean;
-        self.shared_dirty += o.shared_dirty;
-        self.private_clean += o.private_clean;
-        self.private_dirty += o.private_dirty;
-        self.referenced += o.referenced;
-        self.anonymous += o.anonymous;
-        self.swap += o.swap;
-        self.swap_pss += o.swap_pss;
-    }
-}
-
-/// Each VMA of `mm` with its smaps quantities. A page's map count is the
-/// number of PTEs mapping its frame: the frame's reference count less the
-/// page cache's own reference. The zero frame is not counted (Linux's
-/// vm_normal_page() skips it). Pss is kept with 12 fractional bits, as
-/// Linux's PSS_SHIFT, and rounded down once per VMA.
-fn smaps_of(pm: &PhysMem, mm: &AddressSpace) -> Vec<(Vma, SmapsCounts)> {
-    let (_, leaves) = pagetable::collect(pm, mm.root());
-    let mut leaves = leaves.into_iter().peekable();
-    let mut out = Vec::new();
-    for v in mm.vmas() {
-        let mut c = SmapsCounts::default();
-        let (mut pss, mut pss_dirty, mut pss_anon, mut pss_file, mut pss_shmem) = (0, 0, 0, 0, 0);
-        let shmem =
-            matches!(&v.backing, Backing::File { file, .. } if file.id().0 == SHARED_ANON_DEV);
-        while let Some(&(va, pte)) = leaves.peek() {
-            if va >= v.end {
-                break;
-            }
-            leaves.next();
-            if va < v.start {
-                continue;
-            }
-            let frame = pte.frame();
-            let kind = pm.frame_kind(frame);
-            if kind == FrameKind::Zero {
-                continue;
-            }
-            let cached = u32::from(kind == FrameKind::PageCache);
-            let mapcount = pm.refcount(frame).saturating_sub(cached).max(1) as u64;
-            let dirty = pte.has(Pte::D) || (kind == FrameKind::Anon);
-            let share = (PAGE_SIZE << 12) / mapcount;
-            c.rss += PAGE_SIZE;
-            pss += share;
-            if dirty {
-                pss_dirty += share;
-            }
-            if kind == FrameKind::Anon {
-                c.anonymous += PAGE_SIZE;
-                pss_anon += share;
-            } else if shmem {
-                pss_shmem += share;
-            } else {
-                pss_file += share;
-            }
-            match (mapcount > 1, dirty) {
-                (true, true) => c.shared_dirty += PAGE_SIZE,
-                (true, false) => c.shared_clean += PAGE_SIZE,
-                (false, true) => c.private_dirty += PAGE_SIZE,
-                (false, false) => c.private_clean += PAGE_SIZE,
-            }
-            if pte.has(Pte::A) {
-                c.referenced += PAGE_SIZE;
-            }
-        }
-        c.pss = pss >> 12;
-        c.pss_dirty = pss_dirty >> 12;
-        c.pss_anon = pss_anon >> 12;
-        c.pss_file = pss_file >> 12;
-        c.pss_shmem = pss_shmem >> 12;
-        out.push((v.clone(), c));
-    }
-    out
-}
-
-/// The sum over every VMA (smaps_rollup).
-fn rollup_of(pm: &PhysMem, mm: &AddressSpace) -> SmapsCounts {
-    let mut total = SmapsCounts::default();
-    for (_, c) in smaps_of(pm, mm) {
-        total.add(&c);
-    }
-    total
-}

@@ -64,6 +64,8 @@ enum A {
     AtFlags,
     Prot,
     MapFlags,
+    /// msync's MS_* flags.
+    MsFlags,
     Signal,
     SigHow,
     Clock,
@@ -162,7 +164,7 @@ fn shape(nr: u64) -> Option<&'static [A]> {
         221 => &[Path, Argv, Envp],                 // execve
         222 => &[Ptr, U, Prot, MapFlags, D, L],     // mmap
         226 => &[Ptr, U, Prot],                     // mprotect
-        227 => &[Ptr, U, X],                        // msync
+        227 => &[Ptr, U, MsFlags],                  // msync
         232 => &[Ptr, U, Ptr],                      // mincore
         233 => &[Ptr, U, Advice],                   // madvise
         260 => &[D, Ptr, WaitOptions, Ptr],         // wait4
@@ -386,6 +388,11 @@ fn enter_arg(k: A, a: u64, args: &[u64; 6], mem: &mut dyn Peek) -> Option<String
             "PROT_NONE",
         ),
         MapFlags => map_flags(a),
+        MsFlags => flags(
+            a,
+            &[(1, "MS_ASYNC"), (2, "MS_INVALIDATE"), (4, "MS_SYNC")],
+            "0",
+        ),
         Signal => signal(a),
         SigHow => match a {
             0 => "SIG_BLOCK".into(),
@@ -834,6 +841,11 @@ mod tests {
         );
         let e = enter(94, [3, 0, 0, 0, 0, 0], &mut m);
         assert_eq!(no_return(&e), "exit_group(3) = ?");
+        let e = enter(227, [0x1000, 4096, 6, 0, 0, 0], &mut m);
+        assert_eq!(
+            exit(&e, 0, &mut m),
+            "msync(0x1000, 4096, MS_INVALIDATE|MS_SYNC) = 0"
+        );
     }
 
     #[test]

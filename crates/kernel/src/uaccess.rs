@@ -104,9 +104,23 @@ impl Tlb {
     pub fn sync(&mut self, mm: &AddressSpace, pm: &mut PhysMem) {
         let g = mm.tlb_generation();
         if g != self.generation {
-            flush_array(&mut self.read);
-            flush_array(&mut self.write);
-            flush_array(&mut self.exec);
+            match mm.flushed_page() {
+                // One page changed since we last looked (a COW copy):
+                // drop only its entries.
+                Some(page) if g == self.generation.wrapping_add(1) => {
+                    let i = slot(page);
+                    for a in [&mut self.read, &mut self.write, &mut self.exec] {
+                        if a[i].page & !(PAGE_SIZE - 1) == page {
+                            a[i].page = u64::MAX;
+                        }
+                    }
+                }
+                _ => {
+                    flush_array(&mut self.read);
+                    flush_array(&mut self.write);
+                    flush_array(&mut self.exec);
+                }
+            }
             self.generation = g;
             pm.bump_code_epoch();
         }

@@ -4,6 +4,8 @@
 //! Operations live one per file: `mmap.rs` (mmap, munmap, mprotect, brk),
 //! `fault.rs` (handle_fault), `fork.rs` (fork_cow).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::frame::{FrameId, PhysMem};
 use crate::pagetable::{self, Pte};
 use crate::stats::FaultCounters;
@@ -11,6 +13,9 @@ use crate::vma::{Access, Vma, VmaSet};
 use crate::{
     page_down, page_up, FaultError, MmError, SegvCode, DEFAULT_STACK_LIMIT, PAGE_SIZE, USER_TOP,
 };
+
+/// Numbers address spaces, for their first TLB generation.
+static NEXT_SPACE: AtomicU64 = AtomicU64::new(1);
 
 /// One process's virtual memory.
 ///
@@ -35,6 +40,10 @@ pub struct AddressSpace {
     pub(crate) mmap_base: u64,
     /// Bumped when a PTE loses permission or changes frame.
     pub(crate) tlb_generation: u64,
+    /// `Some(page)` when the latest bump of `tlb_generation` changed only
+    /// that page's PTE (a COW copy), so a TLB one generation behind may
+    /// drop just that page (flush_tlb_page()).
+    pub(crate) flushed_page: Option<u64>,
     /// Faults of this address space by kind (Linux's per-task min_flt).
     pub(crate) faults: FaultCounters,
 }
@@ -63,7 +72,11 @@ impl AddressSpace {
             brk_set: false,
             stack_limit: DEFAULT_STACK_LIMIT,
             mmap_base: mmap_base_for(DEFAULT_STACK_LIMIT),
-            tlb_generation: 0,
+            // Each space's generations start apart from every other's, so a
+            // TLB that followed another space never sees this one exactly
+            // one generation ahead (see `flushed_page`).
+            tlb_generation: NEXT_SPACE.fetch_add(1, Ordering::Relaxed) << 32,
+            flushed_page: None,
             faults: FaultCounters::default(),
         })
     }
@@ -112,8 +125,23 @@ impl AddressSpace {
         self.tlb_generation
     }
 
+    /// The single page whose PTE the latest TLB-generation bump changed,
+    /// if that bump was for one page only: a TLB whose generation is
+    /// exactly one behind may invalidate only that page's entries (as
+    /// flush_tlb_page() does); any other TLB must flush everything.
+    pub fn flushed_page(&self) -> Option<u64> {
+        self.flushed_page
+    }
+
     pub(crate) fn flush_tlb(&mut self) {
         self.tlb_generation += 1;
+        self.flushed_page = None;
+    }
+
+    /// [`flush_tlb`](Self::flush_tlb) for a change of page `va`'s PTE only.
+    pub(crate) fn flush_tlb_page(&mut self, va: u64) {
+        self.tlb_generation += 1;
+        self.flushed_page = Some(va);
     }
 
     /// The VMAs in address order.
@@ -231,7 +259,8 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Unmaps every present PTE in `[start, end)`, putting its frame, then
+    /// Unmaps every present PTE in `[start, end)`, putting its frame (or
+    /// freeing its swap slot, for a swap entry), then
     /// frees emptied page tables. Bumps the TLB generation if anything was
     /// mapped. The VMAs are the caller's business. Shared leaf tables
     /// wholly inside the range lose this space's share; one only partly
@@ -239,9 +268,13 @@ impl AddressSpace {
     /// panics.
     pub(crate) fn unmap_ptes(&mut self, pm: &mut PhysMem, start: u64, end: u64) {
         let mut unmapped = self.drop_shared_tables(pm, start, end);
-        pagetable::for_each_leaf(pm, self.root, start, end, &mut |pm, _va, slot, pte| {
+        pagetable::for_each_entry(pm, self.root, start, end, &mut |pm, _va, slot, pte| {
             pagetable::write_pte(pm, slot, Pte::EMPTY);
-            pm.put(pte.frame());
+            if pte.is_swap() {
+                pm.swap_free(pte.swap_slot());
+            } else {
+                pm.put(pte.frame());
+            }
             unmapped = true;
             Ok(())
         })
@@ -254,9 +287,17 @@ impl AddressSpace {
 
     /// Tears everything down, returning every frame (the address space is
     /// consumed). Shared anonymous objects it held the last reference to
-    /// are freed too.
+    /// are freed too; dirty pages of shared file mappings are written back.
     pub fn release(mut self, pm: &mut PhysMem) {
+        let shared: Vec<Vma> = self
+            .vmas
+            .iter()
+            .filter(|v| v.shared && !v.backing.is_anonymous())
+            .cloned()
+            .collect();
         self.unmap_ptes(pm, 0, USER_TOP);
+        self.writeback_unmapped(pm, &shared);
+        drop(shared);
         pagetable::free_tree(pm, self.root);
         drop(self.vmas);
         pm.reap_shared_anon();

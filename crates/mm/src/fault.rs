@@ -15,6 +15,7 @@
 //! | cache frame | write | private file | copy into an anonymous frame (wp_page_copy) |
 //! | anon, refcount 1 | write | private | made writable, no copy (wp_page_reuse) |
 //! | anon, shared | write | private | copied (wp_page_copy) |
+//! | swap entry | any | private | swapped in, mapped (do_swap_page, `swap.rs`) |
 //!
 //! A file page wholly beyond end of file is SIGBUS; the tail of the last
 //! page reads as zeros. Running out of frames is `FaultError::OutOfMemory`
@@ -133,6 +134,10 @@ impl AddressSpace {
         self.unshare_for_fault(pm, va, access)?; // share_tables.rs
         let slot = pagetable::walk(pm, self.root, va);
         let pte = slot.map_or(Pte::EMPTY, |s| pagetable::read_pte(pm, s));
+        if pte.is_swap() {
+            let slot = slot.expect("resolve_fault: swap pte without a slot");
+            return self.swap_fault(pm, slot, pte, target.prot, access);
+        }
         if !pte.is_present() {
             return match target.file_page(va) {
                 None => self.anonymous_fault(pm, &target, va, access),
@@ -307,7 +312,7 @@ impl AddressSpace {
         }
         pagetable::write_pte(pm, slot, Pte::leaf(copy, leaf_flags(t.prot, false, true)));
         pm.put(old);
-        self.flush_tlb();
+        self.flush_tlb_page(va);
         Ok(kind)
     }
 

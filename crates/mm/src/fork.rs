@@ -16,6 +16,10 @@
 //! frame, as it would in the parent) and an unwritten private file page
 //! stays the page-cache page; both are the same bytes a copy would hold.
 //!
+//! Swap entries are copied in every mode, taking one more count of their
+//! slot (mm/memory.c:copy_nonpresent_pte()); in `ShareTables` they are in
+//! the shared table, counted once per table like its frames.
+//!
 //! All or nothing: the child is built completely before the parent is
 //! touched; if a frame cannot be had, the partial child is released and
 //! the parent (PTEs, refcounts, TLB generation) is exactly as before.
@@ -108,7 +112,7 @@ impl AddressSpace {
     pub(crate) fn fork_shell(&self, pm: &mut PhysMem) -> Result<AddressSpace, MmError> {
         let mut child = AddressSpace::new(pm)?;
         let mut vmas = VmaSet::default();
-        for vma in self.vmas.iter().filter(|v| v.on_fork != OnFork::Skip) {
+        for vma in self.vmas.iter().filter(|v| v.on_fork.in_child()) {
             vmas.insert(vma.clone());
         }
         child.vmas = vmas;
@@ -132,7 +136,7 @@ impl AddressSpace {
 
     fn fork_cow_inner(&mut self, pm: &mut PhysMem) -> Result<AddressSpace, MmError> {
         let child = self.fork_shell(pm)?;
-        let mut protect = Vec::new();
+        let mut protected = Vec::new();
         for vma in self.inherited_vmas() {
             let copied = copy_range_cow(
                 pm,
@@ -141,14 +145,17 @@ impl AddressSpace {
                 vma.start,
                 vma.end,
                 &vma,
-                &mut protect,
+                &mut protected,
             );
             if let Err(e) = copied {
+                undo_protect(pm, &protected);
                 child.release(pm);
                 return Err(e);
             }
         }
-        self.write_protect_runs(pm, &protect);
+        if !protected.is_empty() {
+            self.flush_tlb();
+        }
         Ok(child)
     }
 
@@ -157,6 +164,9 @@ impl AddressSpace {
     pub(crate) fn write_protect_runs(&mut self, pm: &mut PhysMem, runs: &[ProtectRun]) {
         let mut changed = false;
         for &(table, first, last) in runs {
+            if !pagetable::any_writable(pm, table, first, last) {
+                continue; // e.g. every fork after the first
+            }
             let mut entries = pagetable::read_table(pm, table);
             let mut dirty = false;
             for pte in &mut entries[first..=last] {
@@ -193,11 +203,16 @@ fn child_table(pm: &mut PhysMem, child_root: FrameId, va: u64) -> Result<FrameId
     Ok(pagetable::walk_alloc(pm, child_root, va)?.table)
 }
 
+/// A parent PTE [`copy_range_cow`] write-protected: (table, index).
+pub(crate) type Protected = (FrameId, u16);
+
 /// copy_pte_range() for `[start, end)` of `vma` (start, end inside it):
 /// each present PTE of the parent is copied into the child's tables with
 /// a reference on its frame (pte_mkold; pte_mkclean for shared mappings);
-/// private writable runs are recorded in `protect` (the parent's) and
-/// written protected into the child. The parent is not modified.
+/// private writable PTEs are write-protected with the COW bit in both
+/// (ptep_set_wrprotect()), each parent PTE so changed recorded in
+/// `protected` so that a failing fork can [`undo_protect`] it. The
+/// caller bumps the parent's TLB generation if `protected` is not empty.
 pub(crate) fn copy_range_cow(
     pm: &mut PhysMem,
     parent_root: FrameId,
@@ -205,23 +220,32 @@ pub(crate) fn copy_range_cow(
     start: u64,
     end: u64,
     vma: &Vma,
-    protect: &mut Vec<ProtectRun>,
+    protected: &mut Vec<Protected>,
 ) -> Result<(), MmError> {
-    let private_writable = !vma.shared && vma.prot.write;
     pagetable::for_each_leaf_table(
         pm,
         parent_root,
         start,
         end,
         &mut |pm, base, _l1, table, first, last| {
-            let entries = pagetable::read_table(pm, table);
-            if entries[first..=last].iter().all(|p| !p.is_present()) {
+            let mut entries = pagetable::read_table(pm, table);
+            if entries[first..=last]
+                .iter()
+                .all(|p| !p.is_present() && !p.is_swap())
+            {
                 return Ok(());
             }
             let ctable = child_table(pm, child_root, base)?;
             let mut centries = pagetable::read_table(pm, ctable);
+            let before = protected.len();
             for i in first..=last {
                 let pte = entries[i];
+                if pte.is_swap() {
+                    // copy_nonpresent_pte(): the child names the same slot.
+                    pm.swap_dup(pte.swap_slot());
+                    centries[i] = pte;
+                    continue;
+                }
                 if !pte.is_present() {
                     continue;
                 }
@@ -230,17 +254,33 @@ pub(crate) fn copy_range_cow(
                     cpte = cpte.without(Pte::D);
                 } else if pte.has(Pte::W) {
                     cpte = cpte.without(Pte::W).with(Pte::COW);
+                    entries[i] = pte.without(Pte::W).with(Pte::COW);
+                    protected.push((table, i as u16));
                 }
                 pm.get(pte.frame());
                 centries[i] = cpte;
             }
             pagetable::write_table(pm, ctable, &centries);
-            if private_writable {
-                protect.push((table, first, last));
+            if protected.len() > before {
+                pagetable::write_table(pm, table, &entries);
             }
             Ok(())
         },
     )
+}
+
+/// Makes the PTEs a failed [`copy_range_cow`] write-protected writable
+/// again, exactly as they were.
+pub(crate) fn undo_protect(pm: &mut PhysMem, protected: &[Protected]) {
+    for &(table, index) in protected {
+        let pte = pagetable::read_entry(pm, table, index as usize);
+        pagetable::write_entry(
+            pm,
+            table,
+            index as usize,
+            pte.without(Pte::COW).with(Pte::W),
+        );
+    }
 }
 
 /// The eager copy of `vma` for [`ForkMode::Copy`]: private anonymous
@@ -259,7 +299,10 @@ fn copy_range_eager(
         vma.end,
         &mut |pm, base, _l1, table, first, last| {
             let entries = pagetable::read_table(pm, table);
-            if entries[first..=last].iter().all(|p| !p.is_present()) {
+            if entries[first..=last]
+                .iter()
+                .all(|p| !p.is_present() && !p.is_swap())
+            {
                 return Ok(());
             }
             let ctable = child_table(pm, child_root, base)?;
@@ -269,6 +312,13 @@ fn copy_range_eager(
             let mut result = Ok(());
             for i in first..=last {
                 let pte = entries[i];
+                if pte.is_swap() {
+                    // A swapped page is shared through its slot (the swap
+                    // cache brings it back as one frame; a write copies).
+                    pm.swap_dup(pte.swap_slot());
+                    centries[i] = pte;
+                    continue;
+                }
                 if !pte.is_present() {
                     continue;
                 }

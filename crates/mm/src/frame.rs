@@ -16,6 +16,10 @@
 //! Frames live in one host [`Arena`] reserved for `max_frames + 1` frames:
 //! frame `i` at byte `i * PAGE_SIZE`. Host memory is committed when a frame
 //! is first written and given back when it is freed (the arena's `discard`),
+//! except that the last few thousand freed frames are kept committed and
+//! zero-filled for the next allocations (fork and exit churn through page
+//! tables and copies faster than the host can take pages back and give
+//! them again),
 //! so a freed frame reads as zeros and a new frame needs no clearing.
 //!
 //! # Code watching
@@ -33,6 +37,7 @@
 //! whenever a frame becomes watched, telling such TLBs to drop their
 //! write entries.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::io;
 
@@ -80,8 +85,6 @@ pub enum FrameKind {
 struct FrameMeta {
     refcount: u32,
     kind: FrameKind,
-    /// For `PageCache` frames: the cache entry holding the frame.
-    cache_key: Option<PageKey>,
     /// The frame's code version while it is watched ([`PhysMem::watch_code`]), else 0.
     code_version: u64,
 }
@@ -89,7 +92,6 @@ struct FrameMeta {
 const FREE_META: FrameMeta = FrameMeta {
     refcount: 0,
     kind: FrameKind::Free,
-    cache_key: None,
     code_version: 0,
 };
 
@@ -103,12 +105,20 @@ pub struct PhysMem {
     arena: Arena,
     meta: Vec<FrameMeta>,
     free: Vec<u32>,
+    /// Free frames whose host memory is still committed (zero-filled),
+    /// at most [`HOT_FRAMES`]; handed out before `free`.
+    hot: Vec<u32>,
     /// The next code version [`watch_code`](Self::watch_code) hands out (starts at 1).
     next_code_version: u64,
     /// Moves when a watched frame is written or freed, or on request.
     code_epoch: u64,
     pub(crate) cache: PageCache,
+    /// For `PageCache` frames: the cache entry holding the frame (kept
+    /// apart from `meta` so that the per-frame record stays 16 bytes).
+    cache_keys: HashMap<u32, PageKey>,
     pub(crate) stats: MemStats,
+    /// The swap area, if swap is enabled (`swap.rs`).
+    pub(crate) swap: Option<crate::swap::SwapArea>,
 }
 
 impl fmt::Debug for PhysMem {
@@ -120,6 +130,15 @@ impl fmt::Debug for PhysMem {
             .finish_non_exhaustive()
     }
 }
+
+/// Freed frames kept committed (zeroed) for reuse rather than given back
+/// to the host at once: 4 MiB.
+const HOT_FRAMES: usize = 1024;
+
+/// Never-used frames are committed in batches of this many (256 KiB) as
+/// the pool first reaches them, one host call instead of a host page
+/// fault per frame.
+const POPULATE_FRAMES: usize = 64;
 
 /// The most frames a pool can hand out: what a 32-bit frame number names.
 const MAX_FRAMES: u64 = u32::MAX as u64 - 1;
@@ -143,13 +162,15 @@ impl PhysMem {
             meta: vec![FrameMeta {
                 refcount: 1,
                 kind: FrameKind::Zero,
-                cache_key: None,
                 code_version: 0,
             }],
             free: Vec::new(),
+            hot: Vec::new(),
             next_code_version: 1,
             code_epoch: 0,
             cache: PageCache::default(),
+            cache_keys: HashMap::new(),
+            swap: None,
             stats: MemStats {
                 max_frames,
                 ..MemStats::default()
@@ -199,7 +220,7 @@ impl PhysMem {
                 }
             }
         }
-        let index = match self.free.pop() {
+        let index = match self.hot.pop().or_else(|| self.free.pop()) {
             Some(index) => index,
             None => {
                 let index =
@@ -208,6 +229,10 @@ impl PhysMem {
                     (index as usize) < self.arena.frames(),
                     "alloc_kind: frame {index} beyond the arena"
                 );
+                if index as usize % POPULATE_FRAMES == 0 {
+                    // Never used before: commit the next batch in one go.
+                    self.arena.populate(index as usize, POPULATE_FRAMES);
+                }
                 self.meta.push(FREE_META);
                 index
             }
@@ -218,7 +243,6 @@ impl PhysMem {
         self.meta[slot] = FrameMeta {
             refcount: 1,
             kind,
-            cache_key: None,
             code_version: 0,
         };
         self.stats.frames_in_use += 1;
@@ -273,7 +297,10 @@ impl PhysMem {
             return;
         }
         let kind = m.kind;
-        if let Some(key) = m.cache_key {
+        if let Some(key) = (kind == FrameKind::PageCache)
+            .then(|| self.cache_keys.remove(&f.0))
+            .flatten()
+        {
             assert!(
                 self.cache.lookup_key(key).map(|p| p.frame) != Some(f),
                 "put: freeing frame {} still held by the page cache",
@@ -285,8 +312,15 @@ impl PhysMem {
             self.code_epoch += 1;
         }
         self.meta[slot] = FREE_META;
-        self.arena.discard(slot);
-        self.free.push(f.0);
+        if self.hot.len() < HOT_FRAMES {
+            // Cheaper than giving the host page back and faulting it in
+            // again on the next allocation (fork, exit and COW churn).
+            self.arena.frame_mut(slot).fill(0);
+            self.hot.push(f.0);
+        } else {
+            self.arena.discard(slot);
+            self.free.push(f.0);
+        }
         self.stats.frames_in_use -= 1;
         match kind {
             FrameKind::PageTable => self.stats.page_table_frames -= 1,
@@ -334,8 +368,12 @@ impl PhysMem {
 
     /// Copies the contents of `src` into `dst` (`dst` must not be the zero frame).
     pub fn copy_frame(&mut self, src: FrameId, dst: FrameId) {
-        let contents = *self.bytes(src);
-        *self.bytes_mut(dst) = contents;
+        let _ = self.bytes(src); // allocated?
+        let _ = self.bytes_mut(dst); // allocated, not the zero frame; ends its watch
+        let from = Self::frame_offset(src);
+        self.arena
+            .bytes_mut()
+            .copy_within(from..from + FRAME_BYTES, Self::frame_offset(dst));
     }
 
     /// Every frame's bytes as one slice: frame `f` is
@@ -422,7 +460,8 @@ impl PhysMem {
     /// `peak_frames_in_use * PAGE_SIZE`, the guest memory it describes.
     pub fn peak_metadata_bytes(&self) -> u64 {
         (self.meta.capacity() * std::mem::size_of::<FrameMeta>()
-            + self.free.capacity() * std::mem::size_of::<u32>()) as u64
+            + (self.free.capacity() + self.hot.capacity()) * std::mem::size_of::<u32>())
+            as u64
             + self.stats.peak_page_table_frames * PAGE_SIZE
     }
 
@@ -439,11 +478,15 @@ impl PhysMem {
             "set_cache_key: frame {} is not a page-cache frame",
             f.0
         );
-        m.cache_key = key;
+        match key {
+            Some(key) => self.cache_keys.insert(f.0, key),
+            None => self.cache_keys.remove(&f.0),
+        };
     }
 
     pub(crate) fn cache_key(&self, f: FrameId) -> Option<PageKey> {
-        self.meta(f).cache_key
+        self.meta(f);
+        self.cache_keys.get(&f.0).copied()
     }
 
     /// Every allocated frame with its refcount and kind (for the invariant checker).
@@ -478,11 +521,16 @@ impl PhysMem {
                 "check_pool: frame {i} has a future code version"
             );
         }
-        let free: std::collections::HashSet<u32> = self.free.iter().copied().collect();
+        let free: std::collections::HashSet<u32> =
+            self.free.iter().chain(&self.hot).copied().collect();
         assert_eq!(
             free.len(),
-            self.free.len(),
+            self.free.len() + self.hot.len(),
             "check_pool: duplicate on free list"
+        );
+        assert!(
+            self.hot.len() <= HOT_FRAMES,
+            "check_pool: too many hot frames"
         );
         for &i in &free {
             assert_eq!(

@@ -27,6 +27,10 @@ use crate::{is_page_aligned, USER_TOP};
 ///   write-protected pages of private writable VMAs; PROT_NONE entries
 ///   exactly in PROT_NONE VMAs;
 /// * the zero frame is all zeros and never mapped writable;
+/// * swap: every slot's count equals the swap PTEs naming it plus one if
+///   the swap cache holds it; a slot is free iff its count is 0; swap
+///   entries lie in private VMAs; swap-cache frames are anonymous, counted
+///   as a reference, and never mapped writable.
 /// * a leaf table shared between spaces (share-tables fork) has a refcount
 ///   equal to the entries pointing at it, maps each of its frames once (a
 ///   frame's refcount counts the table, not the spaces), holds no
@@ -51,6 +55,38 @@ pub fn check_invariants(pm: &PhysMem, spaces: &[&AddressSpace]) {
             "check_invariants: cache page {key:?} back-pointer"
         );
         *expected.entry(page.frame).or_default() += 1;
+    }
+
+    let slots = pm.swap_slots();
+    let info = pm.swap_info();
+    let s = pm.stats();
+    assert_eq!(
+        (s.swap_total, s.swap_used, s.swap_cache_frames),
+        (info.total_slots, info.used_slots, info.cached_pages),
+        "check_invariants: swap statistics are wrong"
+    );
+    for &(slot, _, cached) in &slots {
+        if let Some(frame) = cached {
+            assert_eq!(
+                pm.frame_kind(frame),
+                FrameKind::Anon,
+                "check_invariants: swap cache slot {slot} holds a non-anonymous frame"
+            );
+            *expected.entry(frame).or_default() += 1;
+        }
+    }
+    let mut swap_refs: HashMap<u32, u32> = HashMap::new();
+    for (key, slot) in pm.page_cache().swapped() {
+        assert_eq!(
+            key.0,
+            crate::SHARED_ANON_DEV,
+            "check_invariants: swap record {key:?} for a file page"
+        );
+        assert!(
+            pm.page_cache().lookup((key.0, key.1), key.2).is_none(),
+            "check_invariants: page {key:?} both cached and swapped"
+        );
+        *swap_refs.entry(slot).or_default() += 1;
     }
 
     // Upper tables belong to one space; a leaf table may be shared by
@@ -91,6 +127,24 @@ pub fn check_invariants(pm: &PhysMem, spaces: &[&AddressSpace]) {
             let shared = pm.refcount(table) > 1;
             for (i, pte) in pagetable::read_table(pm, table).into_iter().enumerate() {
                 let va = base + i as u64 * crate::PAGE_SIZE;
+                if pte.is_swap() {
+                    let vma = space.vmas.find(va).unwrap_or_else(|| {
+                        panic!("check_invariants: space {n}: swap entry at {va:#x} outside any vma")
+                    });
+                    assert!(
+                        !vma.shared,
+                        "check_invariants: space {n}: swap entry at {va:#x} in a shared vma"
+                    );
+                    let slot = pte.swap_slot();
+                    assert!(
+                        (slot as usize) < slots.len(),
+                        "check_invariants: space {n}: swap entry at {va:#x} names slot {slot} beyond the area"
+                    );
+                    if first_visit {
+                        *swap_refs.entry(slot).or_default() += 1;
+                    }
+                    continue;
+                }
                 if !pte.is_present() {
                     assert_eq!(pte, Pte::EMPTY, "check_invariants: junk at {va:#x}");
                     continue;
@@ -101,6 +155,18 @@ pub fn check_invariants(pm: &PhysMem, spaces: &[&AddressSpace]) {
                 check_leaf(pm, space, n, va, pte, shared);
             }
         }
+    }
+
+    for &(slot, count, cached) in &slots {
+        let refs = swap_refs.get(&slot).copied().unwrap_or(0) + u32::from(cached.is_some());
+        assert_eq!(
+            count, refs,
+            "check_invariants: swap slot {slot} has count {count} but {refs} references (PTEs + swap cache)"
+        );
+        assert!(
+            cached.is_none() || count >= 2,
+            "check_invariants: swap slot {slot} is cached but no swap PTE names it"
+        );
     }
     for table in table_owner.keys() {
         assert!(
@@ -228,6 +294,10 @@ fn check_leaf(pm: &PhysMem, space: &AddressSpace, n: usize, va: u64, pte: Pte, t
         assert!(
             !pte.has(Pte::W) || vma.prot.write,
             "check_leaf: {here}: W in a read-only vma"
+        );
+        assert!(
+            !pte.has(Pte::W) || pm.swap_cache_slot(frame).is_none(),
+            "check_leaf: {here}: a swap-cache frame mapped writable"
         );
         let cow_expected = !vma.shared && vma.prot.write && !pte.has(Pte::W);
         assert_eq!(

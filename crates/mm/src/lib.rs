@@ -5,23 +5,33 @@
 //! system calls: the CPU asks [`AddressSpace::translate`] to fill its TLB and
 //! reports misses to [`AddressSpace::handle_fault`]; the kernel calls
 //! [`AddressSpace::mmap`], [`AddressSpace::munmap`], [`AddressSpace::mprotect`],
-//! [`AddressSpace::brk`] and [`AddressSpace::fork_cow`].
+//! [`AddressSpace::brk`], [`AddressSpace::madvise`], [`AddressSpace::mremap`]
+//! and [`AddressSpace::fork`] (in a [`ForkMode`]); under memory pressure it
+//! calls [`reclaim`] with every address space (swap, the swap cache and
+//! reclaim are in `swap.rs` and `reclaim.rs`; write-back of shared file
+//! pages and [`AddressSpace::msync`] in `writeback.rs`;
+//! [`AddressSpace::mincore`] and [`AddressSpace::smaps`] read the real
+//! frames).
 //!
 //! # Layers (each calls only the one below)
 //!
 //! | layer | file | what it holds |
 //! |---|---|---|
 //! | intent | [`vma`](crate::Vma) (`vma.rs`) | what the program asked for: ranges, protections, private/shared, backing object |
-//! | operations | `mmap.rs`, `fault.rs`, `fork.rs`, `address_space.rs` | reconcile intent and backing |
+//! | operations | `mmap.rs`, `madvise.rs`, `mremap.rs`, `fault.rs`, `fork.rs`, `share_tables.rs`, `address_space.rs` | reconcile intent and backing |
 //! | backing | [`pagetable`] (`pagetable.rs`) | Sv39 page tables: a cache of the intent, filled lazily by faults |
 //! | frames | [`PhysMem`] (`frame.rs`, `page_cache.rs`) | refcounted 4 KiB frames, the zero frame, the page cache |
 //!
 //! Invariants that hold between operations (checked by [`check_invariants`]):
 //! * if a PTE is present, a VMA covers it and the PTE's permissions are the
 //!   VMA's (a private writable VMA's read-only PTEs carry the COW bit);
-//! * every frame's refcount equals the references to it from PTEs, from
-//!   parent page tables and from the page cache (plus one for the zero frame);
-//! * the zero frame is all zeros and never mapped writable.
+//! * every frame's refcount equals the references to it from PTEs (a PTE
+//!   in a leaf table shared by several spaces counts once), from parent
+//!   page-table entries and from the page cache (plus one for the zero frame);
+//! * the zero frame is all zeros and never mapped writable;
+//! * a swap slot's count equals the swap PTEs naming it (once per shared
+//!   table) plus one if the swap cache holds it, and the swap cache's
+//!   frames are never mapped writable.
 //!
 //! Guest mistakes come back as [`MmError`] or [`FaultError`]; kernel bugs
 //! (breaking a documented precondition) panic with `"function: reason"`.
@@ -33,13 +43,18 @@ mod fork;
 mod frame;
 mod invariants;
 mod madvise;
+mod mincore;
 mod mmap;
 mod mremap;
 mod page_cache;
 pub mod pagetable;
+mod reclaim;
 mod share_tables;
+mod smaps;
 mod stats;
+mod swap;
 mod vma;
+mod writeback;
 
 pub use address_space::AddressSpace;
 pub use error::{FaultError, MmError, SegvCode};
@@ -50,7 +65,10 @@ pub use madvise::Advice;
 pub use mmap::MapFlags;
 pub use mremap::RemapFlags;
 pub use page_cache::{CachedPage, PageCache, SHARED_ANON_DEV};
+pub use reclaim::{reclaim, reclaim_cold, MemUsage};
+pub use smaps::SmapsCounts;
 pub use stats::{FaultCounters, FaultKind, MemStats};
+pub use swap::{SwapDevice, SwapFile, SwapInfo};
 pub use vma::{Access, Backing, FileSource, OnFork, Prot, Vma, VmaName};
 
 /// Size of a page and of a frame, in bytes.

@@ -63,6 +63,10 @@ impl AddressSpace {
         if len == 0 {
             return Ok(());
         }
+        if addr >= crate::USER_TOP {
+            // Nothing is mapped up there (Linux finds no VMA: ENOMEM).
+            return Err(MmError::NoMemory);
+        }
         let end_in_space = end.min(crate::USER_TOP);
         let pieces: Vec<(u64, u64, bool, bool)> = self
             .vmas
@@ -110,10 +114,15 @@ impl AddressSpace {
     /// VMA), splitting and re-merging VMAs (madvise_update_vma()).
     fn set_on_fork(&mut self, start: u64, stop: u64, advice: Advice) {
         let apply = |cur: OnFork| match (advice, cur) {
-            (Advice::DontFork, _) => OnFork::Skip,
+            // VM_DONTCOPY and VM_WIPEONFORK are independent flags.
+            (Advice::DontFork, OnFork::Copy) => OnFork::Skip,
+            (Advice::DontFork, OnFork::Wipe) => OnFork::SkipWipe,
             (Advice::DoFork, OnFork::Skip) => OnFork::Copy,
+            (Advice::DoFork, OnFork::SkipWipe) => OnFork::Wipe,
             (Advice::WipeOnFork, OnFork::Copy) => OnFork::Wipe,
+            (Advice::WipeOnFork, OnFork::Skip) => OnFork::SkipWipe,
             (Advice::KeepOnFork, OnFork::Wipe) => OnFork::Copy,
+            (Advice::KeepOnFork, OnFork::SkipWipe) => OnFork::Skip,
             (_, cur) => cur,
         };
         self.vmas.split_at(start);

@@ -45,7 +45,8 @@ impl AddressSpace {
     /// `grows_down` on anything but private anonymous memory (Linux rejects
     /// it for shared anonymous); `NoMemory` if the range does not fit in
     /// user space or no room is left; `Exists` for `fixed_noreplace` over an
-    /// existing mapping.
+    /// existing mapping; `OutOfMemory` if a leaf table shared by a
+    /// share-tables fork, which the range covers in part, cannot be copied.
     ///
     /// A shared anonymous mapping is backed by a new shared anonymous object
     /// (its `backing` in [`vmas`](Self::vmas) shows as that object).
@@ -119,7 +120,8 @@ impl AddressSpace {
     /// Unmaps `[addr, addr + len)`, splitting VMAs at the edges and freeing
     /// the pages' frames. Unmapping a range with nothing mapped succeeds.
     /// `InvalidArgument` for an unaligned `addr`, a zero length or a range
-    /// outside user space (mm/mmap.c:do_vmi_munmap()).
+    /// outside user space (mm/mmap.c:do_vmi_munmap()); `OutOfMemory`
+    /// (nothing changed) if a shared leaf table must be copied and cannot.
     pub fn munmap(&mut self, pm: &mut PhysMem, addr: u64, len: u64) -> Result<(), MmError> {
         if !is_page_aligned(addr) || len == 0 {
             return Err(MmError::InvalidArgument);
@@ -143,6 +145,7 @@ impl AddressSpace {
             return Ok(());
         }
         self.unmap_ptes(pm, start, end);
+        self.writeback_unmapped(pm, &removed);
         drop(removed);
         pm.reap_shared_anon();
         Ok(())
@@ -159,7 +162,8 @@ impl AddressSpace {
     /// A zero `len` succeeds. Errors (nothing changed): `InvalidArgument` for
     /// an unaligned `addr`; `NoMemory` if any page in the range is unmapped
     /// (mm/mprotect.c:do_mprotect_pkey(); unlike Linux, which changes the
-    /// VMAs before the hole, this changes nothing).
+    /// VMAs before the hole, this changes nothing); `OutOfMemory` (nothing
+    /// changed) if a shared leaf table in the range cannot be copied.
     pub fn mprotect(
         &mut self,
         pm: &mut PhysMem,

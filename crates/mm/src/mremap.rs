@@ -178,7 +178,7 @@ impl AddressSpace {
         Ok(dest)
     }
 
-    /// Allocates every page table the move of the present PTEs of
+    /// Allocates every page table the move of the PTEs (present or swap entries) of
     /// `[addr, addr + len)` to `dest` needs, so the move itself cannot
     /// fail. On `Err(OutOfMemory)` the empty tables allocated are pruned.
     fn prepare_tables(
@@ -189,7 +189,7 @@ impl AddressSpace {
         dest: u64,
     ) -> Result<(), MmError> {
         let mut vas = Vec::new();
-        pagetable::for_each_leaf(pm, self.root, addr, addr + len, &mut |_, va, _, _| {
+        pagetable::for_each_entry(pm, self.root, addr, addr + len, &mut |_, va, _, _| {
             vas.push(va);
             Ok(())
         })
@@ -204,7 +204,7 @@ impl AddressSpace {
     }
 
     /// move_vma(): the VMA piece `[addr, addr + old_len)` of `vma` becomes
-    /// `[dest, dest + new_len)`; present PTEs move with their frames. The
+    /// `[dest, dest + new_len)`; present PTEs move with their frames, swap entries with their slots. The
     /// old range is unmapped, or with `dont_unmap` stays mapped, empty.
     #[allow(clippy::too_many_arguments)]
     fn move_vma(

@@ -3,9 +3,10 @@
 //!
 //! The cache holds one reference on each of its frames; each PTE mapping a
 //! cached page holds another. A page is *dirty* once a shared mapping was
-//! given write access to it (write-back to the file is a later issue, so
-//! dirty pages are never dropped). A clean page nobody maps (refcount 1) may
-//! be evicted when the frame pool is full: it can be read again from the file.
+//! given write access to it; it is written back to its file by msync,
+//! munmap, exit or reclaim (`writeback.rs`) and never dropped while dirty.
+//! A clean page nobody maps (refcount 1) may be evicted when the frame pool
+//! is full: it can be read again from the file.
 //!
 //! Shared anonymous memory (`MAP_SHARED | MAP_ANONYMOUS`) is backed the way
 //! Linux backs it (mm/shmem.c:shmem_zero_setup()): by an anonymous in-memory
@@ -49,6 +50,10 @@ pub struct PageCache {
     /// Live shared anonymous objects, to drop their pages once unreferenced.
     shared_anon: Vec<(u64, Weak<SharedAnon>)>,
     next_shared_anon: u64,
+    /// Pages of shared anonymous objects that reclaim wrote to swap: key →
+    /// slot, each holding one count of its slot (Linux keeps shmem's swap
+    /// entries in the mapping's page cache xarray the same way).
+    swapped: BTreeMap<PageKey, u32>,
 }
 
 impl PageCache {
@@ -69,6 +74,28 @@ impl PageCache {
     /// True if nothing is cached.
     pub fn is_empty(&self) -> bool {
         self.pages.is_empty()
+    }
+
+    /// The cached pages of `file` with index in `[first, last]`.
+    pub(crate) fn file_pages(
+        &self,
+        file: (u64, u64),
+        first: u64,
+        last: u64,
+    ) -> Vec<(u64, CachedPage)> {
+        self.pages
+            .range((file.0, file.1, first)..=(file.0, file.1, last))
+            .map(|(&(_, _, index), &page)| (index, page))
+            .collect()
+    }
+
+    pub(crate) fn page_mut(&mut self, key: PageKey) -> Option<&mut CachedPage> {
+        self.pages.get_mut(&key)
+    }
+
+    /// Every swapped-out shared anonymous page as (key, slot).
+    pub(crate) fn swapped(&self) -> impl Iterator<Item = (PageKey, u32)> + '_ {
+        self.swapped.iter().map(|(&k, &s)| (k, s))
     }
 
     /// Every cached page as (file id, page index, page), in key order.
@@ -124,6 +151,9 @@ impl PhysMem {
             let frame = page.frame;
             self.get(frame);
             return Ok(frame);
+        }
+        if let Some(&slot) = self.cache.swapped.get(&key) {
+            return self.shmem_swap_in(key, slot);
         }
         let len = file.len().map_err(|_| FaultError::Bus)?;
         let offset = index.checked_mul(PAGE_SIZE).ok_or(FaultError::Bus)?;
@@ -190,6 +220,22 @@ impl PhysMem {
         self.cache.hand = Some(key);
         self.set_cache_key(frame, None);
         self.put(frame);
+        self.stats.page_cache_evictions += 1;
+        true
+    }
+
+    /// Evicts the cached page `key` if it is clean and nobody maps it
+    /// (refcount 1, the cache's own). Returns whether it did.
+    pub(crate) fn evict_if_idle(&mut self, key: PageKey) -> bool {
+        let Some(page) = self.cache.pages.get(&key).copied() else {
+            return false;
+        };
+        if page.dirty || self.refcount(page.frame) != 1 {
+            return false;
+        }
+        self.cache.pages.remove(&key);
+        self.set_cache_key(page.frame, None);
+        self.put(page.frame);
         self.stats.page_cache_evictions += 1;
         true
     }
@@ -264,6 +310,60 @@ impl PhysMem {
                 self.set_cache_key(page.frame, None);
                 self.put(page.frame);
             }
+            let swapped: Vec<(PageKey, u32)> = self
+                .cache
+                .swapped
+                .range((SHARED_ANON_DEV, id, 0)..=(SHARED_ANON_DEV, id, u64::MAX))
+                .map(|(&k, &s)| (k, s))
+                .collect();
+            for (key, slot) in swapped {
+                self.cache.swapped.remove(&key);
+                self.swap_free(slot);
+            }
         }
+    }
+}
+
+impl PhysMem {
+    /// Writes the shared anonymous page `key` to swap if nobody maps it
+    /// (refcount 1, the cache's): the cache entry becomes a swap record and
+    /// the frame is freed (mm/shmem.c:shmem_writeout()). Returns whether it
+    /// did; false when mapped, absent, or swap is full or absent.
+    pub(crate) fn shmem_swap_out(&mut self, key: PageKey) -> bool {
+        debug_assert_eq!(key.0, SHARED_ANON_DEV, "shmem_swap_out: not shmem");
+        let Some(page) = self.cache.pages.get(&key).copied() else {
+            return false;
+        };
+        if self.refcount(page.frame) != 1 {
+            return false;
+        }
+        let Ok(slot) = self.swap_write_new(page.frame) else {
+            return false;
+        };
+        self.cache.pages.remove(&key);
+        self.cache.swapped.insert(key, slot);
+        self.set_cache_key(page.frame, None);
+        self.put(page.frame);
+        true
+    }
+
+    /// Brings a swapped shared anonymous page back into the cache (dirty:
+    /// its only copy is the frame now) and frees its slot; returns the
+    /// frame with a reference for the caller. `OutOfMemory` or `Bus` (read
+    /// error) leave the swap record as it was.
+    fn shmem_swap_in(&mut self, key: PageKey, slot: u32) -> Result<FrameId, FaultError> {
+        let frame = self.alloc_kind(FrameKind::PageCache)?;
+        if !self.swap_read_into(slot, frame) {
+            self.put(frame);
+            return Err(FaultError::Bus);
+        }
+        self.cache.swapped.remove(&key);
+        self.swap_free(slot);
+        self.cache
+            .pages
+            .insert(key, CachedPage { frame, dirty: true });
+        self.set_cache_key(frame, Some(key));
+        self.get(frame);
+        Ok(frame)
     }
 }

@@ -35,6 +35,9 @@ impl Pte {
     pub const COW: u64 = 1 << 8;
     /// RSW bit 9: unused.
     pub const SOFT2: u64 = 1 << 9;
+    /// On a *non-valid* level-0 entry (V=0, G=0): a swap entry, whose PPN
+    /// field holds the swap slot (see [`Pte::swap`]). Never set on a valid PTE.
+    pub const SWAP_MARK: u64 = 1 << 9;
     const FLAGS: u64 = (1 << PPN_SHIFT) - 1;
 
     /// The empty entry.
@@ -113,6 +116,29 @@ impl Pte {
         self.is_leaf() || self.is_prot_none()
     }
 
+    /// A swap entry for `slot`: V=0, G=0, [`SWAP_MARK`](Self::SWAP_MARK), the
+    /// slot in the PPN field (Linux's swp_entry_t in a non-present pte,
+    /// arch/riscv/include/asm/pgtable.h:__swp_entry()). The hardware ignores
+    /// it (V=0); distinct from a PROT_NONE entry (G=1) and from COW (bit 8,
+    /// only on valid leaves).
+    pub fn swap(slot: u32) -> Pte {
+        Pte((u64::from(slot) << PPN_SHIFT) | Self::SWAP_MARK)
+    }
+
+    /// A swap entry (not valid, not PROT_NONE, swap mark set).
+    pub fn is_swap(self) -> bool {
+        self.0 & (Self::V | Self::G | Self::SWAP_MARK) == Self::SWAP_MARK
+    }
+
+    /// The swap slot of a swap entry. Panics on any other entry.
+    pub fn swap_slot(self) -> u32 {
+        assert!(
+            self.is_swap(),
+            "Pte::swap_slot: {self:?} is not a swap entry"
+        );
+        u32::try_from((self.0 >> PPN_SHIFT) & PPN_MASK).expect("Pte::swap_slot: slot beyond u32")
+    }
+
     /// The frame (PPN) of this entry.
     pub fn frame(self) -> FrameId {
         let ppn = (self.0 >> PPN_SHIFT) & PPN_MASK;
@@ -122,6 +148,9 @@ impl Pte {
 
 impl fmt::Debug for Pte {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_swap() {
+            return write!(f, "Pte(swap slot {})", self.swap_slot());
+        }
         let bit = |b: u64, c: char| if self.has(b) { c } else { '-' };
         write!(
             f,
@@ -209,7 +238,8 @@ fn check_va(va: u64, who: &str) {
 //  A D accessed / dirty, set by `translate` like hardware with Svadu.
 //  RSW bit 8: COW — the page is write-protected because a write must copy
 //             (or reuse) it: set only in private writable mappings.
-//  RSW bit 9: unused for now (reserved for swap / shared page tables).
+//  RSW bit 9: on a non-valid entry (V=0, G=0), marks a swap entry: the PPN
+//             field holds the swap slot (`Pte::swap`).
 //  PPN = the FrameId.
 //
 //  A level-0 entry with V=0 and G=1 is a PROT_NONE page: not accessible, but
@@ -286,13 +316,14 @@ pub fn map_page(
     Ok(())
 }
 
-/// Unmaps page `va`, returning the old PTE (whose frame reference now
-/// belongs to the caller, who must `put` it); `None` if nothing was mapped.
+/// Unmaps page `va`, returning the old PTE, a present leaf or a swap
+/// entry, whose reference (on the frame, or a count of the swap slot) now
+/// belongs to the caller; `None` if nothing was mapped.
 pub fn unmap_page(pm: &mut PhysMem, root: FrameId, va: u64) -> Option<Pte> {
     assert!(va % PAGE_SIZE == 0, "unmap_page: not aligned");
     let slot = walk(pm, root, va)?;
     let pte = read_pte(pm, slot);
-    if !pte.is_present() {
+    if !pte.is_present() && !pte.is_swap() {
         return None;
     }
     write_pte(pm, slot, Pte::EMPTY);
@@ -325,9 +356,29 @@ pub fn for_each_leaf(
     if start == end {
         return Ok(());
     }
-    visit(pm, root, LEVELS - 1, 0, start, end, f)
+    visit(pm, root, LEVELS - 1, 0, start, end, false, f)
 }
 
+/// [`for_each_leaf`], visiting swap entries ([`Pte::is_swap`]) as well as
+/// present leaves.
+pub fn for_each_entry(
+    pm: &mut PhysMem,
+    root: FrameId,
+    start: u64,
+    end: u64,
+    f: &mut LeafVisitor<'_>,
+) -> Result<(), MmError> {
+    assert!(
+        start <= end && end <= USER_TOP,
+        "for_each_entry: bad range {start:#x}..{end:#x}"
+    );
+    if start == end {
+        return Ok(());
+    }
+    visit(pm, root, LEVELS - 1, 0, start, end, true, f)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn visit(
     pm: &mut PhysMem,
     table: FrameId,
@@ -335,6 +386,7 @@ fn visit(
     base: u64,
     start: u64,
     end: u64,
+    swap: bool,
     f: &mut LeafVisitor<'_>,
 ) -> Result<(), MmError> {
     let span = span(level);
@@ -344,7 +396,7 @@ fn visit(
         let va = base + index as u64 * span;
         let pte = read_entry(pm, table, index);
         if level == 0 {
-            if pte.is_present() {
+            if pte.is_present() || (swap && pte.is_swap()) {
                 f(pm, va, PteSlot { table, index }, pte)?;
             }
         } else if pte.is_valid() {
@@ -359,6 +411,7 @@ fn visit(
                 va,
                 start.max(va),
                 end.min(va + span),
+                swap,
                 f,
             )?;
         }
@@ -476,6 +529,19 @@ pub fn read_table(pm: &PhysMem, table: FrameId) -> [Pte; PTES_PER_TABLE] {
     out
 }
 
+/// Whether any entry `first..=last` of the leaf table `table` is writable,
+/// read in place. At level 0 an entry with W set is always a writable leaf
+/// (PROT_NONE entries carry only G), so OR-ing the raw entries suffices,
+/// which the compiler vectorizes.
+pub fn any_writable(pm: &PhysMem, table: FrameId, first: usize, last: usize) -> bool {
+    let acc = pm.bytes(table)[first * 8..(last + 1) * 8]
+        .chunks_exact(8)
+        .fold(0u64, |acc, c| {
+            acc | u64::from_le_bytes(c.try_into().expect("any_writable: chunk of 8"))
+        });
+    acc & Pte::W != 0
+}
+
 /// Writes all 512 entries of a table (no refcounting).
 pub fn write_table(pm: &mut PhysMem, table: FrameId, entries: &[Pte; PTES_PER_TABLE]) {
     let bytes = pm.bytes_mut(table);
@@ -574,7 +640,10 @@ fn free_level(pm: &mut PhysMem, table: FrameId, level: usize) {
     for index in 0..PTES_PER_TABLE {
         let pte = read_entry(pm, table, index);
         if level == 0 {
-            assert!(!pte.is_present(), "free_tree: leaf still mapped");
+            assert!(
+                !pte.is_present() && !pte.is_swap(),
+                "free_tree: leaf still mapped"
+            );
         } else if pte.is_valid() {
             assert!(pte.is_table(), "free_tree: superpage leaf at level {level}");
             free_level(pm, pte.frame(), level - 1);
@@ -585,11 +654,22 @@ fn free_level(pm: &mut PhysMem, table: FrameId, level: usize) {
 
 /// Every table frame of the tree (root first) and every present leaf as
 /// (address, PTE), read-only. For the invariant checker and statistics.
+/// Swap entries are skipped (see [`collect_swap`]).
 pub fn collect(pm: &PhysMem, root: FrameId) -> (Vec<FrameId>, Vec<(u64, Pte)>) {
     let mut tables = Vec::new();
     let mut leaves = Vec::new();
     collect_level(pm, root, LEVELS - 1, 0, &mut tables, &mut leaves);
+    leaves.retain(|(_, pte)| pte.is_present());
     (tables, leaves)
+}
+
+/// Every swap entry of the tree as (address, PTE), read-only.
+pub fn collect_swap(pm: &PhysMem, root: FrameId) -> Vec<(u64, Pte)> {
+    let mut tables = Vec::new();
+    let mut leaves = Vec::new();
+    collect_level(pm, root, LEVELS - 1, 0, &mut tables, &mut leaves);
+    leaves.retain(|(_, pte)| pte.is_swap());
+    leaves
 }
 
 fn collect_level(
@@ -605,7 +685,7 @@ fn collect_level(
         let va = base + index as u64 * span(level);
         let pte = read_entry(pm, table, index);
         if level == 0 {
-            if pte.is_present() {
+            if pte.is_present() || pte.is_swap() {
                 leaves.push((va, pte));
             } else {
                 assert_eq!(

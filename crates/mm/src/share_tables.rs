@@ -57,6 +57,7 @@ impl AddressSpace {
             .collect();
         let inherited = self.inherited_vmas();
         let mut protect: Vec<ProtectRun> = Vec::new();
+        let mut protected = Vec::new();
         let child_root = child.root;
         let mut shared_tables = 0u64;
         let result = pagetable::for_each_leaf_table(
@@ -81,7 +82,7 @@ impl AddressSpace {
                             s,
                             e,
                             vma,
-                            &mut protect,
+                            &mut protected,
                         )?;
                     }
                     return Ok(());
@@ -99,10 +100,14 @@ impl AddressSpace {
             },
         );
         if let Err(e) = result {
+            crate::fork::undo_protect(pm, &protected);
             child.release(pm);
             return Err(e);
         }
         pm.stats.leaf_tables_shared += shared_tables;
+        if !protected.is_empty() {
+            self.flush_tlb();
+        }
         self.write_protect_runs(pm, &protect);
         Ok(child)
     }
@@ -195,8 +200,12 @@ impl AddressSpace {
 fn copy_shared_table(pm: &mut PhysMem, l1: PteSlot, old: FrameId) -> Result<(), MmError> {
     let new = pm.alloc_kind(FrameKind::PageTable)?;
     let entries = pagetable::read_table(pm, old);
-    for pte in entries.iter().filter(|p| p.is_present()) {
-        pm.get(pte.frame());
+    for pte in &entries {
+        if pte.is_present() {
+            pm.get(pte.frame());
+        } else if pte.is_swap() {
+            pm.swap_dup(pte.swap_slot());
+        }
     }
     pagetable::write_table(pm, new, &entries);
     pagetable::write_entry(pm, l1.table, l1.index, Pte::table(new));

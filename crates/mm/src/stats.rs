@@ -32,6 +32,9 @@ pub enum FaultKind {
     SharedWrite,
     /// The PTE already allowed the access (a stale TLB); nothing changed.
     Spurious,
+    /// A swapped-out page brought back, from the swap cache or the swap
+    /// area (mm/memory.c:do_swap_page(); a major fault).
+    SwapIn,
 }
 
 /// Fault counters, one per [`FaultKind`] plus the growth and failure events.
@@ -45,6 +48,8 @@ pub struct FaultCounters {
     pub file_cow: u64,
     pub shared_write: u64,
     pub spurious: u64,
+    /// Swap-ins (major faults).
+    pub swap_in: u64,
     /// Stack VMAs grown down by a fault (counted in addition to the kind of
     /// the fault that followed).
     pub stack_growth: u64,
@@ -68,6 +73,12 @@ impl FaultCounters {
             + self.file_cow
             + self.shared_write
             + self.spurious
+            + self.swap_in
+    }
+
+    /// Major faults: those that had to read a page back from swap.
+    pub fn major(&self) -> u64 {
+        self.swap_in
     }
 
     pub(crate) fn record(&mut self, kind: FaultKind) {
@@ -80,6 +91,7 @@ impl FaultCounters {
             FaultKind::FileCow => &mut self.file_cow,
             FaultKind::SharedWrite => &mut self.shared_write,
             FaultKind::Spurious => &mut self.spurious,
+            FaultKind::SwapIn => &mut self.swap_in,
         };
         *counter += 1;
     }
@@ -115,6 +127,26 @@ pub struct MemStats {
     pub page_cache_evictions: u64,
     /// Faults by kind, over all address spaces.
     pub faults: FaultCounters,
+    /// Slots of the swap area (0 without swap), in pages.
+    pub swap_total: u64,
+    /// Swap slots in use, in pages.
+    pub swap_used: u64,
+    /// Frames held by the swap cache (of `frames_in_use`).
+    pub swap_cache_frames: u64,
+    /// Pages read back from the swap area (pswpin).
+    pub swap_ins: u64,
+    /// Pages written to the swap area (pswpout).
+    pub swap_outs: u64,
+    /// Dirty shared file pages written back to their file (msync, munmap,
+    /// exit, reclaim).
+    pub writebacks: u64,
+    /// Reclaim runs (calls of [`reclaim`](crate::reclaim)).
+    pub reclaim_runs: u64,
+    /// Frames freed by reclaim.
+    pub reclaimed_frames: u64,
+    /// Processes killed by the OOM killer (counted by the kernel through
+    /// [`PhysMem::note_oom_kill`](crate::PhysMem::note_oom_kill)).
+    pub oom_kills: u64,
     /// How fork builds children (`--fork-mode`); set with
     /// [`PhysMem::set_fork_mode`](crate::PhysMem::set_fork_mode).
     pub fork_mode: ForkMode,

@@ -99,6 +99,12 @@ pub trait FileSource: fmt::Debug {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize>;
     /// Current length in bytes.
     fn len(&self) -> std::io::Result<u64>;
+    /// Writes `buf` at `offset` (write-back of dirty shared pages); returns
+    /// the bytes written. The default refuses: a source that cannot be
+    /// written keeps its dirty pages in memory.
+    fn write_at(&self, _offset: u64, _buf: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+    }
 }
 
 /// What backs a VMA's pages.
@@ -164,6 +170,16 @@ pub enum OnFork {
     /// of its pages, so it reads zeros (private anonymous memory only). The
     /// child's VMA keeps the flag, as kernel/fork.c:dup_mmap() leaves it.
     Wipe,
+    /// Both flags (`MADV_WIPEONFORK`, then `MADV_DONTFORK`): the child does
+    /// not get the VMA; `MADV_DOFORK` leaves `Wipe`.
+    SkipWipe,
+}
+
+impl OnFork {
+    /// Whether the child of a fork gets this VMA.
+    pub fn in_child(self) -> bool {
+        matches!(self, OnFork::Copy | OnFork::Wipe)
+    }
 }
 
 impl Vma {

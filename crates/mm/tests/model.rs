@@ -12,9 +12,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use common::*;
+use cowix_mm::FileSource as _;
 use cowix_mm::{
-    check_invariants, Access, AddressSpace, Advice, Backing, FaultError, ForkMode, FrameId,
-    MapFlags, MmError, OnFork, PhysMem, Prot, RemapFlags, SegvCode, VmaName, PAGE_SIZE,
+    check_invariants, reclaim, Access, AddressSpace, Advice, Backing, FaultError, ForkMode,
+    FrameId, MapFlags, MmError, OnFork, PhysMem, Prot, RemapFlags, SegvCode, SwapFile, VmaName,
+    PAGE_SIZE,
 };
 
 /// xorshift64*: small, deterministic, good enough for test sequences.
@@ -200,13 +202,24 @@ struct World {
     procs: Vec<Proc>,
     objects: Objects,
     steps: u64,
+    /// Memory small enough to force swapping, with a swap area.
+    swap: bool,
 }
 
 impl World {
     fn new(seed: u64) -> World {
         let mut rng = Rng::new(seed);
-        let max_frames = if seed % 3 == 0 { 26 } else { 100_000 };
+        let swap = seed % 3 == 1;
+        let max_frames = match seed % 3 {
+            0 => 26,
+            1 => 34,
+            _ => 100_000,
+        };
         let mut pm = PhysMem::new(max_frames);
+        if swap {
+            let dev = SwapFile::create(&std::env::temp_dir(), 1024 * PAGE_SIZE).unwrap();
+            pm.enable_swap(Box::new(dev));
+        }
         let asp = AddressSpace::new(&mut pm).unwrap();
         let files = vec![
             Object::File(MemFile::patterned(100, PAGE * 3 + 1234, rng.next() as u8)),
@@ -227,7 +240,16 @@ impl World {
                 written: HashMap::new(),
             },
             steps: 0,
+            swap,
         }
+    }
+
+    /// Reclaims over every process, as the kernel does when a fault runs
+    /// out of frames. Returns the frames freed.
+    fn reclaim(&mut self, want: u64) -> u64 {
+        let mut spaces: Vec<&mut AddressSpace> =
+            self.procs.iter_mut().map(|p| &mut p.asp).collect();
+        reclaim(&mut self.pm, &mut spaces, want)
     }
 
     fn check(&self) {
@@ -259,6 +281,11 @@ impl World {
             37..=84 => self.op_access(p),
             85..=91 => self.op_fork(p),
             92..=95 => self.op_exit(p),
+            98 => self.op_msync(p),
+            96 | 97 if self.swap => {
+                let want = 1 + self.rng.below(40);
+                self.reclaim(want);
+            }
             _ => {
                 self.pm.drop_clean_cache();
             }
@@ -394,9 +421,12 @@ impl World {
             4..=8 => Access::Write,
             _ => Access::Execute,
         };
+        let expected = self.procs[p].expect(&self.objects, page, access);
+        let mut got = self.procs[p].frame(&mut self.pm, page, access);
+        if self.swap && got == Err(FaultError::OutOfMemory) && self.reclaim(8) > 0 {
+            got = self.procs[p].frame(&mut self.pm, page, access);
+        }
         let proc = &mut self.procs[p];
-        let expected = proc.expect(&self.objects, page, access);
-        let got = proc.frame(&mut self.pm, page, access);
         let frame = match (got, &expected) {
             (Err(FaultError::OutOfMemory), Ok(_) | Err(FaultError::Bus)) => return,
             (Err(e), Err(x)) => {
@@ -431,6 +461,20 @@ impl World {
             );
             return;
         }
+        // Bytes past end of file in a file's last page are never written
+        // back, so they read as zeros again once the page was evicted (as in
+        // Linux): the model does not write there.
+        let len = match &proc.model[&page].content {
+            Content::View { obj, index } => match &self.objects.objects[*obj] {
+                Object::File(file) => {
+                    let eof = file.data.len() as u64;
+                    let in_file = eof.saturating_sub(index * PAGE_SIZE).min(PAGE_SIZE) as usize;
+                    len.min(in_file.saturating_sub(offset))
+                }
+                Object::SharedAnon(_) => len,
+            },
+            _ => len,
+        };
         let data: Vec<u8> = (0..len).map(|_| self.rng.next() as u8).collect();
         self.pm.bytes_mut(frame)[offset..offset + len].copy_from_slice(&data);
         let entry = proc.model.get_mut(&page).unwrap();
@@ -441,6 +485,21 @@ impl World {
                 self.objects.written.insert((*obj, *index), bytes);
             }
             _ => entry.content = Content::Owned(bytes),
+        }
+    }
+
+    /// msync of a random range: ENOMEM exactly when a page is unmapped.
+    /// The contents the model expects do not change.
+    fn op_msync(&mut self, p: usize) {
+        let start = self.target(p, 60);
+        let npages = 1 + self.rng.below(6);
+        let proc = &mut self.procs[p];
+        let result = proc.asp.msync(&mut self.pm, start, npages * PAGE_SIZE);
+        let all_mapped = (0..npages).all(|i| proc.model.contains_key(&(start + i * PAGE_SIZE)));
+        if all_mapped {
+            assert_eq!(result, Ok(()), "step {}: msync at {start:#x}", self.steps);
+        } else {
+            assert_eq!(result, Err(cowix_mm::MmError::NoMemory));
         }
     }
 
@@ -455,7 +514,7 @@ impl World {
                 let model = parent
                     .model
                     .iter()
-                    .filter(|(_, page)| page.on_fork != OnFork::Skip)
+                    .filter(|(_, page)| matches!(page.on_fork, OnFork::Copy | OnFork::Wipe))
                     .map(|(&va, page)| {
                         let mut page = page.clone();
                         if page.on_fork == OnFork::Wipe {
@@ -549,10 +608,27 @@ impl World {
             at = va + PAGE_SIZE;
             match advice {
                 Advice::DontNeed | Advice::Free if !page.shared => page.content = page.pristine(),
-                Advice::DontFork => page.on_fork = OnFork::Skip,
-                Advice::DoFork if page.on_fork == OnFork::Skip => page.on_fork = OnFork::Copy,
-                Advice::WipeOnFork if page.on_fork == OnFork::Copy => page.on_fork = OnFork::Wipe,
-                Advice::KeepOnFork if page.on_fork == OnFork::Wipe => page.on_fork = OnFork::Copy,
+                // VM_DONTCOPY and VM_WIPEONFORK are two independent flags.
+                Advice::DontFork | Advice::DoFork | Advice::WipeOnFork | Advice::KeepOnFork => {
+                    let (mut skip, mut wipe) = match page.on_fork {
+                        OnFork::Copy => (false, false),
+                        OnFork::Skip => (true, false),
+                        OnFork::Wipe => (false, true),
+                        OnFork::SkipWipe => (true, true),
+                    };
+                    match advice {
+                        Advice::DontFork => skip = true,
+                        Advice::DoFork => skip = false,
+                        Advice::WipeOnFork => wipe = true,
+                        _ => wipe = false,
+                    }
+                    page.on_fork = match (skip, wipe) {
+                        (false, false) => OnFork::Copy,
+                        (true, false) => OnFork::Skip,
+                        (false, true) => OnFork::Wipe,
+                        (true, true) => OnFork::SkipWipe,
+                    };
+                }
                 _ => {}
             }
         }
@@ -698,6 +774,21 @@ impl World {
             proc.asp.release(&mut self.pm);
         }
         check_invariants(&self.pm, &[]);
+        assert_eq!(self.pm.swap_info().used_slots, 0, "a swap slot leaked");
+        // Every write through a shared mapping reached the file (write-back
+        // at munmap, exit, reclaim), up to end of file.
+        for (&(obj, index), bytes) in &self.objects.written {
+            let Object::File(file) = &self.objects.objects[obj] else {
+                continue;
+            };
+            let mut on_disk = vec![0u8; PAGE];
+            let n = file.read_at(index * PAGE_SIZE, &mut on_disk).unwrap();
+            assert_eq!(
+                &on_disk[..n],
+                &bytes[..n],
+                "file {obj} page {index} was not written back"
+            );
+        }
         self.pm.drop_clean_cache();
         let dirty = self
             .pm
@@ -726,9 +817,15 @@ fn run(seed: u64, steps: usize) {
     world.finish();
 }
 
+/// `MODEL_SEEDS=N` runs N seeds instead of 150 (e.g. 3000 in release
+/// mode, about a minute).
 #[test]
 fn random_sequences_match_the_reference_model() {
-    for seed in 0..150 {
+    for seed in 0..std::env::var("MODEL_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(150u64)
+    {
         run(seed, 300);
     }
 }
@@ -736,6 +833,7 @@ fn random_sequences_match_the_reference_model() {
 #[test]
 fn long_random_sequence_matches_the_reference_model() {
     run(0xc0ff_ee00, 5000);
+    run(0xc0ff_ee02, 5000); // seed % 3 == 2: no memory limit
 }
 
 /// Guards the two tests above against going weak: the random sequences must
@@ -744,6 +842,7 @@ fn long_random_sequence_matches_the_reference_model() {
 fn random_sequences_reach_every_fault_path() {
     let mut total = cowix_mm::FaultCounters::default();
     let mut evictions = 0;
+    let mut swap_outs = 0;
     let (mut shared, mut copies, mut drops) = (0, 0, 0);
     for seed in 0..30 {
         let mut world = World::new(seed);
@@ -752,6 +851,7 @@ fn random_sequences_reach_every_fault_path() {
         }
         let f = world.pm.stats().faults;
         evictions += world.pm.stats().page_cache_evictions;
+        swap_outs += world.pm.stats().swap_outs;
         shared += world.pm.stats().leaf_tables_shared;
         copies += world.pm.stats().leaf_table_copies;
         drops += world.pm.stats().leaf_table_drops;
@@ -765,6 +865,7 @@ fn random_sequences_reach_every_fault_path() {
         total.segv += f.segv;
         total.bus += f.bus;
         total.oom += f.oom;
+        total.swap_in += f.swap_in;
         world.finish();
     }
     let t = total;
@@ -779,7 +880,9 @@ fn random_sequences_reach_every_fault_path() {
         ("segv", t.segv),
         ("bus", t.bus),
         ("oom", t.oom),
+        ("swap_in", t.swap_in),
         ("evictions", evictions),
+        ("swap_outs", swap_outs),
         ("leaf tables shared", shared),
         ("leaf table copies", copies),
         ("leaf table drops", drops),

@@ -1880,3 +1880,32 @@ fn mremap_moves_frames_without_copying_and_follows_linux_errors() {
     check_invariants(&pm, &[&asp]);
     teardown(pm, vec![asp]);
 }
+
+/// A COW copy changes one PTE's frame: the TLB generation moves and names
+/// that page alone, so a TLB one generation behind may drop just it; any
+/// other change (munmap here) names no page.
+#[test]
+fn a_cow_copy_flushes_one_page_and_an_unmap_everything() {
+    let (mut pm, mut parent) = setup(100);
+    let a = map_anon(&mut parent, &mut pm, pages(2), Prot::READ_WRITE);
+    write_u8(&mut parent, &mut pm, a, 1);
+    write_u8(&mut parent, &mut pm, a + pages(1), 1);
+    let child = parent.fork(&mut pm, ForkMode::Cow).unwrap();
+    let gen = parent.tlb_generation();
+    assert_ne!(
+        gen >> 32,
+        child.tlb_generation() >> 32,
+        "spaces' generations start apart"
+    );
+    assert_eq!(
+        write_fault(&mut parent, &mut pm, a + pages(1), 2),
+        Some(FaultKind::CowCopy)
+    );
+    assert_eq!(parent.tlb_generation(), gen + 1);
+    assert_eq!(parent.flushed_page(), Some(a + pages(1)));
+    parent.munmap(&mut pm, a, pages(1)).unwrap();
+    assert_eq!(parent.tlb_generation(), gen + 2);
+    assert_eq!(parent.flushed_page(), None);
+    check_invariants(&pm, &[&parent, &child]);
+    teardown(pm, vec![parent, child]);
+}

@@ -656,7 +656,7 @@ pub fn read(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
     let file = sys.p.fds.file(fd)?;
     let mut data = vec![0u8; rw_len(len)];
     let n = read_file(sys, &file, &mut data)?;
-    sys.mem().copy_out(buf, &data[..n])?;
+    sys.copy_out_reclaiming(buf, &data[..n])?;
     Ok(n as u64)
 }
 
@@ -848,7 +848,7 @@ pub fn pread64(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64, off: u64) -> SysR
     if let Some(id) = host_id(&file) {
         read_through_cache(sys.pm, id, off, &mut data[..n]);
     }
-    sys.mem().copy_out(buf, &data[..n])?;
+    sys.copy_out_reclaiming(buf, &data[..n])?;
     Ok(n as u64)
 }
 

@@ -260,3 +260,49 @@ pub fn mremap(
         .mremap(sys.pm, addr, old_len, new_len, rf, new_addr)
         .map_err(mm_errno)
 }
+
+/// msync(2) (mm/msync.c): unknown flags, MS_ASYNC with MS_SYNC, or an
+/// unaligned start are EINVAL; a range that overflows or has unmapped pages
+/// is ENOMEM (the mapped parts are still written back). MS_ASYNC writes
+/// back at once too, so read(2), which reads the host file, sees the data.
+pub fn msync(sys: &mut Sys<'_>, addr: u64, len: u64, flags: u32) -> SysResult {
+    const MS_ASYNC: u32 = 1;
+    const MS_INVALIDATE: u32 = 2;
+    const MS_SYNC: u32 = 4;
+    if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
+        || flags & (MS_ASYNC | MS_SYNC) == MS_ASYNC | MS_SYNC
+        || addr % PAGE_SIZE != 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    sys.p.mm.msync(sys.pm, addr, len).map_err(mm_errno)?;
+    Ok(0)
+}
+
+/// mincore(2) (mm/mincore.c): one byte per page of `[addr, addr + len)`,
+/// 1 if resident. EINVAL for an unaligned start, ENOMEM for a range with
+/// unmapped pages or beyond user space, EFAULT if `vec` cannot be written.
+/// Done in chunks of 4096 pages, as Linux does, so a huge range costs no
+/// huge host buffer (the chunks before an unmapped page are written).
+pub fn mincore(sys: &mut Sys<'_>, addr: u64, len: u64, vec: u64) -> SysResult {
+    const CHUNK: u64 = 4096 * PAGE_SIZE;
+    if addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_len(len)?;
+    let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+    if end > cowix_mm::USER_TOP {
+        return Err(Errno::ENOMEM);
+    }
+    let mut at = addr;
+    while at < end {
+        let n = (end - at).min(CHUNK);
+        let bytes = sys.p.mm.mincore(sys.pm, at, n).map_err(mm_errno)?;
+        let out = vec
+            .checked_add((at - addr) / PAGE_SIZE)
+            .ok_or(Errno::EFAULT)?;
+        sys.mem().copy_out(out, &bytes)?;
+        at += n;
+    }
+    Ok(0)
+}

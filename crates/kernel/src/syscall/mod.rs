@@ -10,10 +10,13 @@
 mod cpu;
 mod fs;
 mod futex;
+#[cfg(test)]
+mod garbage_tests;
 mod mem;
 mod names;
 pub(crate) mod poll;
 mod proc;
+mod sched;
 mod task;
 mod time;
 
@@ -114,7 +117,13 @@ pub const NAMES: &[(u64, &str)] = &[
     (113, "clock_gettime"),
     (114, "clock_getres"),
     (115, "clock_nanosleep"),
+    (118, "sched_setparam"),
+    (119, "sched_setscheduler"),
+    (120, "sched_getscheduler"),
+    (121, "sched_getparam"),
     (124, "sched_yield"),
+    (125, "sched_get_priority_max"),
+    (126, "sched_get_priority_min"),
     (129, "kill"),
     (130, "tkill"),
     (131, "tgkill"),
@@ -151,6 +160,8 @@ pub const NAMES: &[(u64, &str)] = &[
     (221, "execve"),
     (222, "mmap"),
     (226, "mprotect"),
+    (227, "msync"),
+    (232, "mincore"),
     (233, "madvise"),
     (258, "riscv_hwprobe"),
     (260, "wait4"),
@@ -239,6 +250,12 @@ pub(crate) fn dispatch(sys: &mut Sys<'_>, nr: u64, a: [u64; 6]) -> u64 {
         96 => proc::set_tid_address(sys, a[0]),
         98 => futex::futex(sys, a[0], a[1] as u32, a[2] as u32, a[3], a[4], a[5] as u32),
         99 => proc::set_robust_list(sys, a[0], a[1]),
+        118 => sched::sched_setparam(sys, a[0] as i32, a[1]),
+        119 => sched::sched_setscheduler(sys, a[0] as i32, a[1] as i32, a[2]),
+        120 => sched::sched_getscheduler(sys, a[0] as i32),
+        121 => sched::sched_getparam(sys, a[0] as i32, a[1]),
+        125 => sched::sched_get_priority_max(a[0] as i32),
+        126 => sched::sched_get_priority_min(a[0] as i32),
         124 => {
             sys.resched = true;
             Ok(0)
@@ -278,6 +295,8 @@ pub(crate) fn dispatch(sys: &mut Sys<'_>, nr: u64, a: [u64; 6]) -> u64 {
         216 => mem::mremap(sys, a[0], a[1], a[2], a[3] as u32, a[4]),
         222 => mem::mmap(sys, a[0], a[1], a[2] as u32, a[3] as u32, a[4] as i32, a[5]),
         226 => mem::mprotect(sys, a[0], a[1], a[2] as u32),
+        227 => mem::msync(sys, a[0], a[1], a[2] as u32),
+        232 => mem::mincore(sys, a[0], a[1], a[2]),
         233 => mem::madvise(sys, a[0], a[1], a[2] as u32),
         32 => fs::flock(sys, a[0] as i32, a[1] as u32),
         36 => names::symlinkat(sys, a[0], a[1] as i32, a[2]),

@@ -43,15 +43,18 @@ fn check_signal(n: i32) -> Result<Option<u8>, Errno> {
 /// kill(pid, sig) (kernel/signal.c:kill_something_info): pid > 0 one
 /// process, 0 the caller's group, -1 every process but init and the
 /// caller, < -1 the group -pid. Signal 0 only checks that a target exists.
-/// The signal is process-directed: any thread not blocking it takes it.
+/// The signal is process-directed (see `deliver::send`).
 pub fn kill(sys: &mut Sys<'_>, pid: i32, n: i32) -> SysResult {
     let n = check_signal(n)?;
     let me = sys.p.pid;
     let uid = sys.p.creds.uid;
     let my_pgid = sys.p.pgid;
     let init = sys.init;
+    let my_tid = sys.t.tid;
+    // pid > 0 may name any thread: the signal goes to its group (find_vpid
+    // finds the task, group_send_sig_info sends to the thread group).
     let hit = |q: &Process| match pid {
-        p if p > 0 => q.pid == p,
+        p if p > 0 => q.pid == p || q.threads.contains_key(&p) || (q.pid == me && p == my_tid),
         0 => q.pgid == my_pgid,
         -1 => q.pid != init && q.pid != me,
         p => q.pgid == p.wrapping_neg(),
@@ -286,7 +289,8 @@ pub fn sigaltstack(sys: &mut Sys<'_>, ss: u64, old: u64) -> SysResult {
 }
 
 pub fn prlimit64(sys: &mut Sys<'_>, pid: i32, res: u32, new: u64, old: u64) -> SysResult {
-    if pid != 0 && pid != sys.p.pid {
+    // The caller's group, named by its pid or any of its tids.
+    if pid != 0 && pid != sys.p.pid && pid != sys.t.tid && !sys.p.threads.contains_key(&pid) {
         return Err(Errno::ESRCH);
     }
     let r = res as usize;

@@ -71,8 +71,8 @@ pub fn clone(
     tls: u64,
     ctid: u64,
 ) -> SysResult {
-    // clone() ignores flags it does not know and CLONE_PIDFD's misuse is
-    // not an issue here: the legacy entry only drops the exit signal bits.
+    // The low byte is the exit signal; only the low 32 bits are flags
+    // (kernel/fork.c: SYSCALL_DEFINE5(clone)).
     let args = CloneArgs {
         flags: flags & !CSIGNAL & 0xffff_ffff,
         exit_signal: flags & CSIGNAL,
@@ -158,7 +158,8 @@ pub fn clone3(sys: &mut Sys<'_>, uargs: u64, size: u64) -> SysResult {
 /// | CLONE_VM \| CLONE_FS \| CLONE_FILES \| CLONE_SIGHAND \| CLONE_THREAD | a thread of the caller's group |
 ///
 /// The flag rules are copy_process's (THREAD needs SIGHAND, SIGHAND needs
-/// VM, ...: EINVAL); namespace flags are EPERM. Sharing the memory, files,
+/// VM, ...: EINVAL); namespace flags are EPERM; CLONE_PIDFD (cowix has no
+/// pidfds) is EINVAL. Sharing the memory, files,
 /// fs info or handlers between two processes without CLONE_THREAD (other
 /// than vfork's memory) is not supported: EINVAL.
 fn kernel_clone(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
@@ -225,6 +226,7 @@ fn new_thread(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
         ..ThreadSignals::default()
     };
     let mut t = Thread::new(tid, cpu, Tlb::new(sys.pm.zero_frame()), signals);
+    t.sched = super::sched::inherit(sys.t.sched);
     if a.flags & CLONE_CHILD_CLEARTID != 0 {
         t.clear_child_tid = a.child_tid;
     }
@@ -235,7 +237,7 @@ fn new_thread(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
     if a.flags & CLONE_PARENT_SETTID != 0 {
         let _ = sys.p.mm.write_bytes(sys.pm, a.parent_tid, &id);
     }
-    sys.p.threads.insert(tid, t);
+    sys.p.threads.insert(tid, Box::new(t));
     Ok(tid as u64)
 }
 
@@ -248,8 +250,17 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
         let placeholder = AddressSpace::new(sys.pm).map_err(|_| Errno::ENOMEM)?;
         mem::replace(&mut sys.p.mm, placeholder)
     } else {
+        // Out of frames for the child's tables: reclaim and retry (fork is
+        // all or nothing), while reclaim finds something.
         let mode = sys.pm.fork_mode();
-        sys.p.mm.fork(sys.pm, mode).map_err(|_| Errno::ENOMEM)?
+        let mut tries = 0;
+        loop {
+            match sys.p.mm.fork(sys.pm, mode) {
+                Ok(mm) => break mm,
+                Err(_) if tries < 16 && sys.reclaim(256) > 0 => tries += 1,
+                Err(_) => return Err(Errno::ENOMEM),
+            }
+        }
     };
     *sys.next_pid += 1;
     let parent = &mut *sys.p;
@@ -265,6 +276,7 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
     );
     thread.signals.pending = SigQueue::default();
     thread.signals.saved_mask = None;
+    thread.sched = super::sched::inherit(sys.t.sched);
     if vfork {
         // copy_process: sharing the memory, the child gets no altstack.
         thread.signals.altstack = Default::default();
@@ -280,7 +292,7 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
     let mut child = Process {
         pid,
         ppid,
-        threads: BTreeMap::from([(pid, thread)]),
+        threads: BTreeMap::from([(pid, Box::new(thread))]),
         mm,
         fds: parent.fds.clone(),
         cwd: parent.cwd.clone(),

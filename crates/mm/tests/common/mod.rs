@@ -1,19 +1,23 @@
 //! Helpers shared by the integration tests: an in-memory file and shorthands.
 #![allow(dead_code)]
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::io;
 use std::rc::Rc;
 
 use cowix_mm::{AddressSpace, Backing, FileSource, MapFlags, PhysMem, Prot, VmaName, PAGE_SIZE};
 
 /// A file held in memory. `reads` counts `read_at` calls; `fail` makes them error.
+/// `data` is the original contents; write-back (`write_at`) lands in
+/// `written` (byte offset → byte), which reads then see.
 #[derive(Debug)]
 pub struct MemFile {
     pub id: (u64, u64),
     pub data: Vec<u8>,
     pub reads: Cell<u64>,
     pub fail: Cell<bool>,
+    pub written: RefCell<BTreeMap<u64, u8>>,
 }
 
 impl MemFile {
@@ -23,6 +27,7 @@ impl MemFile {
             data,
             reads: Cell::new(0),
             fail: Cell::new(false),
+            written: RefCell::new(BTreeMap::new()),
         })
     }
 
@@ -49,7 +54,22 @@ impl FileSource for MemFile {
         let start = (offset as usize).min(self.data.len());
         let n = buf.len().min(self.data.len() - start);
         buf[..n].copy_from_slice(&self.data[start..start + n]);
+        for (&at, &b) in self.written.borrow().range(offset..offset + n as u64) {
+            buf[(at - offset) as usize] = b;
+        }
         Ok(n)
+    }
+
+    fn write_at(&self, offset: u64, buf: &[u8]) -> io::Result<usize> {
+        assert!(
+            offset as usize + buf.len() <= self.data.len(),
+            "MemFile::write_at: write-back past end of file"
+        );
+        let mut written = self.written.borrow_mut();
+        for (i, &b) in buf.iter().enumerate() {
+            written.insert(offset + i as u64, b);
+        }
+        Ok(buf.len())
     }
 
     fn len(&self) -> io::Result<u64> {
