@@ -120,7 +120,9 @@ pub fn ppoll(
     sigmask: u64,
     size: u64,
 ) -> SysResult {
-    if nfds > sys.p.rlimits[rlimit::NOFILE].cur {
+    // RLIMIT_NOFILE never exceeds fs.nr_open (1 << 20) in Linux.
+    const NR_OPEN: u64 = 1 << 20;
+    if nfds > sys.p.rlimits[rlimit::NOFILE].cur || nfds > NR_OPEN {
         return Err(Errno::EINVAL);
     }
     let mask = read_mask(sys, sigmask, size)?;
@@ -170,9 +172,13 @@ pub fn pselect6(sys: &mut Sys<'_>, nfds: i32, sets: [u64; 3], tsp: u64, sig: u64
         let size = sys.mem().read_u64(sig + 8)?;
         read_mask(sys, set, size)?
     };
-    // Descriptors past the table cannot be open: the sets are cut there.
-    let n = (nfds as usize).min(sys.p.fds.size());
-    let words = (nfds as usize).div_ceil(64);
+    // Descriptors past the table cannot be open: the sets are cut there
+    // (only that many bits are read and written back, as in Linux).
+    // Linux's table (max_fds) has at least BITS_PER_LONG slots and grows
+    // in powers of two.
+    let max_fds = sys.p.fds.size().next_power_of_two().max(64);
+    let n = (nfds as usize).min(max_fds);
+    let words = n.div_ceil(64);
     let mut inp = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
     for (k, &addr) in sets.iter().enumerate() {
         if addr != 0 {
@@ -186,7 +192,7 @@ pub fn pselect6(sys: &mut Sys<'_>, nfds: i32, sets: [u64; 3], tsp: u64, sig: u64
     let wait = Wait::begin(sys, tsp, mask)?;
     let mut out = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
     let mut ready = 0u64;
-    for fd in 0..nfds as usize {
+    for fd in 0..n {
         let (w, bit) = (fd / 64, 1u64 << (fd % 64));
         if inp.iter().all(|s| s[w] & bit == 0) {
             continue;
