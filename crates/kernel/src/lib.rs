@@ -276,6 +276,8 @@ impl Kernel {
             args: ArgArea { ..loaded.args },
             auxv: loaded.auxv,
             creds,
+            groups: Vec::new(),
+            nice: 0,
             umask: 0o022,
             rlimits,
             signals: SignalState::default(),
