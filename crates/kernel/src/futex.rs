@@ -296,6 +296,8 @@ mod tests {
                 gid: 0,
                 egid: 0,
             },
+            groups: Vec::new(),
+            nice: 0,
             umask: 0o22,
             rlimits: default_rlimits(),
             signals: SignalState::default(),

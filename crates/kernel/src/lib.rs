@@ -301,6 +301,8 @@ impl Kernel {
             args: ArgArea { ..loaded.args },
             auxv: loaded.auxv,
             creds,
+            groups: Vec::new(),
+            nice: 0,
             umask: 0o022,
             rlimits,
             signals: SignalState::default(),
@@ -1021,7 +1023,8 @@ impl Kernel {
     /// SA_RESTART handler, is re-executed after the handler (Linux's
     /// ERESTARTSYS; a0 still holds the first argument, since a blocked
     /// syscall never wrote it). Sleeps, futex waits with a timeout and
-    /// sigsuspend never restart (ERESTART_RESTARTBLOCK / ERESTARTNOHAND);
+    /// sigsuspend, ppoll and pselect6 never restart (ERESTART_RESTARTBLOCK /
+    /// ERESTARTNOHAND);
     /// a pipe write that wrote something returns the count.
     fn interrupt(
         &mut self,
@@ -1061,7 +1064,9 @@ impl Kernel {
             t.cpu.x[10] = std::mem::take(&mut t.write_done) as u64;
             return;
         }
-        let restart = ![NANOSLEEP, CLOCK_NANOSLEEP, RT_SIGSUSPEND].contains(&nr)
+        const PSELECT6: u64 = 72;
+        const PPOLL: u64 = 73;
+        let restart = ![NANOSLEEP, CLOCK_NANOSLEEP, RT_SIGSUSPEND, PSELECT6, PPOLL].contains(&nr)
             && (nr != FUTEX || !timed)
             && flags.is_some_and(|f| f & signal::SA_RESTART != 0);
         if restart {

@@ -89,6 +89,31 @@ impl Pipe {
         Ok(n)
     }
 
+    /// The poll events of one end (fs/pipe.c: pipe_poll()): the read end
+    /// is readable (POLLIN) with bytes waiting and hung up (POLLHUP) with
+    /// no writers left; the write end is writable (POLLOUT) with room for
+    /// an atomic write and in error (POLLERR) with no readers left.
+    pub fn poll(&self, write: bool) -> u16 {
+        use crate::syscall::poll::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
+        let mut m = 0;
+        if write {
+            if PIPE_CAPACITY - self.buf.len() >= PIPE_BUF {
+                m |= POLLOUT | POLLWRNORM;
+            }
+            if self.readers == 0 {
+                m |= POLLERR;
+            }
+        } else {
+            if !self.buf.is_empty() {
+                m |= POLLIN | POLLRDNORM;
+            }
+            if self.writers == 0 {
+                m |= POLLHUP;
+            }
+        }
+        m
+    }
+
     /// Bytes waiting to be read (FIONREAD).
     pub fn available(&self) -> usize {
         self.buf.len()

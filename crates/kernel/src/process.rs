@@ -214,6 +214,11 @@ pub struct Process {
     /// The auxiliary vector the program was started with.
     pub auxv: Vec<(u64, u64)>,
     pub creds: Creds,
+    /// Supplementary group ids (getgroups/setgroups); none at start.
+    pub groups: Vec<u32>,
+    /// The nice value, -20..=19 (getpriority/setpriority; Linux keeps it
+    /// per thread, cowix per process).
+    pub nice: i32,
     pub umask: u32,
     pub rlimits: [Rlimit; rlimit::COUNT],
     /// Dispositions and process-directed pending signals.

@@ -176,6 +176,13 @@ fn shape(nr: u64) -> Option<&'static [A]> {
         281 => &[DirFd, Path, Argv, Envp, AtFlags], // execveat
         291 => &[DirFd, Path, AtFlags, X, Ptr],     // statx
         435 => &[Ptr, U],                           // clone3
+        72 => &[D, Ptr, Ptr, Ptr, Ptr, Ptr],        // pselect6
+        73 => &[Ptr, U, Ptr, Ptr, U],               // ppoll
+        140 => &[D, D, D],                          // setpriority
+        141 => &[D, D],                             // getpriority
+        148 | 150 => &[Ptr, Ptr, Ptr],              // getresuid, getresgid
+        158 | 159 => &[D, Ptr],                     // getgroups, setgroups
+        436 => &[D, D, X],                          // close_range
         _ => return None,
     })
 }

@@ -102,6 +102,10 @@ impl AddressSpace {
         if end == addr {
             return Ok(());
         }
+        if addr >= crate::USER_TOP {
+            // No VMA can start there (find_vma() finds none): ENOMEM.
+            return Err(MmError::NoMemory);
+        }
         let hole = end > crate::USER_TOP || !self.vmas.covers(addr, end.min(crate::USER_TOP));
         let end = end.min(crate::USER_TOP);
         let targets: Vec<Vma> = self

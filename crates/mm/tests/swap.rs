@@ -376,6 +376,11 @@ fn msync_writes_dirty_shared_pages_back_and_cleans_them() {
         Err(cowix_mm::MmError::NoMemory),
         "a hole in the range"
     );
+    assert_eq!(
+        asp.msync(&mut pm, cowix_mm::USER_TOP + pages(1), pages(1)),
+        Err(cowix_mm::MmError::NoMemory),
+        "a range above user space"
+    );
     write_u8(&mut asp, &mut pm, m + 12, 45);
     asp.munmap(&mut pm, m, 6000).unwrap();
     check_invariants(&pm, &[&asp]);

@@ -124,3 +124,71 @@ pub fn busybox_root() -> Option<PathBuf> {
     })
     .clone()
 }
+
+/// The Debian packages the userland tests run (tests/debian.rs) and
+/// bench/debian times; scripts/fetch-debian --deps adds their libraries.
+pub const DEBIAN_PACKAGES: &[&str] = &["busybox-static", "lua5.4", "python3.13", "sqlite3"];
+
+/// A root holding [`DEBIAN_PACKAGES`] and everything they depend on,
+/// unpacked from Debian trixie riscv64 by scripts/fetch-debian --deps.
+/// Panics (with fetch-debian's error) if that failed.
+pub fn debian_root() -> PathBuf {
+    static ROOT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        let out = Command::new(workspace().join("scripts/fetch-debian"))
+            .arg("--deps")
+            .args(DEBIAN_PACKAGES)
+            .output()
+            .map_err(|e| format!("cannot run scripts/fetch-debian: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "scripts/fetch-debian --deps failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let root = String::from_utf8_lossy(&out.stdout);
+        Ok(PathBuf::from(
+            root.trim().lines().last().unwrap_or_default(),
+        ))
+    })
+    .clone()
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A scratch directory inside a guest root (under its /tmp), so the guest
+/// sees it; removed when dropped.
+pub struct GuestScratch {
+    host: PathBuf,
+    guest: String,
+}
+
+impl GuestScratch {
+    pub fn new(root: &Path, tag: &str) -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let guest = format!(
+            "/tmp/cowix-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let host = root.join(&guest[1..]);
+        let _ = std::fs::remove_dir_all(&host);
+        std::fs::create_dir_all(&host).unwrap();
+        GuestScratch { host, guest }
+    }
+
+    /// The directory as the host sees it.
+    pub fn host(&self) -> &Path {
+        &self.host
+    }
+
+    /// The directory as the guest sees it (an absolute guest path).
+    pub fn guest(&self) -> &str {
+        &self.guest
+    }
+}
+
+impl Drop for GuestScratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.host);
+    }
+}

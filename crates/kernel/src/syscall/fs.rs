@@ -726,9 +726,33 @@ pub fn push_dirent64(
 /// getdents64(fd, buf, len): directory entries from the file position on
 /// (the position counts entries; d_off is the position after each one),
 /// in the host's order, with `.` and `..`. EINVAL if not even one fits.
+///
+/// A procfs directory read from its start lists anew (fs/proc/fd.c:
+/// proc_readfd_common() walks the live table on every call), so glibc's
+/// closefrom() fallback, which rewinds /proc/self/fd until nothing is left
+/// to close, sees the descriptors it closed disappear (and the listing
+/// made at open time, before the directory's own descriptor existed, is
+/// never what a read shows).
 pub fn getdents64(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
     use rustix::fs::FileType;
     let file = sys.p.fds.file(fd)?;
+    let rewound_proc_dir = {
+        let mut f = file.borrow_mut();
+        let off = f.offset;
+        match &mut f.object {
+            Object::Proc(p) if p.dir.is_some() && off == 0 => Some(p.path.clone()),
+            _ => None,
+        }
+    };
+    if let Some(path) = rewound_proc_dir {
+        let mut new =
+            procfs::generate(sys, &path).unwrap_or_else(|_| procfs::ProcFile::empty(&path));
+        if new.dir.is_none() {
+            new.dir = Some(Vec::new());
+        }
+        new.fresh = false;
+        file.borrow_mut().object = Object::Proc(new);
+    }
     let mut f = file.borrow_mut();
     if let Object::Proc(p) = &f.object {
         let Some(entries) = &p.dir else {
@@ -1552,6 +1576,34 @@ pub fn flock(sys: &mut Sys<'_>, fd: i32, op: u32) -> SysResult {
         }
     }
     sys.locks.set(id, owner, kind, 0, u64::MAX);
+    Ok(0)
+}
+
+/// close_range(first, last, flags): closes (or, with CLOSE_RANGE_CLOEXEC,
+/// marks close-on-exec) every open descriptor in `first..=last`
+/// (fs/file.c: __close_range()). EINVAL for unknown flags or
+/// `first > last`. CLOSE_RANGE_UNSHARE asks for a private table first;
+/// cowix's table is already private to the process, so it changes nothing.
+pub fn close_range(sys: &mut Sys<'_>, first: u32, last: u32, flags: u32) -> SysResult {
+    const CLOSE_RANGE_UNSHARE: u32 = 1 << 1;
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+        return Err(Errno::EINVAL);
+    }
+    let fds: Vec<i32> = sys
+        .p
+        .fds
+        .open_fds()
+        .filter(|&fd| (first..=last).contains(&(fd as u32)))
+        .collect();
+    for fd in fds {
+        if flags & CLOSE_RANGE_CLOEXEC != 0 {
+            sys.p.fds.set_cloexec(fd, true)?;
+        } else {
+            release_locks(sys, fd);
+            sys.p.fds.close(fd)?;
+        }
+    }
     Ok(0)
 }
 

@@ -14,6 +14,7 @@ mod futex;
 mod garbage_tests;
 mod mem;
 mod names;
+pub(crate) mod poll;
 mod proc;
 mod sched;
 mod task;
@@ -198,6 +199,15 @@ pub const NAMES: &[(u64, &str)] = &[
     (122, "sched_setaffinity"),
     (123, "sched_getaffinity"),
     (168, "getcpu"),
+    (436, "close_range"),
+    (72, "pselect6"),
+    (140, "setpriority"),
+    (141, "getpriority"),
+    (148, "getresuid"),
+    (150, "getresgid"),
+    (158, "getgroups"),
+    (159, "setgroups"),
+    (73, "ppoll"),
 ];
 
 /// The name of syscall `nr`, if cowix knows it.
@@ -331,6 +341,15 @@ pub(crate) fn dispatch(sys: &mut Sys<'_>, nr: u64, a: [u64; 6]) -> u64 {
         122 => cpu::sched_setaffinity(sys, a[0] as i32, a[1], a[2]),
         123 => cpu::sched_getaffinity(sys, a[0] as i32, a[1], a[2]),
         168 => cpu::getcpu(sys, a[0], a[1]),
+        72 => poll::pselect6(sys, a[0] as i32, [a[1], a[2], a[3]], a[4], a[5]),
+        73 => poll::ppoll(sys, a[0], a[1], a[2], a[3], a[4]),
+        140 => proc::setpriority(sys, a[0] as i32, a[1] as i32, a[2] as i32),
+        141 => proc::getpriority(sys, a[0] as i32, a[1] as i32),
+        148 => proc::getresid(sys, false, a[0], a[1], a[2]),
+        150 => proc::getresid(sys, true, a[0], a[1], a[2]),
+        158 => proc::getgroups(sys, a[0] as i32, a[1]),
+        159 => proc::setgroups(sys, a[0] as i32, a[1]),
+        436 => fs::close_range(sys, a[0] as u32, a[1] as u32, a[2] as u32),
         _ => Err(Errno::ENOSYS),
     };
     match r {

@@ -469,3 +469,144 @@ pub fn prctl(sys: &mut Sys<'_>, option: i32, arg2: u64) -> SysResult {
         _ => Err(Errno::EINVAL),
     }
 }
+
+/// getresuid(ruid, euid, suid) / getresgid (kernel/sys.c): the real,
+/// effective and saved ids, each a u32 the caller's pointer receives
+/// (EFAULT otherwise). cowix has no set*id calls, so the saved id is the
+/// effective one exec gave.
+pub fn getresid(sys: &mut Sys<'_>, group: bool, r: u64, e: u64, s: u64) -> SysResult {
+    let c = sys.p.creds;
+    let (real, eff) = if group {
+        (c.gid, c.egid)
+    } else {
+        (c.uid, c.euid)
+    };
+    sys.mem().copy_out(r, &real.to_le_bytes())?;
+    sys.mem().copy_out(e, &eff.to_le_bytes())?;
+    sys.mem().copy_out(s, &eff.to_le_bytes())?;
+    Ok(0)
+}
+
+/// getgroups(size, list) (kernel/groups.c): the number of supplementary
+/// groups with `size` 0, else the groups copied to `list`; EINVAL for a
+/// negative `size` or one too small.
+pub fn getgroups(sys: &mut Sys<'_>, size: i32, list: u64) -> SysResult {
+    if size < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let n = sys.p.groups.len();
+    if size == 0 {
+        return Ok(n as u64);
+    }
+    if (size as usize) < n {
+        return Err(Errno::EINVAL);
+    }
+    let bytes: Vec<u8> = sys.p.groups.iter().flat_map(|g| g.to_le_bytes()).collect();
+    sys.mem().copy_out(list, &bytes)?;
+    Ok(n as u64)
+}
+
+/// setgroups(size, list) (kernel/groups.c): EPERM without CAP_SETGID
+/// (euid 0 here), EINVAL above NGROUPS_MAX, EFAULT for an unreadable
+/// list; the groups are kept sorted (groups_sort()).
+pub fn setgroups(sys: &mut Sys<'_>, size: i32, list: u64) -> SysResult {
+    const NGROUPS_MAX: u32 = 65536;
+    if sys.p.creds.euid != 0 {
+        return Err(Errno::EPERM);
+    }
+    if size as u32 > NGROUPS_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = vec![0u8; size as usize * 4];
+    sys.mem().copy_in(list, &mut raw)?;
+    let mut groups: Vec<u32> = raw
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    groups.sort_unstable();
+    sys.p.groups = groups;
+    Ok(0)
+}
+
+const PRIO_PROCESS: i32 = 0;
+const PRIO_PGRP: i32 = 1;
+const PRIO_USER: i32 = 2;
+
+/// Whether process `q` is a target of get/setpriority(which, who) called
+/// by `me` (kernel/sys.c: who 0 is the caller, its group or its uid; a
+/// PRIO_PROCESS id may name any thread).
+fn prio_target(q: &Process, me: &Process, my_tid: i32, which: i32, who: i32) -> bool {
+    match which {
+        PRIO_PROCESS if who == 0 => q.pid == me.pid,
+        PRIO_PROCESS => {
+            q.pid == who || q.threads.contains_key(&who) || (q.pid == me.pid && who == my_tid)
+        }
+        PRIO_PGRP => q.pgid == if who == 0 { me.pgid } else { who },
+        _ => q.creds.uid == if who == 0 { me.creds.uid } else { who as u32 },
+    }
+}
+
+/// getpriority(which, who) (kernel/sys.c): `20 - nice` of the target with
+/// the highest priority (the raw syscall's 1..=40; glibc turns it into a
+/// nice value). EINVAL for an unknown `which`, ESRCH if nothing matches.
+pub fn getpriority(sys: &mut Sys<'_>, which: i32, who: i32) -> SysResult {
+    if !(PRIO_PROCESS..=PRIO_USER).contains(&which) {
+        return Err(Errno::EINVAL);
+    }
+    let (me, tid) = (&*sys.p, sys.t.tid);
+    let best = std::iter::once(me)
+        .chain(sys.procs.values())
+        .filter(|q| prio_target(q, me, tid, which, who))
+        .map(|q| 20 - q.nice)
+        .max()
+        .ok_or(Errno::ESRCH)?;
+    Ok(best as u64)
+}
+
+/// setpriority(which, who, niceval) (kernel/sys.c: set_one_prio()): the
+/// value is clamped to -20..=19; EINVAL for an unknown `which`, ESRCH if
+/// nothing matches, EPERM for another user's process and EACCES for a
+/// lower nice value (can_nice(): RLIMIT_NICE is 0) unless root.
+pub fn setpriority(sys: &mut Sys<'_>, which: i32, who: i32, niceval: i32) -> SysResult {
+    if !(PRIO_PROCESS..=PRIO_USER).contains(&which) {
+        return Err(Errno::EINVAL);
+    }
+    let nice = niceval.clamp(-20, 19);
+    let euid = sys.p.creds.euid;
+    let allowed = |q: &Process| -> Result<(), Errno> {
+        if q.creds.uid != euid && q.creds.euid != euid && euid != 0 {
+            Err(Errno::EPERM)
+        } else if nice < q.nice && euid != 0 {
+            Err(Errno::EACCES)
+        } else {
+            Ok(())
+        }
+    };
+    let tid = sys.t.tid;
+    let targets: Vec<i32> = sys
+        .procs
+        .values()
+        .filter(|q| prio_target(q, sys.p, tid, which, who))
+        .map(|q| q.pid)
+        .collect();
+    let me = prio_target(sys.p, sys.p, tid, which, who);
+    if targets.is_empty() && !me {
+        return Err(Errno::ESRCH);
+    }
+    // As set_one_prio(): each target is tried; the last error is returned.
+    let mut result = Ok(0);
+    for pid in targets {
+        let q = sys.procs.get_mut(&pid).unwrap();
+        match allowed(q) {
+            Ok(()) => q.nice = nice,
+            Err(e) => result = Err(e),
+        }
+    }
+    if me {
+        match allowed(sys.p) {
+            Ok(()) => sys.p.nice = nice,
+            Err(e) => result = Err(e),
+        }
+    }
+    result
+}

@@ -301,6 +301,8 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
         args: parent.args,
         auxv: parent.auxv.clone(),
         creds: parent.creds,
+        groups: parent.groups.clone(),
+        nice: parent.nice,
         umask: parent.umask,
         rlimits: parent.rlimits,
         signals: parent.signals.clone(),
