@@ -189,3 +189,24 @@ fn committed_tiny_guest_runs_without_a_cross_compiler() {
     );
     assert_eq!(o.status.code(), Some(0));
 }
+
+/// RLIMIT_AS bounds mmap, brk and mremap growth (ENOMEM) and RLIMIT_NOFILE
+/// descriptors (EMFILE). The expected lines are what the same C program
+/// prints natively on Linux (x86-64), where both limits behave the same.
+#[test]
+fn address_space_and_descriptor_limits_are_enforced() {
+    let o = run_guest("rlimit_as", &[]);
+    assert_eq!(
+        stdout(&o),
+        "setrlimit AS 64M: 0\n\
+         mmap 128M: Cannot allocate memory\n\
+         mmap 1M: mapped\n\
+         sbrk +100M: Cannot allocate memory, break unchanged\n\
+         mremap to 200M: Cannot allocate memory\n\
+         mremap to 2M: grew\n\
+         malloc 100M: NULL\n\
+         open past RLIMIT_NOFILE 8: last fd 7, then Too many open files\n",
+        "stderr: {}",
+        stderr(&o)
+    );
+}

@@ -163,3 +163,41 @@ fn every_syscall_survives_garbage_arguments_other_fork_modes() {
     run(ForkMode::Copy, 0x5eed_0002, rounds(10));
     run(ForkMode::ShareTables, 0x5eed_0003, rounds(10));
 }
+
+/// RLIMIT_NPROC (copy_process()): a user other than root at its limit of
+/// tasks gets EAGAIN from fork; root is not limited.
+#[test]
+fn fork_past_rlimit_nproc_is_eagain_except_for_root() {
+    const CLONE: u64 = 220;
+    const SIGCHLD: u64 = 17;
+    for (uid, want_fail) in [(1000u32, true), (0, false)] {
+        let (mut k, pid) = machine(ForkMode::Cow);
+        let mut p = k.procs.remove(&pid).unwrap();
+        p.creds.uid = uid;
+        p.rlimits[crate::process::rlimit::NPROC].cur = 2;
+        let tid = *p.threads.keys().next().unwrap();
+        let mut t = p.threads.remove(&tid).unwrap();
+        let mut results = Vec::new();
+        for _ in 0..2 {
+            t.cpu.x[17] = CLONE;
+            t.cpu.x[10] = SIGCHLD;
+            for i in 11..16 {
+                t.cpu.x[i] = 0;
+            }
+            let _ = k.syscall(&mut p, &mut t);
+            results.push(t.cpu.x[10] as i64);
+        }
+        assert!(
+            results[0] > 0,
+            "uid {uid}: the first fork works: {results:?}"
+        );
+        if want_fail {
+            assert_eq!(
+                results[1], -11,
+                "uid {uid}: EAGAIN at the limit: {results:?}"
+            );
+        } else {
+            assert!(results[1] > 0, "root is not limited: {results:?}");
+        }
+    }
+}

@@ -155,6 +155,13 @@ fn map(
         populate: flags & MAP_POPULATE != 0,
     };
     let hint = cowix_mm::page_down(addr);
+    // A fixed mapping replaces what it covers: only the rest is new.
+    let replaced = if mf.fixed {
+        mapped_bytes(sys, hint, len)
+    } else {
+        0
+    };
+    may_expand(sys, len.saturating_sub(replaced))?;
     let start = sys
         .p
         .mm
@@ -186,7 +193,41 @@ pub fn mprotect(sys: &mut Sys<'_>, addr: u64, len: u64, prot: u32) -> SysResult 
 }
 
 pub fn brk(sys: &mut Sys<'_>, new_end: u64) -> SysResult {
+    // Growth past RLIMIT_AS fails as any failed brk does: the break stays.
+    let (_, cur) = sys.p.mm.brk_range();
+    let grow = cowix_mm::page_up(new_end)
+        .unwrap_or(u64::MAX)
+        .saturating_sub(cowix_mm::page_up(cur).unwrap_or(u64::MAX));
+    if new_end > cur && may_expand(sys, grow).is_err() {
+        return Ok(cur);
+    }
     Ok(sys.p.mm.brk(sys.pm, new_end))
+}
+
+/// Bytes of `[addr, addr + len)` already mapped.
+fn mapped_bytes(sys: &Sys<'_>, addr: u64, len: u64) -> u64 {
+    let end = addr.saturating_add(len);
+    sys.p
+        .mm
+        .vmas()
+        .filter(|v| v.start < end && addr < v.end)
+        .map(|v| v.end.min(end) - v.start.max(addr))
+        .sum()
+}
+
+/// RLIMIT_AS (mm/mmap.c: may_expand_vm()): the address space may not grow
+/// past the limit: ENOMEM.
+fn may_expand(sys: &Sys<'_>, extra: u64) -> Result<(), Errno> {
+    let limit = sys.p.rlimits[crate::process::rlimit::AS].cur;
+    if limit == crate::process::rlimit::INFINITY {
+        return Ok(());
+    }
+    let total: u64 = sys.p.mm.vmas().map(|v| v.end - v.start).sum();
+    if total.saturating_add(extra) > limit {
+        Err(Errno::ENOMEM)
+    } else {
+        Ok(())
+    }
 }
 
 /// madvise(2): the advice numbers of include/uapi/asm-generic/mman-common.h
@@ -249,6 +290,14 @@ pub fn mremap(
     const MREMAP_DONTUNMAP: u32 = 4;
     if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
         return Err(Errno::EINVAL);
+    }
+    if new_len > old_len {
+        may_expand(
+            sys,
+            page_len(new_len)
+                .unwrap_or(u64::MAX)
+                .saturating_sub(old_len),
+        )?;
     }
     let rf = RemapFlags {
         may_move: flags & MREMAP_MAYMOVE != 0,

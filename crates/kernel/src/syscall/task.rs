@@ -214,7 +214,33 @@ fn kernel_clone(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
 /// A new thread in the caller's group: the caller's registers with a0 = 0,
 /// sp and tp as asked, its signal mask; no pending signals and no
 /// alternate stack (copy_process clears it when the memory is shared).
+/// RLIMIT_NPROC (kernel/fork.c: copy_process()): a new task (thread or
+/// process) of a user already running `RLIMIT_NPROC` tasks is EAGAIN,
+/// unless the user is root (CAP_SYS_RESOURCE / CAP_SYS_ADMIN).
+fn nproc_allows(sys: &Sys<'_>) -> Result<(), Errno> {
+    let uid = sys.p.creds.uid;
+    if uid == 0 {
+        return Ok(());
+    }
+    let limit = sys.p.rlimits[crate::process::rlimit::NPROC].cur;
+    let mine = |p: &crate::process::Process| {
+        if p.creds.uid == uid && p.exit.is_none() {
+            p.threads.len() as u64
+        } else {
+            0
+        }
+    };
+    // The caller's own running thread is out of its map for its turn.
+    let tasks = mine(sys.p) + 1 + sys.procs.values().map(mine).sum::<u64>();
+    if tasks >= limit {
+        Err(Errno::EAGAIN)
+    } else {
+        Ok(())
+    }
+}
+
 fn new_thread(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
+    nproc_allows(sys)?;
     let tid = *sys.next_pid;
     *sys.next_pid += 1;
     let mut cpu = child_cpu(&sys.t.cpu, a.sp);
@@ -244,6 +270,7 @@ fn new_thread(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
 /// A new process (fork, or vfork when `vfork`) with one thread, a copy of
 /// the caller.
 fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
+    nproc_allows(sys)?;
     let flags = a.flags;
     let pid = *sys.next_pid;
     let mm = if vfork {
