@@ -240,6 +240,7 @@ fn boot_and_run(
         swap,
         fork_mode: mode,
         strace: false,
+        aslr: false,
     };
     let mut kernel = Kernel::new(config).map_err(|e| format!("cannot boot a machine: {e}"))?;
     let pid = kernel

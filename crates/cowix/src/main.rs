@@ -91,6 +91,12 @@ struct RunArgs {
     #[arg(long, value_name = "MODE", default_value = "cow")]
     fork_mode: String,
 
+    /// Randomize each program's address-space layout at exec, as Linux
+    /// does by default (stack top, mmap base, break and PIE load address
+    /// each move by up to 1 GiB). Off by default, so runs are repeatable.
+    #[arg(long)]
+    aslr: bool,
+
     /// Trace every system call on stderr, in strace's format (as
     /// `strace -f`: decoded arguments, results, `[pid N]` for processes
     /// other than the first), e.g. `cowix run --strace -- /bin/ls`.
@@ -202,6 +208,7 @@ fn run(args: RunArgs) -> ExitCode {
         swap: args.swap.unwrap_or(0),
         fork_mode,
         strace: args.strace,
+        aslr: args.aslr,
     };
     let mut kernel = match Kernel::new(config) {
         Ok(k) => k,

@@ -210,3 +210,36 @@ fn address_space_and_descriptor_limits_are_enforced() {
         stderr(&o)
     );
 }
+
+/// Without --aslr every run lays the program out the same way; with it the
+/// stack top, the break and the mmap base move (each by up to 1 GiB, so two
+/// runs agreeing on all three is a 1 in 2^54 event), while a non-PIE
+/// program's code stays where its ELF file puts it, as on Linux.
+#[test]
+fn aslr_moves_stack_break_and_mmap_only_when_asked() {
+    let fields = |o: &std::process::Output| -> Vec<u64> {
+        let out = stdout(o);
+        out.split_whitespace()
+            .skip(1)
+            .step_by(2)
+            .map(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).unwrap())
+            .collect()
+    };
+    let plain: Vec<Vec<u64>> = (0..2).map(|_| fields(&run_guest("layout", &[]))).collect();
+    assert_eq!(plain[0], plain[1]);
+    let g = guest("layout");
+    let random: Vec<Vec<u64>> = (0..2)
+        .map(|_| fields(&cowix(["run", "--aslr", "--", g.to_str().unwrap()])))
+        .collect();
+    for r in &random {
+        let (stack, brk, mmap, code) = (r[0], r[1], r[2], r[3]);
+        assert!(
+            stack < 0x40_0000_0000 && stack > 0x40_0000_0000 - (1 << 31),
+            "{r:x?}"
+        );
+        assert!(mmap < stack && brk < mmap && code < brk, "{r:x?}");
+        assert_eq!(code, plain[0][3], "a static program's code does not move");
+    }
+    assert!(random[0][..3] != random[1][..3], "{random:x?}");
+    assert!(random[0][..3] != plain[0][..3], "{random:x?}");
+}

@@ -312,6 +312,7 @@ mod tests {
             vdso: 0,
             fatal: None,
             sampling: Default::default(),
+            randomize: false,
             job: Default::default(),
         }
     }

@@ -75,6 +75,9 @@ pub struct Config {
     pub fork_mode: ForkMode,
     /// `--strace`: every system call, decoded, on stderr.
     pub strace: bool,
+    /// `--aslr`: randomize each program's layout at exec (off: the same
+    /// addresses every run, as with Linux's randomize_va_space=0).
+    pub aslr: bool,
 }
 
 /// How [`Kernel::new`]'s error message starts when the swap file could not
@@ -110,6 +113,13 @@ impl Clock {
         instret
     }
 
+    /// Four random words (layout randomization).
+    pub fn random_words(&self) -> [u64; 4] {
+        let mut b = [0u8; 32];
+        self.random(&mut b);
+        std::array::from_fn(|i| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap()))
+    }
+
     /// Fills `buf` from the host's random source.
     pub fn random(&self, buf: &mut [u8]) {
         let mut done = 0;
@@ -135,6 +145,9 @@ pub struct Kernel {
     locks: locks::LockTable,
     /// `--strace`.
     strace: bool,
+    /// `--aslr`: the first process randomizes its layout (and so do its
+    /// descendants, which inherit it).
+    aslr: bool,
     /// Per-process peak memory accounting (`enable_accounting`).
     accounting: bool,
     /// Processes that have ended, with their peak memory (when accounting).
@@ -198,6 +211,7 @@ impl Kernel {
             procs: BTreeMap::new(),
             locks: locks::LockTable::default(),
             strace: config.strace,
+            aslr: config.aslr,
             accounting: false,
             reports: Vec::new(),
             processes: 0,
@@ -273,6 +287,7 @@ impl Kernel {
             creds,
             stack_limit: rlimits[rlimit::STACK].cur,
             random,
+            layout_random: self.aslr.then(|| self.clock.random_words()),
         };
         let loaded = loader::load(&mut self.pm, &self.vfs, &req)?;
         let pid = self.next_pid;
@@ -317,6 +332,7 @@ impl Kernel {
             vdso: loaded.vdso,
             fatal: None,
             sampling: Default::default(),
+            randomize: self.aslr,
             job: Default::default(),
         };
         self.procs.insert(pid, p);

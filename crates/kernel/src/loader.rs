@@ -55,7 +55,21 @@ pub struct ExecRequest<'a> {
     pub creds: Creds,
     pub stack_limit: u64,
     pub random: [u8; 16],
+    /// Address-space layout randomization (`--aslr`): random words for the
+    /// mmap base, the stack top, the break and a PIE's load address; `None`
+    /// lays the image out the same way every time (Linux with
+    /// `personality(ADDR_NO_RANDOMIZE)` or `randomize_va_space=0`).
+    pub layout_random: Option<[u64; 4]>,
 }
+
+/// riscv64's `mmap_rnd_bits` (CONFIG_ARCH_MMAP_RND_BITS, 18 for Sv39):
+/// the mmap base and a PIE's load address move by up to 2^18 pages (1 GiB).
+const MMAP_RND_PAGES: u64 = 1 << 18;
+/// riscv64's STACK_RND_MASK (0x3ffff pages): the stack top moves down by up
+/// to 1 GiB.
+const STACK_RND_MASK: u64 = 0x3ffff;
+/// arch_randomize_brk(): the break starts up to 1 GiB above the image.
+const BRK_RND_PAGES: u64 = 1 << 18;
 
 /// A fully built program image, ready to replace the caller's.
 #[derive(Debug)]
@@ -218,10 +232,22 @@ fn build(
     req: &ExecRequest<'_>,
 ) -> Result<Built, ExecError> {
     mm.set_stack_limit(req.stack_limit);
+    let rnd = req.layout_random;
+    if let Some(r) = rnd {
+        mm.randomize_mmap_base(
+            STACK_RND_MASK * PAGE_SIZE,
+            (r[0] % MMAP_RND_PAGES) * PAGE_SIZE,
+        );
+    }
+    let stack_top = match rnd {
+        Some(r) => USER_TOP - (r[1] & STACK_RND_MASK) * PAGE_SIZE,
+        None => USER_TOP,
+    };
     let mut tlb = Tlb::new(pm.zero_frame());
     let main_bias = if main.image.position_independent {
         if interp.is_some() {
-            page_down(ET_DYN_BASE - main.image.min_vaddr.min(ET_DYN_BASE))
+            let pie_rnd = rnd.map_or(0, |r| (r[3] % MMAP_RND_PAGES) * PAGE_SIZE);
+            page_down(ET_DYN_BASE + pie_rnd - main.image.min_vaddr.min(ET_DYN_BASE))
         } else {
             choose_bias(pm, mm, &main.image)?
         }
@@ -229,7 +255,8 @@ fn build(
         0
     };
     let brk = map_image(pm, mm, &mut tlb, main, main_bias)?;
-    mm.set_brk_base(brk);
+    let brk_rnd = rnd.map_or(0, |r| (r[2] % BRK_RND_PAGES) * PAGE_SIZE);
+    mm.set_brk_base(brk + brk_rnd);
     let (entry, base) = match interp {
         Some(i) => {
             let bias = choose_bias(pm, mm, &i.image)?;
@@ -269,7 +296,7 @@ fn build(
     ];
     let execfn = req.path;
     let img = stack::build(&StackArgs {
-        top: USER_TOP,
+        top: stack_top,
         argv: req.argv,
         envp: req.envp,
         execfn,
@@ -294,7 +321,7 @@ fn build(
     mm.mmap(
         pm,
         stack_start,
-        USER_TOP - stack_start,
+        stack_top - stack_start,
         prot,
         flags,
         Backing::Anonymous,

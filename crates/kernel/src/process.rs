@@ -247,6 +247,9 @@ pub struct Process {
     pub vdso: u64,
     /// Why a fatal signal was delivered, once it has been reported to the user.
     pub fatal: Option<String>,
+    /// Lay out the image randomly at exec (`--aslr`; Linux's
+    /// PF_RANDOMIZE, cleared by personality(ADDR_NO_RANDOMIZE)). Inherited.
+    pub randomize: bool,
     /// Peak memory figures, when the kernel accounts (`accounting`).
     pub sampling: crate::accounting::Sampling,
     /// Group stop and continue (job control).

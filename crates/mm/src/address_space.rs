@@ -169,6 +169,19 @@ impl AddressSpace {
         }
     }
 
+    /// Address-space layout randomization, at exec (arch_pick_mmap_layout()
+    /// with PF_RANDOMIZE): the gap below the stack also leaves room for the
+    /// stack top's own randomization (`stack_pad` bytes, STACK_RND_MASK
+    /// pages), and the mmap base moves down by `offset` bytes
+    /// (arch_mmap_rnd()). Only on a fresh address space (no VMA yet).
+    pub fn randomize_mmap_base(&mut self, stack_pad: u64, offset: u64) {
+        if !self.vmas.is_empty() {
+            return;
+        }
+        let base = mmap_base_for(self.stack_limit.saturating_add(stack_pad));
+        self.mmap_base = page_down(base.saturating_sub(offset)).max(crate::MMAP_MIN_ADDR);
+    }
+
     /// The stack growth limit in bytes.
     pub fn stack_limit(&self) -> u64 {
         self.stack_limit

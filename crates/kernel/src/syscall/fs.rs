@@ -652,20 +652,97 @@ fn write_file(sys: &mut Sys<'_>, file: &FileRef, data: &[u8]) -> Result<usize, E
     }
 }
 
+/// Large reads and writes move through the host in pieces of this size, so
+/// a guest asking for gigabytes does not make cowix allocate them.
+const RW_CHUNK: usize = 1 << 20;
+
+/// The user range `[buf, buf + len)` must lie in user space (access_ok()).
+fn user_range(buf: u64, len: usize) -> Result<(), Errno> {
+    match buf.checked_add(len as u64) {
+        Some(end) if end <= cowix_mm::USER_TOP => Ok(()),
+        _ => Err(Errno::EFAULT),
+    }
+}
+
 pub fn read(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
     let file = sys.p.fds.file(fd)?;
-    let mut data = vec![0u8; rw_len(len)];
-    let n = read_file(sys, &file, &mut data)?;
-    sys.copy_out_reclaiming(buf, &data[..n])?;
-    Ok(n as u64)
+    let len = rw_len(len);
+    if file.borrow().is_pipe() || len <= RW_CHUNK {
+        let mut data = vec![0u8; len];
+        let n = read_file(sys, &file, &mut data)?;
+        sys.copy_out_reclaiming(buf, &data[..n])?;
+        return Ok(n as u64);
+    }
+    // A file or device: piece by piece, until a short read.
+    user_range(buf, len)?;
+    let mut data = vec![0u8; RW_CHUNK];
+    let mut done = 0;
+    while done < len {
+        let want = RW_CHUNK.min(len - done);
+        let n = match read_file(sys, &file, &mut data[..want]) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        if let Err(e) = sys.copy_out_reclaiming(buf + done as u64, &data[..n]) {
+            if done == 0 {
+                return Err(e);
+            }
+            break;
+        }
+        done += n;
+        if n < want {
+            break;
+        }
+    }
+    Ok(done as u64)
 }
 
 pub fn write(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
     let file = sys.p.fds.file(fd)?;
-    let mut data = vec![0u8; rw_len(len)];
-    sys.mem().copy_in(buf, &mut data)?;
-    let n = write_file(sys, &file, &data)?;
-    Ok(n as u64)
+    let len = rw_len(len);
+    let (pipe, null, writable) = {
+        let f = file.borrow();
+        let acc = f.flags & oflag::O_ACCMODE;
+        (
+            f.is_pipe(),
+            matches!(f.object, Object::Null),
+            acc != oflag::O_RDONLY && f.flags & oflag::O_PATH == 0,
+        )
+    };
+    if null && writable {
+        // write_null(): the bytes are never looked at.
+        user_range(buf, len)?;
+        return Ok(len as u64);
+    }
+    if pipe || len <= RW_CHUNK {
+        let mut data = vec![0u8; len];
+        sys.mem().copy_in(buf, &mut data)?;
+        let n = write_file(sys, &file, &data)?;
+        return Ok(n as u64);
+    }
+    user_range(buf, len)?;
+    let mut data = vec![0u8; RW_CHUNK];
+    let mut done = 0;
+    while done < len {
+        let want = RW_CHUNK.min(len - done);
+        if let Err(e) = sys.mem().copy_in(buf + done as u64, &mut data[..want]) {
+            if done == 0 {
+                return Err(e);
+            }
+            break;
+        }
+        let n = match write_file(sys, &file, &data[..want]) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        done += n;
+        if n < want {
+            break;
+        }
+    }
+    Ok(done as u64)
 }
 
 /// pipe2(fds, flags): a new pipe; fds[0] reads, fds[1] writes.

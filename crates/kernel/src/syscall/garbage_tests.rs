@@ -42,6 +42,7 @@ fn machine(fork_mode: ForkMode) -> (Kernel, i32) {
         memory: 64 << 20,
         fork_mode,
         strace: false,
+        aslr: false,
         swap: 0,
     })
     .unwrap();
@@ -107,6 +108,12 @@ fn run(fork_mode: ForkMode, seed: u64, rounds: usize) {
             t.cpu.x[17] = nr;
             for i in 10..16 {
                 t.cpu.x[i] = garbage(&mut rng, sp, pc);
+            }
+            if std::env::var_os("COWIX_GARBAGE_VERBOSE").is_some() {
+                eprintln!(
+                    "garbage: round {round} nr {nr} args {:x?}",
+                    &t.cpu.x[10..16]
+                );
             }
             // The trap path: pc is past the ecall.
             t.cpu.pc += 4;

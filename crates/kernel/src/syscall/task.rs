@@ -344,6 +344,7 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
         vdso: parent.vdso,
         fatal: None,
         sampling: Default::default(),
+        randomize: parent.randomize,
         job: Default::default(),
     };
     child.signals.shared = SigQueue::default();
@@ -578,6 +579,7 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
         creds: sys.p.creds,
         stack_limit: sys.p.rlimits[rlimit::STACK].cur,
         random,
+        layout_random: sys.p.randomize.then(|| sys.clock.random_words()),
     };
     let loaded = loader::load(sys.pm, sys.vfs, &req).map_err(exec_errno)?;
     let p = &mut *sys.p;
