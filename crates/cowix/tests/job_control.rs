@@ -104,7 +104,6 @@ fn real_time_signals_are_queued_with_their_values() {
 /// its status. Then a stopped-and-continued job is killed: 128+SIGTERM.
 #[test]
 fn busybox_sh_stops_and_continues_a_job() {
-    let root = busybox_root().expect("scripts/fetch-debian busybox-static failed");
     let script = "(busybox sleep 0.2; echo child done) & pid=$!\n\
                   kill -STOP $pid\n\
                   busybox sleep 0.4\n\
@@ -114,20 +113,7 @@ fn busybox_sh_stops_and_continues_a_job() {
                   wait $pid; echo status $?\n\
                   busybox sleep 5 & pid=$!; kill -STOP $pid; kill -CONT $pid; kill $pid\n\
                   wait $pid; echo status $?";
-    let o = cowix([
-        "run",
-        "--root",
-        root.to_str().unwrap(),
-        "--env",
-        "PATH=/usr/bin:/bin",
-        "--cwd",
-        "/",
-        "--",
-        "/usr/bin/busybox",
-        "sh",
-        "-c",
-        script,
-    ]);
+    let o = busybox_sh_with(&[], script);
     assert_eq!(
         stdout(&o),
         "state T\nbefore cont\nchild done\nstatus 0\nstatus 143\n",

@@ -6,17 +6,6 @@ mod common;
 
 use common::*;
 
-fn stat_value(stderr: &str, label: &str) -> u64 {
-    let line = stderr
-        .lines()
-        .find(|l| l.contains(label))
-        .unwrap_or_else(|| panic!("no {label} in {stderr}"));
-    line.split_whitespace()
-        .rev()
-        .find_map(|w| w.parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn fork_gives_each_process_its_own_copy_of_written_pages() {
     let g = guest("fork_vars");
@@ -123,24 +112,9 @@ fn fifty_children_are_reaped_and_leak_no_frame() {
     assert!(stat_value(&e, "COW copy") >= 50, "{e}");
 }
 
-/// Debian's busybox (scripts/fetch-debian downloads it into cache/), fetched
-/// once per test binary: concurrent fetches would race on the cache.
+/// Debian's busybox sh running `script` (common::busybox_sh_with).
 fn busybox_sh(script: &str) -> std::process::Output {
-    let root = busybox_root().expect("scripts/fetch-debian busybox-static failed");
-    cowix([
-        "run",
-        "--root",
-        root.to_str().unwrap(),
-        "--env",
-        "PATH=/usr/bin:/bin",
-        "--cwd",
-        "/",
-        "--",
-        "/usr/bin/busybox",
-        "sh",
-        "-c",
-        script,
-    ])
+    busybox_sh_with(&[], script)
 }
 
 /// A sleeping process does not hold up the others: the background job's
@@ -171,26 +145,10 @@ fn busybox_wait_builtin_waits_for_background_jobs() {
 
 #[test]
 fn busybox_sh_runs_pipelines_subshells_and_commands() {
-    let Some(root) = busybox_root() else {
-        panic!("scripts/fetch-debian busybox-static failed");
-    };
     // Debian's root has no applet links: commands go through `busybox NAME`.
     let script = "echo $(echo sub); (exit 3); echo $?; for i in 1 2 3; do echo $i; done | busybox cat; \
                   busybox ls /usr/bin | busybox head -1; busybox sh -c 'kill -9 $$'; echo killed $?; exit 5";
-    let o = cowix([
-        "run",
-        "--root",
-        root.to_str().unwrap(),
-        "--env",
-        "PATH=/usr/bin:/bin",
-        "--cwd",
-        "/",
-        "--",
-        "/usr/bin/busybox",
-        "sh",
-        "-c",
-        script,
-    ]);
+    let o = busybox_sh_with(&[], script);
     assert_eq!(
         stdout(&o),
         "sub\n3\n1\n2\n3\nbusybox\nkilled 137\n",

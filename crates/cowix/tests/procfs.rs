@@ -39,23 +39,7 @@ fn proc_files_show_the_guests_own_state() {
 }
 
 fn busybox(script: &str) -> std::process::Output {
-    let root = busybox_root().expect("scripts/fetch-debian busybox-static failed");
-    cowix([
-        "run",
-        "--memory",
-        "256M",
-        "--root",
-        root.to_str().unwrap(),
-        "--env",
-        "PATH=/usr/bin:/bin",
-        "--cwd",
-        "/",
-        "--",
-        "/usr/bin/busybox",
-        "sh",
-        "-c",
-        script,
-    ])
+    busybox_sh_with(&["--memory", "256M"], script)
 }
 
 /// busybox ps walks /proc: it lists the shell (pid 1, its whole command

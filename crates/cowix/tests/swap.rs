@@ -6,17 +6,6 @@ mod common;
 
 use common::*;
 
-fn stat_value(stderr: &str, label: &str) -> u64 {
-    let line = stderr
-        .lines()
-        .find(|l| l.contains(label))
-        .unwrap_or_else(|| panic!("no {label} in {stderr}"));
-    line.split_whitespace()
-        .rev()
-        .find_map(|w| w.parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn more_memory_than_ram_is_swapped_and_comes_back_intact_across_fork() {
     let g = guest("swapme");

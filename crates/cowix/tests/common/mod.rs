@@ -192,3 +192,39 @@ impl Drop for GuestScratch {
         let _ = std::fs::remove_dir_all(&self.host);
     }
 }
+
+/// `cowix run [OPTIONS] --root <busybox root> -- /usr/bin/busybox sh -c SCRIPT`
+/// (PATH=/usr/bin:/bin, cwd /). Debian's root has no applet links, so
+/// scripts call commands as `busybox NAME`.
+pub fn busybox_sh_with(options: &[&str], script: &str) -> Output {
+    let root = busybox_root().expect("scripts/fetch-debian busybox-static failed");
+    let mut args: Vec<&str> = vec!["run"];
+    args.extend_from_slice(options);
+    let root = root.to_str().unwrap().to_string();
+    args.extend_from_slice(&[
+        "--root",
+        &root,
+        "--env",
+        "PATH=/usr/bin:/bin",
+        "--cwd",
+        "/",
+        "--",
+        "/usr/bin/busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    cowix(&args)
+}
+
+/// The number ending the `--stats` line that contains `label`.
+pub fn stat_value(stderr: &str, label: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(label))
+        .unwrap_or_else(|| panic!("no {label} in {stderr}"));
+    line.split_whitespace()
+        .rev()
+        .find_map(|w| w.parse().ok())
+        .unwrap()
+}
