@@ -107,6 +107,16 @@ struct RunArgs {
     #[arg(long)]
     stats: bool,
 
+    /// Write memory and process events to FILE as JSON lines (faults with
+    /// frames and refcounts, fork, vfork, exec, exit, swap, OOM kills, page
+    /// snapshots; schema in docs/trace.md), for `cowix report`.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+
+    /// Stop the --trace after N events (then one "truncated" record).
+    #[arg(long, value_name = "N", default_value_t = cowix_kernel::trace::DEFAULT_TRACE_LIMIT)]
+    trace_limit: u64,
+
     /// The program: a path in the guest file system (a name without '/' is searched in the guest PATH).
     #[arg(value_name = "PROGRAM")]
     program: OsString,
@@ -221,6 +231,12 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if let Some(path) = &args.trace {
+        if let Err(e) = kernel.enable_trace(path, args.trace_limit) {
+            eprintln!("cowix: --trace {}: {e}", path.display());
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
     let program = args.program.clone().into_vec();
     let mut argv = vec![program.clone()];
     argv.extend(args.args.into_iter().map(OsStringExt::into_vec));
@@ -251,6 +267,11 @@ fn run(args: RunArgs) -> ExitCode {
     }
     let started = std::time::Instant::now();
     let status = kernel.run(pid);
+    if let Err(e) = kernel.finish_trace() {
+        let path = args.trace.as_deref().unwrap_or(Path::new(""));
+        eprintln!("cowix: --trace {}: {e}", path.display());
+        return ExitCode::from(EXIT_USAGE);
+    }
     if args.stats {
         print_stats(&kernel, started.elapsed());
     }
