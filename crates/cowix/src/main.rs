@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 use cowix_kernel::{Config, ExecError, ForkMode, Kernel};
 
+mod report;
 mod stats;
 
 /// Exit status when PROGRAM does not exist (as a shell reports it).
@@ -48,6 +49,25 @@ enum Command {
     /// step's numbers contradict what it claims.
     #[command(after_help = "Example:\n  cowix demo\n  cowix demo --step 1 --no-color")]
     Demo(DemoArgs),
+    /// Draw a --trace file as one self-contained HTML page: each process's
+    /// pages coloured by state, frames shared between processes, and a
+    /// timeline of faults with a scrubber. Exits 2 if TRACE is missing or
+    /// not a cowix trace.
+    #[command(
+        after_help = "Example:\n  cowix run --trace t.jsonl -- guests/fork/fork\n  cowix report t.jsonl -o report.html"
+    )]
+    Report(ReportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ReportArgs {
+    /// The trace written by `cowix run --trace`.
+    #[arg(value_name = "TRACE")]
+    trace: PathBuf,
+
+    /// The HTML file to write.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -175,6 +195,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(args),
+        Command::Report(args) => ExitCode::from(report::main(&args.trace, &args.output)),
         Command::Demo(args) => ExitCode::from(demo::main(
             args.step.map(usize::from),
             demo::colour_wanted(args.no_color),

@@ -204,3 +204,150 @@ fn an_unwritable_trace_file_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).starts_with("cowix: --trace /nonexistent-dir/t.jsonl:"));
 }
+
+/// Writes a fork8 trace and its report; returns (trace, html, pids).
+fn fork8_report(dir: &Scratch) -> (std::path::PathBuf, std::path::PathBuf, usize) {
+    let trace = dir.path().join("t.jsonl");
+    let html = dir.path().join("report.html");
+    let g = guest("fork8");
+    let o = cowix([
+        "run",
+        "--trace",
+        trace.to_str().unwrap(),
+        "--",
+        g.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = cowix([
+        "report",
+        trace.to_str().unwrap(),
+        "-o",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let pids: std::collections::BTreeSet<i64> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["ev"] == "snapshot")
+        .filter_map(|r| r["pid"].as_i64())
+        .collect();
+    (trace, html, pids.len())
+}
+
+#[test]
+fn the_report_is_one_self_contained_page_with_a_strip_per_process() {
+    let dir = Scratch::new("report");
+    let (_, html, procs) = fork8_report(&dir);
+    assert_eq!(procs, 9);
+    let page = std::fs::read_to_string(html).unwrap();
+    assert_eq!(page.matches(r#"<div class="strip""#).count(), procs);
+    for needle in [r#"id="timeline""#, r#"id="scrubber""#, r#"type="range""#] {
+        assert!(page.contains(needle), "{needle}");
+    }
+    for remote in ["src=", "href=", "url(", "@import", "https://"] {
+        assert!(
+            !page.contains(remote),
+            "the page must fetch nothing: {remote}"
+        );
+    }
+}
+
+#[test]
+fn bad_report_input_is_one_error_line_and_exit_2() {
+    let dir = Scratch::new("report-bad");
+    let out = dir.path().join("r.html");
+    let missing = dir.path().join("missing.jsonl");
+    let not_trace = dir.path().join("not.jsonl");
+    std::fs::write(&not_trace, "{\"hello\":1}\n").unwrap();
+    let cut = dir.path().join("cut.jsonl");
+    let (trace, _, _) = fork8_report(&dir);
+    let text = std::fs::read_to_string(trace).unwrap();
+    std::fs::write(&cut, &text[..text.len() - 20]).unwrap();
+    for (input, says) in [
+        (&missing, "cannot read"),
+        (&not_trace, "is not a cowix trace"),
+        (&cut, "not a JSON record (truncated?)"),
+    ] {
+        let o = cowix([
+            "report",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", input.display());
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("cowix report: ") && err.contains(says),
+            "{err}"
+        );
+        assert!(!out.exists());
+    }
+}
+
+/// The PNG's width and height from its IHDR chunk.
+fn png_size(png: &[u8]) -> (u32, u32) {
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    assert_eq!(&png[12..16], b"IHDR");
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    (be(&png[16..20]), be(&png[20..24]))
+}
+
+#[test]
+fn headless_chromium_draws_the_report() {
+    let chromium = std::process::Command::new("chromium")
+        .arg("--version")
+        .output();
+    if !chromium.is_ok_and(|o| o.status.success()) {
+        // scripts/test installs Debian's chromium; a bare `cargo test`
+        // on a machine without it cannot run this check.
+        eprintln!("headless_chromium_draws_the_report: no chromium, not run");
+        return;
+    }
+    let dir = Scratch::new("report-chromium");
+    let (_, html, procs) = fork8_report(&dir);
+    let url = format!("file://{}", html.display());
+    let profile = dir.path().join("profile");
+    let shot = dir.path().join("shot.png");
+    let headless = |extra: &[String]| {
+        let mut c = std::process::Command::new("chromium");
+        c.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1200,900",
+        ]);
+        c.arg(format!("--user-data-dir={}", profile.display()));
+        c.args(extra).arg(&url);
+        c.output().expect("chromium runs")
+    };
+    let o = headless(&[format!("--screenshot={}", shot.display())]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let png = std::fs::read(&shot).unwrap();
+    assert_eq!(png_size(&png), (1200, 900));
+    // A blank 1200x900 page compresses to a few KiB; strips, links and
+    // the timeline take far more.
+    assert!(
+        png.len() > 20_000,
+        "screenshot looks blank: {} bytes",
+        png.len()
+    );
+    let o = headless(&["--dump-dom".to_string()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dom = stdout(&o);
+    assert_eq!(dom.matches(r#"<div class="strip"#).count(), procs);
+    assert!(dom.matches(r#"class="bar""#).count() > 10, "timeline bars");
+    assert!(dom.contains(r#"id="scrubber""#));
+    for state in ["private", "cow", "file"] {
+        assert!(dom.contains(&format!(r#"data-state="{state}""#)), "{state}");
+    }
+    assert!(
+        dom.contains("<line "),
+        "lines between processes sharing frames"
+    );
+}
