@@ -176,22 +176,36 @@ function stateOfFault(f){
   return {state:f.refs>1?"cow":"private",frame:f.frame,refs:f.refs};
 }
 // The pages of every process at record index t.
+// Each frame's refcount as last seen: a copy-on-write copy in one process
+// lowers the count its sharers see, an exit lowers it for every page.
 function statesAt(t){
-  const procs=new Map();
+  const procs=new Map(), refs=new Map();
   for(let i=0;i<=t&&i<R.length;i++){
     const r=R[i];
     if(r.ev==="snapshot"){
       const m=new Map();
-      for(const [start,count,state,frame,refs] of r.runs)
-        for(let k=0;k<count;k++) m.set(start+k*PAGE,{state,frame:state==="zero"?0:frame+k,refs});
+      for(const [start,count,state,frame,n] of r.runs)
+        for(let k=0;k<count;k++){
+          const f=state==="zero"?0:frame+k;
+          m.set(start+k*PAGE,{state,frame:f,refs:n});
+          if(state!=="swap") refs.set(f,r.why==="exit"?n-1:n);
+        }
       procs.set(r.pid,{pages:m,gone:r.why==="exit"});
-    } else if(r.ev==="fault"&&procs.has(r.pid)){
+    } else if(r.ev==="fault"){
+      if(r.frame_before!==null&&r.frame_before!==r.frame) refs.set(r.frame_before,r.refs_before-1);
+      if(r.frame!==null) refs.set(r.frame,r.refs);
       const s=stateOfFault(r), a=Math.floor(r.addr/PAGE)*PAGE;
-      if(s) procs.get(r.pid).pages.set(a,s);
+      if(s&&procs.has(r.pid)) procs.get(r.pid).pages.set(a,s);
     } else if(r.ev==="exit"&&procs.has(r.pid)){
       procs.get(r.pid).gone=true;
     }
   }
+  for(const p of procs.values())
+    for(const pg of p.pages.values())
+      if(pg.state==="cow"||pg.state==="private"){
+        pg.refs=refs.has(pg.frame)?refs.get(pg.frame):pg.refs;
+        pg.state=pg.refs>1?"cow":"private";
+      }
   return procs;
 }
 function draw(t){
