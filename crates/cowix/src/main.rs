@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 use cowix_kernel::{Config, ExecError, ForkMode, Kernel};
 
+mod report;
 mod stats;
 
 /// Exit status when PROGRAM does not exist (as a shell reports it).
@@ -48,6 +49,25 @@ enum Command {
     /// step's numbers contradict what it claims.
     #[command(after_help = "Example:\n  cowix demo\n  cowix demo --step 1 --no-color")]
     Demo(DemoArgs),
+    /// Draw a --trace file as one self-contained HTML page: each process's
+    /// pages coloured by state, frames shared between processes, and a
+    /// timeline of faults with a scrubber. Exits 2 if TRACE is missing or
+    /// not a cowix trace.
+    #[command(
+        after_help = "Example:\n  cowix run --trace t.jsonl -- guests/fork/fork\n  cowix report t.jsonl -o report.html"
+    )]
+    Report(ReportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ReportArgs {
+    /// The trace written by `cowix run --trace`.
+    #[arg(value_name = "TRACE")]
+    trace: PathBuf,
+
+    /// The HTML file to write.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -113,6 +133,16 @@ struct RunArgs {
     #[arg(long)]
     stats: bool,
 
+    /// Write memory and process events to FILE as JSON lines (faults with
+    /// frames and refcounts, fork, vfork, exec, exit, swap, OOM kills, page
+    /// snapshots; schema in docs/trace.md), for `cowix report`.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+
+    /// Stop the --trace after N events (then one "truncated" record).
+    #[arg(long, value_name = "N", default_value_t = cowix_kernel::trace::DEFAULT_TRACE_LIMIT)]
+    trace_limit: u64,
+
     /// The program: a path in the guest file system (a name without '/' is searched in the guest PATH).
     #[arg(value_name = "PROGRAM")]
     program: OsString,
@@ -171,6 +201,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(args),
+        Command::Report(args) => ExitCode::from(report::main(&args.trace, &args.output)),
         Command::Demo(args) => ExitCode::from(demo::main(
             args.step.map(usize::from),
             demo::colour_wanted(args.no_color),
@@ -228,6 +259,12 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if let Some(path) = &args.trace {
+        if let Err(e) = kernel.enable_trace(path, args.trace_limit) {
+            eprintln!("cowix: --trace {}: {e}", path.display());
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
     let program = args.program.clone().into_vec();
     let mut argv = vec![program.clone()];
     argv.extend(args.args.into_iter().map(OsStringExt::into_vec));
@@ -258,6 +295,11 @@ fn run(args: RunArgs) -> ExitCode {
     }
     let started = std::time::Instant::now();
     let status = kernel.run(pid);
+    if let Err(e) = kernel.finish_trace() {
+        let path = args.trace.as_deref().unwrap_or(Path::new(""));
+        eprintln!("cowix: --trace {}: {e}", path.display());
+        return ExitCode::from(EXIT_USAGE);
+    }
     if args.stats {
         print_stats(&kernel, started.elapsed());
     }

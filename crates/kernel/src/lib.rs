@@ -28,6 +28,7 @@ pub mod signal;
 pub mod stack;
 pub mod strace;
 pub mod syscall;
+pub mod trace;
 pub mod uaccess;
 pub mod vfs;
 
@@ -177,6 +178,8 @@ pub struct Kernel {
     futex_seq: u64,
     /// Blocks translated to host code by processes that have ended.
     translated: u64,
+    /// `--trace`: the open trace file (`trace.rs`).
+    tracer: Option<trace::Tracer>,
 }
 
 impl Kernel {
@@ -226,6 +229,7 @@ impl Kernel {
             oom_stall: None,
             futex_seq: 0,
             translated: 0,
+            tracer: None,
         })
     }
 
@@ -335,6 +339,15 @@ impl Kernel {
             randomize: self.aslr,
             job: Default::default(),
         };
+        if self.tracer.is_some() {
+            let insn = self.instructions();
+            if let Some(tracer) = self.tracer.as_mut() {
+                tracer.drain(&mut self.pm, insn, pid);
+                let body = format!(r#","path":{}"#, trace::json_string(&p.exe));
+                tracer.event(insn, pid, "exec", &body);
+                tracer.snapshot(&self.pm, insn, pid, &p.mm, "exec");
+            }
+        }
         self.procs.insert(pid, p);
         self.processes += 1;
         Ok(pid)
@@ -344,6 +357,89 @@ impl Kernel {
     /// `--stats-json`); see [`accounting`].
     pub fn enable_accounting(&mut self) {
         self.accounting = true;
+    }
+
+    /// Starts writing memory and process events to `path` as JSON lines
+    /// (`--trace`, schema in docs/trace.md), at most `limit` events. Call
+    /// it before [`spawn`](Self::spawn) so that the loader's faults are in
+    /// the trace.
+    pub fn enable_trace(&mut self, path: &std::path::Path, limit: u64) -> io::Result<()> {
+        let tracer = trace::Tracer::create(path, limit, self.pm.stats().fork_mode.name())?;
+        self.pm.enable_trace();
+        self.tracer = Some(tracer);
+        Ok(())
+    }
+
+    /// Ends the trace: snapshots of the processes still alive, the `end`
+    /// record, and the file flushed. Does nothing without `--trace`.
+    pub fn finish_trace(&mut self) -> io::Result<()> {
+        let Some(mut tracer) = self.tracer.take() else {
+            return Ok(());
+        };
+        let insn = self.instructions();
+        tracer.drain(&mut self.pm, insn, 0);
+        for p in self.procs.values() {
+            tracer.snapshot(&self.pm, insn, p.pid, &p.mm, "end");
+        }
+        tracer.finish(insn)
+    }
+
+    /// The guest instruction count while `p` (and its thread `t`) run
+    /// outside `procs`: the trace's time axis.
+    fn trace_clock(&self, p: &Process, t: Option<&Thread>) -> u64 {
+        self.instructions() + p.instret(t)
+    }
+
+    /// Writes the memory events recorded since the last drain as `p`'s.
+    fn trace_drain(&mut self, p: &Process, t: Option<&Thread>) {
+        if self.tracer.is_some() {
+            let insn = self.trace_clock(p, t);
+            if let Some(tracer) = self.tracer.as_mut() {
+                tracer.drain(&mut self.pm, insn, p.pid);
+            }
+        }
+    }
+
+    /// After `p`'s system call `nr` returned `ret`: the fork, vfork or
+    /// exec it made, with snapshots. `fork_ns` is the fork time counter
+    /// before the call.
+    fn trace_syscall(&mut self, p: &Process, t: &Thread, nr: u64, ret: u64, fork_ns: u64) {
+        const CLONE: u64 = 220;
+        const EXECVE: u64 = 221;
+        const EXECVEAT: u64 = 281;
+        const CLONE3: u64 = 435;
+        self.trace_drain(p, Some(t));
+        let insn = self.trace_clock(p, Some(t));
+        let Some(tracer) = self.tracer.as_mut() else {
+            return;
+        };
+        match nr {
+            CLONE | CLONE3 if (ret as i64) > 0 => {
+                let child = ret as i32;
+                let Some(c) = self.procs.get(&child) else {
+                    return; // a thread
+                };
+                if p.vfork_child == Some(child) {
+                    tracer.event(insn, p.pid, "vfork", &format!(r#","child":{child}"#));
+                } else {
+                    let stats = self.pm.stats();
+                    let body = format!(
+                        r#","child":{child},"mode":"{}","ns":{}"#,
+                        stats.fork_mode.name(),
+                        stats.fork_ns.saturating_sub(fork_ns)
+                    );
+                    tracer.event(insn, p.pid, "fork", &body);
+                    tracer.snapshot(&self.pm, insn, p.pid, &p.mm, "fork");
+                }
+                tracer.snapshot(&self.pm, insn, child, &c.mm, "fork");
+            }
+            EXECVE | EXECVEAT if ret == 0 => {
+                let body = format!(r#","path":{}"#, trace::json_string(&p.exe));
+                tracer.event(insn, p.pid, "exec", &body);
+                tracer.snapshot(&self.pm, insn, p.pid, &p.mm, "exec");
+            }
+            _ => {}
+        }
     }
 
     /// The processes that have ended, in the order they ended, with their
@@ -634,6 +730,7 @@ impl Kernel {
         if self.accounting && p.exit.is_none() {
             accounting::sample_after_turn(&mut p, &self.pm);
         }
+        self.trace_drain(&p, None);
         if p.exit.is_some() {
             self.finish(p);
         } else {
@@ -849,6 +946,20 @@ impl Kernel {
     /// the parent ignores SIGCHLD (then, as in Linux, it is reaped at once).
     fn finish(&mut self, mut p: Process) {
         let status = p.exit.expect("Kernel::finish: process has not ended");
+        if self.tracer.is_some() {
+            self.trace_drain(&p, None);
+            let insn = self.trace_clock(&p, None);
+            let body = match status {
+                ExitStatus::Exited(c) => format!(r#","status":{c},"signal":null"#),
+                ExitStatus::Signaled { signal, .. } => {
+                    format!(r#","status":null,"signal":{signal}"#)
+                }
+            };
+            if let Some(tracer) = self.tracer.as_mut() {
+                tracer.event(insn, p.pid, "exit", &body);
+                tracer.snapshot(&self.pm, insn, p.pid, &p.mm, "exit");
+            }
+        }
         if self.strace {
             let line = match status {
                 ExitStatus::Exited(c) => format!("+++ exited with {c} +++"),
@@ -963,6 +1074,7 @@ impl Kernel {
         }
         let args = syscall_args(&t.cpu);
         let (tid, init) = (t.tid, self.init);
+        let fork_ns = self.pm.stats().fork_ns;
         let mut sys = syscall::Sys {
             p,
             t,
@@ -986,6 +1098,9 @@ impl Kernel {
         }
         let ret = syscall::dispatch(&mut sys, nr, args);
         let (block, resched) = (sys.block, sys.resched);
+        if self.tracer.is_some() {
+            self.trace_syscall(p, t, nr, ret, fork_ns);
+        }
         if let Some(e) = &traced {
             if t.futex.is_some() {
                 trace_line(self.init, tid, &strace::unfinished(e));
@@ -1099,6 +1214,18 @@ impl Kernel {
     /// be reclaimed, the OOM killer ends the process with the highest
     /// badness (this one, or another, after which this one retries).
     fn page_fault(&mut self, p: &mut Process, t: &mut Thread, addr: u64, access: CpuAccess) {
+        self.resolve_page_fault(p, t, addr, access);
+        self.trace_drain(p, Some(t));
+    }
+
+    /// [`page_fault`](Self::page_fault) without the trace.
+    fn resolve_page_fault(
+        &mut self,
+        p: &mut Process,
+        t: &mut Thread,
+        addr: u64,
+        access: CpuAccess,
+    ) {
         match p.mm.handle_fault(&mut self.pm, addr, fault_access(access)) {
             Ok(_) => {}
             Err(FaultError::OutOfMemory) => {

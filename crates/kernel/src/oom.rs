@@ -68,6 +68,16 @@ impl Kernel {
             }
         }
         self.pm.note_oom_kill();
+        if self.tracer.is_some() {
+            let insn = self.trace_clock(p, None);
+            let victim = match victim {
+                Some((badness, pid)) if badness > mine.oom_badness() => pid,
+                _ => p.pid,
+            };
+            if let Some(tracer) = self.tracer.as_mut() {
+                tracer.event(insn, p.pid, "oom_kill", &format!(r#","victim":{victim}"#));
+            }
+        }
         let kill = ExitStatus::Signaled {
             signal: sig::SIGKILL,
             core: false,

@@ -88,6 +88,19 @@ impl AddressSpace {
         addr: u64,
         access: Access,
     ) -> Result<FaultKind, FaultError> {
+        if pm.trace.is_some() {
+            return self.traced_fault(pm, addr, access);
+        }
+        self.counted_fault(pm, addr, access)
+    }
+
+    /// [`resolve_fault`](Self::resolve_fault) with the outcome counted.
+    fn counted_fault(
+        &mut self,
+        pm: &mut PhysMem,
+        addr: u64,
+        access: Access,
+    ) -> Result<FaultKind, FaultError> {
         let result = self.resolve_fault(pm, addr, access);
         match result {
             Ok(kind) => {
@@ -98,6 +111,39 @@ impl AddressSpace {
                 pm.stats.faults.record_error(error);
                 self.faults.record_error(error);
             }
+        }
+        result
+    }
+
+    /// [`handle_fault`](Self::handle_fault) while tracing: the same, and
+    /// a [`MemEvent::Fault`](crate::MemEvent::Fault) for a resolved fault.
+    #[cold]
+    fn traced_fault(
+        &mut self,
+        pm: &mut PhysMem,
+        addr: u64,
+        access: Access,
+    ) -> Result<FaultKind, FaultError> {
+        let va = page_down(addr);
+        let before = (addr < USER_TOP)
+            .then(|| self.mapped_frame(pm, va))
+            .flatten();
+        let result = self.counted_fault(pm, addr, access);
+        if let Ok(kind) = result {
+            let vma = self
+                .vmas
+                .find(addr)
+                .expect("traced_fault: resolved without a vma");
+            let event = crate::MemEvent::Fault {
+                addr,
+                kind,
+                vma_start: vma.start,
+                vma_end: vma.end,
+                vma_name: crate::trace::vma_label(vma),
+                before,
+                after: self.mapped_frame(pm, va),
+            };
+            pm.trace_event(|_| event);
         }
         result
     }

@@ -119,6 +119,8 @@ pub struct PhysMem {
     pub(crate) stats: MemStats,
     /// The swap area, if swap is enabled (`swap.rs`).
     pub(crate) swap: Option<crate::swap::SwapArea>,
+    /// Recorded memory events while tracing (`trace.rs`), else `None`.
+    pub(crate) trace: Option<Vec<crate::MemEvent>>,
 }
 
 impl fmt::Debug for PhysMem {
@@ -171,6 +173,7 @@ impl PhysMem {
             cache: PageCache::default(),
             cache_keys: HashMap::new(),
             swap: None,
+            trace: None,
             stats: MemStats {
                 max_frames,
                 ..MemStats::default()

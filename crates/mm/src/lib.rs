@@ -53,6 +53,7 @@ mod share_tables;
 mod smaps;
 mod stats;
 mod swap;
+mod trace;
 mod vma;
 mod writeback;
 
@@ -69,6 +70,7 @@ pub use reclaim::{reclaim, reclaim_cold, MemUsage};
 pub use smaps::SmapsCounts;
 pub use stats::{FaultCounters, FaultKind, MemStats};
 pub use swap::{SwapDevice, SwapFile, SwapInfo};
+pub use trace::{MemEvent, PageRun, PageState};
 pub use vma::{Access, Backing, FileSource, OnFork, Prot, Vma, VmaName};
 
 /// Size of a page and of a frame, in bytes.

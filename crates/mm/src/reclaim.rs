@@ -133,6 +133,7 @@ fn reclaim_passes(
     }
     let n = freed(pm);
     pm.stats.reclaimed_frames += n;
+    pm.trace_event(|_| crate::MemEvent::Reclaim { freed: n });
     // A page-table page may be reachable from several spaces (a shared
     // leaf table), and a frame freed here may be cached by any of their
     // TLBs: every space flushes (reclaim is rare, a refill is cheap).

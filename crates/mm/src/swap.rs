@@ -261,6 +261,7 @@ impl PhysMem {
         self.stats.swap_outs += 1;
         self.get(frame); // the cache's reference
         self.sync_swap_stats();
+        self.trace_event(|_| crate::MemEvent::SwapOut { frame, slot });
         Ok(slot)
     }
 
@@ -298,6 +299,7 @@ impl PhysMem {
         self.stats.swap_ins += 1;
         self.get(frame);
         self.sync_swap_stats();
+        self.trace_event(|_| crate::MemEvent::SwapIn { slot, frame });
         Ok((frame, true))
     }
 
@@ -430,6 +432,7 @@ impl PhysMem {
         area.counts[slot as usize] = 1;
         self.stats.swap_outs += 1;
         self.sync_swap_stats();
+        self.trace_event(|_| crate::MemEvent::SwapOut { frame, slot });
         Ok(slot)
     }
 
@@ -441,6 +444,7 @@ impl PhysMem {
         }
         *self.bytes_mut(frame) = buf;
         self.stats.swap_ins += 1;
+        self.trace_event(|_| crate::MemEvent::SwapIn { slot, frame });
         true
     }
 }

@@ -1,0 +1,353 @@
+//! `--trace FILE` (docs/trace.md) and `cowix report`: the events of real
+//! guests from tests/guest, checked against `--stats-json`.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+/// Runs guest `name` with `--trace` (and `extra` flags) and `--stats-json`;
+/// returns the trace's records and the stats.
+fn traced(name: &str, extra: &[&str], args: &[&str]) -> (Vec<Value>, Value, Scratch) {
+    let dir = Scratch::new("trace");
+    let trace = dir.path().join("t.jsonl");
+    let stats = dir.path().join("s.json");
+    let g = guest(name);
+    let mut v: Vec<String> = vec!["run".into(), "--trace".into(), trace.display().to_string()];
+    v.extend(["--stats-json".into(), stats.display().to_string()]);
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v.push("--".into());
+    v.push(g.display().to_string());
+    v.extend(args.iter().map(|s| s.to_string()));
+    let o = cowix(&v);
+    assert!(o.status.code().is_some(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&trace).expect("trace written");
+    let records = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let stats = serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    (records, stats, dir)
+}
+
+fn count(records: &[Value], ev: &str) -> usize {
+    records.iter().filter(|r| r["ev"] == ev).count()
+}
+
+fn faults_of_kind(records: &[Value], kind: &str) -> u64 {
+    records
+        .iter()
+        .filter(|r| r["ev"] == "fault" && r["kind"] == kind)
+        .count() as u64
+}
+
+#[test]
+fn fork8_faults_in_the_trace_match_the_stats_kind_by_kind() {
+    let (r, stats, _dir) = traced("fork8", &[], &[]);
+    for kind in [
+        "zero_page",
+        "zero_fill",
+        "cow_copy",
+        "cow_reuse",
+        "file",
+        "file_cow",
+        "shared_write",
+        "swap_in",
+    ] {
+        assert_eq!(
+            faults_of_kind(&r, kind),
+            stats["faults"][kind].as_u64().unwrap(),
+            "{kind}"
+        );
+    }
+    assert!(faults_of_kind(&r, "cow_copy") > 0);
+    assert_eq!(count(&r, "fork"), 8);
+    assert_eq!(count(&r, "exit"), 9);
+    assert_eq!(count(&r, "exec"), 1);
+    assert_eq!(r[0]["ev"], "trace");
+    assert_eq!(r[0]["version"], 1);
+    assert_eq!(r.last().unwrap()["ev"], "end");
+    assert_eq!(r.last().unwrap()["truncated"], false);
+}
+
+#[test]
+fn records_are_numbered_in_order_and_time_never_goes_back_within_a_process() {
+    let (r, _, _dir) = traced("fork_vars", &[], &[]);
+    for (i, rec) in r.iter().enumerate() {
+        assert_eq!(rec["seq"].as_u64(), Some(i as u64), "{rec}");
+    }
+    let mut last = std::collections::HashMap::new();
+    for rec in r.iter().filter(|x| x["pid"].is_i64()) {
+        let pid = rec["pid"].as_i64().unwrap();
+        let insn = rec["insn"].as_u64().unwrap();
+        let prev = last.insert(pid, insn).unwrap_or(0);
+        assert!(insn >= prev, "{rec}");
+    }
+}
+
+#[test]
+fn a_cow_copy_names_the_shared_frame_it_left_and_the_private_one_it_got() {
+    let (r, _, _dir) = traced("fork_vars", &[], &[]);
+    let copies: Vec<&Value> = r
+        .iter()
+        .filter(|x| x["ev"] == "fault" && x["kind"] == "cow_copy")
+        .collect();
+    assert!(!copies.is_empty());
+    for c in copies {
+        assert!(c["refs_before"].as_u64().unwrap() >= 2, "{c}");
+        assert_ne!(c["frame_before"], c["frame"], "{c}");
+        let vma = c["vma"].as_array().unwrap();
+        let addr = c["addr"].as_u64().unwrap();
+        assert!(vma[0].as_u64().unwrap() <= addr && addr < vma[1].as_u64().unwrap());
+    }
+    let fork = r.iter().find(|x| x["ev"] == "fork").unwrap();
+    assert_eq!(fork["mode"], "cow");
+    assert!(fork["ns"].is_u64());
+    let child = fork["child"].as_i64().unwrap();
+    let snap = r
+        .iter()
+        .find(|x| x["ev"] == "snapshot" && x["pid"] == child && x["why"] == "fork")
+        .expect("the child's snapshot at fork");
+    let runs = snap["runs"].as_array().unwrap();
+    assert!(runs
+        .iter()
+        .any(|run| run[2] == "cow" && run[4].as_u64().unwrap() >= 2));
+    let exit = r
+        .iter()
+        .find(|x| x["ev"] == "exit" && x["pid"] == child)
+        .unwrap();
+    assert_eq!(exit["status"], 7);
+}
+
+#[test]
+fn bss_reads_map_the_zero_frame() {
+    let (r, stats, _dir) = traced("bss_read", &[], &[]);
+    let zero = faults_of_kind(&r, "zero_page");
+    assert!(zero > 0);
+    assert_eq!(zero, stats["faults"]["zero_page"].as_u64().unwrap());
+    let f = r
+        .iter()
+        .find(|x| x["ev"] == "fault" && x["kind"] == "zero_page")
+        .unwrap();
+    assert_eq!(f["frame"], 0, "the zero frame is frame 0: {f}");
+}
+
+#[test]
+fn vfork_and_exec_are_traced_with_the_exec_path() {
+    let echo = guest("echo_args");
+    let (r, _, _dir) = traced("vfork_exec", &[], &[echo.to_str().unwrap()]);
+    let vfork = r
+        .iter()
+        .rfind(|x| x["ev"] == "vfork")
+        .expect("a vfork event (the second one execs)");
+    let child = vfork["child"].as_i64().unwrap();
+    let exec = r
+        .iter()
+        .find(|x| x["ev"] == "exec" && x["pid"] == child)
+        .expect("the child's exec");
+    assert!(
+        exec["path"].as_str().unwrap().ends_with("echo_args"),
+        "{exec}"
+    );
+    assert!(exec["seq"].as_u64() > vfork["seq"].as_u64());
+    let (r, _, _dir) = traced("fork_exec", &[], &[echo.to_str().unwrap()]);
+    assert_eq!(count(&r, "fork"), 1);
+    assert_eq!(count(&r, "exec"), 2, "the first process and the child");
+}
+
+#[test]
+fn swap_out_and_in_are_traced_like_the_stats_count_them() {
+    let (r, stats, _dir) = traced("swapme", &["--memory", "8M", "--swap", "64M"], &["16"]);
+    let outs = count(&r, "swap_out") as u64;
+    assert!(outs > 0);
+    assert_eq!(outs, stats["swap"]["out"].as_u64().unwrap());
+    assert_eq!(
+        count(&r, "swap_in") as u64,
+        stats["swap"]["in"].as_u64().unwrap()
+    );
+    assert!(count(&r, "reclaim") > 0);
+}
+
+#[test]
+fn the_limit_stops_the_trace_with_one_truncated_record() {
+    let (r, _, _dir) = traced("fork8", &["--trace-limit", "50"], &[]);
+    assert_eq!(r.len(), 53, "header, 50 events, truncated, end");
+    assert_eq!(r[51]["ev"], "truncated");
+    assert_eq!(r[51]["limit"], 50);
+    assert_eq!(count(&r, "truncated"), 1);
+    assert_eq!(r[52]["ev"], "end");
+    assert_eq!(r[52]["truncated"], true);
+}
+
+#[test]
+fn without_trace_no_file_is_written() {
+    let dir = Scratch::new("trace-off");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_cowix"))
+        .args(["run", "--", guest("fork8").to_str().unwrap()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn an_unwritable_trace_file_is_a_usage_error() {
+    let g = guest("hello");
+    let o = cowix([
+        "run",
+        "--trace",
+        "/nonexistent-dir/t.jsonl",
+        "--",
+        g.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).starts_with("cowix: --trace /nonexistent-dir/t.jsonl:"));
+}
+
+/// Writes a fork8 trace and its report; returns (trace, html, pids).
+fn fork8_report(dir: &Scratch) -> (std::path::PathBuf, std::path::PathBuf, usize) {
+    let trace = dir.path().join("t.jsonl");
+    let html = dir.path().join("report.html");
+    let g = guest("fork8");
+    let o = cowix([
+        "run",
+        "--trace",
+        trace.to_str().unwrap(),
+        "--",
+        g.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = cowix([
+        "report",
+        trace.to_str().unwrap(),
+        "-o",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let pids: std::collections::BTreeSet<i64> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["ev"] == "snapshot")
+        .filter_map(|r| r["pid"].as_i64())
+        .collect();
+    (trace, html, pids.len())
+}
+
+#[test]
+fn the_report_is_one_self_contained_page_with_a_strip_per_process() {
+    let dir = Scratch::new("report");
+    let (_, html, procs) = fork8_report(&dir);
+    assert_eq!(procs, 9);
+    let page = std::fs::read_to_string(html).unwrap();
+    assert_eq!(page.matches(r#"<div class="strip""#).count(), procs);
+    for needle in [r#"id="timeline""#, r#"id="scrubber""#, r#"type="range""#] {
+        assert!(page.contains(needle), "{needle}");
+    }
+    for remote in ["src=", "href=", "url(", "@import", "https://"] {
+        assert!(
+            !page.contains(remote),
+            "the page must fetch nothing: {remote}"
+        );
+    }
+}
+
+#[test]
+fn bad_report_input_is_one_error_line_and_exit_2() {
+    let dir = Scratch::new("report-bad");
+    let out = dir.path().join("r.html");
+    let missing = dir.path().join("missing.jsonl");
+    let not_trace = dir.path().join("not.jsonl");
+    std::fs::write(&not_trace, "{\"hello\":1}\n").unwrap();
+    let cut = dir.path().join("cut.jsonl");
+    let (trace, _, _) = fork8_report(&dir);
+    let text = std::fs::read_to_string(trace).unwrap();
+    std::fs::write(&cut, &text[..text.len() - 20]).unwrap();
+    for (input, says) in [
+        (&missing, "cannot read"),
+        (&not_trace, "is not a cowix trace"),
+        (&cut, "not a JSON record (truncated?)"),
+    ] {
+        let o = cowix([
+            "report",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", input.display());
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("cowix report: ") && err.contains(says),
+            "{err}"
+        );
+        assert!(!out.exists());
+    }
+}
+
+/// The PNG's width and height from its IHDR chunk.
+fn png_size(png: &[u8]) -> (u32, u32) {
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    assert_eq!(&png[12..16], b"IHDR");
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    (be(&png[16..20]), be(&png[20..24]))
+}
+
+#[test]
+fn headless_chromium_draws_the_report() {
+    let chromium = std::process::Command::new("chromium")
+        .arg("--version")
+        .output();
+    if !chromium.is_ok_and(|o| o.status.success()) {
+        // scripts/test installs Debian's chromium; a bare `cargo test`
+        // on a machine without it cannot run this check.
+        eprintln!("headless_chromium_draws_the_report: no chromium, not run");
+        return;
+    }
+    let dir = Scratch::new("report-chromium");
+    let (_, html, procs) = fork8_report(&dir);
+    let url = format!("file://{}", html.display());
+    let profile = dir.path().join("profile");
+    let shot = dir.path().join("shot.png");
+    let headless = |extra: &[String]| {
+        let mut c = std::process::Command::new("chromium");
+        c.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1200,900",
+        ]);
+        c.arg(format!("--user-data-dir={}", profile.display()));
+        c.args(extra).arg(&url);
+        c.output().expect("chromium runs")
+    };
+    let o = headless(&[format!("--screenshot={}", shot.display())]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let png = std::fs::read(&shot).unwrap();
+    assert_eq!(png_size(&png), (1200, 900));
+    // A blank 1200x900 page compresses to a few KiB; strips, links and
+    // the timeline take far more.
+    assert!(
+        png.len() > 20_000,
+        "screenshot looks blank: {} bytes",
+        png.len()
+    );
+    let o = headless(&["--dump-dom".to_string()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dom = stdout(&o);
+    assert_eq!(dom.matches(r#"<div class="strip"#).count(), procs);
+    assert!(dom.matches(r#"class="bar""#).count() > 10, "timeline bars");
+    assert!(dom.contains(r#"id="scrubber""#));
+    for state in ["private", "cow", "file"] {
+        assert!(dom.contains(&format!(r#"data-state="{state}""#)), "{state}");
+    }
+    assert!(
+        dom.contains("<line "),
+        "lines between processes sharing frames"
+    );
+}
