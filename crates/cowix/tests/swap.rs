@@ -135,25 +135,12 @@ fn the_oom_killer_picks_the_biggest_process_and_the_others_go_on() {
 /// without.
 #[test]
 fn busybox_sort_runs_in_one_mebibyte_with_swap() {
-    let root = busybox_root().expect("scripts/fetch-debian busybox-static failed");
     let run = |memory: &[&str]| {
-        let mut args = vec!["run", "--stats"];
-        args.extend_from_slice(memory);
-        let root = root.to_str().unwrap();
-        args.extend_from_slice(&[
-            "--root",
-            root,
-            "--env",
-            "PATH=/usr/bin:/bin",
-            "--cwd",
-            "/",
-            "--",
-            "/usr/bin/busybox",
-            "sh",
-            "-c",
+        let options = [&["--stats"], memory].concat();
+        busybox_sh_with(
+            &options,
             "busybox seq 1 20000 | busybox sort -rn | busybox head -1",
-        ]);
-        cowix(&args)
+        )
     };
     let o = run(&["--memory", "1M", "--swap", "16M"]);
     let err = stderr(&o);

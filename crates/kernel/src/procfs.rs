@@ -137,6 +137,15 @@ impl<'a> Tree<'a> {
         }
     }
 
+    /// What the resolved procfs path `guest` (`/proc/...`) names.
+    pub(crate) fn node(&self, guest: &str) -> Option<ProcNode> {
+        let rest: Vec<Vec<u8>> = below_proc(guest)
+            .into_iter()
+            .map(String::into_bytes)
+            .collect();
+        crate::vfs::ProcLookup::lookup(self, &rest)
+    }
+
     fn process(&self, pid: i32) -> Option<&'a Process> {
         if pid == self.cur.pid {
             Some(self.cur)

@@ -349,14 +349,7 @@ pub fn for_each_leaf(
     end: u64,
     f: &mut LeafVisitor<'_>,
 ) -> Result<(), MmError> {
-    assert!(
-        start <= end && end <= USER_TOP,
-        "for_each_leaf: bad range {start:#x}..{end:#x}"
-    );
-    if start == end {
-        return Ok(());
-    }
-    visit(pm, root, LEVELS - 1, 0, start, end, false, f)
+    visit_range(pm, root, start, end, false, f)
 }
 
 /// [`for_each_leaf`], visiting swap entries ([`Pte::is_swap`]) as well as
@@ -368,14 +361,27 @@ pub fn for_each_entry(
     end: u64,
     f: &mut LeafVisitor<'_>,
 ) -> Result<(), MmError> {
+    visit_range(pm, root, start, end, true, f)
+}
+
+/// The walk behind [`for_each_leaf`] (`swap` false) and
+/// [`for_each_entry`] (`swap` true).
+fn visit_range(
+    pm: &mut PhysMem,
+    root: FrameId,
+    start: u64,
+    end: u64,
+    swap: bool,
+    f: &mut LeafVisitor<'_>,
+) -> Result<(), MmError> {
     assert!(
         start <= end && end <= USER_TOP,
-        "for_each_entry: bad range {start:#x}..{end:#x}"
+        "for_each_leaf/for_each_entry: bad range {start:#x}..{end:#x}"
     );
     if start == end {
         return Ok(());
     }
-    visit(pm, root, LEVELS - 1, 0, start, end, true, f)
+    visit(pm, root, LEVELS - 1, 0, start, end, swap, f)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1148,14 +1148,7 @@ pub fn readlinkat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, buf: u64, size: u64)
     let base = base_dir(sys, dirfd, &path)?;
     let r = resolve(sys, &base, &path, Follow::No)?;
     let target: Vec<u8> = if r.proc {
-        let rest: Vec<Vec<u8>> = r
-            .guest
-            .split('/')
-            .filter(|c| !c.is_empty())
-            .skip(1)
-            .map(|c| c.as_bytes().to_vec())
-            .collect();
-        match crate::vfs::ProcLookup::lookup(&procfs::Tree::new(sys), &rest) {
+        match procfs::Tree::new(sys).node(&r.guest) {
             Some(ProcNode::Link(t) | ProcNode::FdLink(t)) => t,
             Some(_) => return Err(Errno::EINVAL),
             None => return Err(Errno::ENOENT),
@@ -1232,15 +1225,7 @@ fn host_stat_dev(guest: &str) -> Result<FileStat, Errno> {
 /// process's user, size 0, times of now).
 fn proc_stat(sys: &Sys<'_>, guest: &str) -> Result<FileStat, Errno> {
     let r = resolve(sys, "/", guest.as_bytes(), Follow::No)?;
-    let rest: Vec<Vec<u8>> = r
-        .guest
-        .split('/')
-        .filter(|c| !c.is_empty())
-        .skip(1)
-        .map(|c| c.as_bytes().to_vec())
-        .collect();
-    let node =
-        crate::vfs::ProcLookup::lookup(&procfs::Tree::new(sys), &rest).ok_or(Errno::ENOENT)?;
+    let node = procfs::Tree::new(sys).node(&r.guest).ok_or(Errno::ENOENT)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
