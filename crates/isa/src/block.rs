@@ -35,15 +35,33 @@
 //! (cheaper than hashing). It starts small, so a short-lived hart costs
 //! little, and grows when blocks keep being decoded.
 //!
+//! # Sharing between harts
+//!
+//! A code version names one frame's bytes at one time, and no other bytes
+//! ever get it (the bus's contract), so a block decoded at `pc` under
+//! version `v` is right for every hart that fetches `pc` from a page of
+//! version `v`, whatever its address space. Harts made from one another
+//! ([`Cpu::sharing_code`](crate::Cpu::sharing_code): the kernel's fork,
+//! clone and exec) share a [`CodeStore`] of blocks keyed by `(pc,
+//! version)`, with their run counts and translations: a forked child, or a
+//! program exec'd again from the same page-cache frames, finds the shell's
+//! blocks decoded and its hot loops translated. Each hart keeps its own
+//! direct-mapped table of references into the store, checked by tag and
+//! epoch as above; only a table miss reaches the store.
+//!
 //! # Translations
 //!
 //! Each block counts its interpreted runs; at the threshold (see
 //! [`DEFAULT_THRESHOLD`], `COWIX_JIT`) the block translator (`jit.rs`)
 //! compiles it and the translation is kept in the block's entry
-//! ([`JitState`]). It is dropped whenever the entry is re-decoded or
-//! replaced, so a translation is valid exactly as long as its block.
+//! ([`JitState`]), one translator per store. A block never changes once
+//! decoded, so its translation is valid as long as the block lives (or
+//! until the translator's arena is cleared, which the runner notices).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::rc::Rc;
 use std::sync::OnceLock;
 
 use crate::insn::{Form, Insn, Op};
@@ -59,6 +77,11 @@ pub const UNCACHED: u64 = u64::MAX;
 /// Table size a new cache starts with, and the most it grows to.
 const MIN_ENTRIES: usize = 64;
 const MAX_ENTRIES: usize = 1 << 14;
+
+/// Most blocks a [`CodeStore`] keeps; past it, it forgets them all (harts
+/// keep the ones their tables hold). Bounds the blocks of versions that
+/// are gone (frames freed or written), which nothing else removes.
+const MAX_STORED: usize = 1 << 16;
 
 const PAGE_SIZE: u64 = 4096;
 
@@ -126,9 +149,22 @@ impl Slot {
     }
 }
 
-/// A decoded block.
-#[derive(Clone, Debug, Default)]
+/// A decoded block: immutable once made, shared by every hart whose table
+/// refers to it (see the module comment).
+#[derive(Debug, Default)]
 pub(crate) struct Block {
+    /// The instructions, at least one.
+    pub insns: Vec<Slot>,
+    /// Times the interpreter ran it, on any hart (counted only while below
+    /// the translation threshold).
+    pub runs: Cell<u32>,
+    /// Its translation (`jit.rs`), if any.
+    pub jit: Cell<JitState>,
+}
+
+/// One entry of a hart's table.
+#[derive(Clone, Debug, Default)]
+struct Entry {
     /// `!pc` of the first instruction; 0 (the `!` of no valid, 2-aligned
     /// pc) for an empty entry.
     tag: u64,
@@ -136,13 +172,38 @@ pub(crate) struct Block {
     epoch: u64,
     /// Code version of the block's page when it was decoded.
     version: u64,
-    /// The instructions, at least one.
-    pub insns: Vec<Slot>,
-    /// Times the interpreter ran it (counted only while below the
-    /// translation threshold).
-    pub runs: Cell<u32>,
-    /// Its translation (`jit.rs`), if any: dropped with the block.
-    pub jit: JitState,
+    /// The block (`Some` whenever `tag` is not 0).
+    block: Option<Rc<Block>>,
+}
+
+/// Blocks shared by harts (see the module comment), and the translator
+/// that translates them.
+#[derive(Default)]
+pub(crate) struct CodeStore {
+    blocks: HashMap<(u64, u64), Rc<Block>, BuildHasherDefault<PcVersionHasher>>,
+    /// Made at the first translation.
+    jit: Option<Box<Jit>>,
+    /// This host cannot run translated code (the translator could not be made).
+    no_jit: bool,
+}
+
+/// Hashes a `(pc, version)` key with one multiply (the keys are not
+/// chosen by an adversary: pcs and versions of the guest's own code).
+#[derive(Default)]
+pub(crate) struct PcVersionHasher(u64);
+
+impl Hasher for PcVersionHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(26) ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 /// Whether a block has been translated.
@@ -171,19 +232,30 @@ fn env_threshold() -> u32 {
 }
 
 /// Interpreted runs of a block before it is translated, by default.
-pub const DEFAULT_THRESHOLD: u32 = 50;
+///
+/// Translating a block costs about as much host time as interpreting it
+/// some ten thousand times (one to three milliseconds of Cranelift for a
+/// block of a few instructions), so a block is translated only once it
+/// has run that often: a hot loop still gets translated within a
+/// millisecond or two, while the lukewarm code of short-lived programs
+/// (a shell's subshells, ld.so's symbol lookup, interpreter start-up)
+/// never pays for a translation it cannot earn back. At 50, translation
+/// made 300 busybox subshells 4x slower than the interpreter alone (see
+/// BENCHMARKS.md, "Debian userland").
+pub const DEFAULT_THRESHOLD: u32 = 10_000;
 
-/// The cache: a direct-mapped table of blocks.
+/// A hart's cache: a direct-mapped table of references into its store.
 pub(crate) struct BlockCache {
     /// Power-of-two length, or empty before the first block.
-    blocks: Vec<Block>,
-    /// Blocks decoded since the table last grew.
+    blocks: Vec<Entry>,
+    /// Blocks filled since the table last grew.
     decoded: usize,
     /// Interpreted runs before a block is translated; 0: never.
     pub threshold: u32,
-    /// The translator, made at the first translation.
-    jit: Option<Box<Jit>>,
-    /// Blocks translated so far (diagnostics, tests).
+    /// The blocks and translator this hart shares with the harts made
+    /// from it.
+    store: Rc<RefCell<CodeStore>>,
+    /// Blocks translated by this hart so far (diagnostics, tests).
     pub translated: u64,
 }
 
@@ -193,7 +265,7 @@ impl Default for BlockCache {
             blocks: Vec::new(),
             decoded: 0,
             threshold: env_threshold(),
-            jit: None,
+            store: Rc::default(),
             translated: 0,
         }
     }
@@ -205,18 +277,16 @@ impl std::fmt::Debug for BlockCache {
         f.debug_struct("BlockCache")
             .field("entries", &self.blocks.len())
             .field("cached", &cached)
+            .field("stored", &self.store.borrow().blocks.len())
             .finish()
     }
 }
 
-/// Cached code is only a cache: a cloned hart starts with an empty one
-/// (with the same translation threshold).
+/// A cloned hart starts with an empty table over the same store (and the
+/// same translation threshold).
 impl Clone for BlockCache {
     fn clone(&self) -> Self {
-        BlockCache {
-            threshold: self.threshold,
-            ..BlockCache::default()
-        }
+        self.sharing()
     }
 }
 
@@ -249,6 +319,20 @@ fn only_writes_rd(op: Op) -> bool {
 }
 
 impl BlockCache {
+    /// An empty table over this cache's store, with its threshold.
+    pub fn sharing(&self) -> BlockCache {
+        BlockCache {
+            threshold: self.threshold,
+            store: Rc::clone(&self.store),
+            ..BlockCache::default()
+        }
+    }
+
+    /// Blocks in the shared store (diagnostics, tests).
+    pub fn stored(&self) -> usize {
+        self.store.borrow().blocks.len()
+    }
+
     /// Slot of `pc` in the table (which must not be empty).
     #[inline(always)]
     fn index(&self, pc: u64) -> usize {
@@ -267,7 +351,10 @@ impl BlockCache {
     /// The block in slot `i` (from `lookup` or `fill`).
     #[inline(always)]
     pub fn block(&self, i: usize) -> &Block {
-        &self.blocks[i]
+        self.blocks[i]
+            .block
+            .as_deref()
+            .expect("BlockCache::block: a filled entry")
     }
 
     /// Counts an interpreted run of block `i`; true when it is (now) hot
@@ -276,8 +363,8 @@ impl BlockCache {
     /// Never true for a block that cannot be translated.
     #[inline(always)]
     pub fn count_run(&self, i: usize) -> bool {
-        let b = &self.blocks[i];
-        if matches!(b.jit, JitState::Never) {
+        let b = self.block(i);
+        if matches!(b.jit.get(), JitState::Never) {
             return false;
         }
         let runs = b.runs.get();
@@ -293,7 +380,7 @@ impl BlockCache {
     /// translator is on (`threshold > 0`).
     #[inline]
     pub fn translation(&mut self, i: usize, pc: u64) -> Option<Translation> {
-        match self.blocks[i].jit {
+        match self.block(i).jit.get() {
             JitState::Code(t) => Some(t),
             JitState::Never => None,
             JitState::Cold => {
@@ -308,34 +395,39 @@ impl BlockCache {
     #[cold]
     #[inline(never)]
     fn translate(&mut self, i: usize, pc: u64) -> Option<Translation> {
-        if self.jit.is_none() {
+        let mut store = self.store.borrow_mut();
+        if store.jit.is_none() && !store.no_jit {
             match Jit::new() {
-                Some(j) => self.jit = Some(Box::new(j)),
-                None => {
-                    self.threshold = 0; // this host cannot run translated code
-                    return None;
-                }
+                Some(j) => store.jit = Some(Box::new(j)),
+                None => store.no_jit = true,
             }
         }
-        let jit = self.jit.as_mut().expect("translate: translator");
-        let b = &mut self.blocks[i];
+        let Some(jit) = store.jit.as_mut() else {
+            self.threshold = 0; // this host cannot run translated code
+            return None;
+        };
+        let b = self.blocks[i]
+            .block
+            .as_deref()
+            .expect("translate: a filled entry");
         let t = jit.translate(&b.insns, pc);
-        b.jit = t.map_or(JitState::Never, JitState::Code);
+        b.jit.set(t.map_or(JitState::Never, JitState::Code));
         self.translated += u64::from(t.is_some());
         t
     }
 
-    /// The translator (present once a block was translated).
-    pub fn jit(&self) -> Option<&Jit> {
-        self.jit.as_deref()
+    /// Runs `f` with the translator (present once a block was translated
+    /// by any hart of the store).
+    pub fn with_jit<R>(&self, f: impl FnOnce(Option<&Jit>) -> R) -> R {
+        f(self.store.borrow().jit.as_deref())
     }
 
     /// Block `i`'s translation went stale (its arena was cleared): it will
     /// be translated again when hot.
     #[cold]
     pub fn drop_translation(&mut self, i: usize) {
-        let b = &mut self.blocks[i];
-        b.jit = JitState::Cold;
+        let b = self.block(i);
+        b.jit.set(JitState::Cold);
         b.runs.set(0);
     }
 
@@ -359,46 +451,64 @@ impl BlockCache {
             return Ok(None);
         }
         if self.blocks.is_empty() {
-            self.blocks = vec![Block::default(); MIN_ENTRIES];
+            self.blocks = vec![Entry::default(); MIN_ENTRIES];
         }
         let i = self.index(pc);
-        let b = &mut self.blocks[i];
-        if b.tag == !pc && b.version == version {
-            b.epoch = epoch;
+        let e = &mut self.blocks[i];
+        if e.tag == !pc && e.version == version {
+            e.epoch = epoch;
             return Ok(Some(i));
         }
         if self.decoded >= self.blocks.len() && self.blocks.len() < MAX_ENTRIES {
-            // Many decodes for the table's size: conflicts are likely. Grow
+            // Many fills for the table's size: conflicts are likely. Grow
             // (dropping everything; hot blocks come back at once).
-            self.blocks = vec![Block::default(); self.blocks.len() * 4];
+            self.blocks = vec![Entry::default(); self.blocks.len() * 4];
             self.decoded = 0;
         }
         self.decoded += 1;
+        let block = {
+            let mut store = self.store.borrow_mut();
+            match store.blocks.get(&(pc, version)) {
+                Some(b) => Rc::clone(b),
+                None => {
+                    let mut insns = Vec::new();
+                    decode_block(bus, pc, &mut insns);
+                    if insns.is_empty() {
+                        return Ok(None);
+                    }
+                    // The bytes were read after `code_version` watched the
+                    // page, and nothing ran in between: the version
+                    // describes them.
+                    let b = Rc::new(Block {
+                        insns,
+                        ..Block::default()
+                    });
+                    if store.blocks.len() >= MAX_STORED {
+                        store.blocks.clear();
+                    }
+                    store.blocks.insert((pc, version), Rc::clone(&b));
+                    b
+                }
+            }
+        };
         let i = self.index(pc);
-        let b = &mut self.blocks[i];
-        b.tag = 0;
-        b.insns.clear();
-        decode_block(bus, pc, &mut b.insns);
-        if b.insns.is_empty() {
-            return Ok(None);
-        }
-        // The bytes were read after `code_version` watched the page, and
-        // nothing ran in between: the version describes them.
-        *b = Block {
+        self.blocks[i] = Entry {
             tag: !pc,
             epoch,
             version,
-            insns: std::mem::take(&mut b.insns),
-            runs: Cell::new(0),
-            jit: JitState::Cold,
+            block: Some(block),
         };
         Ok(Some(i))
     }
 
-    /// Forgets every block (`fence.i`).
+    /// Forgets every block (`fence.i`): this hart's table and the store's
+    /// blocks (a bus may rely on `fence.i` alone to make new code visible;
+    /// other harts keep what their tables hold, as each hart's own
+    /// `fence.i` orders only its own fetches).
     pub fn flush(&mut self) {
-        for b in &mut self.blocks {
-            b.tag = 0;
+        self.store.borrow_mut().blocks.clear();
+        for e in &mut self.blocks {
+            *e = Entry::default();
         }
     }
 }

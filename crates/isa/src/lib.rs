@@ -244,6 +244,22 @@ impl Cpu {
         exit
     }
 
+    /// A hart with every register zero that shares this one's decoded
+    /// blocks and translations (`block.rs`, "Sharing between harts"): the
+    /// kernel makes the harts of forked, cloned and exec'd tasks this way,
+    /// so they do not decode and translate the same code again.
+    pub fn sharing_code(&self) -> Cpu {
+        Cpu {
+            blocks: self.blocks.sharing(),
+            ..Cpu::default()
+        }
+    }
+
+    /// Blocks in the store this hart shares (see [`sharing_code`](Self::sharing_code)).
+    pub fn shared_blocks(&self) -> usize {
+        self.blocks.stored()
+    }
+
     /// Forget every decoded block (the kernel may call this when it replaces
     /// the memory a hart runs in, e.g. at exec).
     pub fn flush_code_cache(&mut self) {
@@ -353,30 +369,35 @@ impl Cpu {
             return None;
         }
         let mut mem = bus.jit_memory()?;
-        let arena = &blocks.jit().expect("run_translated: translator").arena;
         let (mut pc, mut done, mut cur) = (pc, 0u64, i);
         let mut stale = None;
-        loop {
-            let mut io = [0u64; cowix_hostmem::code::IO_WORDS];
-            io[jit::IO_BUDGET] = left - done;
-            let Some(r) = arena.call(t.code, &mut self.x, &mut io, &mut mem) else {
-                stale = Some(cur);
-                break;
-            };
-            done += r & !jit::FALLBACK;
-            pc = io[jit::IO_PC];
-            if r & jit::FALLBACK != 0 {
-                return Some((pc, done, true));
-            }
-            let Some(j) = blocks.lookup(pc, epoch) else {
-                break;
-            };
-            match blocks.block(j).jit {
-                JitState::Code(next) if u64::from(next.len) <= left - done => {
-                    (t, cur) = (next, j);
+        let fallback = blocks.with_jit(|jit| {
+            let arena = &jit.expect("run_translated: translator").arena;
+            loop {
+                let mut io = [0u64; cowix_hostmem::code::IO_WORDS];
+                io[jit::IO_BUDGET] = left - done;
+                let Some(r) = arena.call(t.code, &mut self.x, &mut io, &mut mem) else {
+                    stale = Some(cur);
+                    return None;
+                };
+                done += r & !jit::FALLBACK;
+                pc = io[jit::IO_PC];
+                if r & jit::FALLBACK != 0 {
+                    return Some((pc, done, true));
                 }
-                _ => break,
+                let Some(j) = blocks.lookup(pc, epoch) else {
+                    return None;
+                };
+                match blocks.block(j).jit.get() {
+                    JitState::Code(next) if u64::from(next.len) <= left - done => {
+                        (t, cur) = (next, j);
+                    }
+                    _ => return None,
+                }
             }
+        });
+        if let Some(r) = fallback {
+            return Some(r);
         }
         if let Some(s) = stale {
             blocks.drop_translation(s);

@@ -288,3 +288,69 @@ fn forward_branch_inside_a_block_exits_exactly() {
     assert_eq!(cpu.run(&mut bus, 1), Exit::Budget);
     assert_eq!((cpu.x[A0], cpu.instret, cpu.pc), (101, 3, CODE + 16));
 }
+
+/// A counting loop: a0 += 1 until a0 == a1, then ecall.
+const COUNT_TO_A1: [u32; 3] = [
+    ADDI_A0_A0_1, // 0x00: addi a0, a0, 1
+    0xfeb5_1ee3,  // 0x04: bne a0, a1, 0x00
+    0x0000_0073,  // 0x08: ecall
+];
+
+#[test]
+fn a_hart_sharing_code_reuses_blocks_and_translations() {
+    let mut bus = TestBus::new();
+    bus.put_words(CODE, &COUNT_TO_A1);
+    let mut parent = cpu_with(&[(A1, 1000)]);
+    parent.set_jit_threshold(1);
+    parent.pc = CODE;
+    assert_eq!(parent.run(&mut bus, 10_000), Exit::Ecall);
+    assert_eq!(parent.x[A0], 1000);
+    let stored = parent.shared_blocks();
+    assert!(stored >= 2, "the loop and the ecall are stored");
+    let translated = parent.translated_blocks();
+    assert!(translated >= 1, "the loop was translated");
+
+    // A child on a copy of the same memory (fork): nothing decoded or
+    // translated again, the same result.
+    let mut child_bus = bus.fork();
+    let mut child = parent.sharing_code();
+    assert_eq!(child.pc, 0, "registers start at zero");
+    assert_eq!(child.jit_threshold(), 1, "the threshold is inherited");
+    child.x[A1] = 500;
+    child.pc = CODE;
+    assert_eq!(child.run(&mut child_bus, 10_000), Exit::Ecall);
+    assert_eq!(child.x[A0], 500);
+    assert_eq!(child.instret, 1001);
+    assert_eq!(child.shared_blocks(), stored, "no block decoded twice");
+    assert_eq!(child.translated_blocks(), 0, "the parent's translation ran");
+
+    // A hart made with `Cpu::new` has a store of its own.
+    assert_eq!(Cpu::new().shared_blocks(), 0);
+}
+
+#[test]
+fn sharing_harts_see_their_own_code_after_either_rewrites_it() {
+    let mut bus = TestBus::new();
+    bus.put_words(CODE, &COUNT_TO_A1);
+    let mut parent = cpu_with(&[(A1, 100)]);
+    parent.set_jit_threshold(1);
+    parent.pc = CODE;
+    assert_eq!(parent.run(&mut bus, 10_000), Exit::Ecall);
+
+    // The child rewrites the loop's first instruction in its own memory
+    // (a copy-on-write copy): it must run its new code...
+    let mut child_bus = bus.fork();
+    child_bus.put_words(CODE, &[ADDI_A0_A0_100]);
+    let mut child = parent.sharing_code();
+    child.x[A1] = 1000;
+    child.pc = CODE;
+    assert_eq!(child.run(&mut child_bus, 10_000), Exit::Ecall);
+    assert_eq!(child.x[A0], 1000);
+    assert_eq!(child.instret, 10 * 2 + 1, "ten passes of +100");
+
+    // ...while the parent still runs its own.
+    parent.x[A0] = 0;
+    parent.pc = CODE;
+    assert_eq!(parent.run(&mut bus, 10_000), Exit::Ecall);
+    assert_eq!(parent.x[A0], 100);
+}

@@ -28,9 +28,12 @@ pub struct TestBus {
     pub ro: (u64, u64),
     /// Number of `fence_i` calls seen.
     pub fence_i_calls: u32,
-    /// Code versions and epochs: the bus's unique number in the high bits,
-    /// the count of writes into the executable range in the low bits (so a
-    /// version is never reused, even by another bus a hart runs on later).
+    /// Code version and epoch: a number never handed out before, taken
+    /// anew at every write into the executable range (so a version is never
+    /// reused, even by another bus a hart runs on later, and a [`fork`]ed
+    /// bus keeps its parent's only until one of them writes code).
+    ///
+    /// [`fork`]: TestBus::fork
     code_version: u64,
     /// TLB arrays lent to translated code (rebuilt at every `jit_memory`).
     jit_read: Vec<TlbEntry>,
@@ -45,8 +48,14 @@ const NO_PAGE: TlbEntry = TlbEntry {
     offset: 0,
 };
 
-/// Numbers the buses, for unique code versions.
+/// Numbers the buses' code versions, so that none is used twice.
 static BUSES: AtomicU64 = AtomicU64::new(1);
+
+/// A code version never handed out before (and above every earlier one, so
+/// it also serves as an epoch that only moves forward).
+fn fresh_version() -> u64 {
+    BUSES.fetch_add(1, Ordering::Relaxed) << 32
+}
 
 impl TestBus {
     /// Code region at [`CODE`] followed by the data region at [`DATA`].
@@ -58,9 +67,22 @@ impl TestBus {
             exec_hi: CODE + CODE_SIZE,
             ro: (0, 0),
             fence_i_calls: 0,
-            code_version: BUSES.fetch_add(1, Ordering::Relaxed) << 32,
+            code_version: fresh_version(),
             jit_read: vec![NO_PAGE; JIT_TLB],
             jit_write: vec![NO_PAGE; JIT_TLB],
+        }
+    }
+
+    /// A copy of this memory that keeps its code version, as a forked
+    /// child's address space maps its parent's frames: blocks decoded from
+    /// one are valid in the other until either writes code.
+    pub fn fork(&self) -> TestBus {
+        TestBus {
+            mem: self.mem.clone(),
+            fence_i_calls: 0,
+            jit_read: vec![NO_PAGE; JIT_TLB],
+            jit_write: vec![NO_PAGE; JIT_TLB],
+            ..*self
         }
     }
 
@@ -89,7 +111,7 @@ impl TestBus {
     /// Write raw bytes (panics outside memory: a test bug).
     pub fn write(&mut self, addr: u64, bytes: &[u8]) {
         if addr < self.exec_hi && addr + bytes.len() as u64 > self.exec_lo {
-            self.code_version += 1; // cached blocks of this bus are stale
+            self.code_version = fresh_version(); // cached blocks are stale
         }
         let off = (addr - self.base) as usize;
         self.mem[off..off + bytes.len()].copy_from_slice(bytes);

@@ -370,9 +370,11 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
 }
 
 /// The CPU a new task starts with: the caller's registers, a0 = 0 (clone
-/// returns 0 in the child), sp = `newsp` if given.
+/// returns 0 in the child), sp = `newsp` if given; it shares the caller's
+/// decoded blocks and translations (valid in the child, which fetches the
+/// same frames at the same addresses: see cowix-isa's `block.rs`).
 fn child_cpu(cpu: &Cpu, newsp: u64) -> Cpu {
-    let mut c = Cpu::new();
+    let mut c = cpu.sharing_code();
     c.x = cpu.x;
     c.f = cpu.f;
     c.fcsr = cpu.fcsr;
@@ -602,7 +604,9 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
     }
     t.tlb = loaded.tlb;
     let instret = t.cpu.instret;
-    t.cpu = Cpu::new();
+    // The new image's blocks are found again by (pc, code version) if its
+    // frames were run before (the same binary from the page cache).
+    t.cpu = t.cpu.sharing_code();
     t.cpu.instret = instret;
     t.cpu.pc = loaded.entry;
     t.cpu.x[2] = loaded.sp;
