@@ -53,6 +53,9 @@ pub enum Object {
     PipeWrite(PipeEnd),
     /// A procfs file or directory (see [`crate::procfs`]).
     Proc(ProcFile),
+    /// A socket (see [`crate::socket`]); read and write go through the
+    /// socket calls (`syscall/net.rs`).
+    Socket(crate::socket::SockRef),
 }
 
 /// A host file, shared between open file descriptions and mappings of it.
@@ -162,6 +165,7 @@ impl OpenFile {
                 }
             },
             Object::Stdout | Object::Stderr | Object::PipeWrite(_) => Err(Errno::EBADF),
+            Object::Socket(_) => Err(Errno::ESPIPE),
             Object::PipeRead(end) => end.pipe.borrow_mut().read(buf),
             Object::Proc(f) => {
                 if f.dir.is_some() {
@@ -213,6 +217,7 @@ impl OpenFile {
             Object::Stdout => write_all_flush(&mut io::stdout().lock(), data),
             Object::Stderr => write_all_flush(&mut io::stderr().lock(), data),
             Object::Stdin | Object::PipeRead(_) | Object::Proc(_) => Err(Errno::EBADF),
+            Object::Socket(_) => Err(Errno::ESPIPE),
             Object::PipeWrite(end) => end.pipe.borrow_mut().write(data),
             Object::Null | Object::Zero | Object::Random => Ok(data.len()),
         }

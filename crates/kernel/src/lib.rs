@@ -25,6 +25,7 @@ pub mod pipe;
 pub mod process;
 pub mod procfs;
 pub mod signal;
+pub mod socket;
 pub mod stack;
 pub mod strace;
 pub mod syscall;
@@ -144,6 +145,8 @@ pub struct Kernel {
     procs: BTreeMap<i32, Process>,
     /// fcntl record and OFD locks of every file.
     locks: locks::LockTable,
+    /// Bound socket names and ports: the guest's network namespace.
+    net: socket::Net,
     /// `--strace`.
     strace: bool,
     /// `--aslr`: the first process randomizes its layout (and so do its
@@ -213,6 +216,7 @@ impl Kernel {
             clock: Clock::new(),
             procs: BTreeMap::new(),
             locks: locks::LockTable::default(),
+            net: socket::Net::default(),
             strace: config.strace,
             aslr: config.aslr,
             accounting: false,
@@ -1083,6 +1087,7 @@ impl Kernel {
             clock: &self.clock,
             procs: &mut self.procs,
             locks: &mut self.locks,
+            net: &mut self.net,
             accounting: self.accounting,
             processes: &mut self.processes,
             zombies: &mut self.zombies,

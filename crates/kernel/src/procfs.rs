@@ -263,6 +263,7 @@ fn fd_link_target(object: &Object, path: &str) -> String {
         Object::PipeRead(end) | Object::PipeWrite(end) => {
             format!("pipe:[{}]", end.pipe.borrow().id())
         }
+        Object::Socket(s) => format!("socket:[{}]", s.borrow().ino),
         Object::Stdin => "/dev/stdin".into(),
         Object::Stdout => "/dev/stdout".into(),
         Object::Stderr => "/dev/stderr".into(),

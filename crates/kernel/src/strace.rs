@@ -183,6 +183,20 @@ fn shape(nr: u64) -> Option<&'static [A]> {
         148 | 150 => &[Ptr, Ptr, Ptr],              // getresuid, getresgid
         158 | 159 => &[D, Ptr],                     // getgroups, setgroups
         436 => &[D, D, X],                          // close_range
+        198 => &[D, X, D],                          // socket
+        199 => &[D, X, D, Ptr],                     // socketpair
+        200 | 203 => &[D, Ptr, U],                  // bind, connect
+        201 => &[D, D],                             // listen
+        202 | 204 | 205 => &[D, Ptr, Ptr],          // accept, getsockname, getpeername
+        242 => &[D, Ptr, Ptr, X],                   // accept4
+        206 => &[D, In(2), U, X, Ptr, U],           // sendto
+        207 => &[D, Out, U, X, Ptr, Ptr],           // recvfrom
+        208 => &[D, D, D, Ptr, U],                  // setsockopt
+        209 => &[D, D, D, Ptr, Ptr],                // getsockopt
+        210 => &[D, D],                             // shutdown
+        211 | 212 => &[D, Ptr, X],                  // sendmsg, recvmsg
+        243 => &[D, Ptr, U, X, Ptr],                // recvmmsg
+        269 => &[D, Ptr, U, X],                     // sendmmsg
         _ => return None,
     })
 }

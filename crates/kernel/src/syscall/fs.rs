@@ -184,6 +184,8 @@ fn open_proc(
                     Object::PipeRead(end.reopen(false))
                 }
             }
+            // A socket cannot be opened (sock_no_open()).
+            Object::Socket(_) => return Err(Errno::ENXIO),
             Object::Stdin => Object::Stdin,
             Object::Stdout => Object::Stdout,
             Object::Stderr => Object::Stderr,
@@ -474,7 +476,37 @@ pub fn ioctl(sys: &mut Sys<'_>, fd: i32, req: u32, arg: u64) -> SysResult {
     const TCGETS: u32 = 0x5401;
     const TIOCGWINSZ: u32 = 0x5413;
     const FIONREAD: u32 = 0x541b;
+    const FIONBIO: u32 = 0x5421;
+    const TIOCOUTQ: u32 = 0x5411;
     let file = sys.p.fds.file(fd)?;
+    if req == FIONBIO {
+        // do_vfs_ioctl(): sets or clears O_NONBLOCK on any file.
+        let mut b = [0u8; 4];
+        sys.mem().copy_in(arg, &mut b)?;
+        let mut f = file.borrow_mut();
+        if i32::from_le_bytes(b) != 0 {
+            f.flags |= oflag::O_NONBLOCK;
+        } else {
+            f.flags &= !oflag::O_NONBLOCK;
+        }
+        return Ok(0);
+    }
+    if let Some(s) = super::net::socket_of(&file) {
+        // SIOCINQ (FIONREAD) and SIOCOUTQ (TIOCOUTQ); a listener has neither.
+        let n = {
+            let s = s.borrow();
+            if s.state == crate::socket::State::Listening && req != TIOCOUTQ {
+                return Err(Errno::EINVAL);
+            }
+            match req {
+                FIONREAD => s.available() as u32,
+                TIOCOUTQ => 0,
+                _ => return Err(Errno::ENOTTY),
+            }
+        };
+        sys.mem().write_u32(arg, n)?;
+        return Ok(0);
+    }
     let tty = match &file.borrow().object {
         Object::Stdin => std::io::stdin().is_terminal(),
         Object::Stdout => std::io::stdout().is_terminal(),
@@ -657,7 +689,7 @@ fn write_file(sys: &mut Sys<'_>, file: &FileRef, data: &[u8]) -> Result<usize, E
 const RW_CHUNK: usize = 1 << 20;
 
 /// The user range `[buf, buf + len)` must lie in user space (access_ok()).
-fn user_range(buf: u64, len: usize) -> Result<(), Errno> {
+pub(super) fn user_range(buf: u64, len: usize) -> Result<(), Errno> {
     match buf.checked_add(len as u64) {
         Some(end) if end <= cowix_mm::USER_TOP => Ok(()),
         _ => Err(Errno::EFAULT),
@@ -667,6 +699,10 @@ fn user_range(buf: u64, len: usize) -> Result<(), Errno> {
 pub fn read(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
     let file = sys.p.fds.file(fd)?;
     let len = rw_len(len);
+    if let Some(s) = super::net::socket_of(&file) {
+        user_range(buf, len)?;
+        return super::net::read(sys, &file, &s, &[(buf, len as u64)]);
+    }
     if file.borrow().is_pipe() || len <= RW_CHUNK {
         let mut data = vec![0u8; len];
         let n = read_file(sys, &file, &mut data)?;
@@ -701,6 +737,9 @@ pub fn read(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
 pub fn write(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
     let file = sys.p.fds.file(fd)?;
     let len = rw_len(len);
+    if let Some(s) = super::net::socket_of(&file) {
+        return super::net::write(sys, &file, &s, &[(buf, len as u64)]);
+    }
     let (pipe, null, writable) = {
         let f = file.borrow();
         let acc = f.flags & oflag::O_ACCMODE;
@@ -941,7 +980,7 @@ pub fn pwrite64(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64, off: u64) -> Sys
 }
 
 /// Reads an iovec array: (base, len) pairs.
-fn iovecs(sys: &mut Sys<'_>, iov: u64, cnt: u64) -> Result<Vec<(u64, u64)>, Errno> {
+pub(super) fn iovecs(sys: &mut Sys<'_>, iov: u64, cnt: u64) -> Result<Vec<(u64, u64)>, Errno> {
     if cnt > IOV_MAX {
         return Err(Errno::EINVAL);
     }
@@ -965,6 +1004,9 @@ fn iovecs(sys: &mut Sys<'_>, iov: u64, cnt: u64) -> Result<Vec<(u64, u64)>, Errn
 pub fn readv(sys: &mut Sys<'_>, fd: i32, iov: u64, cnt: u64) -> SysResult {
     let v = iovecs(sys, iov, cnt)?;
     let file = sys.p.fds.file(fd)?;
+    if let Some(s) = super::net::socket_of(&file) {
+        return super::net::read(sys, &file, &s, &v);
+    }
     let total: u64 = v.iter().map(|&(_, l)| l).sum::<u64>().min(MAX_RW);
     let mut data = vec![0u8; total as usize];
     let n = read_file(sys, &file, &mut data)?;
@@ -983,6 +1025,9 @@ pub fn readv(sys: &mut Sys<'_>, fd: i32, iov: u64, cnt: u64) -> SysResult {
 pub fn writev(sys: &mut Sys<'_>, fd: i32, iov: u64, cnt: u64) -> SysResult {
     let v = iovecs(sys, iov, cnt)?;
     let file = sys.p.fds.file(fd)?;
+    if let Some(s) = super::net::socket_of(&file) {
+        return super::net::write(sys, &file, &s, &v);
+    }
     let mut data = Vec::new();
     for (base, len) in v {
         let k = (len.min(MAX_RW - data.len() as u64)) as usize;
@@ -1266,6 +1311,20 @@ fn stat_open(sys: &Sys<'_>, fd: i32) -> Result<FileStat, Errno> {
             st
         }
         Object::Proc(p) => proc_stat(sys, &p.path)?,
+        Object::Socket(s) => {
+            // sockfs: S_IFSOCK 0777, owned by the caller, on device 0:8.
+            let s = s.borrow();
+            FileStat {
+                dev: rustix::fs::makedev(0, 8),
+                ino: s.ino,
+                mode: 0o140777,
+                nlink: 1,
+                uid: sys.p.creds.euid,
+                gid: sys.p.creds.egid,
+                blksize: 4096,
+                ..FileStat::default()
+            }
+        }
     })
 }
 

@@ -14,6 +14,7 @@ mod futex;
 mod garbage_tests;
 mod mem;
 mod names;
+mod net;
 pub(crate) mod poll;
 mod proc;
 mod sched;
@@ -46,6 +47,8 @@ pub(crate) struct Sys<'a> {
     pub procs: &'a mut BTreeMap<i32, Process>,
     /// fcntl byte-range locks, shared by every process.
     pub locks: &'a mut crate::locks::LockTable,
+    /// Bound socket names and ports.
+    pub net: &'a mut crate::socket::Net,
     /// Per-process memory accounting is on: exec samples the old image.
     pub accounting: bool,
     /// Processes created so far (fork and vfork count one each).
@@ -208,6 +211,24 @@ pub const NAMES: &[(u64, &str)] = &[
     (158, "getgroups"),
     (159, "setgroups"),
     (73, "ppoll"),
+    (198, "socket"),
+    (199, "socketpair"),
+    (200, "bind"),
+    (201, "listen"),
+    (202, "accept"),
+    (203, "connect"),
+    (204, "getsockname"),
+    (205, "getpeername"),
+    (206, "sendto"),
+    (207, "recvfrom"),
+    (208, "setsockopt"),
+    (209, "getsockopt"),
+    (210, "shutdown"),
+    (211, "sendmsg"),
+    (212, "recvmsg"),
+    (242, "accept4"),
+    (243, "recvmmsg"),
+    (269, "sendmmsg"),
 ];
 
 /// The name of syscall `nr`, if cowix knows it.
@@ -349,6 +370,31 @@ pub(crate) fn dispatch(sys: &mut Sys<'_>, nr: u64, a: [u64; 6]) -> u64 {
         150 => proc::getresid(sys, true, a[0], a[1], a[2]),
         158 => proc::getgroups(sys, a[0] as i32, a[1]),
         159 => proc::setgroups(sys, a[0] as i32, a[1]),
+        198 => net::socket(sys, a[0] as i32, a[1] as u32, a[2] as i32),
+        199 => net::socketpair(sys, a[0] as i32, a[1] as u32, a[2] as i32, a[3]),
+        200 => net::bind(sys, a[0] as i32, a[1], a[2] as u32),
+        201 => net::listen(sys, a[0] as i32, a[1] as i32),
+        202 => net::accept4(sys, a[0] as i32, a[1], a[2], 0),
+        242 => net::accept4(sys, a[0] as i32, a[1], a[2], a[3] as u32),
+        203 => net::connect(sys, a[0] as i32, a[1], a[2] as u32),
+        204 => net::getsockname(sys, a[0] as i32, a[1], a[2]),
+        205 => net::getpeername(sys, a[0] as i32, a[1], a[2]),
+        206 => net::sendto(sys, a[0] as i32, a[1], a[2], a[3] as u32, a[4], a[5] as u32),
+        207 => net::recvfrom(sys, a[0] as i32, a[1], a[2], a[3] as u32, a[4], a[5]),
+        208 => net::setsockopt(
+            sys,
+            a[0] as i32,
+            a[1] as i32,
+            a[2] as i32,
+            a[3],
+            a[4] as u32,
+        ),
+        209 => net::getsockopt(sys, a[0] as i32, a[1] as i32, a[2] as i32, a[3], a[4]),
+        210 => net::shutdown(sys, a[0] as i32, a[1] as i32),
+        211 => net::sendmsg(sys, a[0] as i32, a[1], a[2] as u32),
+        212 => net::recvmsg(sys, a[0] as i32, a[1], a[2] as u32),
+        243 => net::recvmmsg(sys, a[0] as i32, a[1], a[2] as u32, a[3] as u32, a[4]),
+        269 => net::sendmmsg(sys, a[0] as i32, a[1], a[2] as u32, a[3] as u32),
         436 => fs::close_range(sys, a[0] as u32, a[1] as u32, a[2] as u32),
         _ => Err(Errno::ENOSYS),
     };

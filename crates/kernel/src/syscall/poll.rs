@@ -16,6 +16,7 @@ pub const POLLHUP: u16 = 0x010;
 pub const POLLNVAL: u16 = 0x020;
 pub const POLLRDNORM: u16 = 0x040;
 pub const POLLWRNORM: u16 = 0x100;
+pub const POLLRDHUP: u16 = 0x2000;
 
 /// The events an open file description has now (its f_op->poll()). Files
 /// without a poll method (regular files, directories, /dev/null, procfs)
@@ -26,6 +27,7 @@ pub(crate) fn poll_mask(file: &FileRef) -> u16 {
     match &file.borrow().object {
         Object::PipeRead(end) => end.pipe.borrow().poll(false),
         Object::PipeWrite(end) => end.pipe.borrow().poll(true),
+        Object::Socket(s) => s.borrow().poll_events(),
         Object::Stdin => POLLIN | POLLRDNORM,
         Object::Stdout | Object::Stderr => POLLOUT | POLLWRNORM,
         _ => DEFAULT_POLLMASK,
