@@ -48,7 +48,7 @@ pub const UDP_MAX: usize = 65_507;
 pub const EPHEMERAL: (u16, u16) = (32768, 60999);
 
 /// The socket type (SOCK_*).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
     Stream = 1,
     Dgram = 2,
@@ -257,9 +257,9 @@ impl Socket {
         self.rcvbuf.max(DEFAULT_BUF)
     }
 
-    /// Bytes (stream) or the first message's size (datagram) waiting: FIONREAD.
+    /// Bytes waiting, or the first datagram's size: FIONREAD (unix_inq_len()).
     pub fn available(&self) -> usize {
-        if self.kind.messages() {
+        if self.kind == Kind::Dgram {
             self.rx.front().map_or(0, Msg::left)
         } else {
             self.rx.iter().map(Msg::left).sum()
@@ -566,8 +566,9 @@ pub fn deliver_to(to: &SockRef, m: Msg) -> Result<usize, Errno> {
 pub struct Net {
     /// AF_UNIX sockets bound to a path, by the host node's (st_dev, st_ino).
     unix_paths: HashMap<(u64, u64), Weak<RefCell<Socket>>>,
-    /// AF_UNIX sockets in the abstract namespace, by name (leading NUL).
-    unix_abstract: HashMap<Vec<u8>, Weak<RefCell<Socket>>>,
+    /// AF_UNIX sockets in the abstract namespace, by type and name
+    /// (leading NUL): as in unix_find_socket_byname(), each type has its own.
+    unix_abstract: HashMap<(Kind, Vec<u8>), Weak<RefCell<Socket>>>,
     /// Every bound inet socket (dead ones are swept as found).
     inet: Vec<Weak<RefCell<Socket>>>,
     next_port: u16,
@@ -583,15 +584,16 @@ impl Net {
 
     /// Binds `s` to the abstract `name` (EADDRINUSE if a live socket has it).
     pub fn bind_unix_abstract(&mut self, s: &SockRef, name: Vec<u8>) -> Result<(), Errno> {
+        let key = (s.borrow().kind, name);
         if self
             .unix_abstract
-            .get(&name)
+            .get(&key)
             .is_some_and(|w| w.strong_count() > 0)
         {
             return Err(Errno::EADDRINUSE);
         }
-        s.borrow_mut().local = Some(Addr::Unix(name.clone()));
-        self.unix_abstract.insert(name, Rc::downgrade(s));
+        s.borrow_mut().local = Some(Addr::Unix(key.1.clone()));
+        self.unix_abstract.insert(key, Rc::downgrade(s));
         Ok(())
     }
 
@@ -613,8 +615,11 @@ impl Net {
         self.unix_paths.get(&id).and_then(Weak::upgrade)
     }
 
-    pub fn lookup_unix_abstract(&self, name: &[u8]) -> Option<SockRef> {
-        self.unix_abstract.get(name).and_then(Weak::upgrade)
+    /// The live socket of type `kind` bound to the abstract `name`.
+    pub fn lookup_unix_abstract(&self, kind: Kind, name: &[u8]) -> Option<SockRef> {
+        self.unix_abstract
+            .get(&(kind, name.to_vec()))
+            .and_then(Weak::upgrade)
     }
 
     fn live_inet(&mut self) -> Vec<SockRef> {

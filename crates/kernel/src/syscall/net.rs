@@ -367,12 +367,12 @@ fn put_addr(sys: &mut Sys<'_>, uaddr: u64, lenp: u64, bytes: &[u8]) -> Result<()
 /// The AF_UNIX socket a name leads to (unix_find_other()): a path is
 /// looked up in the guest's files (ENOENT, ...; a node that is not a
 /// socket or a socket nobody holds is ECONNREFUSED); an abstract name in
-/// the namespace.
-fn find_unix(sys: &Sys<'_>, name: &[u8]) -> Result<SockRef, Errno> {
+/// the namespace of sockets of type `kind`.
+fn find_unix(sys: &Sys<'_>, kind: Kind, name: &[u8]) -> Result<SockRef, Errno> {
     if name.first() == Some(&0) {
         return sys
             .net
-            .lookup_unix_abstract(name)
+            .lookup_unix_abstract(kind, name)
             .ok_or(Errno::ECONNREFUSED);
     }
     let r = super::fs::resolve(sys, &sys.p.cwd, name, Follow::Yes)?;
@@ -569,7 +569,7 @@ pub fn connect(sys: &mut Sys<'_>, fd: i32, addr: u64, len: u32) -> SysResult {
                 State::Listening => return Err(Errno::EINVAL),
                 State::Unconnected => {}
             }
-            let l = find_unix(sys, &name)?;
+            let l = find_unix(sys, kind, &name)?;
             if l.borrow().kind != kind {
                 return Err(Errno::EPROTOTYPE);
             }
@@ -629,7 +629,7 @@ fn connect_dgram(sys: &mut Sys<'_>, s: &SockRef, target: Target) -> SysResult {
         }
         Target::UnixAuto => Err(Errno::EINVAL),
         Target::Unix(name) => {
-            let other = find_unix(sys, &name)?;
+            let other = find_unix(sys, Kind::Dgram, &name)?;
             if other.borrow().kind != Kind::Dgram {
                 return Err(Errno::EPROTOTYPE);
             }
@@ -883,7 +883,7 @@ fn send_dgram(sys: &mut Sys<'_>, s: &SockRef, mut m: Msg, dest: &[u8]) -> Result
             return Err(Errno::EMSGSIZE);
         }
         let to = match target {
-            Some(Target::Unix(name)) => find_unix(sys, &name)?,
+            Some(Target::Unix(name)) => find_unix(sys, Kind::Dgram, &name)?,
             Some(_) => return Err(Errno::EINVAL),
             None => {
                 let b = s.borrow();
