@@ -2,7 +2,8 @@
 //! guest processes, compared line by line with qemu-riscv64, which passes
 //! the calls to the host's Linux (a faithful oracle for loopback); and
 //! what only cowix can be held to (no network but loopback, arguments
-//! qemu translates), against the exact expected output.
+//! qemu translates), against the exact expected output. Debian's python3
+//! uses them through its socket, socketserver and multiprocessing modules.
 
 mod common;
 
@@ -88,5 +89,90 @@ late; child exit 0
 read EOF: 0
 == done
 "
+    );
+}
+
+/// Debian's python3: socket.socketpair() across fork, a TCP echo through
+/// socketserver.ForkingTCPServer (a process per connection) and
+/// multiprocessing.connection's Listener/Client with authentication.
+const PY_SOCKETS: &str = r#"import os, socket, socketserver
+a, b = socket.socketpair()
+a.sendall(b"ping")
+print("socketpair:", b.recv(10), a.family.name, a.type.name)
+pid = os.fork()
+if pid == 0:
+    a.close()
+    d = b.recv(100)
+    b.sendall(d.upper())
+    os._exit(0)
+b.close()
+a.sendall(b"across fork")
+print("fork:", a.recv(100), os.waitpid(pid, 0)[1])
+
+class Upper(socketserver.StreamRequestHandler):
+    def handle(self):
+        self.wfile.write(self.rfile.readline().upper())
+
+srv = socketserver.ForkingTCPServer(("127.0.0.1", 0), Upper)
+port = srv.server_address[1]
+pid = os.fork()
+if pid == 0:
+    for _ in range(3):
+        srv.handle_request()
+    srv.server_close()
+    os._exit(0)
+srv.server_close()
+for i in range(3):
+    with socket.create_connection(("127.0.0.1", port)) as c:
+        c.sendall(b"hello %d\n" % i)
+        print("tcp:", c.makefile("rb").readline())
+print("server exit", os.waitpid(pid, 0)[1])
+
+from multiprocessing.connection import Listener, Client
+with Listener(("127.0.0.1", 0), authkey=b"k") as l:
+    pid = os.fork()
+    if pid == 0:
+        with Client(l.address, authkey=b"k") as c:
+            c.send({"n": 41})
+            c.send(c.recv() + 1)
+        os._exit(0)
+    with l.accept() as conn:
+        m = conn.recv()
+        conn.send(m["n"])
+        print("multiprocessing:", m, conn.recv())
+    print("client exit", os.waitpid(pid, 0)[1])
+"#;
+
+#[test]
+fn python_socketpair_socketserver_and_multiprocessing_connection() {
+    let root = debian_root();
+    let dir = GuestScratch::new(&root, "pysock");
+    std::fs::write(dir.host().join("t.py"), PY_SOCKETS).unwrap();
+    let script = format!("{}/t.py", dir.guest());
+    let o = cowix([
+        "run",
+        "--root",
+        &root.to_string_lossy(),
+        "--env",
+        "PATH=/usr/bin:/bin",
+        "--env",
+        "HOME=/tmp",
+        "--",
+        "/usr/bin/python3.13",
+        &script,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "socketpair: b'ping' AF_UNIX SOCK_STREAM\n\
+         fork: b'ACROSS FORK' 0\n\
+         tcp: b'HELLO 0\\n'\n\
+         tcp: b'HELLO 1\\n'\n\
+         tcp: b'HELLO 2\\n'\n\
+         server exit 0\n\
+         multiprocessing: {'n': 41} 42\n\
+         client exit 0\n",
+        "stderr: {}",
+        stderr(&o)
     );
 }
