@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -319,6 +320,46 @@ static void ipv6(void) {
     close(srv);
 }
 
+static void sendfile_into_tcp(void) {
+    printf("== sendfile\n");
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/cowix-sendfile-%d", getpid());
+    int f = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    static char data[300000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = 'a' + i % 26;
+    write(f, data, sizeof data);
+    lseek(f, 0, SEEK_SET);
+    int port;
+    int srv = listener(&port);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int c = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = lo4(port);
+        connect(c, (struct sockaddr *)&a, sizeof a);
+        static char got[300000];
+        size_t n = 0;
+        ssize_t k;
+        while ((k = read(c, got + n, sizeof got - n)) > 0)
+            n += k;
+        _exit(n == sizeof data && memcmp(got, data, n) == 0 ? 0 : 1);
+    }
+    int s = accept(srv, NULL, NULL);
+    long sent = 0;
+    while (sent < (long)sizeof data) {
+        ssize_t k = sendfile(s, f, NULL, sizeof data - sent);
+        if (k <= 0)
+            break;
+        sent += k;
+    }
+    printf("sendfile sent %ld, offset %ld\n", sent, (long)lseek(f, 0, SEEK_CUR));
+    close(s);
+    printf("reader exit %d\n", wait_child(pid));
+    close(srv);
+    close(f);
+    unlink(path);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
@@ -327,6 +368,7 @@ int main(void) {
     nonblocking();
     udp();
     ipv6();
+    sendfile_into_tcp();
     printf("== done\n");
     return 0;
 }

@@ -56,6 +56,7 @@ fn loopback_tcp_and_udp_behave_as_on_linux() {
             "nonblocking connect and accept",
             "UDP",
             "IPv6 loopback",
+            "sendfile",
             "done",
         ],
     );

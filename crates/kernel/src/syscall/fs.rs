@@ -638,6 +638,10 @@ fn read_file(sys: &mut Sys<'_>, file: &FileRef, data: &mut [u8]) -> Result<usize
 /// `write_done` for the retry. No reader left: SIGPIPE, then EPIPE (or the
 /// count written so far).
 fn write_file(sys: &mut Sys<'_>, file: &FileRef, data: &[u8]) -> Result<usize, Errno> {
+    if let Some(s) = super::net::socket_of(file) {
+        // sendfile into a socket.
+        return super::net::write(sys, file, &s, super::net::Source::Kernel(data));
+    }
     let (pipe, nonblock) = {
         let f = file.borrow();
         (f.is_pipe(), f.flags & oflag::O_NONBLOCK != 0)
@@ -738,7 +742,8 @@ pub fn write(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
     let file = sys.p.fds.file(fd)?;
     let len = rw_len(len);
     if let Some(s) = super::net::socket_of(&file) {
-        return super::net::write(sys, &file, &s, &[(buf, len as u64)]);
+        let v = [(buf, len as u64)];
+        return Ok(super::net::write(sys, &file, &s, super::net::Source::User(&v))? as u64);
     }
     let (pipe, null, writable) = {
         let f = file.borrow();
@@ -1007,7 +1012,11 @@ pub fn readv(sys: &mut Sys<'_>, fd: i32, iov: u64, cnt: u64) -> SysResult {
     if let Some(s) = super::net::socket_of(&file) {
         return super::net::read(sys, &file, &s, &v);
     }
-    let total: u64 = v.iter().map(|&(_, l)| l).sum::<u64>().min(MAX_RW);
+    // Each length is below 2^63, but 1024 of them can overflow a sum.
+    let total: u64 = v
+        .iter()
+        .fold(0u64, |t, &(_, l)| t.saturating_add(l))
+        .min(MAX_RW);
     let mut data = vec![0u8; total as usize];
     let n = read_file(sys, &file, &mut data)?;
     let mut done = 0;
@@ -1026,7 +1035,7 @@ pub fn writev(sys: &mut Sys<'_>, fd: i32, iov: u64, cnt: u64) -> SysResult {
     let v = iovecs(sys, iov, cnt)?;
     let file = sys.p.fds.file(fd)?;
     if let Some(s) = super::net::socket_of(&file) {
-        return super::net::write(sys, &file, &s, &v);
+        return Ok(super::net::write(sys, &file, &s, super::net::Source::User(&v))? as u64);
     }
     let mut data = Vec::new();
     for (base, len) in v {
@@ -1513,7 +1522,10 @@ pub fn sendfile(sys: &mut Sys<'_>, out_fd: i32, in_fd: i32, off: u64, count: u64
             Err(_) => 0,
         };
         if sys.block {
-            // A full pipe: what went in counts, the caller retries the rest.
+            // A full pipe or socket: what went in counts (a write that
+            // blocked part way reports it in `write_done`), the caller
+            // retries the rest.
+            let put = put.max(sys.t.write_done);
             if done + put > 0 {
                 sys.block = false;
                 sys.t.write_done = 0;

@@ -10,6 +10,7 @@ use std::path::Path;
 use cowix_mm::{check_invariants, AddressSpace};
 
 use crate::fd::{FdEntry, FdTable, Object, OpenFile};
+use crate::socket::{Kind, Socket, State, Ucred, AF_INET, AF_INET6};
 use crate::{Config, ForkMode, Kernel};
 
 /// A small deterministic generator (xorshift64*), so a failure replays.
@@ -33,7 +34,11 @@ fn skipped(nr: u64) -> bool {
 }
 
 /// A fresh machine running the committed hello guest, with stdio replaced
-/// by /dev/null so no garbage reaches the terminal or waits on it.
+/// by /dev/null so no garbage reaches the terminal or waits on it, and
+/// live sockets at fds 3-6 (a connected AF_UNIX pair, a listening TCP
+/// socket, a bound UDP one) so socket calls get past the fd check. The
+/// AF_UNIX ones are bound already (autobind), so no garbage path can
+/// make bind create a node in the committed root.
 fn machine(fork_mode: ForkMode) -> (Kernel, i32) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guests/hello");
     let mut k = Kernel::new(Config {
@@ -54,6 +59,25 @@ fn machine(fork_mode: ForkMode) -> (Kernel, i32) {
     for _ in 0..3 {
         let e = FdEntry {
             file: OpenFile::new(Object::Null, 2, "/dev/null"),
+            cloexec: false,
+        };
+        p.fds.install(e, 0, 1024).unwrap();
+    }
+    let cred = Ucred::default();
+    let (a, b) = Socket::pair(Kind::Stream, cred);
+    k.net.autobind_unix(&a).unwrap();
+    k.net.autobind_unix(&b).unwrap();
+    let tcp = Socket::new(AF_INET, Kind::Stream, 6, cred);
+    k.net
+        .bind_inet(&tcp, "127.0.0.1:0".parse().unwrap())
+        .unwrap();
+    tcp.borrow_mut().state = State::Listening;
+    let udp = Socket::new(AF_INET6, Kind::Dgram, 17, cred);
+    k.net.bind_inet(&udp, "[::1]:0".parse().unwrap()).unwrap();
+    let p = k.procs.get_mut(&pid).unwrap();
+    for s in [a, b, tcp, udp] {
+        let e = FdEntry {
+            file: OpenFile::new(Object::Socket(s), 2, "socket:"),
             cloexec: false,
         };
         p.fds.install(e, 0, 1024).unwrap();

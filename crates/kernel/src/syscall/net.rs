@@ -767,23 +767,72 @@ fn read_control(sys: &mut Sys<'_>, domain: u16, ctl: u64, len: u64) -> Result<Co
     Ok(out)
 }
 
+/// The bytes a send takes: the caller's iovecs, or a kernel buffer
+/// (sendfile).
+pub(crate) enum Source<'a> {
+    User(&'a [(u64, u64)]),
+    Kernel(&'a [u8]),
+}
+
+impl Source<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Source::User(v) => total(v),
+            Source::Kernel(b) => b.len(),
+        }
+    }
+
+    /// Bytes `[skip, skip + max)` of the source (EFAULT if unreadable).
+    fn window(&self, sys: &mut Sys<'_>, skip: usize, max: usize) -> Result<Vec<u8>, Errno> {
+        let end = self.len().min(skip.saturating_add(max));
+        match self {
+            Source::Kernel(b) => Ok(b[skip.min(end)..end].to_vec()),
+            Source::User(v) => {
+                let mut out = Vec::with_capacity(end.saturating_sub(skip));
+                let mut at = 0usize;
+                for &(base, len) in v.iter() {
+                    let len = len as usize;
+                    let (lo, hi) = (at.max(skip), at.saturating_add(len).min(end));
+                    if lo < hi {
+                        let start = out.len();
+                        out.resize(start + hi - lo, 0);
+                        sys.mem()
+                            .copy_in(base + (lo - at) as u64, &mut out[start..])?;
+                    }
+                    at = at.saturating_add(len);
+                    if at >= end {
+                        break;
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// A stream send takes at most this much of the caller's buffer per try
+/// (the peer's queue holds less), so a huge length allocates nothing huge.
+const STREAM_WINDOW: usize = 1 << 20;
+
 /// The send every form shares (sock_sendmsg()): `dest` is the raw
 /// address (empty: none). Streams return only once all is sent unless
 /// nonblocking (the part sent so far is kept in `write_done` across
 /// retries, as for pipes); EPIPE raises SIGPIPE unless MSG_NOSIGNAL.
+/// A message larger than its socket type allows is EMSGSIZE before any
+/// of it is read.
 fn send_core(
     sys: &mut Sys<'_>,
     file: &FileRef,
     s: &SockRef,
-    data: &[u8],
+    src: Source<'_>,
     dest: &[u8],
     ctl: Control,
     flags: u32,
 ) -> Result<usize, Errno> {
     let nonblock = nonblocking(file) || flags & MSG_DONTWAIT != 0;
-    let (domain, kind) = {
+    let (domain, kind, sndbuf) = {
         let b = s.borrow();
-        (b.domain, b.kind)
+        (b.domain, b.kind, b.sndbuf)
     };
     if flags & MSG_OOB != 0 && (domain == AF_UNIX || kind == Kind::Dgram) {
         return Err(Errno::EOPNOTSUPP);
@@ -794,14 +843,24 @@ fn send_core(
         .local
         .clone()
         .filter(|a| *a != Addr::Unix(vec![]));
-    let msg = |bytes: &[u8], ctl: Control| Msg {
-        data: bytes.to_vec(),
+    let msg = |bytes: Vec<u8>, ctl: Control| Msg {
+        data: bytes,
         off: 0,
         from: from.clone(),
         fds: ctl.fds,
         cred: (domain == AF_UNIX).then(|| ctl.cred.unwrap_or(me)),
     };
+    let total = src.len();
     let r = if kind == Kind::Dgram {
+        let limit = if domain == AF_UNIX {
+            sndbuf.saturating_sub(32)
+        } else {
+            socket::UDP_MAX
+        };
+        if total > limit {
+            return Err(Errno::EMSGSIZE);
+        }
+        let data = src.window(sys, 0, total)?;
         send_dgram(sys, s, msg(data, ctl), dest)
     } else {
         if !dest.is_empty() && domain == AF_UNIX && kind == Kind::Stream {
@@ -811,14 +870,25 @@ fn send_core(
                 Errno::EOPNOTSUPP
             });
         }
-        if kind == Kind::Seqpacket && data.len() > s.borrow().sndbuf {
-            return Err(Errno::EMSGSIZE);
-        }
-        if kind == Kind::Stream {
-            let done = sys.t.write_done.min(data.len());
+        if kind == Kind::Seqpacket {
+            if total > sndbuf {
+                return Err(Errno::EMSGSIZE);
+            }
+            let data = src.window(sys, 0, total)?;
+            socket::send_connected(s, msg(data, ctl))
+        } else {
+            let done = sys.t.write_done.min(total);
             let ctl = if done == 0 { ctl } else { Control::default() };
-            match socket::send_connected(s, msg(&data[done..], ctl)) {
-                Ok(k) if done + k == data.len() || nonblock => {
+            let data = match src.window(sys, done, STREAM_WINDOW) {
+                Ok(d) => d,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => {
+                    sys.t.write_done = 0;
+                    return Ok(done);
+                }
+            };
+            match socket::send_connected(s, msg(data, ctl)) {
+                Ok(k) if done + k == total || nonblock => {
                     sys.t.write_done = 0;
                     Ok(done + k)
                 }
@@ -841,8 +911,6 @@ fn send_core(
                     }
                 }
             }
-        } else {
-            socket::send_connected(s, msg(data, ctl))
         }
     };
     match r {
@@ -869,19 +937,13 @@ fn send_core(
 /// larger than 65507 bytes is EMSGSIZE; a datagram nobody is bound to
 /// receive is dropped.
 fn send_dgram(sys: &mut Sys<'_>, s: &SockRef, mut m: Msg, dest: &[u8]) -> Result<usize, Errno> {
-    let (domain, sndbuf) = {
-        let b = s.borrow();
-        (b.domain, b.sndbuf)
-    };
+    let domain = s.borrow().domain;
     let target = if dest.is_empty() {
         None
     } else {
         Some(parse_addr(domain, dest)?)
     };
     if domain == AF_UNIX {
-        if m.data.len() > sndbuf.saturating_sub(32) {
-            return Err(Errno::EMSGSIZE);
-        }
         let to = match target {
             Some(Target::Unix(name)) => find_unix(sys, Kind::Dgram, &name)?,
             Some(_) => return Err(Errno::EINVAL),
@@ -918,9 +980,6 @@ fn send_dgram(sys: &mut Sys<'_>, s: &SockRef, mut m: Msg, dest: &[u8]) -> Result
         },
         Some(_) => return Err(Errno::EINVAL),
     };
-    if m.data.len() > socket::UDP_MAX {
-        return Err(Errno::EMSGSIZE);
-    }
     if s.borrow().snd_shut {
         return Err(Errno::EPIPE);
     }
@@ -1038,21 +1097,11 @@ fn scatter(sys: &mut Sys<'_>, v: &[(u64, u64)], data: &[u8]) -> Result<(), Errno
     Ok(())
 }
 
-/// Gathers the bytes of the iovecs `v`.
-fn gather(sys: &mut Sys<'_>, v: &[(u64, u64)]) -> Result<Vec<u8>, Errno> {
-    const MAX_RW: u64 = 0x7fff_f000;
-    let mut data = Vec::new();
-    for &(base, len) in v {
-        let k = len.min(MAX_RW - data.len() as u64) as usize;
-        let start = data.len();
-        data.resize(start + k, 0);
-        sys.mem().copy_in(base, &mut data[start..])?;
-    }
-    Ok(data)
-}
-
+/// The bytes the iovecs `v` cover, at most MAX_RW_COUNT.
 fn total(v: &[(u64, u64)]) -> usize {
-    v.iter().map(|&(_, l)| l).sum::<u64>().min(0x7fff_f000) as usize
+    v.iter()
+        .fold(0u64, |t, &(_, l)| t.saturating_add(l))
+        .min(0x7fff_f000) as usize
 }
 
 /// sendto(fd, buf, len, flags, addr, addrlen).
@@ -1066,15 +1115,21 @@ pub fn sendto(
     alen: u32,
 ) -> SysResult {
     let (file, s) = sock(sys, fd)?;
-    let len = len.min(0x7fff_f000) as usize;
-    let mut data = vec![0u8; len];
-    sys.mem().copy_in(buf, &mut data)?;
     let dest = if addr == 0 {
         Vec::new()
     } else {
         read_addr(sys, addr, alen)?
     };
-    Ok(send_core(sys, &file, &s, &data, &dest, Control::default(), flags)? as u64)
+    let v = [(buf, len)];
+    Ok(send_core(
+        sys,
+        &file,
+        &s,
+        Source::User(&v),
+        &dest,
+        Control::default(),
+        flags,
+    )? as u64)
 }
 
 /// recvfrom(fd, buf, len, flags, addr, addrlen).
@@ -1138,10 +1193,9 @@ fn sendmsg_one(sys: &mut Sys<'_>, fd: i32, hdr: u64, flags: u32) -> Result<usize
         read_addr(sys, h.name, h.namelen)?
     };
     let v = super::fs::iovecs(sys, h.iov, h.iovlen)?;
-    let data = gather(sys, &v)?;
     let domain = s.borrow().domain;
     let ctl = read_control(sys, domain, h.control, h.controllen)?;
-    send_core(sys, &file, &s, &data, &dest, ctl, flags)
+    send_core(sys, &file, &s, Source::User(&v), &dest, ctl, flags)
 }
 
 /// sendmsg(fd, msg, flags).
@@ -1325,10 +1379,15 @@ pub(crate) fn read(sys: &mut Sys<'_>, file: &FileRef, s: &SockRef, v: &[(u64, u6
     Ok(got.data.len() as u64)
 }
 
-/// write(2)/writev(2) on a socket: send with no flags (SIGPIPE on EPIPE).
-pub(crate) fn write(sys: &mut Sys<'_>, file: &FileRef, s: &SockRef, v: &[(u64, u64)]) -> SysResult {
-    let data = gather(sys, v)?;
-    Ok(send_core(sys, file, s, &data, &[], Control::default(), 0)? as u64)
+/// write(2)/writev(2) on a socket, and sendfile into one: send with no
+/// flags (SIGPIPE on EPIPE).
+pub(crate) fn write(
+    sys: &mut Sys<'_>,
+    file: &FileRef,
+    s: &SockRef,
+    src: Source<'_>,
+) -> Result<usize, Errno> {
+    send_core(sys, file, s, src, &[], Control::default(), 0)
 }
 
 /// setsockopt(fd, level, name, val, len).
