@@ -242,6 +242,19 @@ static void nonblocking(void) {
     close(s);
     close(c);
     close(srv);
+    // A nonblocking connect to a port nobody listens on.
+    c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    show("nonblocking connect to a closed port", connect(c, (struct sockaddr *)&a, sizeof a));
+    q.fd = c;
+    q.events = POLLIN | POLLOUT;
+    show("poll", poll(&q, 1, 1000));
+    printf("revents %#x\n", q.revents);
+    l = sizeof err;
+    getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &l);
+    printf("SO_ERROR %s\n", strerror(err));
+    getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &l);
+    printf("SO_ERROR again %s\n", strerror(err));
+    close(c);
 }
 
 static void udp(void) {

@@ -579,8 +579,13 @@ pub fn connect(sys: &mut Sys<'_>, fd: i32, addr: u64, len: u32) -> SysResult {
         }
         Target::Inet(dst) => {
             if s.borrow().connecting {
-                s.borrow_mut().connecting = false;
-                return Ok(0);
+                // The connect reported as under way: now its outcome.
+                let mut b = s.borrow_mut();
+                b.connecting = false;
+                return match b.take_err() {
+                    Some(e) => Err(e),
+                    None => Ok(0),
+                };
             }
             if state != State::Unconnected {
                 return Err(Errno::EISCONN);
@@ -598,8 +603,25 @@ pub fn connect(sys: &mut Sys<'_>, fd: i32, addr: u64, len: u32) -> SysResult {
                 _ => unreachable!("connect: autobind left the socket unbound"),
             };
             let src = socket::source_for(domain, Some(&bound), &dst);
-            let l = sys.net.find_listener(dst).ok_or(Errno::ECONNREFUSED)?;
-            s.borrow_mut().local = Some(Addr::Inet(src));
+            let Some(l) = sys.net.find_listener(dst) else {
+                if !nonblock {
+                    return Err(Errno::ECONNREFUSED);
+                }
+                // The reset arrives after connect returned (tcp_reset(),
+                // tcp_done()): the error is pending, both directions shut.
+                let mut b = s.borrow_mut();
+                b.err = Some(Errno::ECONNREFUSED);
+                b.rcv_shut = true;
+                b.snd_shut = true;
+                b.connecting = true;
+                return Err(Errno::EINPROGRESS);
+            };
+            {
+                let mut b = s.borrow_mut();
+                b.local = Some(Addr::Inet(src));
+                b.rcv_shut = false;
+                b.snd_shut = false;
+            }
             (l, Addr::Inet(src), Addr::Inet(dst))
         }
     };
