@@ -288,6 +288,20 @@ static void udp(void) {
     show("dissolve with AF_UNSPEC", connect(b, (struct sockaddr *)&fam, sizeof fam));
     show("getpeername after", getpeername(b, (struct sockaddr *)&from, &fl));
     static char big[70000];
+    // A connected UDP socket hears of a closed port (ICMP port unreachable).
+    int lone = socket(AF_INET, SOCK_DGRAM, 0);
+    bind(lone, (struct sockaddr *)&la, sizeof la);
+    struct sockaddr_in gone = lo4(port_of(lone));
+    close(lone);
+    int d = socket(AF_INET, SOCK_DGRAM, 0);
+    connect(d, (struct sockaddr *)&gone, sizeof gone);
+    show("send to a closed port", send(d, "x", 1, 0));
+    struct pollfd pd = {d, POLLIN, 0};
+    poll(&pd, 1, 1000);
+    printf("poll %#x\n", pd.revents);
+    show("recv", recv(d, buf, sizeof buf, MSG_DONTWAIT));
+    show("recv again", recv(d, buf, sizeof buf, MSG_DONTWAIT));
+    close(d);
     show("too big", sendto(a, big, sizeof big, 0, (struct sockaddr *)&tb, sizeof tb));
     show("listen on UDP", listen(a, 1));
     close(a);

@@ -1014,7 +1014,16 @@ fn send_dgram(sys: &mut Sys<'_>, s: &SockRef, mut m: Msg, dest: &[u8]) -> Result
     let src = socket::source_for(domain, Some(&bound), &dst);
     m.from = Some(Addr::Inet(src));
     let n = m.data.len();
-    if let Some(to) = sys.net.find_udp(dst) {
+    let Some(to) = sys.net.find_udp(dst) else {
+        // Nobody is bound there: the ICMP port unreachable that comes
+        // back is reported on a connected socket (__udp4_lib_err():
+        // ECONNREFUSED on its next call), ignored on an unconnected one.
+        if s.borrow().peer_addr.is_some() {
+            s.borrow_mut().err = Some(Errno::ECONNREFUSED);
+        }
+        return Ok(n);
+    };
+    {
         // A connected UDP socket takes datagrams from its peer only.
         let accepts = match &to.borrow().peer_addr {
             Some(Addr::Inet(p)) => {
