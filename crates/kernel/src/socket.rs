@@ -993,4 +993,81 @@ mod tests {
         assert_eq!(recv(&s, 8, false).unwrap().data, b"hi");
         assert_eq!(accept(&l).err(), Some(Errno::EAGAIN));
     }
+
+    #[test]
+    fn a_stream_read_stops_after_the_piece_carrying_descriptors() {
+        use crate::fd::{Object, OpenFile};
+        let (a, b) = Socket::pair(Kind::Stream, cred());
+        let f = OpenFile::new(Object::Null, 2, "/dev/null");
+        send_connected(&a, msg(b"ab")).unwrap();
+        let mut with_fd = msg(b"cd");
+        with_fd.fds.push(f.clone());
+        send_connected(&a, with_fd).unwrap();
+        send_connected(&a, msg(b"ef")).unwrap();
+        let r = recv(&b, 10, false).unwrap();
+        assert_eq!((r.data.as_slice(), r.fds.len()), (&b"ab"[..], 0));
+        let r = recv(&b, 10, false).unwrap();
+        assert_eq!(r.data, b"cd");
+        assert!(Rc::ptr_eq(&r.fds[0], &f), "the same open file description");
+        assert_eq!(recv(&b, 10, false).unwrap().data, b"ef");
+    }
+
+    #[test]
+    fn an_unaccepted_connection_is_reset_when_the_listener_closes() {
+        let l = Socket::new(AF_INET, Kind::Stream, 6, cred());
+        l.borrow_mut().state = State::Listening;
+        l.borrow_mut().backlog = 4;
+        let c = Socket::new(AF_INET, Kind::Stream, 6, cred());
+        let (ca, sa) = (
+            Addr::Inet("127.0.0.1:40000".parse().unwrap()),
+            Addr::Inet("127.0.0.1:80".parse().unwrap()),
+        );
+        connect_stream(&c, &l, ca, sa).unwrap();
+        drop(l);
+        assert_eq!(recv(&c, 4, false).err(), Some(Errno::ECONNRESET));
+        assert_eq!(send_connected(&c, msg(b"x")), Err(Errno::EPIPE));
+    }
+
+    #[test]
+    fn poll_events_follow_the_connection_state() {
+        use crate::syscall::poll::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP};
+        let fresh = Socket::new(AF_INET, Kind::Stream, 6, cred());
+        let m = fresh.borrow().poll_events();
+        assert_eq!(m & (POLLOUT | POLLHUP | POLLIN), POLLOUT | POLLHUP);
+        let (a, b) = Socket::pair(Kind::Stream, cred());
+        assert_eq!(b.borrow().poll_events() & (POLLIN | POLLOUT), POLLOUT);
+        send_connected(&a, msg(b"x")).unwrap();
+        assert_ne!(b.borrow().poll_events() & POLLIN, 0);
+        Socket::shutdown(&a, false, true).unwrap();
+        assert_ne!(b.borrow().poll_events() & POLLRDHUP, 0);
+        assert_eq!(b.borrow().poll_events() & POLLERR, 0);
+        b.borrow_mut().err = Some(Errno::ECONNRESET);
+        assert_ne!(b.borrow().poll_events() & POLLERR, 0);
+    }
+
+    #[test]
+    fn datagrams_reach_v4_v6_and_dual_stack_bindings() {
+        let mut net = Net::default();
+        let v6 = Socket::new(AF_INET6, Kind::Dgram, 17, cred());
+        net.bind_inet(&v6, "[::]:5000".parse().unwrap()).unwrap();
+        assert!(net.find_udp("127.0.0.1:5000".parse().unwrap()).is_some());
+        assert!(net.find_udp("[::1]:5000".parse().unwrap()).is_some());
+        assert!(net.find_udp("127.0.0.1:5001".parse().unwrap()).is_none());
+        let only = Socket::new(AF_INET6, Kind::Dgram, 17, cred());
+        only.borrow_mut()
+            .opts
+            .insert((41, 26), 1i32.to_le_bytes().to_vec());
+        net.bind_inet(&only, "[::]:6000".parse().unwrap()).unwrap();
+        assert!(
+            net.find_udp("127.0.0.1:6000".parse().unwrap()).is_none(),
+            "IPV6_V6ONLY keeps IPv4 out"
+        );
+        let v4 = Socket::new(AF_INET, Kind::Dgram, 17, cred());
+        net.bind_inet(&v4, "127.0.0.1:6000".parse().unwrap())
+            .unwrap();
+        assert!(Rc::ptr_eq(
+            &net.find_udp("127.0.0.1:6000".parse().unwrap()).unwrap(),
+            &v4
+        ));
+    }
 }
