@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -395,6 +396,49 @@ static void broken(void) {
     signal(SIGPIPE, SIG_DFL);
 }
 
+static void mmsg_and_select(void) {
+    printf("== sendmmsg, recvmmsg, select\n");
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+    struct mmsghdr out[3];
+    struct iovec oiov[3];
+    const char *words[] = {"alpha", "be", "gamma!"};
+    memset(out, 0, sizeof out);
+    for (int i = 0; i < 3; i++) {
+        oiov[i].iov_base = (void *)words[i];
+        oiov[i].iov_len = strlen(words[i]);
+        out[i].msg_hdr.msg_iov = &oiov[i];
+        out[i].msg_hdr.msg_iovlen = 1;
+    }
+    show("sendmmsg", sendmmsg(sv[0], out, 3, 0));
+    printf("msg_len %u %u %u\n", out[0].msg_len, out[1].msg_len, out[2].msg_len);
+    fd_set rd;
+    FD_ZERO(&rd);
+    FD_SET(sv[1], &rd);
+    struct timeval tv = {0, 0};
+    show("select readable", select(sv[1] + 1, &rd, NULL, NULL, &tv));
+    printf("set %d\n", FD_ISSET(sv[1], &rd));
+    struct mmsghdr in[4];
+    struct iovec iiov[4];
+    char bufs[4][16];
+    memset(in, 0, sizeof in);
+    for (int i = 0; i < 4; i++) {
+        iiov[i].iov_base = bufs[i];
+        iiov[i].iov_len = sizeof bufs[i];
+        in[i].msg_hdr.msg_iov = &iiov[i];
+        in[i].msg_hdr.msg_iovlen = 1;
+    }
+    show("recvmmsg MSG_DONTWAIT", recvmmsg(sv[1], in, 4, MSG_DONTWAIT, NULL));
+    printf("got %.*s %.*s %.*s\n", (int)in[0].msg_len, bufs[0], (int)in[1].msg_len, bufs[1],
+           (int)in[2].msg_len, bufs[2]);
+    show("recvmmsg empty", recvmmsg(sv[1], in, 4, MSG_DONTWAIT, NULL));
+    FD_ZERO(&rd);
+    FD_SET(sv[1], &rd);
+    show("select empty", select(sv[1] + 1, &rd, NULL, NULL, &tv));
+    close(sv[0]);
+    close(sv[1]);
+}
+
 static int *volatile bad_ptr = (int *)8;
 
 static void options_and_errors(void) {
@@ -479,6 +523,7 @@ int main(void) {
     scm_rights();
     broken();
     options_and_errors();
+    mmsg_and_select();
     printf("== done\n");
     return 0;
 }

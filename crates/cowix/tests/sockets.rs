@@ -41,6 +41,7 @@ fn unix_sockets_behave_as_on_linux() {
             "SCM_RIGHTS",
             "EPIPE and ECONNRESET",
             "options and errors",
+            "sendmmsg, recvmmsg, select",
             "done",
         ],
     );
