@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void show(const char *what, long r) {
@@ -439,6 +440,50 @@ static void mmsg_and_select(void) {
     close(sv[1]);
 }
 
+static long now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void timeouts(void) {
+    printf("== SO_RCVTIMEO and SO_SNDTIMEO\n");
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    struct timeval tv = {0, 50000}, back;
+    show("SO_RCVTIMEO 50 ms", setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+    socklen_t l = sizeof back;
+    getsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &back, &l);
+    printf("reads back %ld.%06ld len %u\n", (long)back.tv_sec, (long)back.tv_usec, l);
+    long t0 = now_ms();
+    char b[8];
+    show("recv times out", recv(sv[0], b, sizeof b, 0));
+    long waited = now_ms() - t0;
+    printf("waited at least 40 ms %d, less than 2 s %d\n", waited >= 40, waited < 2000);
+    write(sv[1], "ok", 2);
+    show("recv with data there", recv(sv[0], b, sizeof b, 0));
+    // The peer's queue full: a send times out with what it could queue.
+    int flags = fcntl(sv[1], F_GETFL);
+    fcntl(sv[1], F_SETFL, flags | O_NONBLOCK);
+    static char chunk[4096];
+    while (send(sv[1], chunk, sizeof chunk, 0) > 0) {
+    }
+    fcntl(sv[1], F_SETFL, flags);
+    setsockopt(sv[1], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    t0 = now_ms();
+    show("send on a full stream times out", send(sv[1], chunk, sizeof chunk, 0));
+    printf("waited at least 40 ms %d\n", now_ms() - t0 >= 40);
+    struct timeval bad = {1, 2000000};
+    show("tv_usec out of range", setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &bad, sizeof bad));
+    struct timeval zero = {0, 0};
+    setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &zero, sizeof zero);
+    show("recv of queued data after clearing it", recv(sv[0], b, 1, 0));
+    usleep(1000);
+    show("nanosleep still works after a timed wait", usleep(20000));
+    close(sv[0]);
+    close(sv[1]);
+}
+
 static int *volatile bad_ptr = (int *)8;
 
 static void options_and_errors(void) {
@@ -524,6 +569,7 @@ int main(void) {
     broken();
     options_and_errors();
     mmsg_and_select();
+    timeouts();
     printf("== done\n");
     return 0;
 }

@@ -42,6 +42,7 @@ fn unix_sockets_behave_as_on_linux() {
             "EPIPE and ECONNRESET",
             "options and errors",
             "sendmmsg, recvmmsg, select",
+            "SO_RCVTIMEO and SO_SNDTIMEO",
             "done",
         ],
     );

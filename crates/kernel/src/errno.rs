@@ -59,6 +59,7 @@ errnos! {
     EROFS = 30, "Read-only file system";
     EMLINK = 31, "Too many links";
     EPIPE = 32, "Broken pipe";
+    EDOM = 33, "Math argument out of domain of func";
     ERANGE = 34, "Math result not representable";
     ENAMETOOLONG = 36, "File name too long";
     ENOSYS = 38, "Function not implemented";

@@ -109,6 +109,71 @@ fn cred(sys: &Sys<'_>) -> Ucred {
     }
 }
 
+/// A call on `s` must wait (sk_wait_event()): parks the thread, forever
+/// or until the socket's SO_RCVTIMEO / SO_SNDTIMEO (`opt`) has passed
+/// since the call began (the deadline is kept in `sleep_until` across
+/// retries). Returns false once that timeout has passed: the call then
+/// fails with EAGAIN or returns what it did so far.
+fn park(sys: &mut Sys<'_>, s: &SockRef, opt: i32) -> bool {
+    match timeout_ns(s, opt) {
+        None => {
+            sys.block = true;
+            true
+        }
+        Some(ns) => !super::time::sleep_ns(sys, ns),
+    }
+}
+
+/// The kernel's tick rate (Debian's CONFIG_HZ_250): socket timeouts are
+/// kept in ticks, so they read back rounded up to 4 ms as on Linux.
+const HZ: u64 = 250;
+
+/// SO_RCVTIMEO / SO_SNDTIMEO as a wait in nanoseconds (None: forever).
+fn timeout_ns(s: &SockRef, opt: i32) -> Option<u64> {
+    let b = s.borrow();
+    let v = b.opts.get(&(SOL_SOCKET, opt))?;
+    let ticks = u64::from_le_bytes(v[..8].try_into().unwrap());
+    (ticks != u64::MAX).then_some(ticks.saturating_mul(1_000_000_000 / HZ))
+}
+
+/// sock_set_timeout(): a struct timeval as ticks (u64::MAX: forever, as a
+/// zero timeval or one too large to count means; 0 for a negative one,
+/// which times out at once). EDOM for microseconds out of range.
+fn timeval_to_ticks(b: &[u8]) -> Result<u64, Errno> {
+    let sec = i64::from_le_bytes(b[..8].try_into().unwrap());
+    let usec = i64::from_le_bytes(b[8..16].try_into().unwrap());
+    if !(0..1_000_000).contains(&usec) {
+        return Err(Errno::EDOM);
+    }
+    Ok(match (sec, usec) {
+        (s, _) if s < 0 => 0,
+        (0, 0) => u64::MAX,
+        (s, _) if s as u64 >= (i64::MAX as u64) / HZ - 1 => u64::MAX,
+        (s, u) => s as u64 * HZ + (u as u64).div_ceil(1_000_000 / HZ),
+    })
+}
+
+/// sock_get_timeout(): ticks back as a struct timeval (zero for forever).
+fn ticks_to_timeval(ticks: u64) -> Vec<u8> {
+    let (sec, usec) = if ticks == u64::MAX {
+        (0, 0)
+    } else {
+        (ticks / HZ, (ticks % HZ) * 1_000_000 / HZ)
+    };
+    let mut v = sec.to_le_bytes().to_vec();
+    v.extend_from_slice(&usec.to_le_bytes());
+    v
+}
+
+/// A socket call is done (not parked): a deadline a timed wait left in
+/// `sleep_until` goes with it.
+fn settle<T>(sys: &mut Sys<'_>, r: T) -> T {
+    if !sys.block {
+        sys.t.sleep_until = None;
+    }
+    r
+}
+
 /// The socket open as `fd` (EBADF, ENOTSOCK).
 fn sock(sys: &Sys<'_>, fd: i32) -> Result<(FileRef, SockRef), Errno> {
     let f = sys.p.fds.file(fd)?;
@@ -530,10 +595,10 @@ pub fn accept4(sys: &mut Sys<'_>, fd: i32, addr: u64, lenp: u64, flags: u32) -> 
     }
     let c = match socket::accept(&s) {
         Err(Errno::EAGAIN) if !nonblocking(&file) => {
-            sys.block = true;
-            return Err(Errno::EAGAIN);
+            park(sys, &s, so::RCVTIMEO);
+            return settle(sys, Err(Errno::EAGAIN));
         }
-        r => r?,
+        r => settle(sys, r)?,
     };
     let domain = c.borrow().domain;
     let peer = encode_addr(domain, c.borrow().peer_addr.as_ref());
@@ -630,14 +695,13 @@ pub fn connect(sys: &mut Sys<'_>, fd: i32, addr: u64, len: u32) -> SysResult {
             // The handshake is done at once, but like Linux's a
             // nonblocking TCP connect reports it as under way.
             s.borrow_mut().connecting = true;
-            Err(Errno::EINPROGRESS)
+            settle(sys, Err(Errno::EINPROGRESS))
         }
-        Ok(()) => Ok(0),
         Err(Errno::EAGAIN) if !nonblock => {
-            sys.block = true;
-            Err(Errno::EAGAIN)
+            park(sys, &s, so::SNDTIMEO);
+            settle(sys, Err(Errno::EAGAIN))
         }
-        Err(e) => Err(e),
+        r => settle(sys, r.map(|()| 0)),
     }
 }
 
@@ -851,6 +915,19 @@ fn send_core(
     ctl: Control,
     flags: u32,
 ) -> Result<usize, Errno> {
+    let r = send_inner(sys, file, s, src, dest, ctl, flags);
+    settle(sys, r)
+}
+
+fn send_inner(
+    sys: &mut Sys<'_>,
+    file: &FileRef,
+    s: &SockRef,
+    src: Source<'_>,
+    dest: &[u8],
+    ctl: Control,
+    flags: u32,
+) -> Result<usize, Errno> {
     let nonblock = nonblocking(file) || flags & MSG_DONTWAIT != 0;
     let (domain, kind, sndbuf) = {
         let b = s.borrow();
@@ -915,14 +992,24 @@ fn send_core(
                     Ok(done + k)
                 }
                 Ok(k) => {
-                    sys.t.write_done = done + k;
-                    sys.block = true;
-                    return Ok(0);
+                    if park(sys, s, so::SNDTIMEO) {
+                        sys.t.write_done = done + k;
+                        return Ok(0);
+                    }
+                    sys.t.write_done = 0;
+                    Ok(done + k)
                 }
                 Err(Errno::EAGAIN) if !nonblock => {
-                    sys.t.write_done = done;
-                    sys.block = true;
-                    return Err(Errno::EAGAIN);
+                    if park(sys, s, so::SNDTIMEO) {
+                        sys.t.write_done = done;
+                        return Err(Errno::EAGAIN);
+                    }
+                    sys.t.write_done = 0;
+                    if done > 0 {
+                        Ok(done)
+                    } else {
+                        return Err(Errno::EAGAIN);
+                    }
                 }
                 Err(e) => {
                     sys.t.write_done = 0;
@@ -937,7 +1024,7 @@ fn send_core(
     };
     match r {
         Err(Errno::EAGAIN) if !nonblock => {
-            sys.block = true;
+            park(sys, s, so::SNDTIMEO);
             Err(Errno::EAGAIN)
         }
         Err(Errno::EPIPE) => {
@@ -1058,6 +1145,17 @@ fn recv_core(
     len: usize,
     flags: u32,
 ) -> Result<Got, Errno> {
+    let r = recv_inner(sys, file, s, len, flags);
+    settle(sys, r)
+}
+
+fn recv_inner(
+    sys: &mut Sys<'_>,
+    file: &FileRef,
+    s: &SockRef,
+    len: usize,
+    flags: u32,
+) -> Result<Got, Errno> {
     let nonblock = nonblocking(file) || flags & MSG_DONTWAIT != 0;
     let (domain, kind) = {
         let b = s.borrow();
@@ -1076,16 +1174,19 @@ fn recv_core(
     let peek = flags & MSG_PEEK != 0;
     if kind == Kind::Stream && flags & MSG_WAITALL != 0 && !peek && !nonblock {
         // Wait until all asked for is there (or the stream ends).
-        let b = s.borrow();
-        let want = len.min(b.rcvbuf.max(socket::DEFAULT_BUF) / 2);
-        if b.available() < want && !b.rcv_shut && b.err.is_none() && b.state == State::Connected {
-            sys.block = true;
+        let short = {
+            let b = s.borrow();
+            let want = len.min(b.rcvbuf.max(socket::DEFAULT_BUF) / 2);
+            b.available() < want && !b.rcv_shut && b.err.is_none() && b.state == State::Connected
+        };
+        // Past SO_RCVTIMEO, what is there is returned.
+        if short && park(sys, s, so::RCVTIMEO) {
             return Err(Errno::EAGAIN);
         }
     }
     let r = match socket::recv(s, len, peek) {
         Err(Errno::EAGAIN) if !nonblock => {
-            sys.block = true;
+            park(sys, s, so::RCVTIMEO);
             return Err(Errno::EAGAIN);
         }
         r => r?,
@@ -1449,7 +1550,10 @@ pub fn setsockopt(
         SOL_SOCKET => {
             let bytes = match name {
                 so::LINGER => read(sys, 8)?,
-                so::RCVTIMEO | so::SNDTIMEO => read(sys, 16)?,
+                so::RCVTIMEO | so::SNDTIMEO => {
+                    let ticks = timeval_to_ticks(&read(sys, 16)?)?;
+                    ticks.to_le_bytes().to_vec()
+                }
                 so::SNDBUF | so::RCVBUF | so::SNDBUFFORCE | so::RCVBUFFORCE => {
                     // sock_setsockopt(): doubled, within [min, rmem_max*2].
                     let v = int(&read(sys, 4)?).max(0) as usize;
@@ -1532,9 +1636,11 @@ pub fn getsockopt(
                     encode_addr(domain, b.peer_addr.as_ref())
                 }
                 so::LINGER => b.opts.get(&(level, name)).cloned().unwrap_or(vec![0; 8]),
-                so::RCVTIMEO | so::SNDTIMEO => {
-                    b.opts.get(&(level, name)).cloned().unwrap_or(vec![0; 16])
-                }
+                so::RCVTIMEO | so::SNDTIMEO => ticks_to_timeval(
+                    b.opts
+                        .get(&(level, name))
+                        .map_or(u64::MAX, |v| u64::from_le_bytes(v[..8].try_into().unwrap())),
+                ),
                 n if so::PLAIN.contains(&n) => int(b.opt_int(level, n)),
                 _ => return Err(Errno::ENOPROTOOPT),
             },
