@@ -1447,7 +1447,7 @@ pub fn sendmmsg(sys: &mut Sys<'_>, fd: i32, vec: u64, vlen: u32, flags: u32) -> 
     let vlen = vlen.min(UIO_MAXIOV);
     let mut sent = 0u32;
     while sent < vlen {
-        let at = vec + u64::from(sent) * 64;
+        let at = vec.wrapping_add(u64::from(sent) * 64);
         match sendmsg_one(sys, fd, at, flags) {
             Ok(n) => {
                 sys.mem().write_u32(at + 56, n as u32)?;
@@ -1485,7 +1485,7 @@ pub fn recvmmsg(
     let mut got = 0u32;
     let mut fl = flags & !MSG_WAITFORONE;
     while got < vlen {
-        let at = vec + u64::from(got) * 64;
+        let at = vec.wrapping_add(u64::from(got) * 64);
         match recvmsg_one(sys, fd, at, fl) {
             Ok(n) => {
                 sys.mem().write_u32(at + 56, n as u32)?;
