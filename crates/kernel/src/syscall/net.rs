@@ -883,7 +883,7 @@ impl Source<'_> {
                         let start = out.len();
                         out.resize(start + hi - lo, 0);
                         sys.mem()
-                            .copy_in(base + (lo - at) as u64, &mut out[start..])?;
+                            .copy_in(base.wrapping_add((lo - at) as u64), &mut out[start..])?;
                     }
                     at = at.saturating_add(len);
                     if at >= end {
