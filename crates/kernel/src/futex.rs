@@ -314,6 +314,7 @@ mod tests {
             sampling: Default::default(),
             randomize: false,
             job: Default::default(),
+            timers: Default::default(),
         }
     }
 

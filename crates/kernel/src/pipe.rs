@@ -27,6 +27,10 @@ pub struct Pipe {
     writers: usize,
     /// pipefs inode number, shown as `pipe:[N]` in /proc/PID/fd.
     id: u64,
+    /// Reads and writes that moved bytes: the wakeups of the write and
+    /// read side that an edge-triggered epoll reports.
+    pub reads: u64,
+    pub writes: u64,
 }
 
 /// pipefs inode numbers, handed out in creation order (per host thread,
@@ -63,6 +67,7 @@ impl Pipe {
         for (o, b) in out.iter_mut().zip(self.buf.drain(..n)) {
             *o = b;
         }
+        self.reads += 1;
         Ok(n)
     }
 
@@ -86,6 +91,7 @@ impl Pipe {
             return Err(Errno::EAGAIN);
         }
         self.buf.extend(&data[..n]);
+        self.writes += 1;
         Ok(n)
     }
 
@@ -135,6 +141,8 @@ impl PipeEnd {
             readers: 1,
             writers: 1,
             id: next_pipe_id(),
+            reads: 0,
+            writes: 0,
         }));
         (
             PipeEnd {

@@ -269,7 +269,12 @@ fn fd_link_target(object: &Object, path: &str) -> String {
         Object::Null => "/dev/null".into(),
         Object::Zero => "/dev/zero".into(),
         Object::Random => "/dev/urandom".into(),
-        Object::Host(_) | Object::Proc(_) => path.into(),
+        Object::Host(_)
+        | Object::Proc(_)
+        | Object::EventFd(_)
+        | Object::TimerFd(_)
+        | Object::SignalFd(_)
+        | Object::Epoll(_) => path.into(),
     }
 }
 
