@@ -82,3 +82,101 @@ fn the_killing_timer_is_named_on_stderr() {
         stderr(&o)
     );
 }
+
+#[test]
+fn eventfd_timerfd_and_signalfd_read_write_block_and_fail_as_linux() {
+    expect(
+        "eventfds",
+        &[],
+        "counter: read 7\n\
+         empty nonblocking read: Resource temporarily unavailable\n\
+         4-byte read: -1 Invalid argument\n\
+         write of 2^64-1: -1 Invalid argument\n\
+         overflowing write: -1 Resource temporarily unavailable\n\
+         poll at max-1: in 1 out 0\n\
+         semaphore read 0: 1\n\
+         semaphore read 1: 1\n\
+         semaphore read 2: 1\n\
+         semaphore empty: Resource temporarily unavailable\n\
+         eventfd bad flags: -1 Invalid argument\n\
+         fstat mode 600\n\
+         blocking read across fork: 5\n\
+         writer still blocked: yes\n\
+         read frees it: 18446744073709551614\n\
+         writer done: exit 0, counter 2\n\
+         semaphore across fork: child got 1, parent gets 1\n\
+         timerfd: >= 5 expirations in <= 5 reads, interval 10000000 ns, next within 10 ms yes\n\
+         absolute past: 1, old interval 10000000 ns\n\
+         not expired: Resource temporarily unavailable\n\
+         disarmed gettime: 0 0\n\
+         timerfd bad clock: -1 Invalid argument\n\
+         timerfd bad flags: -1 Invalid argument\n\
+         settime on an eventfd: -1 Invalid argument\n\
+         settime bad nsec: -1 Invalid argument\n\
+         settime bad flags: -1 Invalid argument\n\
+         signalfd: 128 bytes, signo 10, from me yes, code 0\n\
+         nothing pending: -1 Resource temporarily unavailable\n\
+         two at once: 256 bytes, 12 then 0 (int 1234)\n\
+         short buffer: -1 Invalid argument\n\
+         mask update keeps fd: yes\n\
+         USR1 not in the new mask: -1 Resource temporarily unavailable\n\
+         poll with USR1 pending: 0\n\
+         poll with USR2 pending: 1\n\
+         signalfd of an eventfd: -1 Invalid argument\n\
+         signalfd bad flags: -1 Invalid argument\n\
+         blocking signalfd read: 128 signo 10 from child yes\n",
+    );
+}
+
+#[test]
+fn epoll_level_edge_oneshot_nesting_lifetime_timeouts_masks_and_errors() {
+    expect(
+        "epoll",
+        &[],
+        "nothing ready: 0\n\
+         level, data: 1 [1:IN]\n\
+         level, same data: 1 [1:IN]\n\
+         level, drained: 0\n\
+         edge, write: 1 [2:IN]\n\
+         edge, no new write: 0\n\
+         edge, after a partial read: 0\n\
+         edge, another write: 1 [2:IN]\n\
+         oneshot: 1 [3:IN]\n\
+         oneshot, disabled: 0\n\
+         oneshot, re-armed: 1 [33:IN]\n\
+         write end: 1 [4:OUT]\n\
+         writer gone: 1 [1:HUP]\n\
+         timerfd, blocking: 1 [5:IN]\n\
+         waited >= 25 ms: yes\n\
+         timeout 50 ms: 0\n\
+         waited >= 45 ms: yes\n\
+         woken by a child: 1 [6:IN]\n\
+         epoll_pwait: -1 Interrupted system call\n\
+         SIGALRM blocked again: yes\n\
+         outer, inner idle: 0\n\
+         outer, inner ready: 1 [71:IN]\n\
+         cycle: -1 Too many levels of symbolic links\n\
+         nesting: 4 levels, then Too many levels of symbolic links\n\
+         fd closed, dup open: 1 [80:IN]\n\
+         DEL of the closed fd: -1 Bad file descriptor\n\
+         same fd number, new description: ADD 0\n\
+         only the new one: 0\n\
+         ADD twice: -1 File exists\n\
+         MOD missing: -1 No such file or directory\n\
+         DEL missing: -1 No such file or directory\n\
+         epfd itself: -1 Invalid argument\n\
+         not an epoll: -1 Invalid argument\n\
+         bad op: -1 Invalid argument\n\
+         closed fd: -1 Bad file descriptor\n\
+         regular file: -1 Operation not permitted\n\
+         EPOLLEXCLUSIVE add: 0\n\
+         EPOLLEXCLUSIVE mod: -1 Invalid argument\n\
+         EPOLLEXCLUSIVE on an epoll: -1 Invalid argument\n\
+         bad event pointer: -1 Bad address\n\
+         maxevents 0: -1 Invalid argument\n\
+         wait on a pipe: -1 Invalid argument\n\
+         wait on a closed fd: -1 Bad file descriptor\n\
+         bad flags: -1 Invalid argument\n\
+         epoll read: -1 Invalid argument\n",
+    );
+}
