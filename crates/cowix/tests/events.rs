@@ -180,3 +180,68 @@ fn epoll_level_edge_oneshot_nesting_lifetime_timeouts_masks_and_errors() {
          epoll read: -1 Invalid argument\n",
     );
 }
+
+const PY_TIMERS: &str = r##"import os, select, signal, time
+hits = []
+signal.signal(signal.SIGALRM, lambda s, f: hits.append(s))
+signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)
+while len(hits) < 3:
+    pass
+left = signal.setitimer(signal.ITIMER_REAL, 0)
+print("setitimer:", len(hits), hits[0] == signal.SIGALRM, left[1])
+print("alarm:", signal.alarm(5), signal.alarm(0))
+r, w = os.pipe()
+ep = select.epoll()
+ep.register(r, select.EPOLLIN)
+print("epoll idle:", ep.poll(0.01))
+os.write(w, b"hi")
+print("epoll ready:", ep.poll(1) == [(r, select.EPOLLIN)], os.read(r, 2))
+t0 = time.monotonic()
+signal.setitimer(signal.ITIMER_REAL, 0.03)
+print("epoll timeout with SIGALRM (PEP 475 retries):", ep.poll(0.1), time.monotonic() - t0 >= 0.09)
+ep.close()
+fired = []
+signal.signal(signal.SIGVTALRM, lambda s, f: fired.append(s))
+signal.setitimer(signal.ITIMER_VIRTUAL, 0.02)
+while not fired:
+    pass
+print("virtual:", fired == [signal.SIGVTALRM], signal.getitimer(signal.ITIMER_VIRTUAL))
+"##;
+
+/// Debian's python3 (the root tests/debian.rs uses): signal.setitimer
+/// with a handler, signal.alarm, select.epoll over an os.pipe, an epoll
+/// wait that a SIGALRM interrupts and Python retries (PEP 475), and
+/// ITIMER_VIRTUAL. qemu-riscv64 prints the same.
+#[test]
+fn python_setitimer_alarm_and_select_epoll() {
+    let root = debian_root();
+    let dir = GuestScratch::new(&root, "pytimers");
+    std::fs::write(dir.host().join("t.py"), PY_TIMERS).unwrap();
+    let script = format!("{}/t.py", dir.guest());
+    let o = cowix([
+        "run",
+        "--root",
+        root.to_str().unwrap(),
+        "--env",
+        "PATH=/usr/bin:/bin",
+        "--env",
+        "HOME=/tmp",
+        "--",
+        "/usr/bin/python3.13",
+        &script,
+    ]);
+    assert_eq!(
+        (stdout(&o).as_str(), o.status.code()),
+        (
+            "setitimer: 3 True 0.01\n\
+             alarm: 0 5\n\
+             epoll idle: []\n\
+             epoll ready: True b'hi'\n\
+             epoll timeout with SIGALRM (PEP 475 retries): [] True\n\
+             virtual: True (0.0, 0.0)\n",
+            Some(0)
+        ),
+        "stderr: {}",
+        stderr(&o)
+    );
+}
