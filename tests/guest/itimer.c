@@ -125,6 +125,14 @@ int main(int argc, char **argv) {
     printf("virtual during sleep: %d\n", (int)vtalrm);
     arm(ITIMER_VIRTUAL, 0, 0);
 
+    // A 1 us virtual interval: signals come, and the program still ends.
+    vtalrm = 0;
+    arm(ITIMER_VIRTUAL, 1, 1);
+    for (volatile unsigned long i = 0; i < 20000000; i++) {
+    }
+    arm(ITIMER_VIRTUAL, 0, 0);
+    printf("tiny virtual interval: signals %s\n", vtalrm > 0 ? "yes" : "no");
+
     // Bad arguments.
     errno = 0;
     printf("setitimer(99): %d %s\n", setitimer(99, &it, NULL), strerror(errno));

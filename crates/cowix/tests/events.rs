@@ -39,6 +39,7 @@ fn itimers_alarm_and_their_fork_and_exec_rules() {
          pause: -1 Interrupted system call alarms 1\n\
          spinning: SIGVTALRM 1 SIGPROF 1, virtual disarmed yes\n\
          virtual during sleep: 0\n\
+         tiny virtual interval: signals yes\n\
          setitimer(99): -1 Invalid argument\n\
          usec 1000000: -1 Invalid argument\n\
          getitimer(-1): -1 Invalid argument\n\

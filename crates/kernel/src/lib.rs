@@ -724,7 +724,10 @@ impl Kernel {
                     mm: &mut p.mm,
                     tlb: &mut t.tlb,
                 };
-                t.cpu.run(&mut mem, (QUANTUM - used).min(due.max(1)))
+                t.cpu.run(
+                    &mut mem,
+                    (QUANTUM - used).min(due.max(timers::MIN_CPU_SLICE)),
+                )
             };
             let mut yielded = false;
             if timers::expire(&mut p, Some(&mut t), &self.clock) {

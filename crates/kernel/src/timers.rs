@@ -38,6 +38,11 @@ pub const SI_TIMER: i32 = -2;
 /// A process may hold at most this many POSIX timers (Linux bounds them by
 /// RLIMIT_SIGPENDING's preallocated queue entries; EAGAIN beyond).
 pub const MAX_POSIX_TIMERS: usize = 1 << 15;
+/// The fewest instructions a thread runs between two CPU-time timer
+/// checks (10 µs of guest CPU time): a timer with a tinier interval fires
+/// at most this often, as Linux's CPU timers fire at most once a tick,
+/// and a hostile one cannot make the scheduler run one instruction at a time.
+pub const MIN_CPU_SLICE: u64 = 10_000;
 /// Overrun counts saturate here (DELAYTIMER_MAX).
 pub const DELAYTIMER_MAX: u64 = i32::MAX as u64;
 
