@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -110,6 +111,15 @@ int main(void) {
     clock_gettime(CLOCK_MONOTONIC, &t0);
     wait_list(ep, 50, "timeout 50 ms");
     printf("waited >= 45 ms: %s\n", ms_since(&t0) >= 45 ? "yes" : "no");
+    struct timespec to = {0, 30000000};
+    struct epoll_event ev2[2];
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    printf("epoll_pwait2 30 ms: %ld, waited >= 25 ms %s\n",
+           syscall(SYS_epoll_pwait2, ep, ev2, 2, &to, NULL, 8), ms_since(&t0) >= 25 ? "yes" : "no");
+    struct timespec badto = {0, 1000000000};
+    errno = 0;
+    printf("epoll_pwait2 bad timeout: %ld %s\n", syscall(SYS_epoll_pwait2, ep, ev2, 2, &badto, NULL, 8),
+           strerror(errno));
 
     // Data from another process wakes a blocked wait.
     int cp[2];

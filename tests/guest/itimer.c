@@ -107,6 +107,20 @@ int main(int argc, char **argv) {
     int r = pause();
     printf("pause: %d %s alarms %d\n", r, strerror(errno), (int)alrm);
 
+    // sigsuspend with SIGALRM blocked outside it.
+    sigset_t blk, none, now;
+    sigemptyset(&blk);
+    sigaddset(&blk, SIGALRM);
+    sigprocmask(SIG_BLOCK, &blk, NULL);
+    sigemptyset(&none);
+    alrm = 0;
+    arm(ITIMER_REAL, 20000, 0);
+    r = sigsuspend(&none);
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    printf("sigsuspend: %d %s alarms %d, blocked again %s\n", r, strerror(errno), (int)alrm,
+           sigismember(&now, SIGALRM) ? "yes" : "no");
+    sigprocmask(SIG_UNBLOCK, &blk, NULL);
+
     // ITIMER_VIRTUAL and ITIMER_PROF count the process's CPU time.
     handle(SIGVTALRM, on_vtalrm, 0);
     handle(SIGPROF, on_prof, 0);
