@@ -75,6 +75,21 @@ fn posix_timers_signal_overrun_thread_cpu_clocks_and_fork_exec_rules() {
 }
 
 #[test]
+fn a_cpu_time_timer_fires_at_the_same_instruction_every_run() {
+    let counts: Vec<String> = (0..3)
+        .map(|_| {
+            let o = run_guest("itimer", &["vcount"]);
+            assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+            stdout(&o)
+        })
+        .collect();
+    let n: u64 = counts[0].trim().parse().unwrap();
+    // 5 ms of guest CPU time is 5 million instructions, a few per iteration.
+    assert!((100_000..5_000_000).contains(&n), "{n} iterations");
+    assert!(counts.iter().all(|c| *c == counts[0]), "{counts:?}");
+}
+
+#[test]
 fn the_killing_timer_is_named_on_stderr() {
     // SIGALRM's default action: the process dies and cowix says why.
     let o = run_guest("itimer", &[]);
