@@ -117,6 +117,14 @@ int main(int argc, char **argv) {
     int r = pause();
     printf("pause: %d %s alarms %d\n", r, strerror(errno), (int)alrm);
 
+    // nanosleep: interrupted, with the time left.
+    alrm = 0;
+    arm(ITIMER_REAL, 20000, 0);
+    struct timespec req = {1, 0}, rem = {0, 0};
+    r = nanosleep(&req, &rem);
+    printf("nanosleep: %d %s alarms %d, left > 0.5 s %s\n", r, strerror(errno), (int)alrm,
+           rem.tv_nsec > 500000000 && rem.tv_sec == 0 ? "yes" : "no");
+
     // sigsuspend with SIGALRM blocked outside it.
     sigset_t blk, none, now;
     sigemptyset(&blk);

@@ -146,6 +146,15 @@ int main(int argc, char **argv) {
     printf("CPU clock: value %d after spinning\n", (int)value);
     timer_delete(tc);
 
+    // The CPU clocks glibc names by id.
+    clockid_t pc, tc2;
+    struct timespec a, b2;
+    clock_getcpuclockid(0, &pc);
+    pthread_getcpuclockid(pthread_self(), &tc2);
+    int ra = clock_gettime(pc, &a), rb = clock_gettime(tc2, &b2);
+    printf("cpu clock ids: %d %d, process time > 20 ms %s, thread time > 0 %s\n", ra, rb,
+           a.tv_sec > 0 || a.tv_nsec > 20000000 ? "yes" : "no", b2.tv_sec > 0 || b2.tv_nsec > 0 ? "yes" : "no");
+
     // SIGEV_THREAD: glibc runs the function in a helper thread.
     struct sigevent th;
     memset(&th, 0, sizeof th);

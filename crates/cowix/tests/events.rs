@@ -37,6 +37,7 @@ fn itimers_alarm_and_their_fork_and_exec_rules() {
          read without SA_RESTART: -1 Interrupted system call (alarms 1)\n\
          read with SA_RESTART: 1 'x' (alarms 1)\n\
          pause: -1 Interrupted system call alarms 1\n\
+         nanosleep: -1 Interrupted system call alarms 1, left > 0.5 s yes\n\
          sigsuspend: -1 Interrupted system call alarms 1, blocked again yes\n\
          spinning: SIGVTALRM 1 SIGPROF 1, virtual disarmed yes\n\
          virtual during sleep: 0\n\
@@ -63,6 +64,7 @@ fn posix_timers_signal_overrun_thread_cpu_clocks_and_fork_exec_rules() {
          SIGEV_NONE: left in (4 s, 5 s] yes\n\
          SIGEV_THREAD_ID: value 7 in my thread yes\n\
          CPU clock: value 99 after spinning\n\
+         cpu clock ids: 0 0, process time > 20 ms yes, thread time > 0 yes\n\
          SIGEV_THREAD: callback ran >= 3 times\n\
          bad clock: -1 Invalid argument\n\
          bad signal: -1 Invalid argument\n\

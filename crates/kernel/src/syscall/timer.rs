@@ -106,7 +106,7 @@ const SIGEV_THREAD_ID: i32 = 4;
 const TIMER_ABSTIME: u32 = 1;
 
 /// A POSIX timer's clock's time now.
-fn clock_now(sys: &Sys<'_>, c: TimerClock) -> u64 {
+pub(super) fn clock_now(sys: &Sys<'_>, c: TimerClock) -> u64 {
     match c {
         TimerClock::Realtime => timers::realtime_ns(),
         TimerClock::Monotonic => sys.clock.monotonic_ns(),
@@ -128,7 +128,7 @@ fn clock_now(sys: &Sys<'_>, c: TimerClock) -> u64 {
 /// CLOCK_THREAD_CPUTIME_ID (-2). The id 0 means the caller; cowix
 /// supports its own process and threads (EINVAL for others' clocks and
 /// bad kinds). Every kind (PROF, VIRT, SCHED) counts instructions.
-fn cpu_clock(sys: &Sys<'_>, c: i32) -> Result<TimerClock, Errno> {
+pub(super) fn cpu_clock(sys: &Sys<'_>, c: i32) -> Result<TimerClock, Errno> {
     const CPUCLOCK_PERTHREAD: i32 = 4;
     const CPUCLOCK_MAX: i32 = 3;
     let id = !(c >> 3);
