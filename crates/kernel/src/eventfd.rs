@@ -90,6 +90,11 @@ impl EventFd {
     pub fn count(&self) -> u64 {
         self.count
     }
+
+    /// Whether it is in semaphore mode (EFD_SEMAPHORE).
+    pub fn semaphore(&self) -> bool {
+        self.semaphore
+    }
 }
 
 #[cfg(test)]

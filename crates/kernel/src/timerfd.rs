@@ -97,6 +97,11 @@ impl TimerFd {
         }
     }
 
+    /// Expirations not yet read (fdinfo's ticks).
+    pub fn ticks(&self) -> u64 {
+        self.ticks
+    }
+
     /// The next expiry as CLOCK_MONOTONIC nanoseconds (the scheduler
     /// sleeps until then when nothing can run), if armed.
     pub fn next_monotonic(&self, mono_now: u64) -> Option<u64> {
