@@ -266,3 +266,18 @@ fn python_setitimer_alarm_and_select_epoll() {
         stderr(&o)
     );
 }
+
+#[test]
+fn fdinfo_shows_each_event_file_state() {
+    let o = run_guest("fdinfo_events", &[]);
+    let out = stdout(&o);
+    for want in [
+        "eventfd-count:                5\neventfd-semaphore: 1\n",
+        "sigmask:\t0000000000000200\n",
+        "clockid: 1\nticks: 0\nsettime flags: 00\nit_value: (99, ",
+        "it_interval: (2, 0)\n",
+        "tfd:        3 events: 80000019 data:             1234  pos:0 ino:0 sdev:0\n",
+    ] {
+        assert!(out.contains(want), "{want:?} not in:\n{out}");
+    }
+}
