@@ -75,6 +75,26 @@ int main(void) {
     wait_list(ep, 0, "edge, another write");
     read(et[0], buf, 8);
 
+    // Edge-triggered write end: reported again only when a read makes
+    // room in a full pipe.
+    int wp[2];
+    pipe(wp);
+    fcntl(wp[1], F_SETFL, O_NONBLOCK);
+    add(ep, wp[1], EPOLLOUT | EPOLLET, 9);
+    wait_list(ep, 0, "edge write end");
+    wait_list(ep, 0, "edge write end, again");
+    write(wp[1], "a", 1);
+    read(wp[0], buf, 1);
+    wait_list(ep, 0, "edge write end, read of a non-full pipe");
+    static char big[4096];
+    while (write(wp[1], big, sizeof big) > 0) {
+    }
+    wait_list(ep, 0, "edge write end, full");
+    read(wp[0], big, sizeof big);
+    read(wp[0], big, sizeof big);
+    wait_list(ep, 0, "edge write end, room made");
+    epoll_ctl(ep, EPOLL_CTL_DEL, wp[1], NULL);
+
     // One-shot: once, until EPOLL_CTL_MOD re-arms it.
     uint64_t one = 1;
     write(efd, &one, 8);

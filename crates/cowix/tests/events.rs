@@ -160,6 +160,11 @@ fn epoll_level_edge_oneshot_nesting_lifetime_timeouts_masks_and_errors() {
          edge, no new write: 0\n\
          edge, after a partial read: 0\n\
          edge, another write: 1 [2:IN]\n\
+         edge write end: 1 [9:OUT]\n\
+         edge write end, again: 0\n\
+         edge write end, read of a non-full pipe: 0\n\
+         edge write end, full: 0\n\
+         edge write end, room made: 1 [9:OUT]\n\
          oneshot: 1 [3:IN]\n\
          oneshot, disabled: 0\n\
          oneshot, re-armed: 1 [33:IN]\n\

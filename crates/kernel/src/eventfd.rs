@@ -15,8 +15,8 @@ pub const EFD_SEMAPHORE: u32 = 1;
 pub struct EventFd {
     count: u64,
     semaphore: bool,
-    /// Reads and writes that changed the counter: the wakeups of writers
-    /// and of readers that an edge-triggered epoll reports.
+    /// Reads and writes: the wakeups of writers and of readers that an
+    /// edge-triggered epoll reports.
     pub reads: u64,
     pub writes: u64,
 }
@@ -63,9 +63,8 @@ impl EventFd {
             return Err(Errno::EAGAIN);
         }
         self.count += v;
-        if v != 0 {
-            self.writes += 1;
-        }
+        // Every write wakes the readers, even of 0 (eventfd_write()).
+        self.writes += 1;
         Ok(8)
     }
 

@@ -27,8 +27,9 @@ pub struct Pipe {
     writers: usize,
     /// pipefs inode number, shown as `pipe:[N]` in /proc/PID/fd.
     id: u64,
-    /// Reads and writes that moved bytes: the wakeups of the write and
-    /// read side that an edge-triggered epoll reports.
+    /// The wakeups of the write side (reads that made room in a full
+    /// pipe) and of the read side (writes) that an edge-triggered epoll
+    /// reports.
     pub reads: u64,
     pub writes: u64,
 }
@@ -64,10 +65,14 @@ impl Pipe {
             };
         }
         let n = out.len().min(self.buf.len());
+        let was_full = PIPE_CAPACITY - self.buf.len() < PIPE_BUF;
         for (o, b) in out.iter_mut().zip(self.buf.drain(..n)) {
             *o = b;
         }
-        self.reads += 1;
+        if was_full {
+            // pipe_read() wakes writers only when it made room in a full pipe.
+            self.reads += 1;
+        }
         Ok(n)
     }
 
