@@ -423,6 +423,88 @@ mod tests {
         assert_eq!(Expiry::arm(0, 10, false, 3), Expiry::default(), "0 disarms");
     }
 
+    /// A group with one thread (tid 1) and a handler for SIGRTMIN+1 and
+    /// SIGVTALRM, so their signals queue rather than kill.
+    fn process(pm: &mut cowix_mm::PhysMem) -> Process {
+        let mut p = crate::futex::tests::group(pm, 1, &[1]);
+        for n in [crate::signal::SIGRTMIN + 1, sig::SIGVTALRM] {
+            p.signals.actions[(n - 1) as usize].handler = 0x1000;
+        }
+        p
+    }
+
+    fn set_cpu(p: &mut Process, instret: u64) {
+        p.threads.get_mut(&1).unwrap().cpu.instret = instret;
+    }
+
+    #[test]
+    fn expiries_while_the_signal_is_queued_become_its_overrun() {
+        let mut pm = cowix_mm::PhysMem::try_new(64).unwrap();
+        let mut p = process(&mut pm);
+        let clock = Clock::new();
+        let signo = crate::signal::SIGRTMIN + 1;
+        p.timers.posix.insert(
+            0,
+            PosixTimer {
+                clock: TimerClock::ProcessCpu,
+                notify: Notify::Signal { signo, value: 77 },
+                expiry: Expiry::arm(100, 10, false, 0),
+                overrun: 0,
+                overrun_last: 0,
+            },
+        );
+        set_cpu(&mut p, 99);
+        assert!(!expire(&mut p, None, &clock));
+        set_cpu(&mut p, 100);
+        assert!(expire(&mut p, None, &clock));
+        assert!(is_queued(&p.signals.shared, signo, 0));
+        set_cpu(&mut p, 135); // 110, 120, 130: three more while queued
+        assert!(expire(&mut p, None, &clock));
+        assert_eq!(p.signals.shared.count(), 1, "no second signal queued");
+        let t = p.threads.get_mut(&1).unwrap();
+        let info = t.signals.take(&mut p.signals.shared, signo);
+        assert_eq!(
+            (info.code, info.pid, info.uid, info.value),
+            (SI_TIMER, 0, 3, Some(77))
+        );
+        set_cpu(&mut p, 140);
+        assert!(expire(&mut p, None, &clock));
+        let x = &p.timers.posix[&0];
+        assert_eq!((x.overrun, x.overrun_last), (0, 3), "a fresh signal");
+        assert_delete_drops_queued_signal(&mut p, signo);
+    }
+
+    fn assert_delete_drops_queued_signal(p: &mut Process, signo: u8) {
+        assert!(is_queued(&p.signals.shared, signo, 0));
+        dequeue_deleted(p, None, 0, signo);
+        assert_eq!(p.signals.shared.pending, 0);
+    }
+
+    #[test]
+    fn itimer_virtual_counts_cpu_time_and_kills_by_default() {
+        let mut pm = cowix_mm::PhysMem::try_new(64).unwrap();
+        let mut p = process(&mut pm);
+        let clock = Clock::new();
+        p.timers.virt = Expiry::arm(50, 0, false, 0);
+        let t = &p.threads[&1];
+        assert_eq!(p.timers.cpu_budget(0, t), Some(50));
+        set_cpu(&mut p, 50);
+        assert!(expire(&mut p, None, &clock));
+        assert_ne!(p.signals.shared.pending & bit(sig::SIGVTALRM), 0);
+        assert_eq!(p.timers.virt, Expiry::default(), "one-shot");
+        p.signals.actions[(sig::SIGVTALRM - 1) as usize].handler = SIG_DFL;
+        p.timers.virt = Expiry::arm(1, 0, false, 50);
+        set_cpu(&mut p, 60);
+        expire(&mut p, None, &clock);
+        assert_eq!(
+            p.exit,
+            Some(crate::process::ExitStatus::Signaled {
+                signal: sig::SIGVTALRM,
+                core: false
+            })
+        );
+    }
+
     #[test]
     fn timer_ids_count_up_and_skip_used_ones() {
         let mut t = Timers::default();
