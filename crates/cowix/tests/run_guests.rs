@@ -1,5 +1,6 @@
-//! `cowix run` on real static glibc guests (tests/guest/*.c, built by
-//! scripts/test), checking what they print and how they end.
+//! `cowix run` on real glibc guests (tests/guest/*.c, built by
+//! scripts/test), checking what they print and how they end; those in
+//! static_and_dynamic! run both builds, the rest the static one.
 
 mod common;
 
