@@ -2,7 +2,9 @@
 //! dynamically linked guest: tests/guest/lazy_plt.c looks at its own
 //! .got.plt slots before and after the first call, across fork and under
 //! LD_BIND_NOW, and at the GOT page in /proc/self/smaps; `--trace` shows
-//! the fault that turned that page anonymous.
+//! the fault that turned that page anonymous. And the shared libraries'
+//! pages (tests/guest/dyn_libs.c): code loaded on demand and shared through
+//! the page cache, data written by ld.so's relocations made anonymous.
 //!
 //! What the slots hold is checked against qemu-riscv64 -L (the same ld.so
 //! and libc on the host's Linux kernel). qemu's smaps describes its own host
@@ -202,4 +204,42 @@ fn trace_shows_ld_so_turning_the_got_page_anonymous() {
         assert!(mine[0].2.starts_with("cow_"), "pid {pid}: {faults:?}");
     }
     assert!(after.iter().any(|f| f.2 == "cow_copy"), "{faults:?}");
+    // ld.so also writes libc's data pages (relocations) that nothing had
+    // read yet: the page is copied straight from the page cache, never
+    // mapped from it first (seed 000: "it has to load it first").
+    assert!(
+        records.iter().any(|r| r["ev"] == "fault"
+            && r["pid"] == 1
+            && r["kind"] == "file_cow"
+            && r["refs_before"].is_null()
+            && r["insn"].as_u64().unwrap() > 0
+            && r["vma_name"].as_str().unwrap().ends_with("/libc.so.6")),
+        "no direct file_cow in libc"
+    );
+}
+
+/// Seed 000's shared libraries on Linux's rules (qemu-user's smaps shows
+/// its own host mappings, so it is no oracle): ld.so and libc's code are
+/// loaded on demand from the page cache, libc's data pages that ld.so
+/// relocated are anonymous, and a program exec'd by a child maps the very
+/// frames of libc's code its parent maps (Shared_Clean, Pss < Rss), though
+/// exec left it nothing of the fork. The static build has no libraries.
+#[test]
+fn shared_library_code_is_loaded_on_demand_and_shared_through_the_page_cache() {
+    let o = Link::Dynamic.run(&[], "dyn_libs", &[]);
+    assert_eq!(
+        stdout(&o),
+        "ld.so and libc mapped: yes\n\
+         libc code loaded on demand (Rss < Size): yes, anonymous: 0 kB\n\
+         ld.so code loaded on demand (Rss < Size): yes, anonymous: 0 kB\n\
+         libc data written by ld.so is anonymous: yes (private dirty yes)\n\
+         libc code mapped by this process alone: yes\n\
+         exec'd child: libc code shared with its parent: yes, Pss < Rss: yes, anonymous: 0 kB\n\
+         child: exited 0\n",
+        "stderr: {}",
+        stderr(&o)
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let o = Link::Static.run(&[], "dyn_libs", &[]);
+    assert_eq!(stdout(&o), "static: no shared libraries\n");
 }
