@@ -233,3 +233,36 @@ fn aslr_moves_stack_break_and_mmap_only_when_asked() {
     assert!(random[0][..3] != random[1][..3], "{random:x?}");
     assert!(random[0][..3] != plain[0][..3], "{random:x?}");
 }
+
+/// A PIE (the dynamic layout guest) is loaded at ELF_ET_DYN_BASE, 2/3 of
+/// the Sv39 user space (arch/riscv/include/asm/elf.h), with ld.so and libc
+/// below the mmap base; with --aslr its load address moves too
+/// (load_elf_binary: arch_mmap_rnd() for ET_DYN), and so do the others.
+#[test]
+fn aslr_moves_a_pie_and_its_libraries_only_when_asked() {
+    let fields = |o: &std::process::Output| -> Vec<u64> {
+        let out = stdout(o);
+        out.split_whitespace()
+            .skip(1)
+            .step_by(2)
+            .map(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).unwrap())
+            .collect()
+    };
+    let run = |opts: &[&str]| fields(&Link::Dynamic.run(opts, "layout", &[]));
+    let plain = [run(&[]), run(&[])];
+    assert_eq!(plain[0], plain[1]);
+    assert_eq!(plain[0][3] & !0xfff, 0x2a_aaaa_a000, "{:x?}", plain[0]);
+    let random = [run(&["--aslr"]), run(&["--aslr"])];
+    for r in &random {
+        let (stack, brk, mmap, code) = (r[0], r[1], r[2], r[3]);
+        assert!(mmap < stack && brk < mmap && code < brk, "{r:x?}");
+        assert_eq!(code & 0xfff, plain[0][3] & 0xfff, "{r:x?}");
+    }
+    assert!(random[0] != random[1], "{random:x?}");
+    for i in 0..4 {
+        assert!(
+            random[0][i] != plain[0][i] || random[1][i] != plain[0][i],
+            "{random:x?}"
+        );
+    }
+}
