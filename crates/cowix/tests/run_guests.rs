@@ -115,58 +115,56 @@ fn guest_cannot_climb_out_of_its_root() {
     );
 }
 
-#[test]
-fn exit_codes_pass_through() {
-    for (args, code) in [
-        (&["exit", "0"][..], 0),
-        (&["exit", "1"], 1),
-        (&["exit", "255"], 255),
-        (&["exit", "256"], 0),
-        (&["exit", "300"], 44),
-        (&["return", "42"], 42),
-    ] {
-        let o = run_guest("exitcode", args);
-        assert_eq!(
-            o.status.code(),
-            Some(code),
-            "{args:?}: stderr {}",
-            stderr(&o)
-        );
+static_and_dynamic! {
+    fn exit_codes_pass_through(link) {
+        for (args, code) in [
+            (&["exit", "0"][..], 0),
+            (&["exit", "1"], 1),
+            (&["exit", "255"], 255),
+            (&["exit", "256"], 0),
+            (&["exit", "300"], 44),
+            (&["return", "42"], 42),
+        ] {
+            let o = link.run(&[], "exitcode", args);
+            assert_eq!(
+                o.status.code(),
+                Some(code),
+                "{args:?}: stderr {}",
+                stderr(&o)
+            );
+        }
     }
-}
 
-#[test]
-fn death_by_signal_exits_128_plus_signal() {
-    for (how, sig, name) in [
-        ("segv", 11, "SIGSEGV"),
-        ("abort", 6, "SIGABRT"),
-        ("ill", 4, "SIGILL"),
-        ("ebreak", 5, "SIGTRAP"),
-    ] {
-        let o = run_guest("exitcode", &[how]);
-        assert_eq!(
-            o.status.code(),
-            Some(128 + sig),
-            "{how}: stderr {}",
-            stderr(&o)
-        );
-        assert!(stderr(&o).contains(name), "{how}: stderr {}", stderr(&o));
+    fn death_by_signal_exits_128_plus_signal(link) {
+        for (how, sig, name) in [
+            ("segv", 11, "SIGSEGV"),
+            ("abort", 6, "SIGABRT"),
+            ("ill", 4, "SIGILL"),
+            ("ebreak", 5, "SIGTRAP"),
+        ] {
+            let o = link.run(&[], "exitcode", &[how]);
+            assert_eq!(
+                o.status.code(),
+                Some(128 + sig),
+                "{how}: stderr {}",
+                stderr(&o)
+            );
+            assert!(stderr(&o).contains(name), "{how}: stderr {}", stderr(&o));
+        }
     }
-}
 
-#[test]
-fn segv_message_names_the_address_and_access() {
-    let o = run_guest("exitcode", &["segv", "4096"]);
-    assert_eq!(o.status.code(), Some(139));
-    let e = stderr(&o);
-    assert!(e.contains("write to 0x1000 (no mapping)"), "{e}");
-}
+    fn segv_message_names_the_address_and_access(link) {
+        let o = link.run(&[], "exitcode", &["segv", "4096"]);
+        assert_eq!(o.status.code(), Some(139));
+        let e = stderr(&o);
+        assert!(e.contains("write to 0x1000 (no mapping)"), "{e}");
+    }
 
-#[test]
-fn illegal_instruction_message_disassembles() {
-    let o = run_guest("exitcode", &["ill"]);
-    let e = stderr(&o);
-    assert!(e.contains("illegal instruction 0x00000000 at pc 0x"), "{e}");
+    fn illegal_instruction_message_disassembles(link) {
+        let o = link.run(&[], "exitcode", &["ill"]);
+        let e = stderr(&o);
+        assert!(e.contains("illegal instruction 0x00000000 at pc 0x"), "{e}");
+    }
 }
 
 #[test]
@@ -180,25 +178,26 @@ fn committed_tiny_guest_runs_without_a_cross_compiler() {
     assert_eq!(o.status.code(), Some(0));
 }
 
-/// RLIMIT_AS bounds mmap, brk and mremap growth (ENOMEM) and RLIMIT_NOFILE
-/// descriptors (EMFILE). The expected lines are what the same C program
-/// prints natively on Linux (x86-64), where both limits behave the same.
-#[test]
-fn address_space_and_descriptor_limits_are_enforced() {
-    let o = run_guest("rlimit_as", &[]);
-    assert_eq!(
-        stdout(&o),
-        "setrlimit AS 64M: 0\n\
-         mmap 128M: Cannot allocate memory\n\
-         mmap 1M: mapped\n\
-         sbrk +100M: Cannot allocate memory, break unchanged\n\
-         mremap to 200M: Cannot allocate memory\n\
-         mremap to 2M: grew\n\
-         malloc 100M: NULL\n\
-         open past RLIMIT_NOFILE 8: last fd 7, then Too many open files\n",
-        "stderr: {}",
-        stderr(&o)
-    );
+static_and_dynamic! {
+    /// RLIMIT_AS bounds mmap, brk and mremap growth (ENOMEM) and RLIMIT_NOFILE
+    /// descriptors (EMFILE). The expected lines are what the same C program
+    /// prints natively on Linux (x86-64), where both limits behave the same.
+    fn address_space_and_descriptor_limits_are_enforced(link) {
+        let o = link.run(&[], "rlimit_as", &[]);
+        assert_eq!(
+            stdout(&o),
+            "setrlimit AS 64M: 0\n\
+             mmap 128M: Cannot allocate memory\n\
+             mmap 1M: mapped\n\
+             sbrk +100M: Cannot allocate memory, break unchanged\n\
+             mremap to 200M: Cannot allocate memory\n\
+             mremap to 2M: grew\n\
+             malloc 100M: NULL\n\
+             open past RLIMIT_NOFILE 8: last fd 7, then Too many open files\n",
+            "stderr: {}",
+            stderr(&o)
+        );
+    }
 }
 
 /// Without --aslr every run lays the program out the same way; with it the
