@@ -243,3 +243,34 @@ fn shared_library_code_is_loaded_on_demand_and_shared_through_the_page_cache() {
     let o = Link::Static.run(&[], "dyn_libs", &[]);
     assert_eq!(stdout(&o), "static: no shared libraries\n");
 }
+
+/// ld.so's own account (LD_DEBUG=bindings, on stderr, each line headed by
+/// the pid): getppid and getpgrp are bound once at start for the GOT
+/// entries that hold their addresses (lazy_plt takes them) and once more
+/// at the PLT call: getpgrp's in the forked child (pid 2), getppid's in
+/// the parent. With LD_BIND_NOW=1 both bindings happen at start, in pid 1.
+#[test]
+fn ld_so_logs_each_lazy_binding_in_the_process_that_called() {
+    let count = |err: &str, pid: &str, symbol: &str| {
+        err.lines()
+            .filter(|l| l.trim_start().starts_with(&format!("{pid}:")))
+            .filter(|l| l.contains("binding file /lazy_plt") && l.contains(&format!("`{symbol}'")))
+            .count()
+    };
+    let o = Link::Dynamic.run(&["--env", "LD_DEBUG=bindings"], "lazy_plt", &[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(count(&err, "1", "getppid"), 2, "{err}");
+    assert_eq!(count(&err, "1", "getpgrp"), 1, "{err}");
+    assert_eq!(count(&err, "2", "getpgrp"), 1, "{err}");
+    assert_eq!(count(&err, "2", "getppid"), 0, "{err}");
+    let o = Link::Dynamic.run(
+        &["--env", "LD_DEBUG=bindings", "--env", "LD_BIND_NOW=1"],
+        "lazy_plt",
+        &[],
+    );
+    let err = stderr(&o);
+    assert_eq!(count(&err, "1", "getppid"), 2, "{err}");
+    assert_eq!(count(&err, "1", "getpgrp"), 2, "{err}");
+    assert_eq!(count(&err, "2", "getpgrp"), 0, "{err}");
+}
