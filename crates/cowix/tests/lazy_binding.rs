@@ -274,3 +274,29 @@ fn ld_so_logs_each_lazy_binding_in_the_process_that_called() {
     assert_eq!(count(&err, "1", "getpgrp"), 2, "{err}");
     assert_eq!(count(&err, "2", "getpgrp"), 0, "{err}");
 }
+
+/// The dynamic linker at run time (tests/guest/dlopen.c, dynamic only):
+/// dlopen maps libm and dlclose unmaps it, dlerror, dladdr, pthread_cancel
+/// unwinding through the libgcc_s.so.1 glibc dlopens, __thread variables.
+/// Matches qemu-riscv64 -L, line for line.
+#[test]
+fn dlopen_dlclose_cancellation_and_tls_work() {
+    let o = Link::Dynamic.run(&[], "dlopen", &[]);
+    let out = stdout(&o);
+    assert_eq!(
+        out,
+        "libm mapped at start: 0\n\
+         dlopen libm: 1, mapped: 1, cos(0) = 1\n\
+         dlclose: 0, mapped: 0\n\
+         dlopen missing: libcowix-missing.so: cannot open shared object file: No such file or directory\n\
+         dladdr(printf): 1 /lib/libc.so.6\n\
+         cancelled: 1, libgcc_s mapped: 1\n\
+         __thread: main 5, thread 15\n",
+        "stderr: {}",
+        stderr(&o)
+    );
+    assert_eq!(o.status.code(), Some(0));
+    if let Some(want) = Link::Dynamic.qemu("dlopen", &[]) {
+        assert_eq!(out, stdout(&want));
+    }
+}
