@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -387,6 +388,41 @@ static void sendfile_into_tcp(void) {
     unlink(path);
 }
 
+static void epoll_sockets(void) {
+    printf("== epoll\n");
+    int port;
+    int srv = listener(&port);
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = srv};
+    epoll_ctl(ep, EPOLL_CTL_ADD, srv, &ev);
+    struct epoll_event out[4];
+    show("listener idle", epoll_wait(ep, out, 4, 0));
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = lo4(port);
+    connect(c, (struct sockaddr *)&a, sizeof a);
+    int n = epoll_wait(ep, out, 4, 1000);
+    printf("listener ready %d, the listener %d\n", n, n == 1 && out[0].data.fd == srv);
+    int s = accept(srv, NULL, NULL);
+    epoll_ctl(ep, EPOLL_CTL_DEL, srv, NULL);
+    ev.events = EPOLLIN | EPOLLET | EPOLLRDHUP;
+    ev.data.fd = s;
+    epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
+    show("connection idle", epoll_wait(ep, out, 4, 0));
+    write(c, "a", 1);
+    n = epoll_wait(ep, out, 4, 1000);
+    printf("after a write %d events %#x\n", n, n > 0 ? out[0].events : 0);
+    show("no new edge", epoll_wait(ep, out, 4, 0));
+    write(c, "b", 1);
+    show("a second write, unread", epoll_wait(ep, out, 4, 1000));
+    shutdown(c, SHUT_WR);
+    n = epoll_wait(ep, out, 4, 1000);
+    printf("after SHUT_WR %d events %#x\n", n, n > 0 ? out[0].events : 0);
+    close(s);
+    close(c);
+    close(ep);
+    close(srv);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
@@ -396,6 +432,7 @@ int main(void) {
     udp();
     ipv6();
     sendfile_into_tcp();
+    epoll_sockets();
     printf("== done\n");
     return 0;
 }

@@ -59,6 +59,7 @@ fn loopback_tcp_and_udp_behave_as_on_linux() {
             "UDP",
             "IPv6 loopback",
             "sendfile",
+            "epoll",
             "done",
         ],
     );

@@ -163,6 +163,13 @@ pub struct Socket {
     pub opts: BTreeMap<(i32, i32), Vec<u8>>,
     pub rcvbuf: usize,
     pub sndbuf: usize,
+    /// Wakeups of this socket's readers (sk_data_ready, sk_state_change:
+    /// data or a connection queued, a shutdown, the peer gone, an error),
+    /// for epoll's edge triggering.
+    pub wakes_in: u64,
+    /// Wakeups of the peer's writers: reads that made room in a full
+    /// receive queue (sk_write_space).
+    pub wakes_out: u64,
 }
 
 /// sockfs inode numbers, handed out in creation order per host thread
@@ -209,6 +216,8 @@ impl Socket {
             opts: BTreeMap::new(),
             rcvbuf,
             sndbuf,
+            wakes_in: 0,
+            wakes_out: 0,
         }))
     }
 
@@ -268,6 +277,7 @@ impl Socket {
 
     /// Queues `m` for reading (unix_stream_sendmsg's skb_queue_tail()).
     pub fn deliver(&mut self, m: Msg) {
+        self.wakes_in += 1;
         self.rx_cost += m.cost();
         self.rx.push_back(m);
     }
@@ -338,6 +348,7 @@ impl Socket {
                 && !(s.kind == Kind::Dgram && s.peer_addr.is_some());
             s.rcv_shut |= rd;
             s.snd_shut |= wr;
+            s.wakes_in += 1;
             if notconn {
                 return Err(Errno::ENOTCONN);
             }
@@ -349,6 +360,7 @@ impl Socket {
         };
         if let Some(p) = peer {
             let mut p = p.borrow_mut();
+            p.wakes_in += 1;
             p.rcv_shut |= wr;
             if !p.is_inet() {
                 p.snd_shut |= rd;
@@ -371,6 +383,7 @@ impl Drop for Socket {
             return;
         };
         p.peer_gone = true;
+        p.wakes_in += 1;
         p.rcv_shut = true;
         if !p.is_inet() {
             p.snd_shut = true;
@@ -432,8 +445,10 @@ pub fn recv(s: &SockRef, len: usize, peek: bool) -> Result<Received, Errno> {
         out.cred = m.cred;
         out.fds = m.fds.clone();
         if !peek {
+            let full = !me.room_for(MSG_OVERHEAD + 1);
             let m = me.rx.pop_front().expect("recv: queue emptied");
             me.rx_cost -= m.cost();
+            me.wakes_out += u64::from(full);
         }
         return Ok(out);
     }
@@ -468,10 +483,12 @@ pub fn recv(s: &SockRef, len: usize, peek: bool) -> Result<Received, Errno> {
         }
     }
     if !peek {
+        let full = !me.room_for(MSG_OVERHEAD + 1);
         while me.rx.front().is_some_and(|m| m.left() == 0) {
             let m = me.rx.pop_front().expect("recv: queue emptied");
             me.rx_cost -= m.cost();
         }
+        me.wakes_out += u64::from(full && taken > 0);
     }
     out.full_len = taken;
     Ok(out)
@@ -871,6 +888,7 @@ pub fn connect_stream(
     c.peer_addr = Some(server_addr);
     c.peer_cred = Some(l.cred);
     l.queue.push_back(server);
+    l.wakes_in += 1;
     Ok(())
 }
 

@@ -676,6 +676,7 @@ pub fn connect(sys: &mut Sys<'_>, fd: i32, addr: u64, len: u32) -> SysResult {
                 // tcp_done()): the error is pending, both directions shut.
                 let mut b = s.borrow_mut();
                 b.err = Some(Errno::ECONNREFUSED);
+                b.wakes_in += 1;
                 b.rcv_shut = true;
                 b.snd_shut = true;
                 b.connecting = true;
@@ -1106,7 +1107,9 @@ fn send_dgram(sys: &mut Sys<'_>, s: &SockRef, mut m: Msg, dest: &[u8]) -> Result
         // back is reported on a connected socket (__udp4_lib_err():
         // ECONNREFUSED on its next call), ignored on an unconnected one.
         if s.borrow().peer_addr.is_some() {
-            s.borrow_mut().err = Some(Errno::ECONNREFUSED);
+            let mut b = s.borrow_mut();
+            b.err = Some(Errno::ECONNREFUSED);
+            b.wakes_in += 1;
         }
         return Ok(n);
     };
