@@ -1058,26 +1058,7 @@ fn run_trap_checks(checks: &[TrapCheck]) -> Vec<String> {
         let s = dir.join(format!("trap{n}.s"));
         let exe = dir.join(format!("trap{n}"));
         std::fs::write(&s, src).unwrap();
-        let o = std::process::Command::new("riscv64-linux-gnu-gcc")
-            .args([
-                "-march=rv64gc",
-                "-mabi=lp64d",
-                "-nostdlib",
-                "-static",
-                "-no-pie",
-                "-Wl,--no-relax",
-                "-o",
-            ])
-            .arg(&exe)
-            .arg(&s)
-            .output()
-            .expect("cannot run riscv64-linux-gnu-gcc");
-        assert!(
-            o.status.success(),
-            "{}: {}",
-            k.what,
-            String::from_utf8_lossy(&o.stderr)
-        );
+        harness::link(&s, &exe).unwrap_or_else(|e| panic!("{}: {e}", k.what));
         let (q, c) = harness::run_both(&cowix_binary(), &exe).unwrap_or_else(|e| panic!("{e}"));
         let (qe, ce) = (end_of(&q), end_of(&c));
         let dis = cowix_isa::disassemble_raw(k.raw, 0);
