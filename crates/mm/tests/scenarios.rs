@@ -134,7 +134,7 @@ fn private_file_page_write_copies_and_cache_keeps_original() {
         pages(2),
         Prot::READ_WRITE,
         PRIVATE,
-        file_backing(&file, 0),
+        &file,
         VmaName::Path("/data".into()),
     );
     // A read maps the page-cache frame itself, read-only and COW.
@@ -194,10 +194,10 @@ fn two_spaces_share_page_cache_frame() {
         pages(3),
         Prot::READ_EXEC,
         PRIVATE,
-        file_backing(&file, 0),
+        &file,
         name(),
     );
-    let vb = map_file(
+    let vb = map_backing(
         &mut b,
         &mut pm,
         pages(2),
@@ -436,7 +436,7 @@ fn mprotect_adding_write_leaves_shared_frames_to_fault() {
         pages(1),
         Prot::READ,
         PRIVATE,
-        file_backing(&file, 0),
+        &file,
         VmaName::Anonymous,
     );
     let _ = read_u8(&mut asp, &mut pm, a); // zero page
@@ -761,7 +761,7 @@ fn file_page_beyond_eof_is_sigbus_and_the_tail_reads_zero() {
         pages(3),
         Prot::READ_WRITE,
         PRIVATE,
-        file_backing(&file, 0),
+        &file,
         VmaName::Anonymous,
     );
     assert_eq!(
@@ -783,7 +783,7 @@ fn file_page_beyond_eof_is_sigbus_and_the_tail_reads_zero() {
     );
     assert_eq!(pm.stats().faults.bus, 2);
     // An offset wholly beyond EOF: every page is SIGBUS.
-    let b = map_file(
+    let b = map_backing(
         &mut asp,
         &mut pm,
         pages(1),
@@ -806,7 +806,7 @@ fn file_page_beyond_eof_is_sigbus_and_the_tail_reads_zero() {
         pages(1),
         Prot::READ,
         PRIVATE,
-        file_backing(&file, 0),
+        &file,
         VmaName::Anonymous,
     );
     assert_eq!(
@@ -829,25 +829,17 @@ fn shared_file_write_marks_the_page_dirty_and_every_mapping_sees_it() {
         pages(2),
         Prot::READ_WRITE,
         SHARED,
-        file_backing(&file, 0),
+        &file,
         name(),
     );
-    let vb = map_file(
-        &mut b,
-        &mut pm,
-        pages(2),
-        Prot::READ,
-        SHARED,
-        file_backing(&file, 0),
-        name(),
-    );
+    let vb = map_file(&mut b, &mut pm, pages(2), Prot::READ, SHARED, &file, name());
     let vp = map_file(
         &mut b,
         &mut pm,
         pages(2),
         Prot::READ_WRITE,
         PRIVATE,
-        file_backing(&file, 0),
+        &file,
         name(),
     );
     // A read maps the cache page read-only, so the first write is noticed.
@@ -890,15 +882,7 @@ fn shared_file_write_marks_the_page_dirty_and_every_mapping_sees_it() {
     pm.drop_clean_cache();
     check_invariants(&pm, &[]);
     let mut c = AddressSpace::new(&mut pm).unwrap();
-    let vc = map_file(
-        &mut c,
-        &mut pm,
-        pages(2),
-        Prot::READ,
-        SHARED,
-        file_backing(&file, 0),
-        name(),
-    );
+    let vc = map_file(&mut c, &mut pm, pages(2), Prot::READ, SHARED, &file, name());
     assert_eq!(read_u8(&mut c, &mut pm, vc), 0xee);
     assert_eq!(read_u8(&mut c, &mut pm, vc + PAGE_SIZE), 2);
     check_invariants(&pm, &[&c]);
@@ -1136,7 +1120,7 @@ fn clean_cache_pages_are_evicted_when_frames_run_out() {
         pages(16),
         Prot::READ,
         PRIVATE,
-        file_backing(&file, 0),
+        &file,
         VmaName::Anonymous,
     );
     // 3 table frames + 5 for pages; then each new page needs an eviction,
@@ -1191,7 +1175,7 @@ fn populate_faults_everything_in_up_front() {
         pages(2),
         Prot::READ,
         flags,
-        file_backing(&file, 0),
+        &file,
         VmaName::Anonymous,
     );
     assert_eq!(pm.stats().faults.file, 2);
@@ -1620,7 +1604,7 @@ fn madvise_dontneed_drops_pages_back_to_their_backing() {
         pages(2),
         Prot::READ_WRITE,
         PRIVATE,
-        file_backing(&file, 0),
+        &file,
         VmaName::Anonymous,
     );
     let original = read_u8(&mut asp, &mut pm, f);

@@ -174,7 +174,7 @@ fn clean_file_pages_go_before_anonymous_pages() {
         pages(4),
         Prot::READ,
         PRIVATE,
-        file_backing(&file, 0),
+        &file,
         VmaName::Path("/f".into()),
     );
     for i in 0..4 {
@@ -281,7 +281,7 @@ fn written_private_file_page_goes_to_swap_not_to_the_file() {
         pages(1),
         Prot::READ_WRITE,
         PRIVATE,
-        file_backing(&file, 0),
+        &file,
         VmaName::Path("/g".into()),
     );
     write_u8(&mut asp, &mut pm, f, 0x5a);
@@ -327,7 +327,7 @@ impl FileSource for RwFile {
 
 fn map_rw_file(asp: &mut AddressSpace, pm: &mut PhysMem, file: &Rc<RwFile>, len: u64) -> u64 {
     let f: Rc<dyn FileSource> = file.clone();
-    map_file(
+    map_backing(
         asp,
         pm,
         len,

@@ -138,9 +138,22 @@ pub fn map_anon_at(
     .expect("map_anon_at")
 }
 
-/// Maps `len` bytes of `backing` (usually [`file_backing`]) anywhere,
-/// private or shared as `flags` say, under `name`; the mapping must succeed.
+/// Maps `len` bytes of `file` from offset 0 anywhere, private or shared as
+/// `flags` say, under `name`; the mapping must succeed.
 pub fn map_file(
+    asp: &mut AddressSpace,
+    pm: &mut PhysMem,
+    len: u64,
+    prot: Prot,
+    flags: MapFlags,
+    file: &Rc<MemFile>,
+    name: VmaName,
+) -> u64 {
+    map_backing(asp, pm, len, prot, flags, file_backing(file, 0), name)
+}
+
+/// [`map_file`] for any `backing` (another offset, another kind of file).
+pub fn map_backing(
     asp: &mut AddressSpace,
     pm: &mut PhysMem,
     len: u64,
@@ -150,7 +163,7 @@ pub fn map_file(
     name: VmaName,
 ) -> u64 {
     asp.mmap(pm, 0, len, prot, flags, backing, name)
-        .expect("map_file")
+        .expect("map_backing")
 }
 
 pub fn read_u8(asp: &mut AddressSpace, pm: &mut PhysMem, addr: u64) -> u8 {
