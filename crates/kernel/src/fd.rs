@@ -124,7 +124,8 @@ impl OpenFile {
         self.flags & oflag::O_ACCMODE != oflag::O_WRONLY && self.flags & oflag::O_PATH == 0
     }
 
-    fn writable(&self) -> bool {
+    /// Opened for writing (O_WRONLY or O_RDWR, not O_PATH).
+    pub fn writable(&self) -> bool {
         matches!(
             self.flags & oflag::O_ACCMODE,
             oflag::O_WRONLY | oflag::O_RDWR

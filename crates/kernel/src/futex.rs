@@ -275,6 +275,7 @@ mod tests {
                     Cpu::new(),
                     Tlb::new(pm.zero_frame()),
                     ThreadSignals::default(),
+                    "t".into(),
                 );
                 (tid, Box::new(t))
             })

@@ -299,15 +299,8 @@ impl Kernel {
         let mut cpu = Cpu::new();
         cpu.pc = loaded.entry;
         cpu.x[2] = loaded.sp;
-        let comm = loaded
-            .exe
-            .rsplit('/')
-            .next()
-            .unwrap_or("")
-            .chars()
-            .take(15)
-            .collect();
-        let leader = Thread::new(pid, cpu, loaded.tlb, ThreadSignals::default());
+        let comm = process::comm_of_path(&loaded.exe);
+        let leader = Thread::new(pid, cpu, loaded.tlb, ThreadSignals::default(), comm.clone());
         let p = Process {
             pid,
             ppid: 0,

@@ -170,12 +170,18 @@ pub struct Thread {
     /// Scheduling policy (with SCHED_RESET_ON_FORK) and priority, as
     /// sched_setscheduler set them; they do not change how it is scheduled.
     pub sched: (u32, i32),
+    /// The thread's command name (task_struct.comm, at most 15 bytes):
+    /// copied from the creating thread, set by prctl(PR_SET_NAME) or a
+    /// write to /proc/PID/task/TID/comm, the program's base name at exec.
+    /// The leader's is also the group's [`Process::comm`].
+    pub comm: String,
 }
 
 impl Thread {
     /// A thread `tid` running `cpu` with nothing pending and nothing blocked.
-    pub fn new(tid: i32, cpu: Cpu, tlb: Box<Tlb>, signals: ThreadSignals) -> Self {
+    pub fn new(tid: i32, cpu: Cpu, tlb: Box<Tlb>, signals: ThreadSignals, comm: String) -> Self {
         Thread {
+            comm,
             tid,
             cpu,
             tlb,
@@ -206,7 +212,9 @@ pub struct Process {
     pub fds: FdTable,
     /// Current directory: an absolute, normalized guest path.
     pub cwd: String,
-    /// The command name (prctl PR_SET_NAME; the executable's base name at exec).
+    /// The group's command name, which is its leader thread's
+    /// ([`Thread::comm`] of tid = pid; kept here too, since the leader
+    /// may have exited or be out for its turn): /proc/PID/comm, ps.
     pub comm: String,
     /// The executable's guest path (/proc/PID/exe).
     pub exe: String,
@@ -274,7 +282,33 @@ pub struct JobState {
     pub reparented: bool,
 }
 
+/// The name exec gives a program (fs/exec.c: __set_task_comm with
+/// kbasename of the file name): its base name, at most 15 bytes
+/// (TASK_COMM_LEN - 1).
+pub fn comm_of_path(path: &str) -> String {
+    truncate_comm(path.rsplit('/').next().unwrap_or(""))
+}
+
+/// `name` cut to TASK_COMM_LEN - 1 = 15 bytes (at a character boundary:
+/// cowix keeps comm as a String).
+pub fn truncate_comm(name: &str) -> String {
+    let mut end = name.len().min(15);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name[..end].to_string()
+}
+
 impl Process {
+    /// Sets thread `tid`'s comm (`t`: that thread), and the group's when
+    /// it is the leader (kernel/sys.c: prctl PR_SET_NAME, set_task_comm).
+    pub fn set_comm(&mut self, t: &mut Thread, name: String) {
+        if t.tid == self.pid {
+            self.comm = name.clone();
+        }
+        t.comm = name;
+    }
+
     /// Instructions retired by the whole group; `running` is the thread
     /// taken out for its turn, if any.
     pub fn instret(&self, running: Option<&Thread>) -> u64 {

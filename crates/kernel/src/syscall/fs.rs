@@ -204,7 +204,8 @@ fn open_proc(
     if flags & oflag::O_CREAT != 0 && flags & oflag::O_EXCL != 0 {
         return Err(Errno::EEXIST);
     }
-    if want_write || flags & oflag::O_TRUNC != 0 {
+    // comm is the one writable procfs file (fs/proc/base.c: 0644).
+    if (want_write || flags & oflag::O_TRUNC != 0) && procfs::comm_file(&r.guest).is_none() {
         return Err(Errno::EACCES);
     }
     let pf = procfs::generate(sys, &r.guest)?;
@@ -610,6 +611,16 @@ fn write_file(sys: &mut Sys<'_>, file: &FileRef, data: &[u8]) -> Result<usize, E
         let f = file.borrow();
         (f.is_pipe(), f.flags & oflag::O_NONBLOCK != 0)
     };
+    let comm = match &file.borrow().object {
+        Object::Proc(p) if procfs::comm_file(&p.path).is_some() => Some(p.path.clone()),
+        _ => None,
+    };
+    if let Some(path) = comm {
+        if !file.borrow().writable() {
+            return Err(Errno::EBADF);
+        }
+        return procfs::write_comm(sys, &path, data);
+    }
     if !pipe {
         let n = file.borrow_mut().write(data)?;
         if let Some(id) = host_id(file) {

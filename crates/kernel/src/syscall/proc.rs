@@ -456,12 +456,13 @@ pub fn prctl(sys: &mut Sys<'_>, option: i32, arg2: u64) -> SysResult {
                 Ok::<(), Errno>(())
             })?;
             let end = name.iter().position(|&b| b == 0).unwrap_or(15);
-            sys.p.comm = String::from_utf8_lossy(&name[..end]).into_owned();
+            let name = crate::process::truncate_comm(&String::from_utf8_lossy(&name[..end]));
+            sys.p.set_comm(sys.t, name);
             Ok(0)
         }
         PR_GET_NAME => {
             let mut name = [0u8; 16];
-            let c = sys.p.comm.as_bytes();
+            let c = sys.t.comm.as_bytes();
             name[..c.len().min(15)].copy_from_slice(&c[..c.len().min(15)]);
             sys.mem().copy_out(arg2, &name)?;
             Ok(0)

@@ -251,7 +251,13 @@ fn new_thread(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
         blocked: sys.t.signals.blocked,
         ..ThreadSignals::default()
     };
-    let mut t = Thread::new(tid, cpu, Tlb::new(sys.pm.zero_frame()), signals);
+    let mut t = Thread::new(
+        tid,
+        cpu,
+        Tlb::new(sys.pm.zero_frame()),
+        signals,
+        sys.t.comm.clone(),
+    );
     t.sched = super::sched::inherit(sys.t.sched);
     if a.flags & CLONE_CHILD_CLEARTID != 0 {
         t.clear_child_tid = a.child_tid;
@@ -300,6 +306,7 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
         cpu,
         Tlb::new(sys.pm.zero_frame()),
         sys.t.signals.clone(),
+        sys.t.comm.clone(),
     );
     thread.signals.pending = SigQueue::default();
     thread.signals.saved_mask = None;
@@ -323,7 +330,8 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
         mm,
         fds: parent.fds.clone(),
         cwd: parent.cwd.clone(),
-        comm: parent.comm.clone(),
+        // dup_task_struct copies the calling thread's comm.
+        comm: sys.t.comm.clone(),
         exe: parent.exe.clone(),
         args: parent.args,
         auxv: parent.auxv.clone(),
@@ -609,14 +617,9 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
     p.fds.close_on_exec();
     p.signals.reset_for_exec();
     t.signals.reset_for_exec();
-    p.comm = loaded
-        .exe
-        .rsplit('/')
-        .next()
-        .unwrap_or("")
-        .chars()
-        .take(15)
-        .collect();
+    // The exec'ing thread, now the leader, takes the program's name.
+    let comm = crate::process::comm_of_path(&loaded.exe);
+    p.set_comm(t, comm);
     p.exe = loaded.exe;
     p.args = loaded.args;
     p.auxv = loaded.auxv;
