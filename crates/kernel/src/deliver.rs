@@ -239,10 +239,10 @@ pub(crate) fn discard_ignored(p: &mut Process, t: &mut Thread) -> Option<u8> {
 }
 
 fn guest<'a>(p: &'a mut Process, t: &'a mut Thread, pm: &'a mut PhysMem) -> GuestMemory<'a> {
-    t.tlb.sync(&p.mm, pm);
+    t.tlb.sync(&p.mm.get(), pm);
     GuestMemory {
         pm,
-        mm: &mut p.mm,
+        mm: p.mm.get_mut().into(),
         tlb: &mut t.tlb,
     }
 }

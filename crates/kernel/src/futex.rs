@@ -189,11 +189,11 @@ fn futex_death(
     pending: bool,
 ) {
     let mut b = [0u8; 4];
-    if addr % 4 != 0 || p.mm.read_bytes(pm, addr, &mut b).is_err() {
+    if addr % 4 != 0 || p.mm.get_mut().read_bytes(pm, addr, &mut b).is_err() {
         return;
     }
     let val = u32::from_le_bytes(b);
-    let key = FutexKey::new(&mut p.mm, pm, p.pid, addr, false);
+    let key = FutexKey::new(&mut p.mm.get_mut(), pm, p.pid, addr, false);
     if pending && val == 0 {
         if let Some(k) = key {
             wake(p, procs, k, 1, u32::MAX);
@@ -204,7 +204,11 @@ fn futex_death(
         return;
     }
     let new = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
-    if p.mm.write_bytes(pm, addr, &new.to_le_bytes()).is_err() {
+    if p.mm
+        .get_mut()
+        .write_bytes(pm, addr, &new.to_le_bytes())
+        .is_err()
+    {
         return;
     }
     if val & FUTEX_WAITERS != 0 {
@@ -227,13 +231,13 @@ pub fn exit_robust_list(
     if head == 0 {
         return;
     }
-    let Some(mut entry) = read_u64(&mut p.mm, pm, head) else {
+    let Some(mut entry) = read_u64(&mut p.mm.get_mut(), pm, head) else {
         return;
     };
-    let Some(offset) = read_u64(&mut p.mm, pm, head + 8) else {
+    let Some(offset) = read_u64(&mut p.mm.get_mut(), pm, head + 8) else {
         return;
     };
-    let Some(pending) = read_u64(&mut p.mm, pm, head + 16) else {
+    let Some(pending) = read_u64(&mut p.mm.get_mut(), pm, head + 16) else {
         return;
     };
     let pending = pending & !1;
@@ -242,7 +246,7 @@ pub fn exit_robust_list(
             break;
         }
         let e = entry & !1;
-        let next = read_u64(&mut p.mm, pm, e);
+        let next = read_u64(&mut p.mm.get_mut(), pm, e);
         if e != pending && entry & 1 == 0 {
             futex_death(p, procs, pm, e.wrapping_add(offset), t.tid, false);
         }
@@ -284,7 +288,7 @@ mod tests {
             pid,
             ppid: 0,
             threads,
-            mm: AddressSpace::new(pm).unwrap(),
+            mm: crate::process::Mm::new(AddressSpace::new(pm).unwrap()),
             fds: FdTable::default(),
             cwd: "/".into(),
             comm: "t".into(),
@@ -306,7 +310,6 @@ mod tests {
             sid: pid,
             exit_signal: 17,
             vfork_parent: None,
-            vfork_child: None,
             exit: None,
             leader_exit: None,
             retired: 0,
@@ -363,7 +366,7 @@ mod tests {
         assert_eq!(waiting(&p), vec![1]);
         assert_eq!(wake(&mut p, &mut procs, k, 5, u32::MAX), 0);
         assert_eq!(p.threads[&1].cpu.x[10], 0xdead, "other key untouched");
-        p.mm.release(&mut pm);
+        p.mm.put(&mut pm);
     }
 
     #[test]
@@ -392,6 +395,6 @@ mod tests {
         assert_eq!(waiting(&p), vec![2, 3, 5]);
         assert_eq!(wake(&mut p, &mut procs, to, u32::MAX, u32::MAX), 3);
         assert!(waiting(&p).is_empty());
-        p.mm.release(&mut pm);
+        p.mm.put(&mut pm);
     }
 }

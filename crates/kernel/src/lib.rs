@@ -48,7 +48,7 @@ use crate::process::{
     default_rlimits, rlimit, ArgArea, Creds, ExitStatus, Process, Thread, Zombie,
 };
 use crate::signal::{code, sig, SigInfo, SignalState, ThreadSignals};
-use crate::uaccess::{fault_access, GuestMemory, Tlb};
+use crate::uaccess::{fault_access, GuestMemory};
 use crate::vfs::Vfs;
 pub use cowix_mm::ForkMode;
 
@@ -305,7 +305,7 @@ impl Kernel {
             pid,
             ppid: 0,
             threads: BTreeMap::from([(pid, Box::new(leader))]),
-            mm: loaded.mm,
+            mm: process::Mm::new(loaded.mm),
             fds: FdTable::with_stdio(),
             cwd: self.cwd.clone(),
             comm,
@@ -322,7 +322,6 @@ impl Kernel {
             sid: pid,
             exit_signal: sig::SIGCHLD,
             vfork_parent: None,
-            vfork_child: None,
             exit: None,
             leader_exit: None,
             retired: 0,
@@ -338,7 +337,7 @@ impl Kernel {
                 tracer.drain(&mut self.pm, insn, pid);
                 let body = format!(r#","path":{}"#, trace::json_string(&p.exe));
                 tracer.event(insn, pid, "exec", &body);
-                tracer.snapshot(&self.pm, insn, pid, &p.mm, "exec");
+                tracer.snapshot(&self.pm, insn, pid, &p.mm.get(), "exec");
             }
         }
         self.procs.insert(pid, p);
@@ -372,7 +371,7 @@ impl Kernel {
         let insn = self.instructions();
         tracer.drain(&mut self.pm, insn, 0);
         for p in self.procs.values() {
-            tracer.snapshot(&self.pm, insn, p.pid, &p.mm, "end");
+            tracer.snapshot(&self.pm, insn, p.pid, &p.mm.get(), "end");
         }
         tracer.finish(insn)
     }
@@ -412,7 +411,8 @@ impl Kernel {
                 let Some(c) = self.procs.get(&child) else {
                     return; // a thread
                 };
-                if p.vfork_child == Some(child) {
+                // vfork, or clone(CLONE_VM): the child uses the parent's memory.
+                if c.mm.same(&p.mm) {
                     tracer.event(insn, p.pid, "vfork", &format!(r#","child":{child}"#));
                 } else {
                     let stats = self.pm.stats();
@@ -422,14 +422,14 @@ impl Kernel {
                         stats.fork_ns.saturating_sub(fork_ns)
                     );
                     tracer.event(insn, p.pid, "fork", &body);
-                    tracer.snapshot(&self.pm, insn, p.pid, &p.mm, "fork");
+                    tracer.snapshot(&self.pm, insn, p.pid, &p.mm.get(), "fork");
                 }
-                tracer.snapshot(&self.pm, insn, child, &c.mm, "fork");
+                tracer.snapshot(&self.pm, insn, child, &c.mm.get(), "fork");
             }
             EXECVE | EXECVEAT if ret == 0 => {
                 let body = format!(r#","path":{}"#, trace::json_string(&p.exe));
                 tracer.event(insn, p.pid, "exec", &body);
-                tracer.snapshot(&self.pm, insn, p.pid, &p.mm, "exec");
+                tracer.snapshot(&self.pm, insn, p.pid, &p.mm.get(), "exec");
             }
             _ => {}
         }
@@ -522,7 +522,7 @@ impl Kernel {
     /// blocked but something happened since, or its sleep is over, or (in
     /// a futex wait) it has a signal to take (`now`: CLOCK_MONOTONIC).
     fn runnable(&self, p: &Process, t: &Thread, now: u64) -> bool {
-        if p.exit.is_some() || p.vfork_child.is_some() || p.job.stopped.is_some() {
+        if p.exit.is_some() || t.vfork_child.is_some() || p.job.stopped.is_some() {
             return false;
         }
         let slept = t.sleep_until.is_some_and(|d| d <= now);
@@ -559,10 +559,6 @@ impl Kernel {
     fn break_deadlock(&mut self) {
         let mut who: Vec<String> = Vec::new();
         for p in self.procs.values() {
-            if let Some(c) = p.vfork_child {
-                who.push(format!("pid {} ({}) in vfork of pid {c}", p.pid, p.comm));
-                continue;
-            }
             if let Some(n) = p.job.stopped {
                 let name = signal::name(n);
                 who.push(format!("pid {} ({}) stopped by {name}", p.pid, p.comm));
@@ -575,11 +571,14 @@ impl Kernel {
                 } else {
                     format!("pid {} tid {}", p.pid, t.tid)
                 };
-                who.push(format!(
-                    "{id} ({}) in {}",
-                    p.comm,
-                    syscall::name(nr).unwrap_or("a syscall")
-                ));
+                match t.vfork_child {
+                    Some(c) => who.push(format!("{id} ({}) in vfork of pid {c}", p.comm)),
+                    None => who.push(format!(
+                        "{id} ({}) in {}",
+                        p.comm,
+                        syscall::name(nr).unwrap_or("a syscall")
+                    )),
+                }
             }
         }
         eprintln!(
@@ -654,11 +653,11 @@ impl Kernel {
                 break;
             }
             self.balance_memory(&mut p);
-            t.tlb.sync(&p.mm, &mut self.pm);
+            t.tlb.sync(&p.mm.get(), &mut self.pm);
             let exit = {
                 let mut mem = GuestMemory {
                     pm: &mut self.pm,
-                    mm: &mut p.mm,
+                    mm: p.mm.get_mut().into(),
                     tlb: &mut t.tlb,
                 };
                 t.cpu.run(&mut mem, QUANTUM - used)
@@ -709,7 +708,7 @@ impl Kernel {
                 || t.exited.is_some()
                 || t.blocked.is_some()
                 || t.futex.is_some()
-                || p.vfork_child.is_some()
+                || t.vfork_child.is_some()
                 || p.job.stopped.is_some()
             {
                 break;
@@ -922,13 +921,15 @@ impl Kernel {
         futex::exit_robust_list(p, &mut self.procs, &mut self.pm, t);
         if t.clear_child_tid != 0 {
             let addr = t.clear_child_tid;
-            if p.mm
-                .write_bytes(&mut self.pm, addr, &0u32.to_le_bytes())
-                .is_ok()
-            {
-                if let Some(key) = FutexKey::new(&mut p.mm, &mut self.pm, p.pid, addr, false) {
-                    futex::wake(p, &mut self.procs, key, 1, u32::MAX);
-                }
+            let key = {
+                let mut mm = p.mm.get_mut();
+                let zeroed = mm.write_bytes(&mut self.pm, addr, &0u32.to_le_bytes());
+                zeroed
+                    .ok()
+                    .and_then(|_| FutexKey::new(&mut mm, &mut self.pm, p.pid, addr, false))
+            };
+            if let Some(key) = key {
+                futex::wake(p, &mut self.procs, key, 1, u32::MAX);
             }
         }
     }
@@ -950,7 +951,7 @@ impl Kernel {
             };
             if let Some(tracer) = self.tracer.as_mut() {
                 tracer.event(insn, p.pid, "exit", &body);
-                tracer.snapshot(&self.pm, insn, p.pid, &p.mm, "exit");
+                tracer.snapshot(&self.pm, insn, p.pid, &p.mm.get(), "exit");
             }
         }
         if self.strace {
@@ -1049,9 +1050,10 @@ impl Kernel {
                 peak: p.sampling.peak,
             });
         }
-        match p.vfork_parent {
-            Some(ppid) => give_back_vfork_mm(&mut self.procs, &mut self.pm, ppid, p.mm),
-            None => p.mm.release(&mut self.pm),
+        // exit_mm: mmput, then the vfork parent's thread runs again.
+        p.mm.put(&mut self.pm);
+        if let Some(parent) = p.vfork_parent {
+            vfork_done(&mut self.procs, parent);
         }
         self.events += 1;
     }
@@ -1098,10 +1100,10 @@ impl Kernel {
             if t.futex.is_some() {
                 trace_line(self.init, tid, &strace::unfinished(e));
             } else if !block && !matches!(nr, EXIT | EXIT_GROUP) {
-                t.tlb.sync(&p.mm, &mut self.pm);
+                t.tlb.sync(&p.mm.get(), &mut self.pm);
                 let mut mem = uaccess::GuestMemory {
                     pm: &mut self.pm,
-                    mm: &mut p.mm,
+                    mm: p.mm.get_mut().into(),
                     tlb: &mut t.tlb,
                 };
                 let line = strace::exit(e, ret, &mut mem);
@@ -1175,10 +1177,10 @@ impl Kernel {
                 let mut ts = [0u8; 16];
                 ts[..8].copy_from_slice(&(left / 1_000_000_000).to_le_bytes());
                 ts[8..].copy_from_slice(&(left % 1_000_000_000).to_le_bytes());
-                t.tlb.sync(&p.mm, &mut self.pm);
+                t.tlb.sync(&p.mm.get(), &mut self.pm);
                 let mut mem = GuestMemory {
                     pm: &mut self.pm,
-                    mm: &mut p.mm,
+                    mm: p.mm.get_mut().into(),
                     tlb: &mut t.tlb,
                 };
                 let _ = mem.copy_out(rem, &ts);
@@ -1219,7 +1221,10 @@ impl Kernel {
         addr: u64,
         access: CpuAccess,
     ) {
-        match p.mm.handle_fault(&mut self.pm, addr, fault_access(access)) {
+        let resolved =
+            p.mm.get_mut()
+                .handle_fault(&mut self.pm, addr, fault_access(access));
+        match resolved {
             Ok(_) => {}
             Err(FaultError::OutOfMemory) => {
                 const RECLAIM_BATCH: u64 = 32;
@@ -1269,25 +1274,11 @@ impl Kernel {
     }
 }
 
-/// A vfork child execs or ends: its parent's address space goes back to the
-/// parent, which runs again. If the parent has ended meanwhile, the address
-/// space is released.
-pub(crate) fn give_back_vfork_mm(
-    procs: &mut BTreeMap<i32, Process>,
-    pm: &mut PhysMem,
-    ppid: i32,
-    mm: cowix_mm::AddressSpace,
-) {
-    match procs.get_mut(&ppid) {
-        Some(parent) if parent.vfork_child.is_some() => {
-            let placeholder = std::mem::replace(&mut parent.mm, mm);
-            placeholder.release(pm);
-            parent.vfork_child = None;
-            for t in parent.threads.values_mut() {
-                t.tlb = Tlb::new(pm.zero_frame());
-            }
-        }
-        _ => mm.release(pm),
+/// A vfork child execs or ends (complete_vfork_done): the thread
+/// `(pid, tid)` waiting in vfork runs again, if it is still there.
+pub(crate) fn vfork_done(procs: &mut BTreeMap<i32, Process>, (pid, tid): (i32, i32)) {
+    if let Some(t) = procs.get_mut(&pid).and_then(|q| q.threads.get_mut(&tid)) {
+        t.vfork_child = None;
     }
 }
 

@@ -6,10 +6,12 @@
 //! state, tid, signal mask and pending set, alternate stack,
 //! clear_child_tid, robust list, what it is blocked in) in [`Thread`].
 
+use std::cell::{Ref, RefCell, RefMut};
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use cowix_isa::Cpu;
-use cowix_mm::AddressSpace;
+use cowix_mm::{AddressSpace, PhysMem};
 
 use crate::fd::FdTable;
 use crate::futex::FutexWait;
@@ -139,6 +141,56 @@ impl ExitStatus {
     }
 }
 
+/// An address space and its users (Linux's mm_struct with mm_users): the
+/// processes that hold a handle share it. Every thread of a group uses its
+/// process's; a vfork child and a clone(CLONE_VM) child without
+/// CLONE_THREAD hold another handle to their parent's. Cloning a handle is
+/// mmget; [`Mm::put`] is mmput, and the last user's put releases the
+/// space's frames (exit_mmap). Only one thread runs at a time, so a borrow
+/// never meets another: each lasts a syscall step or a CPU run.
+#[derive(Debug, Clone)]
+pub struct Mm(Rc<RefCell<AddressSpace>>);
+
+impl Mm {
+    /// A handle to a space nobody else uses yet.
+    pub fn new(space: AddressSpace) -> Self {
+        Mm(Rc::new(RefCell::new(space)))
+    }
+
+    /// The space, to look at.
+    pub fn get(&self) -> Ref<'_, AddressSpace> {
+        self.0.borrow()
+    }
+
+    /// The space, to change.
+    pub fn get_mut(&self) -> RefMut<'_, AddressSpace> {
+        self.0.borrow_mut()
+    }
+
+    /// How many processes hold it (mm_users, counting processes).
+    pub fn users(&self) -> usize {
+        Rc::strong_count(&self.0)
+    }
+
+    /// Whether `self` and `other` are the same space.
+    pub fn same(&self, other: &Mm) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// A number naming the space while it lives (futex keys of private
+    /// futexes are (mm, address) in Linux).
+    pub fn id(&self) -> usize {
+        Rc::as_ptr(&self.0) as usize
+    }
+
+    /// mmput: lets go of this handle; the last one releases the space.
+    pub fn put(self, pm: &mut PhysMem) {
+        if let Ok(cell) = Rc::try_unwrap(self.0) {
+            cell.into_inner().release(pm);
+        }
+    }
+}
+
 /// One thread (a Linux task): a hart's state and what it alone owns.
 #[derive(Debug)]
 pub struct Thread {
@@ -170,6 +222,9 @@ pub struct Thread {
     /// Scheduling policy (with SCHED_RESET_ON_FORK) and priority, as
     /// sched_setscheduler set them; they do not change how it is scheduled.
     pub sched: (u32, i32),
+    /// Waiting in vfork for this child to exec or end (the rest of the
+    /// group runs on, on the same memory the child uses).
+    pub vfork_child: Option<i32>,
     /// The thread's command name (task_struct.comm, at most 15 bytes):
     /// copied from the creating thread, set by prctl(PR_SET_NAME) or a
     /// write to /proc/PID/task/TID/comm, the program's base name at exec.
@@ -182,6 +237,7 @@ impl Thread {
     pub fn new(tid: i32, cpu: Cpu, tlb: Box<Tlb>, signals: ThreadSignals, comm: String) -> Self {
         Thread {
             comm,
+            vfork_child: None,
             tid,
             cpu,
             tlb,
@@ -208,7 +264,8 @@ pub struct Process {
     /// is the syscall handlers' `sys.t`). Never empty between turns.
     /// Boxed, so taking one out and putting it back moves a pointer.
     pub threads: BTreeMap<i32, Box<Thread>>,
-    pub mm: AddressSpace,
+    /// The address space, shared with the other users of it (see [`Mm`]).
+    pub mm: Mm,
     pub fds: FdTable,
     /// Current directory: an absolute, normalized guest path.
     pub cwd: String,
@@ -236,12 +293,9 @@ pub struct Process {
     pub sid: i32,
     /// The signal the parent gets at exit (clone's low byte; SIGCHLD for fork).
     pub exit_signal: u8,
-    /// vfork child: the pid of the parent whose address space `mm` is (it
-    /// is given back at exec or exit).
-    pub vfork_parent: Option<i32>,
-    /// vfork parent: the child that holds this process's address space;
-    /// the process does not run until it is back (`mm` is a placeholder).
-    pub vfork_child: Option<i32>,
+    /// vfork child: the (pid, tid) of the thread waiting in vfork until
+    /// this process execs or ends (Linux's vfork_done completion).
+    pub vfork_parent: Option<(i32, i32)>,
     /// Set once the whole group has ended (exit_group, a fatal signal, the
     /// last thread's exit).
     pub exit: Option<ExitStatus>,

@@ -580,7 +580,7 @@ pub(crate) fn command_line(pm: &mut PhysMem, p: &mut Process) -> String {
 /// Bytes `[start, end)` of a process's memory (its argument or environment
 /// strings), as much as can be read (proc_pid_cmdline_read()).
 fn read_area(pm: &mut PhysMem, p: &mut Process, start: u64, end: u64) -> Vec<u8> {
-    if end <= start || p.vfork_child.is_some() {
+    if end <= start {
         return Vec::new();
     }
     let mut buf = vec![0u8; (end - start).min(1 << 20) as usize];
@@ -589,7 +589,11 @@ fn read_area(pm: &mut PhysMem, p: &mut Process, start: u64, end: u64) -> Vec<u8>
     while got < buf.len() {
         let at = start + got as u64;
         let n = ((PAGE_SIZE - at % PAGE_SIZE) as usize).min(buf.len() - got);
-        if p.mm.read_bytes(pm, at, &mut buf[got..got + n]).is_err() {
+        if p.mm
+            .get_mut()
+            .read_bytes(pm, at, &mut buf[got..got + n])
+            .is_err()
+        {
             break;
         }
         got += n;
@@ -661,7 +665,7 @@ fn maps_line(out: &mut String, v: &Vma) {
 
 fn maps(p: &Process) -> String {
     let mut out = String::new();
-    for v in p.mm.vmas() {
+    for v in p.mm.get().vmas() {
         maps_line(&mut out, v);
     }
     out
@@ -729,7 +733,7 @@ fn vm_flags(v: &Vma) -> String {
 
 fn smaps(pm: &PhysMem, p: &Process) -> String {
     let mut out = String::new();
-    for (v, s) in p.mm.smaps(pm) {
+    for (v, s) in p.mm.get().smaps(pm) {
         maps_line(&mut out, &v);
         kb_line(&mut out, "Size", v.len() >> 10);
         kb_line(&mut out, "KernelPageSize", PAGE_SIZE >> 10);
@@ -742,7 +746,8 @@ fn smaps(pm: &PhysMem, p: &Process) -> String {
 }
 
 fn smaps_rollup(pm: &PhysMem, p: &Process) -> String {
-    let vmas: Vec<&Vma> = p.mm.vmas().collect();
+    let mm = p.mm.get();
+    let vmas: Vec<&Vma> = mm.vmas().collect();
     let (start, end) = match (vmas.first(), vmas.last()) {
         (Some(a), Some(b)) => (a.start, b.end),
         _ => (0, 0),
@@ -752,7 +757,7 @@ fn smaps_rollup(pm: &PhysMem, p: &Process) -> String {
         "",
         w = 72 - format!("{start:08x}-{end:08x} ---p 00000000 00:00 0").len()
     );
-    let total = p.mm.smaps_rollup(pm);
+    let total = p.mm.get().smaps_rollup(pm);
     smaps_body(&mut out, &total);
     out
 }
@@ -780,9 +785,9 @@ fn mem_sizes(pm: &PhysMem, p: &Process) -> MemSizes {
         data: 0,
         stack: 0,
         swap: 0,
-        page_tables: pagetable::collect(pm, p.mm.root()).0.len() as u64,
+        page_tables: pagetable::collect(pm, p.mm.get().root()).0.len() as u64,
     };
-    for (v, s) in p.mm.smaps(pm) {
+    for (v, s) in p.mm.get().smaps(pm) {
         let pages = v.len() / PAGE_SIZE;
         m.size += pages;
         let shmem =
@@ -844,7 +849,7 @@ fn state(p: &Process, running: Option<&Thread>, task: Option<&Thread>) -> (char,
         ('Z', "zombie")
     } else if p.job.stopped.is_some() {
         ('T', "stopped")
-    } else if p.vfork_child.is_some() || shown_thread(p, running, task).is_some_and(waits) {
+    } else if shown_thread(p, running, task).is_some_and(|t| waits(t) || t.vfork_child.is_some()) {
         ('S', "sleeping")
     } else {
         ('R', "running")
@@ -970,10 +975,11 @@ fn stat(
     let (pending, ign, cgt) = sig_sets(p, running, task);
     let pending = pending | p.signals.shared.pending;
     let blocked = shown_thread(p, running, task).map_or(0, |t| t.signals.blocked);
-    let f = p.mm.fault_counters();
+    let mm = p.mm.get();
+    let f = mm.fault_counters();
     let ticks = |ns: u64| ns / (1_000_000_000 / USER_HZ);
     let utime = ticks(p.instret(running));
-    let (brk_start, _) = p.mm.brk_range();
+    let (brk_start, _) = p.mm.get().brk_range();
     let a = p.args;
     let rss = m.rss_anon + m.rss_file + m.rss_shmem;
     let fields: [String; 50] = [

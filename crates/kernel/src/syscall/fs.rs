@@ -779,7 +779,8 @@ pub fn pipe2(sys: &mut Sys<'_>, fds: u64, flags: u32) -> SysResult {
     let mut out = [0u8; 8];
     out[..4].copy_from_slice(&a.to_le_bytes());
     out[4..].copy_from_slice(&b.to_le_bytes());
-    if let Err(e) = sys.mem().copy_out(fds, &out) {
+    let copied = sys.mem().copy_out(fds, &out);
+    if let Err(e) = copied {
         sys.p.fds.close(a)?;
         sys.p.fds.close(b)?;
         return Err(e);

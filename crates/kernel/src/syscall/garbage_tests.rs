@@ -124,7 +124,7 @@ fn run(fork_mode: ForkMode, seed: u64, rounds: usize) {
             // Put back a sane user context for the next call.
             t.cpu.pc = pc;
             t.cpu.x[2] = sp;
-            let ended = p.exit.is_some() || p.vfork_child.is_some();
+            let ended = p.exit.is_some() || t.vfork_child.is_some();
             p.threads.insert(t.tid, t);
             k.procs.insert(pid, p);
             if ended {
@@ -142,12 +142,14 @@ fn run(fork_mode: ForkMode, seed: u64, rounds: usize) {
 
 /// The memory system is consistent over every address space there is.
 fn check_all(k: &Kernel) {
-    let spaces: Vec<&AddressSpace> = k
-        .procs
-        .values()
-        .filter(|p| p.vfork_child.is_none())
-        .map(|p| &p.mm)
-        .collect();
+    let mut mms: Vec<&crate::process::Mm> = Vec::new();
+    for p in k.procs.values() {
+        if !mms.iter().any(|m| m.same(&p.mm)) {
+            mms.push(&p.mm);
+        }
+    }
+    let guards: Vec<_> = mms.iter().map(|m| m.get()).collect();
+    let spaces: Vec<&AddressSpace> = guards.iter().map(|g| &**g).collect();
     check_invariants(&k.pm, &spaces);
 }
 

@@ -74,10 +74,10 @@ impl Sys<'_> {
 
     /// The calling process's memory, for copying syscall arguments in and out.
     pub fn mem(&mut self) -> GuestMemory<'_> {
-        self.t.tlb.sync(&self.p.mm, self.pm);
+        self.t.tlb.sync(&self.p.mm.get(), self.pm);
         GuestMemory {
             pm: self.pm,
-            mm: &mut self.p.mm,
+            mm: self.p.mm.get_mut().into(),
             tlb: &mut self.t.tlb,
         }
     }

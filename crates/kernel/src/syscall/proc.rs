@@ -404,7 +404,7 @@ pub fn prlimit64(sys: &mut Sys<'_>, pid: i32, res: u32, new: u64, old: u64) -> S
     if let Some(l) = new_limit {
         sys.p.rlimits[r] = l;
         if r == rlimit::STACK {
-            sys.p.mm.set_stack_limit(l.cur);
+            sys.p.mm.get_mut().set_stack_limit(l.cur);
         }
     }
     Ok(0)
@@ -449,7 +449,8 @@ pub fn prctl(sys: &mut Sys<'_>, option: i32, arg2: u64) -> SysResult {
     match option {
         PR_SET_NAME => {
             let mut name = [0u8; 16];
-            sys.mem().copy_in(arg2, &mut name[..15]).or_else(|_| {
+            let whole = sys.mem().copy_in(arg2, &mut name[..15]);
+            whole.or_else(|_| {
                 // A shorter string near the end of a mapping: read it as a C string.
                 let s = sys.mem().read_cstr(arg2, 15)?;
                 name[..s.len().min(15)].copy_from_slice(&s[..s.len().min(15)]);

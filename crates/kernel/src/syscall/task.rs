@@ -4,9 +4,10 @@
 //! How they map onto the memory system (seed 002_e6bf70a011e746b4.txt):
 //! fork gives the child `AddressSpace::fork` of the parent's, in the
 //! machine's fork mode (`--fork-mode`: eager copy, copy-on-write, or
-//! copy-on-write with shared leaf page tables); vfork lends the child the parent's very address
-//! space, the parent holding a placeholder and not running until the child
-//! execs or exits; execve builds the whole new image with `loader::load`
+//! copy-on-write with shared leaf page tables); vfork and clone(CLONE_VM)
+//! give the child another handle to the parent's very address space
+//! (`Mm`), and vfork's calling thread waits until the child execs or
+//! exits; execve builds the whole new image with `loader::load`
 //! before it lets go of the old one.
 
 use std::collections::BTreeMap;
@@ -14,7 +15,6 @@ use std::io::Read;
 use std::mem;
 
 use cowix_isa::Cpu;
-use cowix_mm::AddressSpace;
 
 use super::Sys;
 use crate::elf::ExecError;
@@ -148,20 +148,20 @@ pub fn clone3(sys: &mut Sys<'_>, uargs: u64, size: u64) -> SysResult {
     kernel_clone(sys, args)
 }
 
-/// kernel_clone + copy_process. Three shapes, as cowix's thread groups
-/// allow:
+/// kernel_clone + copy_process. The shapes cowix's thread groups allow:
 ///
 /// | flags | result |
 /// | --- | --- |
-/// | no CLONE_VM | fork: a new process over `AddressSpace::fork_cow`, one thread |
-/// | CLONE_VM \| CLONE_VFORK | vfork: a new process that borrows the caller's address space until it execs or exits; the caller's group does not run meanwhile |
+/// | no CLONE_VM | fork: a new process over `AddressSpace::fork`, one thread |
+/// | CLONE_VM | a new process on the caller's very address space (copy_mm's mmget) |
+/// | CLONE_VM \| CLONE_VFORK | vfork: the same, and the calling thread (alone of its group) waits until the child execs or exits |
 /// | CLONE_VM \| CLONE_FS \| CLONE_FILES \| CLONE_SIGHAND \| CLONE_THREAD | a thread of the caller's group |
 ///
 /// The flag rules are copy_process's (THREAD needs SIGHAND, SIGHAND needs
 /// VM, ...: EINVAL); namespace flags are EPERM; CLONE_PIDFD (cowix has no
-/// pidfds) is EINVAL. Sharing the memory, files,
-/// fs info or handlers between two processes without CLONE_THREAD (other
-/// than vfork's memory) is not supported: EINVAL.
+/// pidfds) is EINVAL. Sharing files, fs info or handlers between two
+/// processes (CLONE_FILES, CLONE_FS, CLONE_SIGHAND without CLONE_THREAD),
+/// or a thread with its own, is not supported: EINVAL.
 fn kernel_clone(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
     let f = a.flags;
     if f & (CLONE_NEWNS | CLONE_FS) == CLONE_NEWNS | CLONE_FS
@@ -203,12 +203,13 @@ fn kernel_clone(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
         }
         return new_thread(sys, a);
     }
-    let vfork = match (shared, f & CLONE_VFORK != 0) {
-        (0, false) => false,
-        (CLONE_VM, true) => true,
-        _ => return Err(Errno::EINVAL),
-    };
-    new_process(sys, a, vfork)
+    // A new process may share the address space (CLONE_VM, with or
+    // without CLONE_VFORK); sharing the fd table, fs info or handlers
+    // between processes is not supported.
+    if shared & !CLONE_VM != 0 {
+        return Err(Errno::EINVAL);
+    }
+    new_process(sys, a)
 }
 
 /// A new thread in the caller's group: the caller's registers with a0 = 0,
@@ -264,32 +265,35 @@ fn new_thread(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
     }
     let id = (tid as u32).to_le_bytes();
     if a.flags & CLONE_CHILD_SETTID != 0 {
-        let _ = sys.p.mm.write_bytes(sys.pm, a.child_tid, &id);
+        let _ = sys.p.mm.get_mut().write_bytes(sys.pm, a.child_tid, &id);
     }
     if a.flags & CLONE_PARENT_SETTID != 0 {
-        let _ = sys.p.mm.write_bytes(sys.pm, a.parent_tid, &id);
+        let _ = sys.p.mm.get_mut().write_bytes(sys.pm, a.parent_tid, &id);
     }
     sys.p.threads.insert(tid, Box::new(t));
     Ok(tid as u64)
 }
 
-/// A new process (fork, or vfork when `vfork`) with one thread, a copy of
-/// the caller.
-fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
+/// A new process with one thread, a copy of the caller: with CLONE_VM
+/// it uses the caller's very address space (copy_mm: mmget), else a fork
+/// of it. With CLONE_VFORK the calling thread, alone of its group, waits
+/// until the child execs or ends (wait_for_vfork_done).
+fn new_process(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
     nproc_allows(sys)?;
     let flags = a.flags;
+    let (share_vm, vfork) = (flags & CLONE_VM != 0, flags & CLONE_VFORK != 0);
     let pid = *sys.next_pid;
-    let mm = if vfork {
-        let placeholder = AddressSpace::new(sys.pm).map_err(|_| Errno::ENOMEM)?;
-        mem::replace(&mut sys.p.mm, placeholder)
+    let mm = if share_vm {
+        sys.p.mm.clone()
     } else {
         // Out of frames for the child's tables: reclaim and retry (fork is
         // all or nothing), while reclaim finds something.
         let mode = sys.pm.fork_mode();
         let mut tries = 0;
         loop {
-            match sys.p.mm.fork(sys.pm, mode) {
-                Ok(mm) => break mm,
+            let forked = sys.p.mm.get_mut().fork(sys.pm, mode);
+            match forked {
+                Ok(mm) => break crate::process::Mm::new(mm),
                 Err(_) if tries < 16 && sys.reclaim(256) > 0 => tries += 1,
                 Err(_) => return Err(Errno::ENOMEM),
             }
@@ -311,7 +315,7 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
     thread.signals.pending = SigQueue::default();
     thread.signals.saved_mask = None;
     thread.sched = super::sched::inherit(sys.t.sched);
-    if vfork {
+    if share_vm {
         // copy_process: sharing the memory, the child gets no altstack.
         thread.signals.altstack = Default::default();
     }
@@ -344,8 +348,7 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
         pgid: parent.pgid,
         sid: parent.sid,
         exit_signal: a.exit_signal as u8,
-        vfork_parent: vfork.then_some(parent.pid),
-        vfork_child: None,
+        vfork_parent: vfork.then_some((parent.pid, sys.t.tid)),
         exit: None,
         leader_exit: None,
         retired: 0,
@@ -362,15 +365,13 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
     }
     let tid = (pid as u32).to_le_bytes();
     if flags & CLONE_CHILD_SETTID != 0 {
-        let _ = child.mm.write_bytes(sys.pm, a.child_tid, &tid);
+        let _ = child.mm.get_mut().write_bytes(sys.pm, a.child_tid, &tid);
     }
     if flags & CLONE_PARENT_SETTID != 0 {
-        // The parent's memory: for vfork, the child holds it now.
-        let mm = if vfork { &mut child.mm } else { &mut parent.mm };
-        let _ = mm.write_bytes(sys.pm, a.parent_tid, &tid);
+        let _ = parent.mm.get_mut().write_bytes(sys.pm, a.parent_tid, &tid);
     }
     if vfork {
-        parent.vfork_child = Some(pid);
+        sys.t.vfork_child = Some(pid);
     }
     sys.procs.insert(pid, child);
     *sys.processes += 1;
@@ -603,10 +604,12 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
     if sys.accounting && p.vfork_parent.is_none() {
         crate::accounting::sample(p, sys.pm);
     }
-    let old = mem::replace(&mut p.mm, loaded.mm);
-    match p.vfork_parent.take() {
-        Some(ppid) => crate::give_back_vfork_mm(sys.procs, sys.pm, ppid, old),
-        None => old.release(sys.pm),
+    // exec_mmap: the new space is this process's alone; the old one lives
+    // on while others use it (a vfork parent, CLONE_VM processes).
+    let old = mem::replace(&mut p.mm, crate::process::Mm::new(loaded.mm));
+    old.put(sys.pm);
+    if let Some(parent) = p.vfork_parent.take() {
+        crate::vfork_done(sys.procs, parent);
     }
     t.tlb = loaded.tlb;
     let instret = t.cpu.instret;
