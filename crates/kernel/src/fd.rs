@@ -44,6 +44,9 @@ pub enum Object {
     Stdin,
     Stdout,
     Stderr,
+    /// `/dev/tty`: the console (see [`crate::tty`]), read from the host's
+    /// standard input, written to its standard output.
+    Tty,
     /// `/dev/null`, `/dev/zero`, `/dev/urandom` (and `/dev/random`).
     Null,
     Zero,
@@ -120,7 +123,8 @@ impl OpenFile {
         }))
     }
 
-    fn readable(&self) -> bool {
+    /// Opened for reading (not O_WRONLY, not O_PATH).
+    pub fn readable(&self) -> bool {
         self.flags & oflag::O_ACCMODE != oflag::O_WRONLY && self.flags & oflag::O_PATH == 0
     }
 
@@ -156,7 +160,7 @@ impl OpenFile {
                 }
                 Ok(h.file.read_at(buf, offset)?)
             }
-            Object::Stdin => loop {
+            Object::Stdin | Object::Tty => loop {
                 match io::stdin().lock().read(buf) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     r => return Ok(r?),
@@ -211,7 +215,7 @@ impl OpenFile {
         }
         match &self.object {
             Object::Host(h) => Ok(h.file.write_at(data, offset)?),
-            Object::Stdout => write_all_flush(&mut io::stdout().lock(), data),
+            Object::Stdout | Object::Tty => write_all_flush(&mut io::stdout().lock(), data),
             Object::Stderr => write_all_flush(&mut io::stderr().lock(), data),
             Object::Stdin | Object::PipeRead(_) | Object::Proc(_) => Err(Errno::EBADF),
             Object::PipeWrite(end) => end.pipe.borrow_mut().write(data),

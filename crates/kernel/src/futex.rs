@@ -308,6 +308,7 @@ mod tests {
             signals: SignalState::default(),
             pgid: pid,
             sid: pid,
+            ctty: false,
             exit_signal: 17,
             vfork_parent: None,
             exit: None,

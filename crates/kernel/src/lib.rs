@@ -29,6 +29,7 @@ pub mod stack;
 pub mod strace;
 pub mod syscall;
 pub mod trace;
+pub mod tty;
 pub mod uaccess;
 pub mod vfs;
 
@@ -180,6 +181,8 @@ pub struct Kernel {
     translated: u64,
     /// `--trace`: the open trace file (`trace.rs`).
     tracer: Option<trace::Tracer>,
+    /// The console, the first session's controlling terminal (`tty.rs`).
+    console: tty::Console,
 }
 
 impl Kernel {
@@ -230,6 +233,7 @@ impl Kernel {
             futex_seq: 0,
             translated: 0,
             tracer: None,
+            console: tty::Console::default(),
         })
     }
 
@@ -320,6 +324,7 @@ impl Kernel {
             signals: SignalState::default(),
             pgid: pid,
             sid: pid,
+            ctty: false,
             exit_signal: sig::SIGCHLD,
             vfork_parent: None,
             exit: None,
@@ -331,6 +336,11 @@ impl Kernel {
             randomize: self.aslr,
             job: Default::default(),
         };
+        let mut p = p;
+        if self.console.session.is_none() && self.procs.is_empty() {
+            // The first process's session has the console as its terminal.
+            self.console.attach(&mut p);
+        }
         if self.tracer.is_some() {
             let insn = self.instructions();
             if let Some(tracer) = self.tracer.as_mut() {
@@ -773,28 +783,28 @@ impl Kernel {
     /// reparented to it has, as in Linux under the global init, no parent
     /// that keeps its group from being orphaned.
     fn orphaned_pgrp(&self, pgid: i32, running: Option<&Process>) -> bool {
-        let find = |pid: i32| {
-            running
-                .filter(|r| r.pid == pid)
-                .or_else(|| self.procs.get(&pid))
-        };
-        let members = self
-            .procs
-            .values()
-            .chain(running)
-            .filter(|q| q.pgid == pgid && q.exit.is_none());
-        for q in members {
-            if q.job.reparented {
-                continue;
+        orphaned_pgrp(&self.procs, self.init, pgid, running)
+    }
+
+    /// The session leader `p` ends with the console as its controlling
+    /// terminal (do_exit → disassociate_ctty(1), a pseudo-terminal's way):
+    /// the foreground group gets SIGHUP, and every process of the session
+    /// loses the terminal.
+    fn hang_up_session(&mut self, p: &Process) {
+        if !p.ctty || p.sid != p.pid || self.console.session != Some(p.sid) {
+            return;
+        }
+        let fg = self.console.pgrp;
+        for q in self.procs.values_mut() {
+            if fg > 0 && q.pgid == fg {
+                let _ = deliver::send(q, None, SigInfo::user(sig::SIGHUP, code::SI_KERNEL, 0, 0));
             }
-            match find(q.ppid) {
-                Some(par) if par.pgid != pgid && par.sid == q.sid => return false,
-                Some(_) => {}
-                None if q.pid == self.init => return false,
-                None => {}
+            if q.sid == p.sid {
+                q.ctty = false;
             }
         }
-        true
+        self.console.session = None;
+        self.console.pgrp = 0;
     }
 
     /// Process `p` has ended and its children went to init: a process
@@ -972,6 +982,7 @@ impl Kernel {
         if let (ExitStatus::Signaled { signal, .. }, None) = (status, &p.fatal) {
             report(&p, signal, "sent by the program itself");
         }
+        self.hang_up_session(&p);
         let threads = std::mem::take(&mut p.threads);
         for t in threads.values() {
             // The memory may live on (a vfork parent's): each thread lets go of it.
@@ -1078,6 +1089,7 @@ impl Kernel {
             clock: &self.clock,
             procs: &mut self.procs,
             locks: &mut self.locks,
+            console: &mut self.console,
             accounting: self.accounting,
             processes: &mut self.processes,
             zombies: &mut self.zombies,
@@ -1280,6 +1292,34 @@ pub(crate) fn vfork_done(procs: &mut BTreeMap<i32, Process>, (pid, tid): (i32, i
     if let Some(t) = procs.get_mut(&pid).and_then(|q| q.threads.get_mut(&tid)) {
         t.vfork_child = None;
     }
+}
+
+/// Whether process group `pgid` is orphaned (kernel/exit.c:
+/// will_become_orphaned_pgrp; see [`Kernel::orphaned_pgrp`]): `procs` the
+/// live processes, `running` one taken out of them, `init` the first.
+pub(crate) fn orphaned_pgrp(
+    procs: &BTreeMap<i32, Process>,
+    init: i32,
+    pgid: i32,
+    running: Option<&Process>,
+) -> bool {
+    let find = |pid: i32| running.filter(|r| r.pid == pid).or_else(|| procs.get(&pid));
+    let members = procs
+        .values()
+        .chain(running)
+        .filter(|q| q.pgid == pgid && q.exit.is_none());
+    for q in members {
+        if q.job.reparented {
+            continue;
+        }
+        match find(q.ppid) {
+            Some(par) if par.pgid != pgid && par.sid == q.sid => return false,
+            Some(_) => {}
+            None if q.pid == init => return false,
+            None => {}
+        }
+    }
+    true
 }
 
 /// One `--strace` line: as strace -f, every process but the first is marked.

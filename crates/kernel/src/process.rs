@@ -291,6 +291,9 @@ pub struct Process {
     /// Process group and session ids (setpgid, setsid).
     pub pgid: i32,
     pub sid: i32,
+    /// The console is this process's controlling terminal (Linux's
+    /// `signal->tty`; see [`crate::tty`]).
+    pub ctty: bool,
     /// The signal the parent gets at exit (clone's low byte; SIGCHLD for fork).
     pub exit_signal: u8,
     /// vfork child: the (pid, tid) of the thread waiting in vfork until

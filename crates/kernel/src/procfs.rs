@@ -264,6 +264,7 @@ fn fd_link_target(object: &Object, path: &str) -> String {
             format!("pipe:[{}]", end.pipe.borrow().id())
         }
         Object::Stdin => "/dev/stdin".into(),
+        Object::Tty => "/dev/tty".into(),
         Object::Stdout => "/dev/stdout".into(),
         Object::Stderr => "/dev/stderr".into(),
         Object::Null => "/dev/null".into(),
@@ -490,6 +491,7 @@ fn pid_file(
     // process's through its address space directly.
     let now = sys.clock.monotonic_ns();
     let pm: &mut PhysMem = sys.pm;
+    let console: &crate::tty::Console = sys.console;
     let (p, running): (&mut Process, Option<&Thread>) = if pid == sys.p.pid {
         (sys.p, Some(&*sys.t))
     } else {
@@ -553,7 +555,10 @@ fn pid_file(
         ["mounts"] => file(MOUNTS.as_bytes().to_vec()),
         ["smaps"] => file(smaps(pm, p).into_bytes()),
         ["smaps_rollup"] => file(smaps_rollup(pm, p).into_bytes()),
-        ["stat"] => file(stat(pm, p, running, task, now).into_bytes()),
+        ["stat"] => {
+            let tty = console.stat_fields(p);
+            file(stat(pm, p, running, task, tty, now).into_bytes())
+        }
         ["statm"] => file(statm(pm, p).into_bytes()),
         ["status"] => file(status(pm, p, running, task).into_bytes()),
         _ => return Err(Errno::ENOENT),
@@ -968,6 +973,7 @@ fn stat(
     p: &Process,
     running: Option<&Thread>,
     task: Option<&Thread>,
+    (tty_nr, tpgid): (u64, i32),
     now_ns: u64,
 ) -> String {
     let m = mem_sizes(pm, p);
@@ -987,9 +993,9 @@ fn stat(
         p.ppid.to_string(),
         p.pgid.to_string(),
         p.sid.to_string(),
-        "0".into(),               // tty_nr
-        "-1".into(),              // tpgid
-        "4194304".into(),         // flags: PF_RANDOMIZE off; PF_FORKNOEXEC etc. not tracked
+        tty_nr.to_string(),
+        tpgid.to_string(),
+        "4194304".into(), // flags: PF_RANDOMIZE off; PF_FORKNOEXEC etc. not tracked
         f.resolved().to_string(), // minflt
         "0".into(),
         "0".into(), // majflt: no fault here waits for a disk

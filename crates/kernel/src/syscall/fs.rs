@@ -2,7 +2,6 @@
 //! fd table.
 
 use std::fs::OpenOptions;
-use std::io::IsTerminal;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::rc::Rc;
 
@@ -13,6 +12,7 @@ use crate::errno::{Errno, SysResult};
 use crate::fd::{oflag, FdEntry, FileRef, HostFile, Object, OpenFile};
 use crate::process::rlimit;
 use crate::procfs;
+use crate::tty;
 use crate::vfs::{Follow, ProcNode, Resolved, PATH_MAX};
 
 pub const AT_FDCWD: i32 = -100;
@@ -96,6 +96,7 @@ fn device(guest: &str) -> Option<Object> {
         "/dev/stdin" => Some(Object::Stdin),
         "/dev/stdout" => Some(Object::Stdout),
         "/dev/stderr" => Some(Object::Stderr),
+        "/dev/tty" => Some(Object::Tty),
         _ => None,
     }
 }
@@ -112,6 +113,7 @@ pub fn openat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32, mode: u32) -
     // cowix's own devices exist even when the root has no /dev.
     let path = path_arg(sys, addr)?;
     if let Some(object) = std::str::from_utf8(&path).ok().and_then(device) {
+        let object = may_open_device(sys, object)?;
         let file = OpenFile::new(object, kept, String::from_utf8_lossy(&path).into_owned());
         let limit = nofile(sys);
         return Ok(sys.p.fds.install(FdEntry { file, cloexec }, 0, limit)? as u64);
@@ -123,12 +125,21 @@ pub fn openat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32, mode: u32) -
         return Ok(sys.p.fds.install(FdEntry { file, cloexec }, 0, limit)? as u64);
     }
     let object = match device(&r.guest) {
-        Some(o) => o,
+        Some(o) => may_open_device(sys, o)?,
         None => Object::Host(Rc::new(open_host(sys, &r, flags, mode)?)),
     };
     let file = OpenFile::new(object, kept, r.guest);
     let limit = nofile(sys);
     Ok(sys.p.fds.install(FdEntry { file, cloexec }, 0, limit)? as u64)
+}
+
+/// Opening one of cowix's devices: `/dev/tty` is the caller's controlling
+/// terminal, ENXIO without one (tty_open_current_tty).
+fn may_open_device(sys: &Sys<'_>, object: Object) -> Result<Object, Errno> {
+    if matches!(object, Object::Tty) && !sys.p.ctty {
+        return Err(Errno::ENXIO);
+    }
+    Ok(object)
 }
 
 /// open of a procfs path. `PID/fd/N` (followed) opens what that descriptor
@@ -185,6 +196,7 @@ fn open_proc(
                 }
             }
             Object::Stdin => Object::Stdin,
+            Object::Tty => Object::Tty,
             Object::Stdout => Object::Stdout,
             Object::Stderr => Object::Stderr,
             Object::Null => Object::Null,
@@ -471,34 +483,45 @@ fn record_lock(sys: &mut Sys<'_>, file: &FileRef, cmd: u32, arg: u64) -> SysResu
     Ok(0)
 }
 
+/// ioctl(fd, req, arg): the console's terminal and job-control requests
+/// (`tty::ioctl`), TIOCGWINSZ, FIONREAD; ENOTTY for anything else.
 pub fn ioctl(sys: &mut Sys<'_>, fd: i32, req: u32, arg: u64) -> SysResult {
-    const TCGETS: u32 = 0x5401;
     const TIOCGWINSZ: u32 = 0x5413;
     const FIONREAD: u32 = 0x541b;
     let file = sys.p.fds.file(fd)?;
-    let tty = match &file.borrow().object {
-        Object::Stdin => std::io::stdin().is_terminal(),
-        Object::Stdout => std::io::stdout().is_terminal(),
-        Object::Stderr => std::io::stderr().is_terminal(),
-        _ => false,
+    let (console, termios, readable, object) = {
+        let f = file.borrow();
+        let object = match f.object {
+            Object::Stdin => Object::Stdin,
+            Object::Stdout => Object::Stdout,
+            Object::Stderr => Object::Stderr,
+            Object::Tty => Object::Tty,
+            _ => Object::Null,
+        };
+        (
+            tty::is_console(&f.object),
+            tty::answers_termios(&f.object),
+            f.readable(),
+            object,
+        )
     };
-    match req {
-        TCGETS if tty => {
-            // struct termios (asm-generic/termbits.h): iflag, oflag, cflag, lflag, line, cc[19].
-            let mut t = [0u8; 36];
-            t[0..4].copy_from_slice(&0o2400u32.to_le_bytes()); // ICRNL | IXON
-            t[4..8].copy_from_slice(&0o5u32.to_le_bytes()); // OPOST | ONLCR
-            t[8..12].copy_from_slice(&0o277u32.to_le_bytes()); // B38400 | CS8 | CREAD
-            t[12..16].copy_from_slice(&0o105073u32.to_le_bytes()); // ISIG ICANON ECHO ECHOE ECHOK ECHOCTL ECHOKE IEXTEN
-            let cc: [u8; 19] = [
-                3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0,
-            ];
-            t[17..36].copy_from_slice(&cc);
-            sys.mem().copy_out(arg, &t)?;
-            Ok(0)
+    if console {
+        if let Some(r) = tty::ioctl(sys, &object, readable, req, arg) {
+            return r;
         }
-        TIOCGWINSZ if tty => {
-            let ws = rustix::termios::tcgetwinsize(std::io::stdout()).map_err(Errno::from)?;
+    }
+    match req {
+        TIOCGWINSZ if termios => {
+            // The host terminal's size; /dev/tty over a pipe has none (0 x 0,
+            // a fresh pseudo-terminal's).
+            let ws = rustix::termios::tcgetwinsize(std::io::stdout()).unwrap_or(
+                rustix::termios::Winsize {
+                    ws_row: 0,
+                    ws_col: 0,
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                },
+            );
             let mut b = [0u8; 8];
             b[0..2].copy_from_slice(&ws.ws_row.to_le_bytes());
             b[2..4].copy_from_slice(&ws.ws_col.to_le_bytes());
@@ -589,6 +612,13 @@ fn each_cached_page(
 /// Reads from `file` into `data`; an empty pipe with writers left blocks the
 /// caller (`sys.block`) unless the description is O_NONBLOCK.
 fn read_file(sys: &mut Sys<'_>, file: &FileRef, data: &mut [u8]) -> Result<usize, Errno> {
+    let console = {
+        let f = file.borrow();
+        tty::is_console(&f.object) && f.readable()
+    };
+    if console && !tty::check_read(sys)? {
+        return Ok(0); // SIGTTIN sent: the read waits and is restarted
+    }
     let offset = file.borrow().offset;
     refresh_proc(sys, file, offset)?;
     let r = file.borrow_mut().read(data);
@@ -615,6 +645,13 @@ fn write_file(sys: &mut Sys<'_>, file: &FileRef, data: &[u8]) -> Result<usize, E
         Object::Proc(p) if procfs::comm_file(&p.path).is_some() => Some(p.path.clone()),
         _ => None,
     };
+    let console = {
+        let f = file.borrow();
+        tty::is_console(&f.object) && f.writable()
+    };
+    if console && !tty::check_write(sys)? {
+        return Ok(0); // SIGTTOU sent: the write waits and is restarted
+    }
     if let Some(path) = comm {
         if !file.borrow().writable() {
             return Err(Errno::EBADF);
@@ -1228,6 +1265,7 @@ fn host_stat_dev(guest: &str) -> Result<FileStat, Errno> {
     let host = match guest {
         "/dev/random" | "/dev/urandom" => "/dev/urandom",
         "/dev/zero" => "/dev/zero",
+        "/dev/tty" => "/dev/tty",
         _ => "/dev/null",
     };
     Ok(rustix::fs::stat(host)?.into())
@@ -1265,6 +1303,7 @@ fn stat_open(sys: &Sys<'_>, fd: i32) -> Result<FileStat, Errno> {
     Ok(match &f.object {
         Object::Host(h) => rustix::fs::fstat(&h.file)?.into(),
         Object::Stdin => rustix::fs::fstat(std::io::stdin())?.into(),
+        Object::Tty => host_stat_dev("/dev/tty")?,
         Object::Stdout => rustix::fs::fstat(std::io::stdout())?.into(),
         Object::Stderr => rustix::fs::fstat(std::io::stderr())?.into(),
         Object::Null => host_stat_dev("/dev/null")?,

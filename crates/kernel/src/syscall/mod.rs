@@ -46,6 +46,8 @@ pub(crate) struct Sys<'a> {
     pub procs: &'a mut BTreeMap<i32, Process>,
     /// fcntl byte-range locks, shared by every process.
     pub locks: &'a mut crate::locks::LockTable,
+    /// The console (the controlling terminal of the first session).
+    pub console: &'a mut crate::tty::Console,
     /// Per-process memory accounting is on: exec samples the old image.
     pub accounting: bool,
     /// Processes created so far (fork and vfork count one each).

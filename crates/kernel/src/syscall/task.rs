@@ -347,6 +347,7 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
         signals: parent.signals.clone(),
         pgid: parent.pgid,
         sid: parent.sid,
+        ctty: parent.ctty,
         exit_signal: a.exit_signal as u8,
         vfork_parent: vfork.then_some((parent.pid, sys.t.tid)),
         exit: None,
@@ -919,6 +920,8 @@ pub fn setsid(sys: &mut Sys<'_>) -> SysResult {
     }
     sys.p.pgid = me;
     sys.p.sid = me;
+    // proc_clear_tty: a new session has no controlling terminal.
+    sys.p.ctty = false;
     Ok(me as u64)
 }
 
