@@ -46,6 +46,26 @@ static int exec_child(void *arg)
 	return 127;
 }
 
+static int files_child(void *arg)
+{
+	(void)arg;
+	/* The very table: what it opens and closes, the parent sees. */
+	if (dup2(1, 21) != 21)
+		return 1;
+	close(22);
+	return 0;
+}
+
+static int files_exec_child(void *arg)
+{
+	(void)arg;
+	/* exec unshares the table first: its close-on-exec fds close in its
+	 * own copy only. */
+	execl("/proc/self/exe", "clone_vm", "exec", "files", (char *)NULL);
+	return 127;
+}
+
+static char stack3[65536] __attribute__((aligned(16)));
 static char stack1[65536] __attribute__((aligned(16)));
 static char stack2[65536] __attribute__((aligned(16)));
 
@@ -81,8 +101,34 @@ int main(int argc, char **argv)
 	char *p = malloc(1 << 20);
 	memset(p, 1, 1 << 20);
 	printf("parent's heap still works: %d\n", p[12345]);
+	/* CLONE_FILES: one fd table for two processes. */
+	if (dup2(1, 22) != 22)
+		return 1;
+	fflush(stdout);
+	pid = clone(files_child, stack3 + sizeof stack3, CLONE_VM | CLONE_FILES | SIGCHLD, NULL);
+	waitpid(pid, &status, 0);
+	printf("CLONE_FILES child: exit %d, its fd 21 open here %d, fd 22 it closed open here %d\n",
+	       WEXITSTATUS(status), fcntl(21, F_GETFD) >= 0, fcntl(22, F_GETFD) >= 0);
+	/* Without CLONE_VM too: a fork that shares the table. */
+	fflush(stdout);
+	long r = syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0);
+	if (r == 0) {
+		close(21);
+		_exit(0);
+	}
+	waitpid(r, &status, 0);
+	printf("fork with CLONE_FILES closed fd 21 here too: %d\n", fcntl(21, F_GETFD) < 0);
+	int keep = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (dup2(keep, 23) != 23)
+		return 1;
+	fcntl(23, F_SETFD, FD_CLOEXEC);
+	fflush(stdout);
+	pid = clone(files_exec_child, stack3 + sizeof stack3, CLONE_VM | CLONE_FILES | SIGCHLD, NULL);
+	waitpid(pid, &status, 0);
+	printf("after a CLONE_FILES child's exec: exit %d, close-on-exec fd 23 still open here %d\n",
+	       WEXITSTATUS(status), fcntl(23, F_GETFD) >= 0);
 	/* copy_process's rules. */
-	long r = syscall(SYS_clone, CLONE_SIGHAND | SIGCHLD, 0, 0, 0, 0);
+	r = syscall(SYS_clone, CLONE_SIGHAND | SIGCHLD, 0, 0, 0, 0);
 	printf("CLONE_SIGHAND without CLONE_VM: %ld %s\n", r, strerror(errno));
 	r = syscall(SYS_clone, CLONE_VM | CLONE_THREAD | SIGCHLD, 0, 0, 0, 0);
 	printf("CLONE_THREAD without CLONE_SIGHAND: %ld %s\n", r, strerror(errno));

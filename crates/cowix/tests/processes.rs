@@ -277,7 +277,9 @@ fn vfork_from_a_thread_suspends_only_that_thread() {
 /// clone(CLONE_VM | SIGCHLD) makes a process, not a thread: its own pid,
 /// fd table and handlers on the parent's address space; wait4 reaps it;
 /// memory it mapped outlives it (the space is shared); its exec leaves the
-/// parent's memory intact; copy_process's flag rules give EINVAL.
+/// parent's memory intact. CLONE_FILES (with or without CLONE_VM) shares
+/// the fd table both ways until the child execs (unshare_files, then
+/// close-on-exec in its own copy); copy_process's flag rules give EINVAL.
 /// qemu-user refuses CLONE_VM without CLONE_THREAD (EINVAL); this is
 /// Linux's answer.
 #[test]
@@ -303,6 +305,10 @@ fn clone_vm_without_thread_is_a_process_sharing_memory() {
              exec'd: hello\n\
              after the child's exec: exit 3, shared 99, word hello, map mapped by the child\n\
              parent's heap still works: 1\n\
+             CLONE_FILES child: exit 0, its fd 21 open here 1, fd 22 it closed open here 0\n\
+             fork with CLONE_FILES closed fd 21 here too: 1\n\
+             exec'd: files\n\
+             after a CLONE_FILES child's exec: exit 3, close-on-exec fd 23 still open here 1\n\
              CLONE_SIGHAND without CLONE_VM: -1 Invalid argument\n\
              CLONE_THREAD without CLONE_SIGHAND: -1 Invalid argument\n",
             "{mode}: stderr: {}",

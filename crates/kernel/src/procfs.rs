@@ -514,11 +514,13 @@ fn pid_file(
         ["fd"] => dir(p
             .fds
             .open_fds()
+            .into_iter()
             .map(|fd| (fd.to_string(), DT_LNK))
             .collect()),
         ["fdinfo"] => dir(p
             .fds
             .open_fds()
+            .into_iter()
             .map(|fd| (fd.to_string(), DT_REG))
             .collect()),
         ["fdinfo", fd] => {

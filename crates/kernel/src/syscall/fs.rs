@@ -1707,6 +1707,7 @@ pub fn close_range(sys: &mut Sys<'_>, first: u32, last: u32, flags: u32) -> SysR
         .p
         .fds
         .open_fds()
+        .into_iter()
         .filter(|&fd| (first..=last).contains(&(fd as u32)))
         .collect();
     for fd in fds {

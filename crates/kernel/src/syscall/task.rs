@@ -159,9 +159,10 @@ pub fn clone3(sys: &mut Sys<'_>, uargs: u64, size: u64) -> SysResult {
 ///
 /// The flag rules are copy_process's (THREAD needs SIGHAND, SIGHAND needs
 /// VM, ...: EINVAL); namespace flags are EPERM; CLONE_PIDFD (cowix has no
-/// pidfds) is EINVAL. Sharing files, fs info or handlers between two
-/// processes (CLONE_FILES, CLONE_FS, CLONE_SIGHAND without CLONE_THREAD),
-/// or a thread with its own, is not supported: EINVAL.
+/// pidfds) is EINVAL. CLONE_FILES shares the fd table with a new process
+/// too (copy_files). Sharing fs info or handlers between two processes
+/// (CLONE_FS, CLONE_SIGHAND without CLONE_THREAD), or a thread with its
+/// own fd table or fs info, is not supported: EINVAL.
 fn kernel_clone(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
     let f = a.flags;
     if f & (CLONE_NEWNS | CLONE_FS) == CLONE_NEWNS | CLONE_FS
@@ -204,9 +205,9 @@ fn kernel_clone(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
         return new_thread(sys, a);
     }
     // A new process may share the address space (CLONE_VM, with or
-    // without CLONE_VFORK); sharing the fd table, fs info or handlers
-    // between processes is not supported.
-    if shared & !CLONE_VM != 0 {
+    // without CLONE_VFORK) and the fd table (CLONE_FILES); sharing fs info
+    // or handlers between processes is not supported.
+    if shared & !(CLONE_VM | CLONE_FILES) != 0 {
         return Err(Errno::EINVAL);
     }
     new_process(sys, a)
@@ -332,7 +333,12 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
         ppid,
         threads: BTreeMap::from([(pid, Box::new(thread))]),
         mm,
-        fds: parent.fds.clone(),
+        // copy_files: the very table with CLONE_FILES, else a copy.
+        fds: if flags & CLONE_FILES != 0 {
+            parent.fds.share()
+        } else {
+            parent.fds.copy()
+        },
         cwd: parent.cwd.clone(),
         // dup_task_struct copies the calling thread's comm.
         comm: sys.t.comm.clone(),
@@ -618,6 +624,10 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
     t.cpu.instret = instret;
     t.cpu.pc = loaded.entry;
     t.cpu.x[2] = loaded.sp;
+    // unshare_files, then the close-on-exec descriptors go.
+    if p.fds.is_shared() {
+        p.fds = p.fds.copy();
+    }
     p.fds.close_on_exec();
     p.signals.reset_for_exec();
     t.signals.reset_for_exec();
