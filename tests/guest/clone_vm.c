@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -63,6 +64,18 @@ static int files_exec_child(void *arg)
 	 * own copy only. */
 	execl("/proc/self/exe", "clone_vm", "exec", "files", (char *)NULL);
 	return 127;
+}
+
+static volatile int fword;
+static volatile int waiting;
+
+static int futex_child(void *arg)
+{
+	(void)arg;
+	waiting = 1;
+	while (fword == 0)
+		syscall(SYS_futex, &fword, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+	return fword;
 }
 
 static char stack3[65536] __attribute__((aligned(16)));
@@ -127,6 +140,18 @@ int main(int argc, char **argv)
 	waitpid(pid, &status, 0);
 	printf("after a CLONE_FILES child's exec: exit %d, close-on-exec fd 23 still open here %d\n",
 	       WEXITSTATUS(status), fcntl(23, F_GETFD) >= 0);
+	/* A private futex is keyed by the address space: the parent's wake
+	 * reaches the CLONE_VM child's wait. */
+	fflush(stdout);
+	pid = clone(futex_child, stack3 + sizeof stack3, CLONE_VM | SIGCHLD, NULL);
+	while (!waiting)
+		sched_yield();
+	for (int i = 0; i < 10; i++)
+		sched_yield();
+	fword = 5;
+	syscall(SYS_futex, &fword, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	waitpid(pid, &status, 0);
+	printf("futex child woken: exit %d\n", WEXITSTATUS(status));
 	/* copy_process's rules. */
 	r = syscall(SYS_clone, CLONE_SIGHAND | SIGCHLD, 0, 0, 0, 0);
 	printf("CLONE_SIGHAND without CLONE_VM: %ld %s\n", r, strerror(errno));

@@ -279,7 +279,9 @@ fn vfork_from_a_thread_suspends_only_that_thread() {
 /// memory it mapped outlives it (the space is shared); its exec leaves the
 /// parent's memory intact. CLONE_FILES (with or without CLONE_VM) shares
 /// the fd table both ways until the child execs (unshare_files, then
-/// close-on-exec in its own copy); copy_process's flag rules give EINVAL.
+/// close-on-exec in its own copy). A private futex is the address space's:
+/// the parent's FUTEX_WAKE reaches the child's wait. copy_process's flag
+/// rules give EINVAL.
 /// qemu-user refuses CLONE_VM without CLONE_THREAD (EINVAL); this is
 /// Linux's answer.
 #[test]
@@ -309,6 +311,7 @@ fn clone_vm_without_thread_is_a_process_sharing_memory() {
              fork with CLONE_FILES closed fd 21 here too: 1\n\
              exec'd: files\n\
              after a CLONE_FILES child's exec: exit 3, close-on-exec fd 23 still open here 1\n\
+             futex child woken: exit 5\n\
              CLONE_SIGHAND without CLONE_VM: -1 Invalid argument\n\
              CLONE_THREAD without CLONE_SIGHAND: -1 Invalid argument\n",
             "{mode}: stderr: {}",

@@ -16,8 +16,9 @@ use crate::process::{Process, Thread};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FutexKey {
     /// A private futex, or any word in private memory: the address space
-    /// (named by its thread group) and the virtual address.
-    Private { tgid: i32, addr: u64 },
+    /// (`Mm::id`: Linux's key.private.mm, shared by a group's threads and
+    /// by processes cloned with CLONE_VM) and the virtual address.
+    Private { mm: usize, addr: u64 },
     /// A word in a MAP_SHARED mapping without FUTEX_PRIVATE_FLAG: the frame
     /// and offset, so processes mapping the page at different addresses
     /// meet (Linux keys it by inode and page index; one frame backs a
@@ -26,19 +27,19 @@ pub enum FutexKey {
 }
 
 impl FutexKey {
-    /// The key for the word at `addr` in `mm` of group `tgid`; `private`
+    /// The key for the word at `addr` in `mm`, named `mm_id`; `private`
     /// is FUTEX_PRIVATE_FLAG. The page is faulted in if need be (a shared
     /// key needs its frame). None if `addr` is not mapped.
     pub fn new(
         mm: &mut AddressSpace,
         pm: &mut PhysMem,
-        tgid: i32,
+        mm_id: usize,
         addr: u64,
         private: bool,
     ) -> Option<FutexKey> {
         let shared = !private && mm.find_vma(addr).is_some_and(|v| v.shared);
         if !shared {
-            return Some(FutexKey::Private { tgid, addr });
+            return Some(FutexKey::Private { mm: mm_id, addr });
         }
         let frame = match mm.translate(pm, addr, Access::Read) {
             Some(f) => f,
@@ -65,7 +66,8 @@ pub struct FutexWait {
 }
 
 /// Every thread waiting on `key`, oldest first, as (tgid, tid). The running
-/// thread is never waiting; a private key is only looked for in its group.
+/// thread is never waiting; a private key is only looked for among the
+/// users of its address space (`p`, whose key it is, and CLONE_VM kin).
 fn waiters(p: &Process, procs: &BTreeMap<i32, Process>, key: FutexKey) -> Vec<(u64, i32, i32)> {
     let mut found: Vec<(u64, i32, i32)> = Vec::new();
     let mut scan = |q: &Process| {
@@ -76,9 +78,11 @@ fn waiters(p: &Process, procs: &BTreeMap<i32, Process>, key: FutexKey) -> Vec<(u
         }
     };
     scan(p);
-    if matches!(key, FutexKey::Shared { .. }) {
-        procs.values().for_each(scan);
-    }
+    let meets = |q: &&Process| match key {
+        FutexKey::Shared { .. } => true,
+        FutexKey::Private { mm, .. } => q.mm.id() == mm,
+    };
+    procs.values().filter(meets).for_each(scan);
     found.sort_unstable();
     found
 }
@@ -193,7 +197,7 @@ fn futex_death(
         return;
     }
     let val = u32::from_le_bytes(b);
-    let key = FutexKey::new(&mut p.mm.get_mut(), pm, p.pid, addr, false);
+    let key = FutexKey::new(&mut p.mm.get_mut(), pm, p.mm.id(), addr, false);
     if pending && val == 0 {
         if let Some(k) = key {
             wake(p, procs, k, 1, u32::MAX);
@@ -344,11 +348,11 @@ mod tests {
         let mut p = group(&mut pm, 1, &[1, 2, 3, 4]);
         let mut procs = BTreeMap::new();
         let k = FutexKey::Private {
-            tgid: 1,
+            mm: p.mm.id(),
             addr: 0x1000,
         };
         let other = FutexKey::Private {
-            tgid: 1,
+            mm: p.mm.id(),
             addr: 0x1004,
         };
         park(&mut p, 3, k, u32::MAX, 1);
@@ -376,11 +380,11 @@ mod tests {
         let mut p = group(&mut pm, 1, &[1, 2, 3, 4, 5]);
         let mut procs = BTreeMap::new();
         let from = FutexKey::Private {
-            tgid: 1,
+            mm: p.mm.id(),
             addr: 0x2000,
         };
         let to = FutexKey::Private {
-            tgid: 1,
+            mm: p.mm.id(),
             addr: 0x3000,
         };
         for (seq, tid) in [2, 3, 4, 5].into_iter().enumerate() {

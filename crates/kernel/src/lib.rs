@@ -936,7 +936,7 @@ impl Kernel {
                 let zeroed = mm.write_bytes(&mut self.pm, addr, &0u32.to_le_bytes());
                 zeroed
                     .ok()
-                    .and_then(|_| FutexKey::new(&mut mm, &mut self.pm, p.pid, addr, false))
+                    .and_then(|_| FutexKey::new(&mut mm, &mut self.pm, p.mm.id(), addr, false))
             };
             if let Some(key) = key {
                 futex::wake(p, &mut self.procs, key, 1, u32::MAX);
