@@ -14,6 +14,7 @@
 #include <string.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,6 +77,36 @@ static int futex_child(void *arg)
 	while (fword == 0)
 		syscall(SYS_futex, &fword, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
 	return fword;
+}
+
+static int fs_child(void *arg)
+{
+	(void)arg;
+	if (chdir("/proc") != 0)
+		return 1;
+	umask(077);
+	return 0;
+}
+
+/* Runs fs_child with `flags` and says whether its chdir and umask are
+ * seen here, then puts both back. */
+static void fs_case(const char *what, int flags, char *stack)
+{
+	char before[512], after[512];
+	if (!getcwd(before, sizeof before))
+		return;
+	mode_t old = umask(022);
+	fflush(stdout);
+	pid_t pid = clone(fs_child, stack, flags | SIGCHLD, NULL);
+	int status;
+	waitpid(pid, &status, 0);
+	if (!getcwd(after, sizeof after))
+		return;
+	mode_t now = umask(old);
+	printf("%s: exit %d, chdir seen %d, umask seen %d\n", what, WEXITSTATUS(status),
+	       strcmp(after, "/proc") == 0, now == 077);
+	if (chdir(before) != 0)
+		printf("cannot go back\n");
 }
 
 static char stack3[65536] __attribute__((aligned(16)));
@@ -152,6 +183,8 @@ int main(int argc, char **argv)
 	syscall(SYS_futex, &fword, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	waitpid(pid, &status, 0);
 	printf("futex child woken: exit %d\n", WEXITSTATUS(status));
+	fs_case("CLONE_VM", CLONE_VM, stack3 + sizeof stack3);
+	fs_case("CLONE_VM|CLONE_FS", CLONE_VM | CLONE_FS, stack3 + sizeof stack3);
 	/* copy_process's rules. */
 	r = syscall(SYS_clone, CLONE_SIGHAND | SIGCHLD, 0, 0, 0, 0);
 	printf("CLONE_SIGHAND without CLONE_VM: %ld %s\n", r, strerror(errno));

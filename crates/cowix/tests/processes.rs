@@ -280,7 +280,8 @@ fn vfork_from_a_thread_suspends_only_that_thread() {
 /// parent's memory intact. CLONE_FILES (with or without CLONE_VM) shares
 /// the fd table both ways until the child execs (unshare_files, then
 /// close-on-exec in its own copy). A private futex is the address space's:
-/// the parent's FUTEX_WAKE reaches the child's wait. copy_process's flag
+/// the parent's FUTEX_WAKE reaches the child's wait. CLONE_FS shares the
+/// working directory and umask (copy_fs). copy_process's flag
 /// rules give EINVAL.
 /// qemu-user refuses CLONE_VM without CLONE_THREAD (EINVAL); this is
 /// Linux's answer.
@@ -312,6 +313,8 @@ fn clone_vm_without_thread_is_a_process_sharing_memory() {
              exec'd: files\n\
              after a CLONE_FILES child's exec: exit 3, close-on-exec fd 23 still open here 1\n\
              futex child woken: exit 5\n\
+             CLONE_VM: exit 0, chdir seen 0, umask seen 0\n\
+             CLONE_VM|CLONE_FS: exit 0, chdir seen 1, umask seen 1\n\
              CLONE_SIGHAND without CLONE_VM: -1 Invalid argument\n\
              CLONE_THREAD without CLONE_SIGHAND: -1 Invalid argument\n",
             "{mode}: stderr: {}",

@@ -191,6 +191,47 @@ impl Mm {
     }
 }
 
+/// The working directory and umask (Linux's fs_struct): a handle, shared
+/// by the processes cloned with CLONE_FS (and by a group's threads,
+/// through their `Process`); [`FsInfo::copy`] is copy_fs_struct, what
+/// fork gives the child otherwise.
+#[derive(Debug)]
+pub struct FsInfo(Rc<RefCell<(String, u32)>>);
+
+impl FsInfo {
+    /// `cwd`: an absolute, normalized guest path.
+    pub fn new(cwd: String, umask: u32) -> Self {
+        FsInfo(Rc::new(RefCell::new((cwd, umask))))
+    }
+
+    /// The current directory: an absolute, normalized guest path.
+    pub fn cwd(&self) -> String {
+        self.0.borrow().0.clone()
+    }
+
+    pub fn set_cwd(&self, cwd: String) {
+        self.0.borrow_mut().0 = cwd;
+    }
+
+    pub fn umask(&self) -> u32 {
+        self.0.borrow().1
+    }
+
+    pub fn set_umask(&self, umask: u32) {
+        self.0.borrow_mut().1 = umask;
+    }
+
+    /// A copy that changes on its own.
+    pub fn copy(&self) -> Self {
+        FsInfo(Rc::new(RefCell::new(self.0.borrow().clone())))
+    }
+
+    /// Another handle to the very same (CLONE_FS).
+    pub fn share(&self) -> Self {
+        FsInfo(Rc::clone(&self.0))
+    }
+}
+
 /// One thread (a Linux task): a hart's state and what it alone owns.
 #[derive(Debug)]
 pub struct Thread {
@@ -267,8 +308,8 @@ pub struct Process {
     /// The address space, shared with the other users of it (see [`Mm`]).
     pub mm: Mm,
     pub fds: FdTable,
-    /// Current directory: an absolute, normalized guest path.
-    pub cwd: String,
+    /// Current directory and umask, shared with CLONE_FS kin.
+    pub fs: FsInfo,
     /// The group's command name, which is its leader thread's
     /// ([`Thread::comm`] of tid = pid; kept here too, since the leader
     /// may have exited or be out for its turn): /proc/PID/comm, ps.
@@ -284,7 +325,6 @@ pub struct Process {
     /// The nice value, -20..=19 (getpriority/setpriority; Linux keeps it
     /// per thread, cowix per process).
     pub nice: i32,
-    pub umask: u32,
     pub rlimits: [Rlimit; rlimit::COUNT],
     /// Dispositions and process-directed pending signals.
     pub signals: SignalState,

@@ -250,7 +250,7 @@ fn pid_lookup(p: &Process, rest: &[Vec<u8>], tids: Option<&[i32]>) -> Option<Pro
             Some(ProcNode::File)
         }
         (b"exe", 1) => Some(ProcNode::Link(p.exe.clone().into_bytes())),
-        (b"cwd", 1) => Some(ProcNode::Link(p.cwd.clone().into_bytes())),
+        (b"cwd", 1) => Some(ProcNode::Link(p.fs.cwd().into_bytes())),
         (b"root", 1) => Some(ProcNode::Link(b"/".to_vec())),
         (_, 1) if *kind == DT_REG => Some(ProcNode::File),
         _ => None,
@@ -893,7 +893,7 @@ fn status(pm: &PhysMem, p: &Process, running: Option<&Thread>, task: Option<&Thr
     let rss = m.rss_anon + m.rss_file + m.rss_shmem;
     let mut o = String::new();
     let _ = writeln!(o, "Name:\t{}", task.map_or(&p.comm, |t| &t.comm));
-    let _ = writeln!(o, "Umask:\t{:04o}", p.umask);
+    let _ = writeln!(o, "Umask:\t{:04o}", p.fs.umask());
     let _ = writeln!(o, "State:\t{st} ({word})");
     let _ = writeln!(o, "Tgid:\t{}", p.pid);
     let _ = writeln!(o, "Ngid:\t0");

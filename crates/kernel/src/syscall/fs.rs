@@ -44,7 +44,7 @@ pub(crate) fn path_arg(sys: &mut Sys<'_>, addr: u64) -> Result<Vec<u8>, Errno> {
 /// else the directory open as `dirfd`.
 fn base_dir(sys: &Sys<'_>, dirfd: i32, path: &[u8]) -> Result<String, Errno> {
     if path.first() == Some(&b'/') || dirfd == AT_FDCWD {
-        return Ok(sys.p.cwd.clone());
+        return Ok(sys.p.fs.cwd());
     }
     let f = sys.p.fds.file(dirfd)?;
     let f = f.borrow();
@@ -176,7 +176,7 @@ fn open_proc(
                 if want_write && !writable {
                     let again = sys
                         .vfs
-                        .resolve(&sys.p.cwd, t.path.as_bytes(), Follow::Yes)?;
+                        .resolve(&sys.p.fs.cwd(), t.path.as_bytes(), Follow::Yes)?;
                     Object::Host(Rc::new(open_host(sys, &again, flags, mode)?))
                 } else {
                     if flags & oflag::O_TRUNC != 0 && want_write {
@@ -275,7 +275,7 @@ fn open_host(sys: &Sys<'_>, r: &Resolved, flags: u32, mode: u32) -> Result<HostF
         } else {
             o.create(true);
         }
-        o.mode(mode & 0o7777 & !sys.p.umask);
+        o.mode(mode & 0o7777 & !sys.p.fs.umask());
     }
     if flags & oflag::O_TRUNC != 0 && acc != oflag::O_RDONLY {
         o.truncate(true);
@@ -1072,7 +1072,7 @@ pub fn lseek(sys: &mut Sys<'_>, fd: i32, off: i64, whence: u32) -> SysResult {
 }
 
 pub fn getcwd(sys: &mut Sys<'_>, buf: u64, size: u64) -> SysResult {
-    let mut cwd = sys.p.cwd.clone().into_bytes();
+    let mut cwd = sys.p.fs.cwd().into_bytes();
     cwd.push(0);
     if (size as usize) < cwd.len() {
         return Err(Errno::ERANGE);
@@ -1091,7 +1091,7 @@ pub fn chdir(sys: &mut Sys<'_>, addr: u64) -> SysResult {
     if !is_dir {
         return Err(Errno::ENOTDIR);
     }
-    sys.p.cwd = r.guest;
+    sys.p.fs.set_cwd(r.guest);
     Ok(0)
 }
 
@@ -1099,7 +1099,7 @@ pub fn mkdirat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, mode: u32) -> SysResult
     let (_, r) = resolve_at(sys, dirfd, addr, Follow::No)?;
     not_proc(&r)?;
     std::fs::create_dir(&r.host)?;
-    let perm = std::fs::Permissions::from_mode(mode & 0o7777 & !sys.p.umask);
+    let perm = std::fs::Permissions::from_mode(mode & 0o7777 & !sys.p.fs.umask());
     std::fs::set_permissions(&r.host, perm)?;
     Ok(0)
 }
@@ -1356,7 +1356,7 @@ fn stat_path_or_fd(
     let path = path_arg(sys, addr)?;
     if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
         if dirfd == AT_FDCWD {
-            let cwd = resolve(sys, &sys.p.cwd, b".", Follow::Yes)?;
+            let cwd = resolve(sys, &sys.p.fs.cwd(), b".", Follow::Yes)?;
             if cwd.proc {
                 return proc_stat(sys, &cwd.guest);
             }

@@ -438,8 +438,8 @@ pub fn getrusage(sys: &mut Sys<'_>, who: i32, buf: u64) -> SysResult {
 }
 
 pub fn umask(sys: &mut Sys<'_>, mask: u32) -> SysResult {
-    let old = sys.p.umask;
-    sys.p.umask = mask & 0o777;
+    let old = sys.p.fs.umask();
+    sys.p.fs.set_umask(mask & 0o777);
     Ok(old as u64)
 }
 

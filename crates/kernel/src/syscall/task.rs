@@ -160,9 +160,10 @@ pub fn clone3(sys: &mut Sys<'_>, uargs: u64, size: u64) -> SysResult {
 /// The flag rules are copy_process's (THREAD needs SIGHAND, SIGHAND needs
 /// VM, ...: EINVAL); namespace flags are EPERM; CLONE_PIDFD (cowix has no
 /// pidfds) is EINVAL. CLONE_FILES shares the fd table with a new process
-/// too (copy_files). Sharing fs info or handlers between two processes
-/// (CLONE_FS, CLONE_SIGHAND without CLONE_THREAD), or a thread with its
-/// own fd table or fs info, is not supported: EINVAL.
+/// too (copy_files), CLONE_FS the working directory and umask (copy_fs).
+/// Sharing handlers between two processes (CLONE_SIGHAND without
+/// CLONE_THREAD), or a thread with its own fd table or fs info, is not
+/// supported: EINVAL.
 fn kernel_clone(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
     let f = a.flags;
     if f & (CLONE_NEWNS | CLONE_FS) == CLONE_NEWNS | CLONE_FS
@@ -205,9 +206,9 @@ fn kernel_clone(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
         return new_thread(sys, a);
     }
     // A new process may share the address space (CLONE_VM, with or
-    // without CLONE_VFORK) and the fd table (CLONE_FILES); sharing fs info
-    // or handlers between processes is not supported.
-    if shared & !(CLONE_VM | CLONE_FILES) != 0 {
+    // without CLONE_VFORK), the fd table (CLONE_FILES) and the fs info
+    // (CLONE_FS); sharing handlers between processes is not supported.
+    if shared & !(CLONE_VM | CLONE_FILES | CLONE_FS) != 0 {
         return Err(Errno::EINVAL);
     }
     new_process(sys, a)
@@ -339,7 +340,12 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
         } else {
             parent.fds.copy()
         },
-        cwd: parent.cwd.clone(),
+        // copy_fs: the very fs_struct with CLONE_FS, else a copy.
+        fs: if flags & CLONE_FS != 0 {
+            parent.fs.share()
+        } else {
+            parent.fs.copy()
+        },
         // dup_task_struct copies the calling thread's comm.
         comm: sys.t.comm.clone(),
         exe: parent.exe.clone(),
@@ -348,7 +354,6 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
         creds: parent.creds,
         groups: parent.groups.clone(),
         nice: parent.nice,
-        umask: parent.umask,
         rlimits: parent.rlimits,
         signals: parent.signals.clone(),
         pgid: parent.pgid,
@@ -547,18 +552,18 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
     let envp = read_strings(sys, envp_addr, &mut total, max_total)?;
     // A path through /proc (`/proc/self/exe`, `/proc/PID/cwd/prog`) is
     // followed there first; a procfs file itself is not executable.
-    let via_proc = super::fs::resolve(sys, &sys.p.cwd, &path, Follow::Yes)?;
+    let via_proc = super::fs::resolve(sys, &sys.p.fs.cwd(), &path, Follow::Yes)?;
     if via_proc.proc {
         return Err(Errno::EACCES);
     }
-    let plain = sys.vfs.resolve(&sys.p.cwd, &path, Follow::Yes).ok();
+    let plain = sys.vfs.resolve(&sys.p.fs.cwd(), &path, Follow::Yes).ok();
     let mut path = if plain.is_some_and(|r| r.guest == via_proc.guest) {
         path
     } else {
         via_proc.guest.into_bytes()
     };
     for depth in 0..=MAX_INTERP_DEPTH {
-        let r = sys.vfs.resolve(&sys.p.cwd, &path, Follow::Yes)?;
+        let r = sys.vfs.resolve(&sys.p.fs.cwd(), &path, Follow::Yes)?;
         let mut head = Vec::with_capacity(BINPRM_BUF_SIZE);
         if let Ok(f) = std::fs::File::open(&r.host) {
             let _ = f.take(BINPRM_BUF_SIZE as u64).read_to_end(&mut head);
@@ -586,7 +591,7 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
     }
     let mut random = [0u8; 16];
     sys.clock.random(&mut random);
-    let cwd = sys.p.cwd.clone();
+    let cwd = sys.p.fs.cwd();
     let req = ExecRequest {
         path: &path,
         argv: &argv,
