@@ -185,6 +185,19 @@ int main(int argc, char **argv)
 	printf("futex child woken: exit %d\n", WEXITSTATUS(status));
 	fs_case("CLONE_VM", CLONE_VM, stack3 + sizeof stack3);
 	fs_case("CLONE_VM|CLONE_FS", CLONE_VM | CLONE_FS, stack3 + sizeof stack3);
+	/* A clone child (exit signal not SIGCHLD) is waited for with
+	 * __WCLONE only (or __WALL). */
+	fflush(stdout);
+	pid = clone(child, stack3 + sizeof stack3, CLONE_VM | SIGUSR2, NULL);
+	signal(SIGUSR2, SIG_IGN);
+	int plain = waitpid(pid, &status, 0);
+	printf("plain wait for a clone child: %d %s\n", plain, plain < 0 ? strerrorname_np(errno) : "");
+	got = waitpid(pid, &status, __WCLONE);
+	printf("__WCLONE wait: reaped %d, exit %d\n", got == pid, WEXITSTATUS(status));
+	pid = clone(child, stack3 + sizeof stack3, CLONE_VM, NULL);
+	got = waitpid(-1, &status, __WALL);
+	printf("__WALL wait for a child with no exit signal: reaped %d, exit %d\n", got == pid,
+	       WEXITSTATUS(status));
 	/* copy_process's rules. */
 	r = syscall(SYS_clone, CLONE_SIGHAND | SIGCHLD, 0, 0, 0, 0);
 	printf("CLONE_SIGHAND without CLONE_VM: %ld %s\n", r, strerror(errno));

@@ -997,6 +997,8 @@ impl Kernel {
         for q in self.procs.values_mut().filter(|q| q.ppid == pid) {
             q.ppid = self.init;
             q.job.reparented = true;
+            // reparent_leader: "we don't want people slaying init".
+            q.exit_signal = sig::SIGCHLD;
             if q.sid == p.sid {
                 children_pgrps.push(q.pgid);
             }
@@ -1006,6 +1008,7 @@ impl Kernel {
         }
         for z in self.zombies.values_mut().filter(|z| z.ppid == pid) {
             z.ppid = self.init;
+            z.clone_child = false;
         }
         if pid == self.init {
             self.init_status = Some(status);
@@ -1037,14 +1040,19 @@ impl Kernel {
                 };
                 let _ = deliver::send(parent, None, info);
             }
+            // do_notify_parent: only a child reporting with SIGCHLD is
+            // reaped at once by a parent ignoring it (or SA_NOCLDWAIT).
             let chld = parent.signals.action(sig::SIGCHLD);
-            if chld.handler != signal::SIG_IGN && chld.flags & SA_NOCLDWAIT == 0 {
+            let autoreap = p.exit_signal == sig::SIGCHLD
+                && (chld.handler == signal::SIG_IGN || chld.flags & SA_NOCLDWAIT != 0);
+            if !autoreap {
                 let z = Zombie {
                     ppid: p.ppid,
                     pgid: p.pgid,
                     status,
                     core_limit: p.rlimits[rlimit::CORE].cur,
                     instret,
+                    clone_child: p.exit_signal != sig::SIGCHLD,
                 };
                 self.zombies.insert(pid, z);
             }

@@ -425,6 +425,9 @@ pub struct Zombie {
     /// RLIMIT_CORE at death (for WCOREDUMP).
     pub core_limit: u64,
     pub instret: u64,
+    /// A "clone child": its exit signal is not SIGCHLD, so only a wait
+    /// with __WCLONE or __WALL sees it (eligible_child).
+    pub clone_child: bool,
 }
 
 #[cfg(test)]

@@ -710,15 +710,19 @@ impl Report {
 /// child not yet reported (WUNTRACED/WSTOPPED) or a continued one
 /// (WCONTINUED), whose report is consumed unless WNOWAIT; `Ok(None)` if
 /// there are matching live children only (the caller blocks or, with
-/// WNOHANG, returns 0), ECHILD if there are none.
+/// WNOHANG, returns 0), ECHILD if there are none. A child whose exit
+/// signal is not SIGCHLD (a "clone child") is seen only with __WCLONE,
+/// the others only without it; __WALL sees both (eligible_child).
 fn reap(sys: &mut Sys<'_>, which: Which, options: u32) -> Result<Option<(i32, Report)>, Errno> {
     let me = sys.p.pid;
     let keep = options & WNOWAIT != 0;
+    let eligible =
+        |clone_child: bool| options & WALL != 0 || clone_child == (options & WCLONE != 0);
     if options & WEXITED != 0 {
         let found = sys
             .zombies
             .iter()
-            .find(|(&pid, z)| z.ppid == me && which.matches(pid, z.pgid))
+            .find(|(&pid, z)| z.ppid == me && which.matches(pid, z.pgid) && eligible(z.clone_child))
             .map(|(&pid, z)| (pid, *z));
         if let Some((pid, z)) = found {
             if !keep {
@@ -728,11 +732,11 @@ fn reap(sys: &mut Sys<'_>, which: Which, options: u32) -> Result<Option<(i32, Re
         }
     }
     let mut any = false;
-    for q in sys
-        .procs
-        .values_mut()
-        .filter(|q| q.ppid == me && which.matches(q.pid, q.pgid))
-    {
+    for q in sys.procs.values_mut().filter(|q| {
+        q.ppid == me
+            && which.matches(q.pid, q.pgid)
+            && eligible(q.exit_signal != crate::signal::sig::SIGCHLD)
+    }) {
         any = true;
         let (uid, instret) = (q.creds.uid, q.instret(None));
         if options & WUNTRACED != 0 {
