@@ -329,9 +329,18 @@ fn scheduling_policies_are_per_thread_with_linux_checks() {
 /// file; another process's comm is not writable (EINVAL, comm_write); an
 /// exec from a non-leader thread names the new leader after the program.
 /// qemu-riscv64 prints the same up to the exec (it cannot exec
-/// /proc/self/exe as a guest).
+/// /proc/self/exe as a guest): checked when it is installed.
 #[test]
 fn comm_is_per_thread() {
+    if let Ok(want) = std::process::Command::new("qemu-riscv64")
+        .arg(guest("threads_comm"))
+        .output()
+    {
+        let want = String::from_utf8_lossy(&want.stdout).into_owned();
+        assert!(want.contains("write parent's comm"), "qemu: {want}");
+        let got = stdout(&run_guest("threads_comm", &[]));
+        assert!(got.starts_with(&want), "cowix:\n{got}\nqemu:\n{want}");
+    }
     expect(
         "threads_comm",
         "worker inherits: main-thread-wit\n\
