@@ -109,6 +109,18 @@ static void fs_case(const char *what, int flags, char *stack)
 		printf("cannot go back\n");
 }
 
+static int ignore_usr1_child(void *arg)
+{
+	(void)arg;
+	signal(SIGUSR1, SIG_IGN);
+	return 0;
+}
+
+static void on_usr2(int n)
+{
+	(void)n;
+}
+
 static char stack3[65536] __attribute__((aligned(16)));
 static char stack1[65536] __attribute__((aligned(16)));
 static char stack2[65536] __attribute__((aligned(16)));
@@ -185,6 +197,22 @@ int main(int argc, char **argv)
 	printf("futex child woken: exit %d\n", WEXITSTATUS(status));
 	fs_case("CLONE_VM", CLONE_VM, stack3 + sizeof stack3);
 	fs_case("CLONE_VM|CLONE_FS", CLONE_VM | CLONE_FS, stack3 + sizeof stack3);
+	/* CLONE_SIGHAND: one handler table; an exec in the child gives it
+	 * its own (unshare_sighand) and leaves the parent's. */
+	fflush(stdout);
+	pid = clone(ignore_usr1_child, stack3 + sizeof stack3, CLONE_VM | CLONE_SIGHAND | SIGCHLD, NULL);
+	waitpid(pid, &status, 0);
+	sigaction(SIGUSR1, NULL, &sa);
+	printf("CLONE_SIGHAND child's SIG_IGN seen here: %d\n", sa.sa_handler == SIG_IGN);
+	signal(SIGUSR1, SIG_DFL);
+	signal(SIGUSR2, on_usr2);
+	fflush(stdout);
+	pid = clone(exec_child, stack2 + sizeof stack2, CLONE_VM | CLONE_SIGHAND | SIGCHLD, word);
+	waitpid(pid, &status, 0);
+	sigaction(SIGUSR2, NULL, &sa);
+	printf("after its exec: exit %d, my SIGUSR2 handler kept %d\n", WEXITSTATUS(status),
+	       sa.sa_handler == on_usr2);
+	signal(SIGUSR2, SIG_DFL);
 	/* A clone child (exit signal not SIGCHLD) is waited for with
 	 * __WCLONE only (or __WALL). */
 	fflush(stdout);

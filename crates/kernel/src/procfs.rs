@@ -869,7 +869,7 @@ fn sig_sets(p: &Process, running: Option<&Thread>, task: Option<&Thread>) -> (u6
     const SIG_IGN: u64 = 1;
     let mut ign = 0u64;
     let mut cgt = 0u64;
-    for (i, a) in p.signals.actions.iter().enumerate().skip(1) {
+    for (i, a) in p.signals.actions.all().iter().enumerate().skip(1) {
         let bit = 1u64 << (i - 1);
         match a.handler {
             SIG_DFL => {}

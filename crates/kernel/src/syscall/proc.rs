@@ -249,7 +249,7 @@ pub fn rt_sigaction(sys: &mut Sys<'_>, n: i32, act: u64, oact: u64, size: u64) -
     }
     if let Some(mut a) = new {
         a.mask &= !UNBLOCKABLE;
-        sys.p.signals.actions[(n - 1) as usize] = a;
+        sys.p.signals.actions.set((n - 1) as usize, a);
     }
     Ok(0)
 }

@@ -160,10 +160,9 @@ pub fn clone3(sys: &mut Sys<'_>, uargs: u64, size: u64) -> SysResult {
 /// The flag rules are copy_process's (THREAD needs SIGHAND, SIGHAND needs
 /// VM, ...: EINVAL); namespace flags are EPERM; CLONE_PIDFD (cowix has no
 /// pidfds) is EINVAL. CLONE_FILES shares the fd table with a new process
-/// too (copy_files), CLONE_FS the working directory and umask (copy_fs).
-/// Sharing handlers between two processes (CLONE_SIGHAND without
-/// CLONE_THREAD), or a thread with its own fd table or fs info, is not
-/// supported: EINVAL.
+/// too (copy_files), CLONE_FS the working directory and umask (copy_fs),
+/// CLONE_SIGHAND the handlers (copy_sighand). A thread with its own fd
+/// table or fs info is not supported: EINVAL.
 fn kernel_clone(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
     let f = a.flags;
     if f & (CLONE_NEWNS | CLONE_FS) == CLONE_NEWNS | CLONE_FS
@@ -206,9 +205,10 @@ fn kernel_clone(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
         return new_thread(sys, a);
     }
     // A new process may share the address space (CLONE_VM, with or
-    // without CLONE_VFORK), the fd table (CLONE_FILES) and the fs info
-    // (CLONE_FS); sharing handlers between processes is not supported.
-    if shared & !(CLONE_VM | CLONE_FILES | CLONE_FS) != 0 {
+    // without CLONE_VFORK), the fd table (CLONE_FILES), the fs info
+    // (CLONE_FS) and the handlers (CLONE_SIGHAND, which needs CLONE_VM);
+    // a thread must share all of them (cowix keeps them per group).
+    if shared & CLONE_THREAD != 0 {
         return Err(Errno::EINVAL);
     }
     new_process(sys, a)
@@ -355,7 +355,7 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
         groups: parent.groups.clone(),
         nice: parent.nice,
         rlimits: parent.rlimits,
-        signals: parent.signals.clone(),
+        signals: parent.signals.for_child(flags & CLONE_SIGHAND != 0),
         pgid: parent.pgid,
         sid: parent.sid,
         ctty: parent.ctty,
@@ -370,7 +370,6 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
         randomize: parent.randomize,
         job: Default::default(),
     };
-    child.signals.shared = SigQueue::default();
     if flags & CLONE_CLEAR_SIGHAND != 0 {
         // flush_signal_handlers(p, 0): ignored signals stay ignored.
         child.signals.reset_for_exec();
