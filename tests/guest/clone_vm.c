@@ -121,6 +121,31 @@ static void on_usr2(int n)
 	(void)n;
 }
 
+static volatile int release_child;
+
+static int waiting_child(void *arg)
+{
+	(void)arg;
+	while (!release_child)
+		sched_yield();
+	return 0;
+}
+
+/* Rss: of /proc/PID/smaps_rollup, in kB. */
+static long rss_of(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/smaps_rollup", pid);
+	FILE *f = fopen(path, "r");
+	long kb = -1;
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "Rss: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
 static char stack3[65536] __attribute__((aligned(16)));
 static char stack1[65536] __attribute__((aligned(16)));
 static char stack2[65536] __attribute__((aligned(16)));
@@ -197,6 +222,14 @@ int main(int argc, char **argv)
 	printf("futex child woken: exit %d\n", WEXITSTATUS(status));
 	fs_case("CLONE_VM", CLONE_VM, stack3 + sizeof stack3);
 	fs_case("CLONE_VM|CLONE_FS", CLONE_VM | CLONE_FS, stack3 + sizeof stack3);
+	/* smaps is per address space: both users show the same one. */
+	fflush(stdout);
+	pid = clone(waiting_child, stack3 + sizeof stack3, CLONE_VM | SIGCHLD, NULL);
+	rss_of(pid); /* the first read allocates stdio's buffers */
+	long mine = rss_of(getpid()), its = rss_of(pid);
+	release_child = 1;
+	waitpid(pid, &status, 0);
+	printf("smaps_rollup Rss the same for both users of the space: %d\n", mine > 0 && mine == its);
 	/* CLONE_SIGHAND: one handler table; an exec in the child gives it
 	 * its own (unshare_sighand) and leaves the parent's. */
 	fflush(stdout);

@@ -282,7 +282,8 @@ fn vfork_from_a_thread_suspends_only_that_thread() {
 /// close-on-exec in its own copy). A private futex is the address space's:
 /// the parent's FUTEX_WAKE reaches the child's wait. CLONE_FS shares the
 /// working directory and umask (copy_fs), CLONE_SIGHAND the handlers
-/// until an exec (unshare_sighand). A child whose exit signal is
+/// until an exec (unshare_sighand). smaps is per address space, so both
+/// users show the same Rss. A child whose exit signal is
 /// not SIGCHLD is waited for only with __WCLONE or __WALL (eligible_child).
 /// copy_process's flag
 /// rules give EINVAL.
@@ -318,6 +319,7 @@ fn clone_vm_without_thread_is_a_process_sharing_memory() {
              futex child woken: exit 5\n\
              CLONE_VM: exit 0, chdir seen 0, umask seen 0\n\
              CLONE_VM|CLONE_FS: exit 0, chdir seen 1, umask seen 1\n\
+             smaps_rollup Rss the same for both users of the space: 1\n\
              CLONE_SIGHAND child's SIG_IGN seen here: 1\n\
              exec'd: hello\n\
              after its exec: exit 3, my SIGUSR2 handler kept 1\n\
