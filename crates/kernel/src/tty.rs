@@ -193,12 +193,13 @@ pub(crate) fn clear_session(sys: &mut Sys<'_>, sid: i32) {
     }
 }
 
-/// The job-control and termios ioctls of the console, on `object` (an
-/// fd's, already known to be the console); `readable`: the fd was opened
-/// for reading. `None` for a request it does not know (ENOTTY follows).
+/// The job-control and termios ioctls of the console, on an fd known to
+/// refer to it; `termios`: it answers TCGETS/TCSETS ([`answers_termios`]);
+/// `readable`: it was opened for reading. `None` for a request it does not
+/// know (ENOTTY follows).
 pub(crate) fn ioctl(
     sys: &mut Sys<'_>,
-    object: &Object,
+    termios: bool,
     readable: bool,
     req: u32,
     arg: u64,
@@ -213,11 +214,11 @@ pub(crate) fn ioctl(
     const TIOCNOTTY: u32 = 0x5422;
     const TIOCGSID: u32 = 0x5429;
     Some(match req {
-        TCGETS if answers_termios(object) => {
+        TCGETS if termios => {
             let t = sys.console.termios;
             sys.mem().copy_out(arg, &t).map(|_| 0)
         }
-        TCSETS | TCSETSW | TCSETSF if answers_termios(object) => set_termios(sys, arg),
+        TCSETS | TCSETSW | TCSETSF if termios => set_termios(sys, arg),
         TIOCGPGRP => get_pgrp(sys, arg),
         TIOCSPGRP => set_pgrp(sys, arg),
         TIOCGSID => get_sid(sys, arg),
@@ -230,11 +231,11 @@ pub(crate) fn ioctl(
 /// TCSETS* (tty_mode_ioctl → set_termios): a background group gets
 /// SIGTTOU first (tty_check_change).
 fn set_termios(sys: &mut Sys<'_>, arg: u64) -> Result<u64, Errno> {
-    let mut t = [0u8; 36];
-    sys.mem().copy_in(arg, &mut t)?;
     if !check_change(sys, sig::SIGTTOU)? {
         return Ok(0);
     }
+    let mut t = [0u8; 36];
+    sys.mem().copy_in(arg, &mut t)?;
     sys.console.termios = t;
     Ok(0)
 }

@@ -489,24 +489,16 @@ pub fn ioctl(sys: &mut Sys<'_>, fd: i32, req: u32, arg: u64) -> SysResult {
     const TIOCGWINSZ: u32 = 0x5413;
     const FIONREAD: u32 = 0x541b;
     let file = sys.p.fds.file(fd)?;
-    let (console, termios, readable, object) = {
+    let (console, termios, readable) = {
         let f = file.borrow();
-        let object = match f.object {
-            Object::Stdin => Object::Stdin,
-            Object::Stdout => Object::Stdout,
-            Object::Stderr => Object::Stderr,
-            Object::Tty => Object::Tty,
-            _ => Object::Null,
-        };
         (
             tty::is_console(&f.object),
             tty::answers_termios(&f.object),
             f.readable(),
-            object,
         )
     };
     if console {
-        if let Some(r) = tty::ioctl(sys, &object, readable, req, arg) {
+        if let Some(r) = tty::ioctl(sys, termios, readable, req, arg) {
             return r;
         }
     }
