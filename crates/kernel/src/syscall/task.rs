@@ -286,6 +286,7 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
     let (share_vm, vfork) = (flags & CLONE_VM != 0, flags & CLONE_VFORK != 0);
     let pid = *sys.next_pid;
     let mm = if share_vm {
+        // copy_mm with CLONE_VM: another handle to the same space (mmget).
         sys.p.mm.clone()
     } else {
         // Out of frames for the child's tables: reclaim and retry (fork is
