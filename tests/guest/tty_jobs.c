@@ -210,7 +210,21 @@ int main(void)
 	signal(SIGHUP, SIG_IGN);
 	say("TIOCNOTTY: %s\n", err(ioctl(tty, TIOCNOTTY)));
 	say("then: tcgetpgrp %s, open /dev/tty %s\n", err(tcgetpgrp(0)), err(open("/dev/tty", O_RDWR)));
-	/* A new session takes it; its leader's exit hangs up its foreground group. */
+	/* Opening the terminal makes it a terminal-less session leader's
+	 * (tty_open_proc_set_tty), unless O_NOCTTY. */
+	c = fork();
+	if (c == 0) {
+		setsid();
+		int a = open("/dev/stdin", O_RDONLY | O_NOCTTY);
+		int ra = tcgetpgrp(a);
+		int b = open("/dev/stdin", O_RDONLY);
+		say("open with O_NOCTTY: tcgetpgrp %s; without: foreground is mine %d\n", err(ra),
+		    tcgetpgrp(b) == getpgrp());
+		_exit(0);
+	}
+	report("opener", c);
+	/* A new session takes it with TIOCSCTTY; its leader's exit hangs up
+	 * its foreground group. */
 	c = fork();
 	if (c == 0) {
 		setsid();

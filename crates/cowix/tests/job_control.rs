@@ -129,7 +129,8 @@ fn busybox_sh_stops_and_continues_a_job() {
 /// tcsetpgrp (restarted once continued in the foreground) unless ignored;
 /// SIGTTIN for a background read, EIO when ignored or orphaned; SIGTTOU for
 /// a background write only with TOSTOP; setsid leaves the terminal
-/// (ENXIO, ENOTTY, EPERM); TIOCNOTTY; TIOCSCTTY by a new session; its
+/// (ENXIO, ENOTTY, EPERM); TIOCNOTTY; a new session leader opening the
+/// terminal takes it unless O_NOCTTY; TIOCSCTTY by a new session; its
 /// leader's exit sends SIGHUP to its foreground group. These are Linux's
 /// answers for the leader of a pseudo-terminal's session (qemu-user under
 /// a pipe has no terminal to compare with).
@@ -164,6 +165,8 @@ fn the_console_is_the_first_sessions_controlling_terminal() {
          setsid child: exit 0\n\
          TIOCNOTTY: ok\n\
          then: tcgetpgrp ENOTTY, open /dev/tty ENXIO\n\
+         open with O_NOCTTY: tcgetpgrp ENOTTY; without: foreground is mine 1\n\
+         opener: exit 0\n\
          new session TIOCSCTTY: ok, foreground is mine 1\n\
          session leader: exit 0\n\
          grandchild: SIGHUP at its session leader's exit\n",

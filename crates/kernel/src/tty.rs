@@ -18,7 +18,8 @@
 //! termios last set (TCSETS), whose TOSTOP flag makes background writes
 //! stop. A process knows whether it has it as controlling terminal
 //! (`Process::ctty`, Linux's `signal->tty`): inherited at fork, dropped by
-//! setsid, TIOCNOTTY and the hangup of its session.
+//! setsid, TIOCNOTTY and the hangup of its session, taken by TIOCSCTTY or
+//! by a session leader opening the console while no session has it.
 //!
 //! Job control (tty_jobctrl.c: __tty_check_change): a process of a
 //! background group of the console's session that reads it gets SIGTTIN,
@@ -176,6 +177,16 @@ pub(crate) fn check_write(sys: &mut Sys<'_>) -> Result<bool, Errno> {
         return Ok(true);
     }
     check_change(sys, sig::SIGTTOU)
+}
+
+/// The console is opened (tty_open_proc_set_tty): a session leader
+/// without a controlling terminal takes it, unless `noctty` (O_NOCTTY) or
+/// it controls a session already.
+pub(crate) fn open_console(sys: &mut Sys<'_>, noctty: bool) {
+    let leader = sys.p.sid == sys.p.pid;
+    if !noctty && leader && !sys.p.ctty && sys.console.session.is_none() {
+        sys.console.attach(sys.p);
+    }
 }
 
 /// Clears the controlling terminal of every process of session `sid`

@@ -113,7 +113,7 @@ pub fn openat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32, mode: u32) -
     // cowix's own devices exist even when the root has no /dev.
     let path = path_arg(sys, addr)?;
     if let Some(object) = std::str::from_utf8(&path).ok().and_then(device) {
-        let object = may_open_device(sys, object)?;
+        let object = may_open_device(sys, object, flags)?;
         let file = OpenFile::new(object, kept, String::from_utf8_lossy(&path).into_owned());
         let limit = nofile(sys);
         return Ok(sys.p.fds.install(FdEntry { file, cloexec }, 0, limit)? as u64);
@@ -125,7 +125,7 @@ pub fn openat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32, mode: u32) -
         return Ok(sys.p.fds.install(FdEntry { file, cloexec }, 0, limit)? as u64);
     }
     let object = match device(&r.guest) {
-        Some(o) => may_open_device(sys, o)?,
+        Some(o) => may_open_device(sys, o, flags)?,
         None => Object::Host(Rc::new(open_host(sys, &r, flags, mode)?)),
     };
     let file = OpenFile::new(object, kept, r.guest);
@@ -134,10 +134,14 @@ pub fn openat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32, mode: u32) -
 }
 
 /// Opening one of cowix's devices: `/dev/tty` is the caller's controlling
-/// terminal, ENXIO without one (tty_open_current_tty).
-fn may_open_device(sys: &Sys<'_>, object: Object) -> Result<Object, Errno> {
+/// terminal, ENXIO without one (tty_open_current_tty); opening the
+/// console otherwise may make it the caller's (`tty::open_console`).
+fn may_open_device(sys: &mut Sys<'_>, object: Object, flags: u32) -> Result<Object, Errno> {
     if matches!(object, Object::Tty) && !sys.p.ctty {
         return Err(Errno::ENXIO);
+    }
+    if tty::is_console(&object) {
+        tty::open_console(sys, flags & oflag::O_NOCTTY != 0);
     }
     Ok(object)
 }
