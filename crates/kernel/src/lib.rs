@@ -527,7 +527,7 @@ impl Kernel {
     }
 
     /// Whether thread `t` of `p` may run now: the group has not ended nor
-    /// lent its memory to a vfork child, and the thread is not blocked, or
+    /// stopped, the thread does not wait in vfork and is not blocked, or
     /// blocked but something happened since, or its sleep is over, or (in
     /// a futex wait) it has a signal to take (`now`: CLOCK_MONOTONIC).
     fn runnable(&self, p: &Process, t: &Thread, now: u64) -> bool {
@@ -610,8 +610,8 @@ impl Kernel {
     }
 
     /// Runs thread `tid` of process `pid` for one turn: until it has
-    /// retired QUANTUM instructions, blocks, yields, lends its memory to a
-    /// vfork child, or it or its group ends. Its process is taken out of
+    /// retired QUANTUM instructions, blocks, yields, waits in vfork, or it
+    /// or its group ends. Its process is taken out of
     /// `procs` and the thread out of the process for the turn.
     fn run_turn(&mut self, pid: i32, tid: i32) {
         let mut p = self
@@ -944,7 +944,7 @@ impl Kernel {
     }
 
     /// Ends process `p` and every thread it still has: releases its memory
-    /// (or gives a vfork parent its memory back) and files, hands its
+    /// (the last user's put; a vfork parent's thread runs again) and files, hands its
     /// children to init, and leaves a zombie for its parent's wait4, unless
     /// the parent ignores SIGCHLD (then, as in Linux, it is reaped at once).
     fn finish(&mut self, mut p: Process) {
@@ -984,7 +984,7 @@ impl Kernel {
         self.hang_up_session(&p);
         let threads = std::mem::take(&mut p.threads);
         for t in threads.values() {
-            // The memory may live on (a vfork parent's): each thread lets go of it.
+            // The memory may live on (other users of it): each thread lets go of it.
             self.release_thread(&mut p, t);
             p.retired += t.cpu.instret;
             self.translated += t.cpu.translated_blocks();
