@@ -370,6 +370,7 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
         sampling: Default::default(),
         randomize: parent.randomize,
         job: Default::default(),
+        timers: Default::default(),
     };
     if flags & CLONE_CLEAR_SIGHAND != 0 {
         // flush_signal_handlers(p, 0): ignored signals stay ignored.
@@ -634,6 +635,7 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
         p.fds = p.fds.copy();
     }
     p.fds.close_on_exec();
+    p.timers.exec();
     p.signals.reset_for_exec();
     t.signals.reset_for_exec();
     // The exec'ing thread, now the leader, takes the program's name.
