@@ -269,7 +269,8 @@ pub fn socketpair(sys: &mut Sys<'_>, domain: i32, ty: u32, protocol: i32, sv: u6
     let mut out = [0u8; 8];
     out[..4].copy_from_slice(&fa.to_le_bytes());
     out[4..].copy_from_slice(&fb.to_le_bytes());
-    if let Err(e) = sys.mem().copy_out(sv, &out) {
+    let copied = sys.mem().copy_out(sv, &out);
+    if let Err(e) = copied {
         sys.p.fds.close(fa)?;
         sys.p.fds.close(fb)?;
         return Err(e);
@@ -440,7 +441,7 @@ fn find_unix(sys: &Sys<'_>, kind: Kind, name: &[u8]) -> Result<SockRef, Errno> {
             .lookup_unix_abstract(kind, name)
             .ok_or(Errno::ECONNREFUSED);
     }
-    let r = super::fs::resolve(sys, &sys.p.cwd, name, Follow::Yes)?;
+    let r = super::fs::resolve(sys, &sys.p.fs.cwd(), name, Follow::Yes)?;
     if r.proc {
         return Err(Errno::ECONNREFUSED);
     }
@@ -479,12 +480,12 @@ pub fn bind(sys: &mut Sys<'_>, fd: i32, addr: u64, len: u32) -> SysResult {
             Ok(0)
         }
         Target::Unix(path) => {
-            let r = super::fs::resolve(sys, &sys.p.cwd.clone(), &path, Follow::No)?;
+            let r = super::fs::resolve(sys, &sys.p.fs.cwd(), &path, Follow::No)?;
             if r.proc {
                 return Err(Errno::EACCES);
             }
             // unix_bind_bsd(): a socket node, mode 0777 less the umask.
-            let mode = rustix::fs::Mode::from_raw_mode(0o777 & !sys.p.umask);
+            let mode = rustix::fs::Mode::from_raw_mode(0o777 & !sys.p.fs.umask());
             rustix::fs::mknodat(
                 rustix::fs::CWD,
                 &r.host,
