@@ -83,6 +83,30 @@ enum A {
     Resource,
     /// getrandom's flags.
     GrndFlags,
+    /// A socket address family (AF_UNIX...).
+    Family,
+    /// A socket type with its SOCK_NONBLOCK/SOCK_CLOEXEC flags.
+    SockType,
+    /// A socket address passed in; its length is argument N.
+    SockAddr(usize),
+    /// send/recv MSG_* flags.
+    MsgFlags,
+    /// A socket option level (SOL_SOCKET, IPPROTO_TCP...).
+    SockLevel,
+    /// shutdown's SHUT_RD/SHUT_WR/SHUT_RDWR.
+    ShutHow,
+    /// An ioctl request (the terminal's by name).
+    IoctlReq,
+    /// epoll_ctl's op.
+    EpollOp,
+    /// An epoll_event the program passes in (`{events=EPOLLIN, data=...}`).
+    EpollEvent,
+    /// setitimer/getitimer's which.
+    ItimerWhich,
+    /// eventfd2, timerfd_create, signalfd4, epoll_create1 flags (O_* bits).
+    FdFlags,
+    /// timerfd_settime, timer_settime flags.
+    TimerFlags,
 }
 
 use A::*;
@@ -91,98 +115,127 @@ use A::*;
 /// raw arguments in hex.
 fn shape(nr: u64) -> Option<&'static [A]> {
     Some(match nr {
-        17 => &[Out, U],                            // getcwd
-        23 => &[D],                                 // dup
-        24 => &[D, D, OpenFlags],                   // dup3
-        25 => &[D, FcntlCmd, X],                    // fcntl
-        29 => &[D, X, X],                           // ioctl
-        34 => &[DirFd, Path, Mode],                 // mkdirat
-        35 => &[DirFd, Path, AtFlags],              // unlinkat
-        37 => &[DirFd, Path, DirFd, Path, AtFlags], // linkat
-        36 => &[Path, DirFd, Path],                 // symlinkat
-        38 => &[DirFd, Path, DirFd, Path],          // renameat
-        276 => &[DirFd, Path, DirFd, Path, X],      // renameat2
-        43 | 44 => &[Path, Ptr],                    // statfs
-        46 => &[D, L],                              // ftruncate
-        48 => &[DirFd, Path, D],                    // faccessat
-        439 => &[DirFd, Path, D, AtFlags],          // faccessat2
-        49 => &[Path],                              // chdir
-        50 => &[D],                                 // fchdir
-        52 => &[D, Mode],                           // fchmod
-        53 => &[DirFd, Path, Mode],                 // fchmodat
-        56 => &[DirFd, Path, OpenFlags, Mode],      // openat
-        57 => &[D],                                 // close
-        59 => &[Ptr, OpenFlags],                    // pipe2
-        61 => &[D, Ptr, U],                         // getdents64
-        62 => &[D, L, Whence],                      // lseek
-        63 => &[D, Out, U],                         // read
-        64 => &[D, In(2), U],                       // write
-        65 => &[D, Ptr, U],                         // readv
-        66 => &[D, IovIn(2), U],                    // writev
-        67 => &[D, Out, U, L],                      // pread64
-        68 => &[D, In(2), U, L],                    // pwrite64
-        71 => &[D, D, Ptr, U],                      // sendfile
-        78 => &[DirFd, Path, Out, U],               // readlinkat
-        79 => &[DirFd, Path, Ptr, AtFlags],         // newfstatat
-        80 => &[D, Ptr],                            // fstat
-        82 | 83 => &[D],                            // fsync, fdatasync
-        88 => &[DirFd, Path, Ptr, AtFlags],         // utimensat
-        93 | 94 => &[D],                            // exit, exit_group
-        95 => &[D, D, Ptr, WaitOptions, Ptr],       // waitid
-        96 => &[Ptr],                               // set_tid_address
-        98 => &[Ptr, FutexOp, D, Ptr, Ptr, D],      // futex
-        99 => &[Ptr, U],                            // set_robust_list
-        101 => &[Ptr, Ptr],                         // nanosleep
-        113 | 114 => &[Clock, Ptr],                 // clock_gettime, clock_getres
-        115 => &[Clock, D, Ptr, Ptr],               // clock_nanosleep
-        124 => &[],                                 // sched_yield
-        129 => &[D, Signal],                        // kill
-        130 => &[D, Signal],                        // tkill
-        131 => &[D, D, Signal],                     // tgkill
-        132 => &[Ptr, Ptr],                         // sigaltstack
-        133 => &[Ptr, U],                           // rt_sigsuspend
-        134 => &[Signal, Ptr, Ptr, U],              // rt_sigaction
-        135 => &[SigHow, Ptr, Ptr, U],              // rt_sigprocmask
-        136 => &[Ptr, U],                           // rt_sigpending
-        137 => &[Ptr, Ptr, Ptr, U],                 // rt_sigtimedwait
-        138 => &[D, Signal, Ptr],                   // rt_sigqueueinfo
-        139 => &[],                                 // rt_sigreturn
-        153 => &[Ptr],                              // times
-        154 => &[D, D],                             // setpgid
-        155..=157 => &[D],                          // getpgid, getsid, setsid
-        160 => &[Ptr],                              // uname
-        163 | 164 => &[Resource, Ptr],              // getrlimit, setrlimit
-        165 => &[D, Ptr],                           // getrusage
-        166 => &[Mode],                             // umask
-        167 => &[D, X, X, X, X],                    // prctl
-        169 => &[Ptr, Ptr],                         // gettimeofday
-        172..=178 => &[],                           // getpid ... gettid
-        179 => &[Ptr],                              // sysinfo
-        214 => &[Ptr],                              // brk
-        215 => &[Ptr, U],                           // munmap
-        216 => &[Ptr, U, U, X, Ptr],                // mremap
-        220 => &[CloneFlags, Ptr, Ptr, Ptr, Ptr],   // clone
-        221 => &[Path, Argv, Envp],                 // execve
-        222 => &[Ptr, U, Prot, MapFlags, D, L],     // mmap
-        226 => &[Ptr, U, Prot],                     // mprotect
-        227 => &[Ptr, U, MsFlags],                  // msync
-        232 => &[Ptr, U, Ptr],                      // mincore
-        233 => &[Ptr, U, Advice],                   // madvise
-        240 => &[D, D, Signal, Ptr],                // rt_tgsigqueueinfo
-        260 => &[D, Ptr, WaitOptions, Ptr],         // wait4
-        261 => &[D, Resource, Ptr, Ptr],            // prlimit64
-        278 => &[Out, U, GrndFlags],                // getrandom
-        279 => &[Path, X],                          // memfd_create
-        281 => &[DirFd, Path, Argv, Envp, AtFlags], // execveat
-        291 => &[DirFd, Path, AtFlags, X, Ptr],     // statx
-        435 => &[Ptr, U],                           // clone3
-        72 => &[D, Ptr, Ptr, Ptr, Ptr, Ptr],        // pselect6
-        73 => &[Ptr, U, Ptr, Ptr, U],               // ppoll
-        140 => &[D, D, D],                          // setpriority
-        141 => &[D, D],                             // getpriority
-        148 | 150 => &[Ptr, Ptr, Ptr],              // getresuid, getresgid
-        158 | 159 => &[D, Ptr],                     // getgroups, setgroups
-        436 => &[D, D, X],                          // close_range
+        17 => &[Out, U],                                 // getcwd
+        23 => &[D],                                      // dup
+        24 => &[D, D, OpenFlags],                        // dup3
+        25 => &[D, FcntlCmd, X],                         // fcntl
+        29 => &[D, IoctlReq, X],                         // ioctl
+        34 => &[DirFd, Path, Mode],                      // mkdirat
+        35 => &[DirFd, Path, AtFlags],                   // unlinkat
+        37 => &[DirFd, Path, DirFd, Path, AtFlags],      // linkat
+        36 => &[Path, DirFd, Path],                      // symlinkat
+        38 => &[DirFd, Path, DirFd, Path],               // renameat
+        276 => &[DirFd, Path, DirFd, Path, X],           // renameat2
+        43 | 44 => &[Path, Ptr],                         // statfs
+        46 => &[D, L],                                   // ftruncate
+        48 => &[DirFd, Path, D],                         // faccessat
+        439 => &[DirFd, Path, D, AtFlags],               // faccessat2
+        49 => &[Path],                                   // chdir
+        50 => &[D],                                      // fchdir
+        52 => &[D, Mode],                                // fchmod
+        53 => &[DirFd, Path, Mode],                      // fchmodat
+        56 => &[DirFd, Path, OpenFlags, Mode],           // openat
+        57 => &[D],                                      // close
+        59 => &[Ptr, OpenFlags],                         // pipe2
+        61 => &[D, Ptr, U],                              // getdents64
+        62 => &[D, L, Whence],                           // lseek
+        63 => &[D, Out, U],                              // read
+        64 => &[D, In(2), U],                            // write
+        65 => &[D, Ptr, U],                              // readv
+        66 => &[D, IovIn(2), U],                         // writev
+        67 => &[D, Out, U, L],                           // pread64
+        68 => &[D, In(2), U, L],                         // pwrite64
+        71 => &[D, D, Ptr, U],                           // sendfile
+        78 => &[DirFd, Path, Out, U],                    // readlinkat
+        79 => &[DirFd, Path, Ptr, AtFlags],              // newfstatat
+        80 => &[D, Ptr],                                 // fstat
+        82 | 83 => &[D],                                 // fsync, fdatasync
+        88 => &[DirFd, Path, Ptr, AtFlags],              // utimensat
+        93 | 94 => &[D],                                 // exit, exit_group
+        95 => &[D, D, Ptr, WaitOptions, Ptr],            // waitid
+        96 => &[Ptr],                                    // set_tid_address
+        98 => &[Ptr, FutexOp, D, Ptr, Ptr, D],           // futex
+        99 => &[Ptr, U],                                 // set_robust_list
+        101 => &[Ptr, Ptr],                              // nanosleep
+        113 | 114 => &[Clock, Ptr],                      // clock_gettime, clock_getres
+        115 => &[Clock, D, Ptr, Ptr],                    // clock_nanosleep
+        124 => &[],                                      // sched_yield
+        129 => &[D, Signal],                             // kill
+        130 => &[D, Signal],                             // tkill
+        131 => &[D, D, Signal],                          // tgkill
+        132 => &[Ptr, Ptr],                              // sigaltstack
+        133 => &[Ptr, U],                                // rt_sigsuspend
+        134 => &[Signal, Ptr, Ptr, U],                   // rt_sigaction
+        135 => &[SigHow, Ptr, Ptr, U],                   // rt_sigprocmask
+        136 => &[Ptr, U],                                // rt_sigpending
+        137 => &[Ptr, Ptr, Ptr, U],                      // rt_sigtimedwait
+        138 => &[D, Signal, Ptr],                        // rt_sigqueueinfo
+        139 => &[],                                      // rt_sigreturn
+        153 => &[Ptr],                                   // times
+        154 => &[D, D],                                  // setpgid
+        155..=157 => &[D],                               // getpgid, getsid, setsid
+        160 => &[Ptr],                                   // uname
+        163 | 164 => &[Resource, Ptr],                   // getrlimit, setrlimit
+        165 => &[D, Ptr],                                // getrusage
+        166 => &[Mode],                                  // umask
+        167 => &[D, X, X, X, X],                         // prctl
+        169 => &[Ptr, Ptr],                              // gettimeofday
+        172..=178 => &[],                                // getpid ... gettid
+        179 => &[Ptr],                                   // sysinfo
+        214 => &[Ptr],                                   // brk
+        215 => &[Ptr, U],                                // munmap
+        216 => &[Ptr, U, U, X, Ptr],                     // mremap
+        220 => &[CloneFlags, Ptr, Ptr, Ptr, Ptr],        // clone
+        221 => &[Path, Argv, Envp],                      // execve
+        222 => &[Ptr, U, Prot, MapFlags, D, L],          // mmap
+        226 => &[Ptr, U, Prot],                          // mprotect
+        227 => &[Ptr, U, MsFlags],                       // msync
+        232 => &[Ptr, U, Ptr],                           // mincore
+        233 => &[Ptr, U, Advice],                        // madvise
+        240 => &[D, D, Signal, Ptr],                     // rt_tgsigqueueinfo
+        260 => &[D, Ptr, WaitOptions, Ptr],              // wait4
+        261 => &[D, Resource, Ptr, Ptr],                 // prlimit64
+        278 => &[Out, U, GrndFlags],                     // getrandom
+        279 => &[Path, X],                               // memfd_create
+        281 => &[DirFd, Path, Argv, Envp, AtFlags],      // execveat
+        291 => &[DirFd, Path, AtFlags, X, Ptr],          // statx
+        435 => &[Ptr, U],                                // clone3
+        72 => &[D, Ptr, Ptr, Ptr, Ptr, Ptr],             // pselect6
+        73 => &[Ptr, U, Ptr, Ptr, U],                    // ppoll
+        140 => &[D, D, D],                               // setpriority
+        141 => &[D, D],                                  // getpriority
+        148 | 150 => &[Ptr, Ptr, Ptr],                   // getresuid, getresgid
+        158 | 159 => &[D, Ptr],                          // getgroups, setgroups
+        436 => &[D, D, X],                               // close_range
+        19 => &[U, FdFlags],                             // eventfd2
+        20 => &[FdFlags],                                // epoll_create1
+        21 => &[D, EpollOp, D, EpollEvent],              // epoll_ctl
+        22 => &[D, Ptr, D, D, Ptr, U],                   // epoll_pwait
+        441 => &[D, Ptr, D, Ptr, Ptr, U],                // epoll_pwait2
+        74 => &[D, Ptr, U, FdFlags],                     // signalfd4
+        85 => &[Clock, FdFlags],                         // timerfd_create
+        86 => &[D, TimerFlags, Ptr, Ptr],                // timerfd_settime
+        87 => &[D, Ptr],                                 // timerfd_gettime
+        102 => &[ItimerWhich, Ptr],                      // getitimer
+        103 => &[ItimerWhich, Ptr, Ptr],                 // setitimer
+        107 => &[Clock, Ptr, Ptr],                       // timer_create
+        108 => &[D, Ptr],                                // timer_gettime
+        109 | 111 => &[D],                               // timer_getoverrun, timer_delete
+        110 => &[D, TimerFlags, Ptr, Ptr],               // timer_settime
+        198 => &[Family, SockType, D],                   // socket
+        199 => &[Family, SockType, D, Ptr],              // socketpair
+        200 | 203 => &[D, SockAddr(2), U],               // bind, connect
+        201 => &[D, D],                                  // listen
+        202 | 204 | 205 => &[D, Ptr, Ptr],               // accept, getsockname, getpeername
+        242 => &[D, Ptr, Ptr, SockType],                 // accept4
+        206 => &[D, In(2), U, MsgFlags, SockAddr(5), U], // sendto
+        207 => &[D, Out, U, MsgFlags, Ptr, Ptr],         // recvfrom
+        208 => &[D, SockLevel, D, Ptr, U],               // setsockopt
+        209 => &[D, SockLevel, D, Ptr, Ptr],             // getsockopt
+        210 => &[D, ShutHow],                            // shutdown
+        211 | 212 => &[D, Ptr, MsgFlags],                // sendmsg, recvmsg
+        243 => &[D, Ptr, U, MsgFlags, Ptr],              // recvmmsg
+        269 => &[D, Ptr, U, MsgFlags],                   // sendmmsg
         _ => return None,
     })
 }
@@ -345,8 +398,31 @@ const ERRNOS: &[(i32, &str, &str)] = &[
     (61, "ENODATA", "No data available"),
     (62, "ETIME", "Timer expired"),
     (75, "EOVERFLOW", "Value too large for defined data type"),
+    (88, "ENOTSOCK", "Socket operation on non-socket"),
+    (89, "EDESTADDRREQ", "Destination address required"),
+    (90, "EMSGSIZE", "Message too long"),
+    (91, "EPROTOTYPE", "Protocol wrong type for socket"),
+    (92, "ENOPROTOOPT", "Protocol not available"),
+    (93, "EPROTONOSUPPORT", "Protocol not supported"),
+    (94, "ESOCKTNOSUPPORT", "Socket type not supported"),
     (95, "EOPNOTSUPP", "Operation not supported"),
+    (
+        97,
+        "EAFNOSUPPORT",
+        "Address family not supported by protocol",
+    ),
+    (98, "EADDRINUSE", "Address already in use"),
+    (99, "EADDRNOTAVAIL", "Cannot assign requested address"),
+    (101, "ENETUNREACH", "Network is unreachable"),
+    (103, "ECONNABORTED", "Software caused connection abort"),
+    (104, "ECONNRESET", "Connection reset by peer"),
+    (105, "ENOBUFS", "No buffer space available"),
+    (106, "EISCONN", "Transport endpoint is already connected"),
+    (107, "ENOTCONN", "Transport endpoint is not connected"),
     (110, "ETIMEDOUT", "Connection timed out"),
+    (111, "ECONNREFUSED", "Connection refused"),
+    (114, "EALREADY", "Operation already in progress"),
+    (115, "EINPROGRESS", "Operation now in progress"),
     (130, "EOWNERDEAD", "Owner died"),
     (131, "ENOTRECOVERABLE", "State not recoverable"),
 ];
@@ -418,6 +494,26 @@ fn enter_arg(k: A, a: u64, args: &[u64; 6], mem: &mut dyn Peek) -> Option<String
             _ => format!("{}", a as i32),
         },
         CloneFlags => clone_flags(a),
+        IoctlReq => {
+            const NAMES: [(u64, &str); 12] = [
+                (0x5401, "TCGETS"),
+                (0x5402, "TCSETS"),
+                (0x5403, "TCSETSW"),
+                (0x5404, "TCSETSF"),
+                (0x540e, "TIOCSCTTY"),
+                (0x540f, "TIOCGPGRP"),
+                (0x5410, "TIOCSPGRP"),
+                (0x5413, "TIOCGWINSZ"),
+                (0x5414, "TIOCSWINSZ"),
+                (0x541b, "FIONREAD"),
+                (0x5422, "TIOCNOTTY"),
+                (0x5429, "TIOCGSID"),
+            ];
+            match NAMES.iter().find(|(n, _)| *n == a) {
+                Some((_, name)) => (*name).into(),
+                None => format!("{a:#x}"),
+            }
+        }
         Whence => match a {
             0 => "SEEK_SET".into(),
             1 => "SEEK_CUR".into(),
@@ -531,8 +627,174 @@ fn enter_arg(k: A, a: u64, args: &[u64; 6], mem: &mut dyn Peek) -> Option<String
             ],
             "0",
         ),
+        Family => family(a as u16 as u64),
+        SockType => {
+            let base = match a & 0xf {
+                0 => String::new(),
+                1 => "SOCK_STREAM".into(),
+                2 => "SOCK_DGRAM".into(),
+                3 => "SOCK_RAW".into(),
+                5 => "SOCK_SEQPACKET".into(),
+                n => format!("{n:#x}"),
+            };
+            let rest = flags(
+                a & !0xf,
+                &[(0o4000, "SOCK_NONBLOCK"), (0o2000000, "SOCK_CLOEXEC")],
+                "",
+            );
+            match (base.is_empty(), rest.is_empty()) {
+                (true, true) => "0".into(),
+                (true, false) => rest,
+                (false, true) => base,
+                (false, false) => format!("{base}|{rest}"),
+            }
+        }
+        SockAddr(n) => sockaddr(mem, a, args[n] as u32 as usize),
+        MsgFlags => flags(
+            a & 0xffff_ffff,
+            &[
+                (0x1, "MSG_OOB"),
+                (0x2, "MSG_PEEK"),
+                (0x4, "MSG_DONTROUTE"),
+                (0x8, "MSG_CTRUNC"),
+                (0x20, "MSG_TRUNC"),
+                (0x40, "MSG_DONTWAIT"),
+                (0x80, "MSG_EOR"),
+                (0x100, "MSG_WAITALL"),
+                (0x2000, "MSG_ERRQUEUE"),
+                (0x4000, "MSG_NOSIGNAL"),
+                (0x8000, "MSG_MORE"),
+                (0x10000, "MSG_WAITFORONE"),
+                (0x4000_0000, "MSG_CMSG_CLOEXEC"),
+            ],
+            "0",
+        ),
+        SockLevel => match a as i32 {
+            0 => "SOL_IP".into(),
+            1 => "SOL_SOCKET".into(),
+            6 => "SOL_TCP".into(),
+            17 => "SOL_UDP".into(),
+            41 => "SOL_IPV6".into(),
+            n => format!("{n}"),
+        },
+        ShutHow => match a as i32 {
+            0 => "SHUT_RD".into(),
+            1 => "SHUT_WR".into(),
+            2 => "SHUT_RDWR".into(),
+            n => format!("{n}"),
+        },
+        EpollOp => match a as i32 {
+            1 => "EPOLL_CTL_ADD".into(),
+            2 => "EPOLL_CTL_DEL".into(),
+            3 => "EPOLL_CTL_MOD".into(),
+            _ => format!("{}", a as i32),
+        },
+        EpollEvent => match mem.peek(a, 16) {
+            Some(b) => {
+                let ev = u32::from_le_bytes(b[..4].try_into().unwrap());
+                let data = u64::from_le_bytes(b[8..].try_into().unwrap());
+                let names = flags(u64::from(ev), EPOLL_EVENTS, "0");
+                format!("{{events={names}, data={data:#x}}}")
+            }
+            None => pointer(a),
+        },
+        ItimerWhich => match a as i32 {
+            0 => "ITIMER_REAL".into(),
+            1 => "ITIMER_VIRTUAL".into(),
+            2 => "ITIMER_PROF".into(),
+            _ => format!("{}", a as i32),
+        },
+        FdFlags => flags(
+            a,
+            &[
+                (0o4000, "O_NONBLOCK"),
+                (0o2000000, "O_CLOEXEC"),
+                (1, "EFD_SEMAPHORE"),
+            ],
+            "0",
+        ),
+        TimerFlags => flags(
+            a,
+            &[(1, "TIMER_ABSTIME"), (2, "TFD_TIMER_CANCEL_ON_SET")],
+            "0",
+        ),
     })
 }
+
+fn family(f: u64) -> String {
+    match f {
+        0 => "AF_UNSPEC".into(),
+        1 => "AF_UNIX".into(),
+        2 => "AF_INET".into(),
+        10 => "AF_INET6".into(),
+        16 => "AF_NETLINK".into(),
+        17 => "AF_PACKET".into(),
+        n => format!("{n}"),
+    }
+}
+
+/// A socket address as strace shows it: `{sa_family=AF_UNIX,
+/// sun_path="/tmp/s"}`, `{sa_family=AF_INET, sin_port=htons(80),
+/// sin_addr=inet_addr("127.0.0.1")}`, `{sa_family=AF_INET6,
+/// sin6_port=htons(80), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "::1",
+/// &sin6_addr), sin6_scope_id=0}`.
+fn sockaddr(mem: &mut dyn Peek, addr: u64, len: usize) -> String {
+    let Some(b) = mem.peek(addr, len.min(128)).filter(|b| b.len() >= 2) else {
+        return pointer(addr);
+    };
+    let fam = u16::from_le_bytes([b[0], b[1]]);
+    let head = format!("{{sa_family={}", family(u64::from(fam)));
+    let port = |b: &[u8]| u16::from_be_bytes([b[2], b[3]]);
+    match fam {
+        1 if b.len() > 2 => {
+            let path = &b[2..];
+            if path[0] == 0 {
+                format!("{head}, sun_path=@{}}}", quote(&path[1..], usize::MAX))
+            } else {
+                let end = path.iter().position(|&c| c == 0).unwrap_or(path.len());
+                format!("{head}, sun_path={}}}", quote(&path[..end], usize::MAX))
+            }
+        }
+        2 if b.len() >= 8 => format!(
+            "{head}, sin_port=htons({}), sin_addr=inet_addr(\"{}\")}}",
+            port(&b),
+            std::net::Ipv4Addr::new(b[4], b[5], b[6], b[7])
+        ),
+        10 if b.len() >= 24 => {
+            let ip: [u8; 16] = b[8..24].try_into().unwrap();
+            let flow = u32::from_be_bytes(b[4..8].try_into().unwrap());
+            let scope = b
+                .get(24..28)
+                .map_or(0, |s| u32::from_le_bytes(s.try_into().unwrap()));
+            format!(
+                "{head}, sin6_port=htons({}), sin6_flowinfo=htonl({flow}), \
+                 inet_pton(AF_INET6, \"{}\", &sin6_addr), sin6_scope_id={scope}}}",
+                port(&b),
+                std::net::Ipv6Addr::from(ip)
+            )
+        }
+        _ => format!("{head}, ...}}"),
+    }
+}
+
+/// epoll event bits by name (include/uapi/linux/eventpoll.h).
+const EPOLL_EVENTS: &[(u64, &str)] = &[
+    (0x001, "EPOLLIN"),
+    (0x002, "EPOLLPRI"),
+    (0x004, "EPOLLOUT"),
+    (0x008, "EPOLLERR"),
+    (0x010, "EPOLLHUP"),
+    (0x040, "EPOLLRDNORM"),
+    (0x080, "EPOLLRDBAND"),
+    (0x100, "EPOLLWRNORM"),
+    (0x200, "EPOLLWRBAND"),
+    (0x400, "EPOLLMSG"),
+    (0x2000, "EPOLLRDHUP"),
+    (1 << 28, "EPOLLEXCLUSIVE"),
+    (1 << 29, "EPOLLWAKEUP"),
+    (1 << 30, "EPOLLONESHOT"),
+    (1 << 31, "EPOLLET"),
+];
 
 /// `"bytes"...` for a buffer of `len` bytes at `addr`.
 fn quoted_buf(mem: &mut dyn Peek, addr: u64, len: usize) -> String {
@@ -796,6 +1058,53 @@ mod tests {
     }
 
     #[test]
+    fn socket_calls_show_families_types_and_addresses_as_strace() {
+        let e = enter(198, [1, 0o2000001, 0, 0, 0, 0], &mut Mem(Vec::new()));
+        assert_eq!(
+            exit(&e, 3, &mut Mem(Vec::new())),
+            "socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0) = 3"
+        );
+        let mut m = Mem(vec![2, 0, 0x1f, 0x90, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let e = enter(203, [3, 0x1000, 16, 0, 0, 0], &mut m);
+        assert_eq!(
+            exit(&e, Errno::ECONNREFUSED.to_ret(), &mut m),
+            "connect(3, {sa_family=AF_INET, sin_port=htons(8080), \
+             sin_addr=inet_addr(\"127.0.0.1\")}, 16) = -1 ECONNREFUSED (Connection refused)"
+        );
+        let mut m = Mem(b"\x01\x00/tmp/s\0".to_vec());
+        let e = enter(200, [3, 0x1000, 9, 0, 0, 0], &mut m);
+        assert_eq!(
+            exit(&e, 0, &mut m),
+            r#"bind(3, {sa_family=AF_UNIX, sun_path="/tmp/s"}, 9) = 0"#
+        );
+        let e = enter(210, [3, 1, 0, 0, 0, 0], &mut m);
+        assert_eq!(exit(&e, 0, &mut m), "shutdown(3, SHUT_WR) = 0");
+    }
+
+    #[test]
+    fn epoll_ctl_shows_op_and_event_itimers_their_which() {
+        let mut ev = (0x8000_0001u32).to_le_bytes().to_vec();
+        ev.extend([0; 4]);
+        ev.extend(7u64.to_le_bytes());
+        let mut m = Mem(ev);
+        let e = enter(21, [3, 1, 4, 0x1000, 0, 0], &mut m);
+        assert_eq!(
+            exit(&e, 0, &mut m),
+            "epoll_ctl(3, EPOLL_CTL_ADD, 4, {events=EPOLLIN|EPOLLET, data=0x7}) = 0"
+        );
+        let e = enter(103, [0, 0x1000, 0, 0, 0, 0], &mut m);
+        assert_eq!(
+            exit(&e, 0, &mut m),
+            "setitimer(ITIMER_REAL, 0x1000, NULL) = 0"
+        );
+        let e = enter(19, [0, 0o2000001, 0, 0, 0, 0], &mut m);
+        assert_eq!(
+            exit(&e, 5, &mut m),
+            "eventfd2(0, O_CLOEXEC|EFD_SEMAPHORE) = 5"
+        );
+    }
+
+    #[test]
     fn openat_shows_dirfd_path_and_flags_and_errors_as_strace() {
         let mut m = Mem(b"/etc/passwd\0".to_vec());
         let e = enter(56, [(-100i64) as u64, 0x1000, 0o2000000, 0, 0, 0], &mut m);
@@ -830,6 +1139,20 @@ mod tests {
             exit(&e, Errno::EBADF.to_ret(), &mut m),
             "read(9, 0x1000, 10) = -1 EBADF (Bad file descriptor)"
         );
+    }
+
+    #[test]
+    fn terminal_ioctls_are_named() {
+        let mut m = Mem(Vec::new());
+        let e = enter(29, [10, 0x5410, 0x1000, 0, 0, 0], &mut m);
+        assert_eq!(exit(&e, 0, &mut m), "ioctl(10, TIOCSPGRP, 0x1000) = 0");
+        let e = enter(29, [0, 0x5401, 0x1000, 0, 0, 0], &mut m);
+        assert_eq!(
+            exit(&e, Errno::ENOTTY.to_ret(), &mut m),
+            "ioctl(0, TCGETS, 0x1000) = -1 ENOTTY (Inappropriate ioctl for device)"
+        );
+        let e = enter(29, [3, 0x1234, 0, 0, 0, 0], &mut m);
+        assert_eq!(exit(&e, 0, &mut m), "ioctl(3, 0x1234, 0x0) = 0");
     }
 
     #[test]

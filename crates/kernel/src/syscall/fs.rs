@@ -2,7 +2,6 @@
 //! fd table.
 
 use std::fs::OpenOptions;
-use std::io::IsTerminal;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::rc::Rc;
 
@@ -13,6 +12,7 @@ use crate::errno::{Errno, SysResult};
 use crate::fd::{oflag, FdEntry, FileRef, HostFile, Object, OpenFile};
 use crate::process::rlimit;
 use crate::procfs;
+use crate::tty;
 use crate::vfs::{Follow, ProcNode, Resolved, PATH_MAX};
 
 pub const AT_FDCWD: i32 = -100;
@@ -44,7 +44,7 @@ pub(crate) fn path_arg(sys: &mut Sys<'_>, addr: u64) -> Result<Vec<u8>, Errno> {
 /// else the directory open as `dirfd`.
 fn base_dir(sys: &Sys<'_>, dirfd: i32, path: &[u8]) -> Result<String, Errno> {
     if path.first() == Some(&b'/') || dirfd == AT_FDCWD {
-        return Ok(sys.p.cwd.clone());
+        return Ok(sys.p.fs.cwd());
     }
     let f = sys.p.fds.file(dirfd)?;
     let f = f.borrow();
@@ -96,6 +96,7 @@ fn device(guest: &str) -> Option<Object> {
         "/dev/stdin" => Some(Object::Stdin),
         "/dev/stdout" => Some(Object::Stdout),
         "/dev/stderr" => Some(Object::Stderr),
+        "/dev/tty" => Some(Object::Tty),
         _ => None,
     }
 }
@@ -112,6 +113,7 @@ pub fn openat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32, mode: u32) -
     // cowix's own devices exist even when the root has no /dev.
     let path = path_arg(sys, addr)?;
     if let Some(object) = std::str::from_utf8(&path).ok().and_then(device) {
+        let object = may_open_device(sys, object, flags)?;
         let file = OpenFile::new(object, kept, String::from_utf8_lossy(&path).into_owned());
         let limit = nofile(sys);
         return Ok(sys.p.fds.install(FdEntry { file, cloexec }, 0, limit)? as u64);
@@ -123,12 +125,25 @@ pub fn openat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32, mode: u32) -
         return Ok(sys.p.fds.install(FdEntry { file, cloexec }, 0, limit)? as u64);
     }
     let object = match device(&r.guest) {
-        Some(o) => o,
+        Some(o) => may_open_device(sys, o, flags)?,
         None => Object::Host(Rc::new(open_host(sys, &r, flags, mode)?)),
     };
     let file = OpenFile::new(object, kept, r.guest);
     let limit = nofile(sys);
     Ok(sys.p.fds.install(FdEntry { file, cloexec }, 0, limit)? as u64)
+}
+
+/// Opening one of cowix's devices: `/dev/tty` is the caller's controlling
+/// terminal, ENXIO without one (tty_open_current_tty); opening the
+/// console otherwise may make it the caller's (`tty::open_console`).
+fn may_open_device(sys: &mut Sys<'_>, object: Object, flags: u32) -> Result<Object, Errno> {
+    if matches!(object, Object::Tty) && !sys.p.ctty {
+        return Err(Errno::ENXIO);
+    }
+    if tty::is_console(&object) {
+        tty::open_console(sys, flags & oflag::O_NOCTTY != 0);
+    }
+    Ok(object)
 }
 
 /// open of a procfs path. `PID/fd/N` (followed) opens what that descriptor
@@ -165,7 +180,7 @@ fn open_proc(
                 if want_write && !writable {
                     let again = sys
                         .vfs
-                        .resolve(&sys.p.cwd, t.path.as_bytes(), Follow::Yes)?;
+                        .resolve(&sys.p.fs.cwd(), t.path.as_bytes(), Follow::Yes)?;
                     Object::Host(Rc::new(open_host(sys, &again, flags, mode)?))
                 } else {
                     if flags & oflag::O_TRUNC != 0 && want_write {
@@ -184,7 +199,10 @@ fn open_proc(
                     Object::PipeRead(end.reopen(false))
                 }
             }
+            // A socket cannot be opened (sock_no_open()).
+            Object::Socket(_) => return Err(Errno::ENXIO),
             Object::Stdin => Object::Stdin,
+            Object::Tty => Object::Tty,
             Object::Stdout => Object::Stdout,
             Object::Stderr => Object::Stderr,
             Object::Null => Object::Null,
@@ -196,6 +214,11 @@ fn open_proc(
                 }
                 Object::Proc(procfs::generate(sys, &p.path)?)
             }
+            // Anonymous inodes cannot be opened by name (anon_inode_fops
+            // has no open).
+            Object::EventFd(_) | Object::TimerFd(_) | Object::SignalFd(_) | Object::Epoll(_) => {
+                return Err(Errno::ENXIO)
+            }
         };
         let path = t.path.clone();
         drop(t);
@@ -204,7 +227,8 @@ fn open_proc(
     if flags & oflag::O_CREAT != 0 && flags & oflag::O_EXCL != 0 {
         return Err(Errno::EEXIST);
     }
-    if want_write || flags & oflag::O_TRUNC != 0 {
+    // comm is the one writable procfs file (fs/proc/base.c: 0644).
+    if (want_write || flags & oflag::O_TRUNC != 0) && procfs::comm_file(&r.guest).is_none() {
         return Err(Errno::EACCES);
     }
     let pf = procfs::generate(sys, &r.guest)?;
@@ -262,7 +286,7 @@ fn open_host(sys: &Sys<'_>, r: &Resolved, flags: u32, mode: u32) -> Result<HostF
         } else {
             o.create(true);
         }
-        o.mode(mode & 0o7777 & !sys.p.umask);
+        o.mode(mode & 0o7777 & !sys.p.fs.umask());
     }
     if flags & oflag::O_TRUNC != 0 && acc != oflag::O_RDONLY {
         o.truncate(true);
@@ -470,34 +494,67 @@ fn record_lock(sys: &mut Sys<'_>, file: &FileRef, cmd: u32, arg: u64) -> SysResu
     Ok(0)
 }
 
+/// ioctl(fd, req, arg): the console's terminal and job-control requests
+/// (`tty::ioctl`), TIOCGWINSZ, FIONREAD; ENOTTY for anything else.
 pub fn ioctl(sys: &mut Sys<'_>, fd: i32, req: u32, arg: u64) -> SysResult {
-    const TCGETS: u32 = 0x5401;
     const TIOCGWINSZ: u32 = 0x5413;
     const FIONREAD: u32 = 0x541b;
+    const FIONBIO: u32 = 0x5421;
+    const TIOCOUTQ: u32 = 0x5411;
     let file = sys.p.fds.file(fd)?;
-    let tty = match &file.borrow().object {
-        Object::Stdin => std::io::stdin().is_terminal(),
-        Object::Stdout => std::io::stdout().is_terminal(),
-        Object::Stderr => std::io::stderr().is_terminal(),
-        _ => false,
-    };
-    match req {
-        TCGETS if tty => {
-            // struct termios (asm-generic/termbits.h): iflag, oflag, cflag, lflag, line, cc[19].
-            let mut t = [0u8; 36];
-            t[0..4].copy_from_slice(&0o2400u32.to_le_bytes()); // ICRNL | IXON
-            t[4..8].copy_from_slice(&0o5u32.to_le_bytes()); // OPOST | ONLCR
-            t[8..12].copy_from_slice(&0o277u32.to_le_bytes()); // B38400 | CS8 | CREAD
-            t[12..16].copy_from_slice(&0o105073u32.to_le_bytes()); // ISIG ICANON ECHO ECHOE ECHOK ECHOCTL ECHOKE IEXTEN
-            let cc: [u8; 19] = [
-                3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0,
-            ];
-            t[17..36].copy_from_slice(&cc);
-            sys.mem().copy_out(arg, &t)?;
-            Ok(0)
+    if req == FIONBIO {
+        // do_vfs_ioctl(): sets or clears O_NONBLOCK on any file.
+        let mut b = [0u8; 4];
+        sys.mem().copy_in(arg, &mut b)?;
+        let mut f = file.borrow_mut();
+        if i32::from_le_bytes(b) != 0 {
+            f.flags |= oflag::O_NONBLOCK;
+        } else {
+            f.flags &= !oflag::O_NONBLOCK;
         }
-        TIOCGWINSZ if tty => {
-            let ws = rustix::termios::tcgetwinsize(std::io::stdout()).map_err(Errno::from)?;
+        return Ok(0);
+    }
+    if let Some(s) = super::net::socket_of(&file) {
+        // SIOCINQ (FIONREAD) and SIOCOUTQ (TIOCOUTQ); a listener has neither.
+        let n = {
+            let s = s.borrow();
+            if s.state == crate::socket::State::Listening && req != TIOCOUTQ {
+                return Err(Errno::EINVAL);
+            }
+            match req {
+                FIONREAD => s.available() as u32,
+                TIOCOUTQ => 0,
+                _ => return Err(Errno::ENOTTY),
+            }
+        };
+        sys.mem().write_u32(arg, n)?;
+        return Ok(0);
+    }
+    let (console, termios, readable) = {
+        let f = file.borrow();
+        (
+            tty::is_console(&f.object),
+            tty::answers_termios(&f.object),
+            f.readable(),
+        )
+    };
+    if console {
+        if let Some(r) = tty::ioctl(sys, termios, readable, req, arg) {
+            return r;
+        }
+    }
+    match req {
+        TIOCGWINSZ if termios => {
+            // The host terminal's size; /dev/tty over a pipe has none (0 x 0,
+            // a fresh pseudo-terminal's).
+            let ws = rustix::termios::tcgetwinsize(std::io::stdout()).unwrap_or(
+                rustix::termios::Winsize {
+                    ws_row: 0,
+                    ws_col: 0,
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                },
+            );
             let mut b = [0u8; 8];
             b[0..2].copy_from_slice(&ws.ws_row.to_le_bytes());
             b[2..4].copy_from_slice(&ws.ws_col.to_le_bytes());
@@ -588,6 +645,13 @@ fn each_cached_page(
 /// Reads from `file` into `data`; an empty pipe with writers left blocks the
 /// caller (`sys.block`) unless the description is O_NONBLOCK.
 fn read_file(sys: &mut Sys<'_>, file: &FileRef, data: &mut [u8]) -> Result<usize, Errno> {
+    let console = {
+        let f = file.borrow();
+        tty::is_console(&f.object) && f.readable()
+    };
+    if console && !tty::check_read(sys)? {
+        return Ok(0); // SIGTTIN sent: the read waits and is restarted
+    }
     let offset = file.borrow().offset;
     refresh_proc(sys, file, offset)?;
     let r = file.borrow_mut().read(data);
@@ -595,7 +659,7 @@ fn read_file(sys: &mut Sys<'_>, file: &FileRef, data: &mut [u8]) -> Result<usize
         read_through_cache(sys.pm, id, offset, &mut data[..n]);
     }
     let f = file.borrow();
-    if r == Err(Errno::EAGAIN) && f.is_pipe() && f.flags & oflag::O_NONBLOCK == 0 {
+    if r == Err(Errno::EAGAIN) && f.may_block() && f.flags & oflag::O_NONBLOCK == 0 {
         sys.block = true;
     }
     r
@@ -606,12 +670,38 @@ fn read_file(sys: &mut Sys<'_>, file: &FileRef, data: &mut [u8]) -> Result<usize
 /// `write_done` for the retry. No reader left: SIGPIPE, then EPIPE (or the
 /// count written so far).
 fn write_file(sys: &mut Sys<'_>, file: &FileRef, data: &[u8]) -> Result<usize, Errno> {
+    if let Some(s) = super::net::socket_of(file) {
+        // sendfile into a socket.
+        return super::net::write(sys, file, &s, super::net::Source::Kernel(data));
+    }
     let (pipe, nonblock) = {
         let f = file.borrow();
         (f.is_pipe(), f.flags & oflag::O_NONBLOCK != 0)
     };
+    let comm = match &file.borrow().object {
+        Object::Proc(p) if procfs::comm_file(&p.path).is_some() => Some(p.path.clone()),
+        _ => None,
+    };
+    let console = {
+        let f = file.borrow();
+        tty::is_console(&f.object) && f.writable()
+    };
+    if console && !tty::check_write(sys)? {
+        return Ok(0); // SIGTTOU sent: the write waits and is restarted
+    }
+    if let Some(path) = comm {
+        if !file.borrow().writable() {
+            return Err(Errno::EBADF);
+        }
+        return procfs::write_comm(sys, &path, data);
+    }
     if !pipe {
-        let n = file.borrow_mut().write(data)?;
+        let r = file.borrow_mut().write(data);
+        if r == Err(Errno::EAGAIN) && !nonblock && file.borrow().may_block() {
+            // An eventfd write that would overflow waits for a read.
+            sys.block = true;
+        }
+        let n = r?;
         if let Some(id) = host_id(file) {
             // The offset moved past what was written (at the end with O_APPEND).
             let start = file.borrow().offset - n as u64;
@@ -657,7 +747,7 @@ fn write_file(sys: &mut Sys<'_>, file: &FileRef, data: &[u8]) -> Result<usize, E
 const RW_CHUNK: usize = 1 << 20;
 
 /// The user range `[buf, buf + len)` must lie in user space (access_ok()).
-fn user_range(buf: u64, len: usize) -> Result<(), Errno> {
+pub(super) fn user_range(buf: u64, len: usize) -> Result<(), Errno> {
     match buf.checked_add(len as u64) {
         Some(end) if end <= cowix_mm::USER_TOP => Ok(()),
         _ => Err(Errno::EFAULT),
@@ -666,7 +756,14 @@ fn user_range(buf: u64, len: usize) -> Result<(), Errno> {
 
 pub fn read(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
     let file = sys.p.fds.file(fd)?;
+    if matches!(file.borrow().object, Object::SignalFd(_)) {
+        return super::events::signalfd_read(sys, &file, buf, len);
+    }
     let len = rw_len(len);
+    if let Some(s) = super::net::socket_of(&file) {
+        user_range(buf, len)?;
+        return super::net::read(sys, &file, &s, &[(buf, len as u64)]);
+    }
     if file.borrow().is_pipe() || len <= RW_CHUNK {
         let mut data = vec![0u8; len];
         let n = read_file(sys, &file, &mut data)?;
@@ -701,6 +798,10 @@ pub fn read(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
 pub fn write(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
     let file = sys.p.fds.file(fd)?;
     let len = rw_len(len);
+    if let Some(s) = super::net::socket_of(&file) {
+        let v = [(buf, len as u64)];
+        return Ok(super::net::write(sys, &file, &s, super::net::Source::User(&v))? as u64);
+    }
     let (pipe, null, writable) = {
         let f = file.borrow();
         let acc = f.flags & oflag::O_ACCMODE;
@@ -768,7 +869,8 @@ pub fn pipe2(sys: &mut Sys<'_>, fds: u64, flags: u32) -> SysResult {
     let mut out = [0u8; 8];
     out[..4].copy_from_slice(&a.to_le_bytes());
     out[4..].copy_from_slice(&b.to_le_bytes());
-    if let Err(e) = sys.mem().copy_out(fds, &out) {
+    let copied = sys.mem().copy_out(fds, &out);
+    if let Err(e) = copied {
         sys.p.fds.close(a)?;
         sys.p.fds.close(b)?;
         return Err(e);
@@ -941,7 +1043,7 @@ pub fn pwrite64(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64, off: u64) -> Sys
 }
 
 /// Reads an iovec array: (base, len) pairs.
-fn iovecs(sys: &mut Sys<'_>, iov: u64, cnt: u64) -> Result<Vec<(u64, u64)>, Errno> {
+pub(super) fn iovecs(sys: &mut Sys<'_>, iov: u64, cnt: u64) -> Result<Vec<(u64, u64)>, Errno> {
     if cnt > IOV_MAX {
         return Err(Errno::EINVAL);
     }
@@ -965,7 +1067,14 @@ fn iovecs(sys: &mut Sys<'_>, iov: u64, cnt: u64) -> Result<Vec<(u64, u64)>, Errn
 pub fn readv(sys: &mut Sys<'_>, fd: i32, iov: u64, cnt: u64) -> SysResult {
     let v = iovecs(sys, iov, cnt)?;
     let file = sys.p.fds.file(fd)?;
-    let total: u64 = v.iter().map(|&(_, l)| l).sum::<u64>().min(MAX_RW);
+    if let Some(s) = super::net::socket_of(&file) {
+        return super::net::read(sys, &file, &s, &v);
+    }
+    // Each length is below 2^63, but 1024 of them can overflow a sum.
+    let total: u64 = v
+        .iter()
+        .fold(0u64, |t, &(_, l)| t.saturating_add(l))
+        .min(MAX_RW);
     let mut data = vec![0u8; total as usize];
     let n = read_file(sys, &file, &mut data)?;
     let mut done = 0;
@@ -983,6 +1092,9 @@ pub fn readv(sys: &mut Sys<'_>, fd: i32, iov: u64, cnt: u64) -> SysResult {
 pub fn writev(sys: &mut Sys<'_>, fd: i32, iov: u64, cnt: u64) -> SysResult {
     let v = iovecs(sys, iov, cnt)?;
     let file = sys.p.fds.file(fd)?;
+    if let Some(s) = super::net::socket_of(&file) {
+        return Ok(super::net::write(sys, &file, &s, super::net::Source::User(&v))? as u64);
+    }
     let mut data = Vec::new();
     for (base, len) in v {
         let k = (len.min(MAX_RW - data.len() as u64)) as usize;
@@ -1023,7 +1135,7 @@ pub fn lseek(sys: &mut Sys<'_>, fd: i32, off: i64, whence: u32) -> SysResult {
 }
 
 pub fn getcwd(sys: &mut Sys<'_>, buf: u64, size: u64) -> SysResult {
-    let mut cwd = sys.p.cwd.clone().into_bytes();
+    let mut cwd = sys.p.fs.cwd().into_bytes();
     cwd.push(0);
     if (size as usize) < cwd.len() {
         return Err(Errno::ERANGE);
@@ -1042,7 +1154,7 @@ pub fn chdir(sys: &mut Sys<'_>, addr: u64) -> SysResult {
     if !is_dir {
         return Err(Errno::ENOTDIR);
     }
-    sys.p.cwd = r.guest;
+    sys.p.fs.set_cwd(r.guest);
     Ok(0)
 }
 
@@ -1050,7 +1162,7 @@ pub fn mkdirat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, mode: u32) -> SysResult
     let (_, r) = resolve_at(sys, dirfd, addr, Follow::No)?;
     not_proc(&r)?;
     std::fs::create_dir(&r.host)?;
-    let perm = std::fs::Permissions::from_mode(mode & 0o7777 & !sys.p.umask);
+    let perm = std::fs::Permissions::from_mode(mode & 0o7777 & !sys.p.fs.umask());
     std::fs::set_permissions(&r.host, perm)?;
     Ok(0)
 }
@@ -1216,6 +1328,7 @@ fn host_stat_dev(guest: &str) -> Result<FileStat, Errno> {
     let host = match guest {
         "/dev/random" | "/dev/urandom" => "/dev/urandom",
         "/dev/zero" => "/dev/zero",
+        "/dev/tty" => "/dev/tty",
         _ => "/dev/null",
     };
     Ok(rustix::fs::stat(host)?.into())
@@ -1253,6 +1366,7 @@ fn stat_open(sys: &Sys<'_>, fd: i32) -> Result<FileStat, Errno> {
     Ok(match &f.object {
         Object::Host(h) => rustix::fs::fstat(&h.file)?.into(),
         Object::Stdin => rustix::fs::fstat(std::io::stdin())?.into(),
+        Object::Tty => host_stat_dev("/dev/tty")?,
         Object::Stdout => rustix::fs::fstat(std::io::stdout())?.into(),
         Object::Stderr => rustix::fs::fstat(std::io::stderr())?.into(),
         Object::Null => host_stat_dev("/dev/null")?,
@@ -1266,6 +1380,34 @@ fn stat_open(sys: &Sys<'_>, fd: i32) -> Result<FileStat, Errno> {
             st
         }
         Object::Proc(p) => proc_stat(sys, &p.path)?,
+        Object::Socket(s) => {
+            // sockfs: S_IFSOCK 0777, owned by the caller, on device 0:8.
+            let s = s.borrow();
+            FileStat {
+                dev: rustix::fs::makedev(0, 8),
+                ino: s.ino,
+                mode: 0o140777,
+                nlink: 1,
+                uid: sys.p.creds.euid,
+                gid: sys.p.creds.egid,
+                blksize: 4096,
+                ..FileStat::default()
+            }
+        }
+        // The one anonymous inode (fs/anon_inodes.c): mode 0600 with no
+        // file type, owned by the caller, on the anon_inodefs device.
+        Object::EventFd(_) | Object::TimerFd(_) | Object::SignalFd(_) | Object::Epoll(_) => {
+            FileStat {
+                dev: rustix::fs::makedev(0, 15),
+                ino: 1,
+                mode: 0o600,
+                nlink: 1,
+                uid: sys.p.creds.euid,
+                gid: sys.p.creds.egid,
+                blksize: 4096,
+                ..FileStat::default()
+            }
+        }
     })
 }
 
@@ -1305,7 +1447,7 @@ fn stat_path_or_fd(
     let path = path_arg(sys, addr)?;
     if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
         if dirfd == AT_FDCWD {
-            let cwd = resolve(sys, &sys.p.cwd, b".", Follow::Yes)?;
+            let cwd = resolve(sys, &sys.p.fs.cwd(), b".", Follow::Yes)?;
             if cwd.proc {
                 return proc_stat(sys, &cwd.guest);
             }
@@ -1454,7 +1596,10 @@ pub fn sendfile(sys: &mut Sys<'_>, out_fd: i32, in_fd: i32, off: u64, count: u64
             Err(_) => 0,
         };
         if sys.block {
-            // A full pipe: what went in counts, the caller retries the rest.
+            // A full pipe or socket: what went in counts (a write that
+            // blocked part way reports it in `write_done`), the caller
+            // retries the rest.
+            let put = put.max(sys.t.write_done);
             if done + put > 0 {
                 sys.block = false;
                 sys.t.write_done = 0;
@@ -1656,6 +1801,7 @@ pub fn close_range(sys: &mut Sys<'_>, first: u32, last: u32, flags: u32) -> SysR
         .p
         .fds
         .open_fds()
+        .into_iter()
         .filter(|&fd| (first..=last).contains(&(fd as u32)))
         .collect();
     for fd in fds {

@@ -8,17 +8,20 @@
 //! [`NAMES`], and an unknown number returns ENOSYS.
 
 mod cpu;
+mod events;
 mod fs;
 mod futex;
 #[cfg(test)]
 mod garbage_tests;
 mod mem;
 mod names;
+mod net;
 pub(crate) mod poll;
 mod proc;
 mod sched;
 mod task;
 mod time;
+mod timer;
 
 use std::collections::BTreeMap;
 
@@ -46,6 +49,10 @@ pub(crate) struct Sys<'a> {
     pub procs: &'a mut BTreeMap<i32, Process>,
     /// fcntl byte-range locks, shared by every process.
     pub locks: &'a mut crate::locks::LockTable,
+    /// Bound socket names and ports.
+    pub net: &'a mut crate::socket::Net,
+    /// The console (the controlling terminal of the first session).
+    pub console: &'a mut crate::tty::Console,
     /// Per-process memory accounting is on: exec samples the old image.
     pub accounting: bool,
     /// Processes created so far (fork and vfork count one each).
@@ -62,6 +69,9 @@ pub(crate) struct Sys<'a> {
     pub block: bool,
     /// Set by sched_yield: the thread's turn ends after this syscall.
     pub resched: bool,
+    /// Every timerfd made so far (dead ones pruned by the scheduler),
+    /// whose expiries the scheduler watches.
+    pub timerfds: &'a mut Vec<std::rc::Weak<std::cell::RefCell<crate::timerfd::TimerFd>>>,
 }
 
 impl Sys<'_> {
@@ -74,10 +84,10 @@ impl Sys<'_> {
 
     /// The calling process's memory, for copying syscall arguments in and out.
     pub fn mem(&mut self) -> GuestMemory<'_> {
-        self.t.tlb.sync(&self.p.mm, self.pm);
+        self.t.tlb.sync(&self.p.mm.get(), self.pm);
         GuestMemory {
             pm: self.pm,
-            mm: &mut self.p.mm,
+            mm: self.p.mm.get_mut().into(),
             tlb: &mut self.t.tlb,
         }
     }
@@ -208,6 +218,40 @@ pub const NAMES: &[(u64, &str)] = &[
     (158, "getgroups"),
     (159, "setgroups"),
     (73, "ppoll"),
+    (19, "eventfd2"),
+    (20, "epoll_create1"),
+    (21, "epoll_ctl"),
+    (22, "epoll_pwait"),
+    (441, "epoll_pwait2"),
+    (74, "signalfd4"),
+    (85, "timerfd_create"),
+    (86, "timerfd_settime"),
+    (87, "timerfd_gettime"),
+    (102, "getitimer"),
+    (103, "setitimer"),
+    (107, "timer_create"),
+    (108, "timer_gettime"),
+    (109, "timer_getoverrun"),
+    (110, "timer_settime"),
+    (111, "timer_delete"),
+    (198, "socket"),
+    (199, "socketpair"),
+    (200, "bind"),
+    (201, "listen"),
+    (202, "accept"),
+    (203, "connect"),
+    (204, "getsockname"),
+    (205, "getpeername"),
+    (206, "sendto"),
+    (207, "recvfrom"),
+    (208, "setsockopt"),
+    (209, "getsockopt"),
+    (210, "shutdown"),
+    (211, "sendmsg"),
+    (212, "recvmsg"),
+    (242, "accept4"),
+    (243, "recvmmsg"),
+    (269, "sendmmsg"),
 ];
 
 /// The name of syscall `nr`, if cowix knows it.
@@ -349,7 +393,48 @@ pub(crate) fn dispatch(sys: &mut Sys<'_>, nr: u64, a: [u64; 6]) -> u64 {
         150 => proc::getresid(sys, true, a[0], a[1], a[2]),
         158 => proc::getgroups(sys, a[0] as i32, a[1]),
         159 => proc::setgroups(sys, a[0] as i32, a[1]),
+        198 => net::socket(sys, a[0] as i32, a[1] as u32, a[2] as i32),
+        199 => net::socketpair(sys, a[0] as i32, a[1] as u32, a[2] as i32, a[3]),
+        200 => net::bind(sys, a[0] as i32, a[1], a[2] as u32),
+        201 => net::listen(sys, a[0] as i32, a[1] as i32),
+        202 => net::accept4(sys, a[0] as i32, a[1], a[2], 0),
+        242 => net::accept4(sys, a[0] as i32, a[1], a[2], a[3] as u32),
+        203 => net::connect(sys, a[0] as i32, a[1], a[2] as u32),
+        204 => net::getsockname(sys, a[0] as i32, a[1], a[2]),
+        205 => net::getpeername(sys, a[0] as i32, a[1], a[2]),
+        206 => net::sendto(sys, a[0] as i32, a[1], a[2], a[3] as u32, a[4], a[5] as u32),
+        207 => net::recvfrom(sys, a[0] as i32, a[1], a[2], a[3] as u32, a[4], a[5]),
+        208 => net::setsockopt(
+            sys,
+            a[0] as i32,
+            a[1] as i32,
+            a[2] as i32,
+            a[3],
+            a[4] as u32,
+        ),
+        209 => net::getsockopt(sys, a[0] as i32, a[1] as i32, a[2] as i32, a[3], a[4]),
+        210 => net::shutdown(sys, a[0] as i32, a[1] as i32),
+        211 => net::sendmsg(sys, a[0] as i32, a[1], a[2] as u32),
+        212 => net::recvmsg(sys, a[0] as i32, a[1], a[2] as u32),
+        243 => net::recvmmsg(sys, a[0] as i32, a[1], a[2] as u32, a[3] as u32, a[4]),
+        269 => net::sendmmsg(sys, a[0] as i32, a[1], a[2] as u32, a[3] as u32),
         436 => fs::close_range(sys, a[0] as u32, a[1] as u32, a[2] as u32),
+        19 => events::eventfd2(sys, a[0] as u32, a[1] as u32),
+        20 => events::epoll_create1(sys, a[0] as u32),
+        21 => events::epoll_ctl(sys, a[0] as i32, a[1] as i32, a[2] as i32, a[3]),
+        22 => events::epoll_pwait(sys, a[0] as i32, a[1], a[2] as i32, a[3] as i32, a[4], a[5]),
+        441 => events::epoll_pwait2(sys, a[0] as i32, a[1], a[2] as i32, a[3], a[4], a[5]),
+        74 => events::signalfd4(sys, a[0] as i32, a[1], a[2], a[3] as u32),
+        85 => events::timerfd_create(sys, a[0] as i32, a[1] as u32),
+        86 => events::timerfd_settime(sys, a[0] as i32, a[1] as u32, a[2], a[3]),
+        87 => events::timerfd_gettime(sys, a[0] as i32, a[1]),
+        102 => timer::getitimer(sys, a[0] as i32, a[1]),
+        103 => timer::setitimer(sys, a[0] as i32, a[1], a[2]),
+        107 => timer::timer_create(sys, a[0] as i32, a[1], a[2]),
+        108 => timer::timer_gettime(sys, a[0] as i32, a[1]),
+        109 => timer::timer_getoverrun(sys, a[0] as i32),
+        110 => timer::timer_settime(sys, a[0] as i32, a[1] as u32, a[2], a[3]),
+        111 => timer::timer_delete(sys, a[0] as i32),
         _ => Err(Errno::ENOSYS),
     };
     match r {
