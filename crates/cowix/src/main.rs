@@ -345,6 +345,7 @@ fn print_stats(kernel: &Kernel, wall: std::time::Duration) {
     eprintln!("          swap-in      {:>14}", f.swap_in);
     eprintln!("  fork mode            {:>14}", m.fork_mode.name());
     eprintln!("  forks                {:>14}", m.forks);
+    eprintln!("  pages copied at fork {:>14}", m.fork_pages_copied);
     if let Some(per_fork) = m.fork_ns.checked_div(m.forks) {
         eprintln!("  host time per fork   {per_fork:>14} ns");
     }
