@@ -158,14 +158,49 @@ fn vfork_and_exec_are_traced_with_the_exec_path() {
 #[test]
 fn swap_out_and_in_are_traced_like_the_stats_count_them() {
     let (r, stats, _dir) = traced("swapme", &["--memory", "8M", "--swap", "64M"], &["16"]);
-    let outs = count(&r, "swap_out") as u64;
-    assert!(outs > 0);
-    assert_eq!(outs, stats["swap"]["out"].as_u64().unwrap());
+    let written = r
+        .iter()
+        .filter(|e| e["ev"] == "swap_out" && e["written"] == true)
+        .count() as u64;
+    assert!(written > 0);
+    assert_eq!(written, stats["swap"]["out"].as_u64().unwrap());
     assert_eq!(
         count(&r, "swap_in") as u64,
         stats["swap"]["in"].as_u64().unwrap()
     );
     assert!(count(&r, "reclaim") > 0);
+}
+
+/// Every PTE reclaim moves to swap is one `swap_out` naming the process
+/// whose page table held it and the page's address; after fork, a page
+/// both processes share goes out once (`written`) and the other mapping
+/// finds it in the swap cache.
+#[test]
+fn swap_outs_name_the_mapping_they_unmapped() {
+    let (r, _, _dir) = traced(
+        "swapme",
+        &["--memory", "8M", "--swap", "64M"],
+        &["16", "fork"],
+    );
+    let pids: std::collections::BTreeSet<i64> = r
+        .iter()
+        .filter(|e| e["ev"] == "exec" || e["ev"] == "fork")
+        .flat_map(|e| [e["pid"].as_i64(), e["child"].as_i64()])
+        .flatten()
+        .collect();
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    let outs: Vec<&Value> = r.iter().filter(|e| e["ev"] == "swap_out").collect();
+    assert!(outs.len() > 4096, "{}", outs.len());
+    for e in &outs {
+        let owner = e["owner"].as_i64().unwrap_or_else(|| panic!("{e}"));
+        assert!(pids.contains(&owner), "{e}");
+        let addr = e["addr"].as_u64().unwrap_or_else(|| panic!("{e}"));
+        assert_eq!(addr % 4096, 0, "{e}");
+    }
+    let found = outs.iter().filter(|e| e["written"] == false).count();
+    assert!(found > 0, "shared pages found in the swap cache");
+    let others = outs.iter().filter(|e| e["owner"] != e["pid"]).count();
+    assert!(others > 0, "pages of the other process taken for this one");
 }
 
 #[test]
