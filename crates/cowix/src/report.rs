@@ -297,8 +297,13 @@ impl Replay {
         (out, records, cut)
     }
 
-    /// A page with its frame's last-seen refcount (private or cow by it).
+    /// A page with its frame's last-seen refcount (private or cow by it;
+    /// the zero frame's as the last fault on it saw it).
     fn resolved(&self, pg: &Page) -> Page {
+        if pg.state == "zero" {
+            let refs = self.refs.get(&0).copied().unwrap_or(pg.refs);
+            return Page { refs, ..*pg };
+        }
         if pg.state != "private" && pg.state != "cow" {
             return *pg;
         }
@@ -512,8 +517,9 @@ fn page(c: &Compact, title: &str) -> String {
             (data, records.len().saturating_sub(1), start)
         }
         None => {
-            let room =
-                PAGE_BOUND.saturating_sub(HTML_TEMPLATE.len() + strips.len() + bins.len() + 4096);
+            // The title appears twice, escaped (at most 6 bytes a byte).
+            let fixed = HTML_TEMPLATE.len() + strips.len() + bins.len() + 12 * title.len();
+            let room = PAGE_BOUND.saturating_sub(fixed + 4096);
             let n = c.keyframes.len();
             let mut stride = 1;
             let chosen = loop {
@@ -649,5 +655,72 @@ mod tests {
         let html = render(&records, "t");
         assert!(!html.contains("</script><b>"));
         assert_eq!(html.matches(r#"class="strip""#).count(), 1);
+    }
+
+    fn replayed(records: &[Value]) -> Replay {
+        let mut r = Replay::default();
+        for record in records {
+            r.apply(record);
+        }
+        r
+    }
+
+    fn fault(pid: i64, kind: &str, addr: u64, frame: u64, refs: i64) -> Value {
+        serde_json::json!({"ev": "fault", "pid": pid, "kind": kind, "addr": addr,
+            "frame_before": null, "refs_before": null, "frame": frame, "refs": refs})
+    }
+
+    /// A keyframe merges pages into runs as a snapshot does (consecutive
+    /// addresses, same state and refcount, consecutive frames), and a
+    /// copy in one process turns its sharer's page private again.
+    #[test]
+    fn keyframes_merge_runs_and_follow_refcounts_across_processes() {
+        let base = 0x1000_0000u64;
+        let snap = |pid: i64, runs: Value| serde_json::json!({"ev": "snapshot", "pid": pid, "why": "fork", "runs": runs});
+        let mut records = vec![
+            snap(1, serde_json::json!([[base, 3, "cow", 10, 2]])),
+            snap(2, serde_json::json!([[base, 3, "cow", 10, 2]])),
+        ];
+        let drawn: BTreeSet<i64> = [1, 2].into();
+        let (json, count, cut) = replayed(&records).keyframe(&drawn, 100);
+        assert_eq!((count, cut), (2, false));
+        assert!(
+            json.contains(&format!(r#"[{base},3,"cow",10,2]"#)),
+            "{json}"
+        );
+        // pid 2 copies the middle page: frame 11 is pid 1's alone now.
+        records.push(
+            serde_json::json!({"ev": "fault", "pid": 2, "kind": "cow_copy",
+            "addr": base + 4096 + 8, "frame_before": 11, "refs_before": 2, "frame": 50, "refs": 1}),
+        );
+        records.push(fault(2, "zero_page", base + 3 * 4096, 0, 7));
+        records.push(fault(2, "zero_page", base + 4 * 4096, 0, 8));
+        let r = replayed(&records);
+        let (json, _, _) = r.keyframe(&[1].into(), 100);
+        let want = format!(
+            r#"[{base},1,"cow",10,2],[{},1,"private",11,1],[{},1,"cow",12,2]"#,
+            base + 4096,
+            base + 8192
+        );
+        assert!(json.contains(&want), "{json}");
+        let (json, _, _) = r.keyframe(&[2].into(), 100);
+        assert!(
+            json.contains(&format!(r#"[{},1,"private",50,1]"#, base + 4096)),
+            "{json}"
+        );
+        // The two zero pages are one run (the zero frame's refcount as the
+        // last fault saw it).
+        assert!(
+            json.contains(&format!(r#"[{},2,"zero",0,8]"#, base + 3 * 4096)),
+            "{json}"
+        );
+        // A limit of 2 runs in all: pid 1 keeps two, pid 2 none.
+        let (json, count, cut) = r.keyframe(&drawn, 2);
+        assert_eq!((count, cut), (2, true));
+        assert!(json.ends_with(r#""runs":[]}]"#), "{json}");
+        // An exit drops the process from keyframes.
+        records.push(serde_json::json!({"ev": "exit", "pid": 2}));
+        let (_, count, _) = replayed(&records).keyframe(&drawn, 100);
+        assert_eq!(count, 1);
     }
 }
