@@ -38,47 +38,40 @@ fn stat_value(stderr: &str, label: &str) -> Option<u64> {
     line.split_whitespace().rev().find_map(|w| w.parse().ok())
 }
 
-fn run_mode(mode: &str) -> std::process::Output {
-    let g = guest("forkmodes");
-    cowix([
-        "run",
-        "--stats",
-        "--fork-mode",
-        mode,
-        "--",
-        g.to_str().unwrap(),
-    ])
+fn run_mode(link: Link, mode: &str) -> std::process::Output {
+    link.run(&["--stats", "--fork-mode", mode], "forkmodes", &[])
 }
 
-#[test]
-fn every_fork_mode_gives_the_guest_the_same_memory() {
-    for mode in ["copy", "cow", "share-tables"] {
-        let o = run_mode(mode);
-        let err = stderr(&o);
-        assert_eq!(stdout(&o), EXPECTED, "--fork-mode {mode}; stderr: {err}");
-        assert_eq!(o.status.code(), Some(0), "--fork-mode {mode}: {err}");
-        assert!(
-            err.lines()
-                .any(|l| l.contains("fork mode") && l.trim_end().ends_with(mode)),
-            "{err}"
-        );
-        assert_eq!(stat_value(&err, "forks"), Some(3), "{mode}: {err}");
-        assert!(stat_value(&err, "host time per fork").is_some(), "{err}");
-        let cow_copies = stat_value(&err, "COW copy").unwrap();
-        let shared_tables = stat_value(&err, "leaf tables: shared").unwrap_or(0);
-        match mode {
-            // An eager copy leaves nothing to copy on write.
-            "copy" => assert_eq!(cow_copies, 0, "{err}"),
-            // The child's writes to the 8 MiB area copy its pages.
-            _ => assert!(cow_copies >= 1024, "{mode}: {err}"),
-        }
-        assert_eq!(shared_tables > 0, mode == "share-tables", "{err}");
-        // The eager copy copies at fork (the 8 MiB area at least), the
-        // copy-on-write modes never.
-        let at_fork = stat_value(&err, "pages copied at fork").unwrap();
-        match mode {
-            "copy" => assert!(at_fork >= 2048, "{err}"),
-            _ => assert_eq!(at_fork, 0, "{mode}: {err}"),
+static_and_dynamic! {
+    fn every_fork_mode_gives_the_guest_the_same_memory(link) {
+        for mode in ["copy", "cow", "share-tables"] {
+            let o = run_mode(link, mode);
+            let err = stderr(&o);
+            assert_eq!(stdout(&o), EXPECTED, "--fork-mode {mode}; stderr: {err}");
+            assert_eq!(o.status.code(), Some(0), "--fork-mode {mode}: {err}");
+            assert!(
+                err.lines()
+                    .any(|l| l.contains("fork mode") && l.trim_end().ends_with(mode)),
+                "{err}"
+            );
+            assert_eq!(stat_value(&err, "forks"), Some(3), "{mode}: {err}");
+            assert!(stat_value(&err, "host time per fork").is_some(), "{err}");
+            let cow_copies = stat_value(&err, "COW copy").unwrap();
+            let shared_tables = stat_value(&err, "leaf tables: shared").unwrap_or(0);
+            match mode {
+                // An eager copy leaves nothing to copy on write.
+                "copy" => assert_eq!(cow_copies, 0, "{err}"),
+                // The child's writes to the 8 MiB area copy its pages.
+                _ => assert!(cow_copies >= 1024, "{mode}: {err}"),
+            }
+            assert_eq!(shared_tables > 0, mode == "share-tables", "{err}");
+            // The eager copy copies at fork (the 8 MiB area at least), the
+            // copy-on-write modes never.
+            let at_fork = stat_value(&err, "pages copied at fork").unwrap();
+            match mode {
+                "copy" => assert!(at_fork >= 2048, "{err}"),
+                _ => assert_eq!(at_fork, 0, "{mode}: {err}"),
+            }
         }
     }
 }

@@ -2,30 +2,25 @@
 //! statfs, sendfile, copy_file_range, memfd_create, fcntl/OFD locks, flock,
 //! affinity), compared line by line with qemu-riscv64, which passes them to
 //! the host's Linux kernel; and riscv_hwprobe, which describes cowix's own
-//! hart (qemu's differs), checked against what cowix implements.
+//! hart (qemu's differs), checked against what cowix implements; static and
+//! dynamic.
 
 mod common;
 
 use common::*;
 
-fn qemu(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    std::process::Command::new("qemu-riscv64")
-        .args(args)
-        .output()
-        .expect("qemu-riscv64 is needed (scripts/test installs it)")
+static_and_dynamic! {
+    fn file_system_calls_behave_as_on_linux(link) {
+        file_system_calls(link)
+    }
 }
 
-#[test]
-fn file_system_calls_behave_as_on_linux() {
-    let (a, b) = (Scratch::new("fsops-cowix"), Scratch::new("fsops-qemu"));
-    let g = guest("fsops");
-    let got = cowix([
-        "run".as_ref(),
-        "--".as_ref(),
-        g.as_os_str(),
-        a.path().as_os_str(),
-    ]);
-    let want = qemu(&[g.as_os_str(), b.path().as_os_str()]);
+fn file_system_calls(link: Link) {
+    let (a, b) = (link.scratch("fsops-cowix"), Scratch::new("fsops-qemu"));
+    let got = link.run(&[], "fsops", &[a.guest()]);
+    let want = link
+        .qemu("fsops", &[b.path().as_os_str()])
+        .expect("qemu-riscv64 is needed (scripts/test installs it)");
     let (got_out, want_out) = (
         stdout(&got),
         String::from_utf8_lossy(&want.stdout).into_owned(),

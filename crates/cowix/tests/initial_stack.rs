@@ -1,5 +1,12 @@
 //! The initial stack and auxiliary vector, compared with what qemu-riscv64
 //! gives the same program, and with Linux where qemu-user differs.
+//!
+//! Static guest only: for a dynamic (PIE) program AT_BASE, AT_ENTRY and
+//! AT_PHDR name where ld.so and the program were loaded, which qemu-user
+//! chooses differently from Linux's ELF_ET_DYN_BASE (cowix follows Linux),
+//! so qemu is no oracle for those values; and ld.so, not the program, is
+//! the first to read the stack. The dynamic guests' startup is exercised by
+//! every static_and_dynamic! test.
 
 mod common;
 

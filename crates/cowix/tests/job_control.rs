@@ -9,93 +9,92 @@ mod common;
 
 use common::*;
 
-/// qemu-user reports SIGCHLD for stops and continues even under
-/// SA_NOCLDSTOP (it installs its own host SIGCHLD handler); Linux's
-/// do_notify_parent_cldstop, like cowix, sends none ("nocldstop: 0").
-#[test]
-fn stop_and_continue_are_reported_to_the_parent() {
-    let o = run_guest("job_control", &[]);
-    assert_eq!(
-        stdout(&o),
-        "stop: waitpid=1 status=0x137f stopped=1 sig=19 state=T\n\
-         stopped child ran: 0\n\
-         stop reported once: 0\n\
-         cont: waitpid=1 status=0xffff continued=1\n\
-         runs again: 1 state=R\n\
-         stop+cont: 2 SIGCHLD: code=5 status=19 code=6 status=18\n\
-         waitid nowait: code=5 status=20 pid=1\n\
-         waitid: code=5 status=20\n\
-         waitid again: 0 pid=0\n\
-         waitid cont: code=6 status=18\n\
-         tstp+cont: 2 SIGCHLD: code=5 status=20 code=6 status=18\n\
-         killed while stopped: signaled=1 sig=9\n\
-         stop+kill: 2 SIGCHLD: code=5 status=19 code=2 status=9\n\
-         blocked SIGCONT continues: 1\n\
-         nocldstop: 0 SIGCHLD:\n\
-         nocldstop exit: 1 SIGCHLD: code=2 status=15\n\
-         raise(SIGSTOP): stopped=1 sig=19\n\
-         pending after TSTP,CONT,TSTP: exit=6\n\
-         own pgrp: 20 21 22 19 exit=0\n\
-         orphaned pgrp: 19 exit=0\n\
-         threads kill: sig=19 ran=0,0 then ran=1,1\n\
-         threads tgkill: sig=20 ran=0,0 then ran=1,1\n\
-         wait without SA_RESTART: 1 status=3 chld=1\n\
-         orphaned stopped group: 101 (SIGHUP + 100 when continued)\n",
-        "stderr: {}",
-        stderr(&o)
-    );
-    assert_eq!(o.status.code(), Some(0));
-}
+static_and_dynamic! {
+    /// qemu-user reports SIGCHLD for stops and continues even under
+    /// SA_NOCLDSTOP (it installs its own host SIGCHLD handler); Linux's
+    /// do_notify_parent_cldstop, like cowix, sends none ("nocldstop: 0").
+    fn stop_and_continue_are_reported_to_the_parent(link) {
+        let o = link.run(&[], "job_control", &[]);
+        assert_eq!(
+            stdout(&o),
+            "stop: waitpid=1 status=0x137f stopped=1 sig=19 state=T\n\
+             stopped child ran: 0\n\
+             stop reported once: 0\n\
+             cont: waitpid=1 status=0xffff continued=1\n\
+             runs again: 1 state=R\n\
+             stop+cont: 2 SIGCHLD: code=5 status=19 code=6 status=18\n\
+             waitid nowait: code=5 status=20 pid=1\n\
+             waitid: code=5 status=20\n\
+             waitid again: 0 pid=0\n\
+             waitid cont: code=6 status=18\n\
+             tstp+cont: 2 SIGCHLD: code=5 status=20 code=6 status=18\n\
+             killed while stopped: signaled=1 sig=9\n\
+             stop+kill: 2 SIGCHLD: code=5 status=19 code=2 status=9\n\
+             blocked SIGCONT continues: 1\n\
+             nocldstop: 0 SIGCHLD:\n\
+             nocldstop exit: 1 SIGCHLD: code=2 status=15\n\
+             raise(SIGSTOP): stopped=1 sig=19\n\
+             pending after TSTP,CONT,TSTP: exit=6\n\
+             own pgrp: 20 21 22 19 exit=0\n\
+             orphaned pgrp: 19 exit=0\n\
+             threads kill: sig=19 ran=0,0 then ran=1,1\n\
+             threads tgkill: sig=20 ran=0,0 then ran=1,1\n\
+             wait without SA_RESTART: 1 status=3 chld=1\n\
+             orphaned stopped group: 101 (SIGHUP + 100 when continued)\n",
+            "stderr: {}",
+            stderr(&o)
+        );
+        assert_eq!(o.status.code(), Some(0));
+    }
 
-/// A group that stops itself with nobody left to continue it: nothing can
-/// run, which is a deadlock, reported with the stop.
-#[test]
-fn a_stopped_machine_is_a_deadlock() {
-    let o = run_guest("job_control", &["self-stop"]);
-    let e = stderr(&o);
-    assert!(
-        e.contains("deadlock") && e.contains("stopped by SIGSTOP"),
-        "stderr: {e}"
-    );
-    assert_eq!(o.status.code(), Some(128 + 9), "stderr: {e}");
-}
+    /// A group that stops itself with nobody left to continue it: nothing can
+    /// run, which is a deadlock, reported with the stop.
+    fn a_stopped_machine_is_a_deadlock(link) {
+        let o = link.run(&[], "job_control", &["self-stop"]);
+        let e = stderr(&o);
+        assert!(
+            e.contains("deadlock") && e.contains("stopped by SIGSTOP"),
+            "stderr: {e}"
+        );
+        assert_eq!(o.status.code(), Some(128 + 9), "stderr: {e}");
+    }
 
-/// Two lines differ from qemu-riscv64, which is not faithful there:
-/// released by sigprocmask, qemu-user delivers its queued signals highest
-/// first, while Linux takes the lowest number first (next_signal; signal(7):
-/// standard signals before real-time ones); and for a siginfo with
-/// si_code SI_USER it copies only si_pid/si_uid to the handler, while
-/// Linux hands over the sender's whole siginfo, si_value included (77).
-/// SigQ and RLIMIT_SIGPENDING are measured from the user's baseline
-/// (Linux counts per user).
-#[test]
-fn real_time_signals_are_queued_with_their_values() {
-    let o = run_guest("rt_queue", &[]);
-    assert_eq!(
-        stdout(&o),
-        "SigQ with 5 queued: +5\n\
-         5 instances: RTMIN+1=1 RTMIN+1=2 RTMIN+1=3 RTMIN+1=4 RTMIN+1=5\n\
-         si_code=-1 (SI_QUEUE=-1)\n\
-         SIGUSR1 x4: 1 delivery, value=1\n\
-         mixed: 12 RTMIN+1=11 RTMIN+1=12 RTMIN+2=21 RTMIN+3=31 RTMIN+3=32\n\
-         sigwaitinfo: RTMIN+2 value=41 code=-1 pid_ok=1\n\
-         sigtimedwait: RTMIN+2 value=42\n\
-         then: -1 Resource temporarily unavailable\n\
-         rlimit 4: queued 4, then Resource temporarily unavailable\n\
-         kill beyond the limit: 0\n\
-         taken: 4\n\
-         SI_USER to another: -1 Operation not permitted\n\
-         SI_TKILL to another: -1 Operation not permitted\n\
-         signal 65: -1 Invalid argument\n\
-         no such pid: -1 No such process\n\
-         tgid 0: -1 Invalid argument\n\
-         wrong tgid: -1 No such process\n\
-         SI_USER to self: 0, delivered 1 value=77 code=0\n\
-         child got value 7\n",
-        "stderr: {}",
-        stderr(&o)
-    );
-    assert_eq!(o.status.code(), Some(0));
+    /// Two lines differ from qemu-riscv64, which is not faithful there:
+    /// released by sigprocmask, qemu-user delivers its queued signals highest
+    /// first, while Linux takes the lowest number first (next_signal; signal(7):
+    /// standard signals before real-time ones); and for a siginfo with
+    /// si_code SI_USER it copies only si_pid/si_uid to the handler, while
+    /// Linux hands over the sender's whole siginfo, si_value included (77).
+    /// SigQ and RLIMIT_SIGPENDING are measured from the user's baseline
+    /// (Linux counts per user).
+    fn real_time_signals_are_queued_with_their_values(link) {
+        let o = link.run(&[], "rt_queue", &[]);
+        assert_eq!(
+            stdout(&o),
+            "SigQ with 5 queued: +5\n\
+             5 instances: RTMIN+1=1 RTMIN+1=2 RTMIN+1=3 RTMIN+1=4 RTMIN+1=5\n\
+             si_code=-1 (SI_QUEUE=-1)\n\
+             SIGUSR1 x4: 1 delivery, value=1\n\
+             mixed: 12 RTMIN+1=11 RTMIN+1=12 RTMIN+2=21 RTMIN+3=31 RTMIN+3=32\n\
+             sigwaitinfo: RTMIN+2 value=41 code=-1 pid_ok=1\n\
+             sigtimedwait: RTMIN+2 value=42\n\
+             then: -1 Resource temporarily unavailable\n\
+             rlimit 4: queued 4, then Resource temporarily unavailable\n\
+             kill beyond the limit: 0\n\
+             taken: 4\n\
+             SI_USER to another: -1 Operation not permitted\n\
+             SI_TKILL to another: -1 Operation not permitted\n\
+             signal 65: -1 Invalid argument\n\
+             no such pid: -1 No such process\n\
+             tgid 0: -1 Invalid argument\n\
+             wrong tgid: -1 No such process\n\
+             SI_USER to self: 0, delivered 1 value=77 code=0\n\
+             child got value 7\n",
+            "stderr: {}",
+            stderr(&o)
+        );
+        assert_eq!(o.status.code(), Some(0));
+    }
 }
 
 /// Debian's busybox ash stopping and continuing a background job: the

@@ -8,25 +8,24 @@ mod common;
 
 use common::*;
 
-#[test]
-fn ppoll_pselect6_and_close_range_behave_as_on_linux() {
-    let g = guest("poll");
-    let got = cowix(["run".as_ref(), "--".as_ref(), g.as_os_str()]);
-    let want = std::process::Command::new("qemu-riscv64")
-        .arg(&g)
-        .output()
-        .expect("qemu-riscv64 is needed (scripts/test installs it)");
-    assert_eq!(want.status.code(), Some(0), "qemu: {}", stderr(&want));
-    assert_eq!(stdout(&got), stdout(&want), "stderr: {}", stderr(&got));
-    assert_eq!(got.status.code(), Some(0));
-    for section in [
-        "ppoll",
-        "signals",
-        "hang-ups",
-        "pselect6",
-        "close_range",
-        "/proc/self/fd",
-    ] {
-        assert!(stdout(&got).contains(&format!("== {section}\n")));
+static_and_dynamic! {
+    fn ppoll_pselect6_and_close_range_behave_as_on_linux(link) {
+        let got = link.run(&[], "poll", &[]);
+        let want = link
+            .qemu("poll", &[])
+            .expect("qemu-riscv64 is needed (scripts/test installs it)");
+        assert_eq!(want.status.code(), Some(0), "qemu: {}", stderr(&want));
+        assert_eq!(stdout(&got), stdout(&want), "stderr: {}", stderr(&got));
+        assert_eq!(got.status.code(), Some(0));
+        for section in [
+            "ppoll",
+            "signals",
+            "hang-ups",
+            "pselect6",
+            "close_range",
+            "/proc/self/fd",
+        ] {
+            assert!(stdout(&got).contains(&format!("== {section}\n")));
+        }
     }
 }

@@ -1,115 +1,109 @@
 //! Many processes: fork (copy-on-write), vfork, execve, wait4, pipes,
-//! signals between processes, on static glibc guests from tests/guest and,
+//! signals between processes, on glibc guests from tests/guest (static and
+//! dynamic) and,
 //! when it can be fetched, Debian's busybox.
 
 mod common;
 
 use common::*;
 
-#[test]
-fn fork_gives_each_process_its_own_copy_of_written_pages() {
-    let g = guest("fork_vars");
-    let o = cowix(["run", "--stats", "--", g.to_str().unwrap()]);
-    assert_eq!(
-        stdout(&o),
-        "child: p = C, number = 11, global = 2, parent is getppid()\n\
-         parent: p = P, number = 14, global = 1\n\
-         child exited 7\n",
-        "stderr: {}",
-        stderr(&o)
-    );
-    assert_eq!(o.status.code(), Some(0));
-    assert!(stat_value(&stderr(&o), "COW copy") > 0, "{}", stderr(&o));
-}
+static_and_dynamic! {
+    fn fork_gives_each_process_its_own_copy_of_written_pages(link) {
+        let o = link.run(&["--stats"], "fork_vars", &[]);
+        assert_eq!(
+            stdout(&o),
+            "child: p = C, number = 11, global = 2, parent is getppid()\n\
+             parent: p = P, number = 14, global = 1\n\
+             child exited 7\n",
+            "stderr: {}",
+            stderr(&o)
+        );
+        assert_eq!(o.status.code(), Some(0));
+        assert!(stat_value(&stderr(&o), "COW copy") > 0, "{}", stderr(&o));
+    }
 
-#[test]
-fn open_file_offsets_are_shared_across_fork() {
-    let dir = Scratch::new("fork_fd");
-    let file = dir.path().join("f.txt");
-    let o = run_guest("fork_fd", &[file.to_str().unwrap()]);
-    assert_eq!(
-        stdout(&o),
-        "child read ab\nparent read 3: cde (offset 5)\n",
-        "stderr: {}",
-        stderr(&o)
-    );
-    assert_eq!(o.status.code(), Some(0));
-}
+    fn open_file_offsets_are_shared_across_fork(link) {
+        let dir = link.scratch("fork_fd");
+        let file = format!("{}/f.txt", dir.guest());
+        let o = link.run(&[], "fork_fd", &[&file]);
+        assert_eq!(
+            stdout(&o),
+            "child read ab\nparent read 3: cde (offset 5)\n",
+            "stderr: {}",
+            stderr(&o)
+        );
+        assert_eq!(o.status.code(), Some(0));
+    }
 
-#[test]
-fn forked_child_execs_another_program_and_is_waited_for() {
-    let echo = guest("echo_args");
-    let o = run_guest("fork_exec", &[echo.to_str().unwrap()]);
-    assert_eq!(
-        stdout(&o),
-        "execv missing: No such file or directory\nargc=3\nargv[0]=echo_args\nargv[1]=x\nargv[2]=y z\nenv=K=V\n\
-         waited ok, exited=1 status=0\n",
-        "stderr: {}",
-        stderr(&o)
-    );
-}
+    fn forked_child_execs_another_program_and_is_waited_for(link) {
+        let echo = link.guest("echo_args");
+        let o = link.run(&[], "fork_exec", &[&echo]);
+        assert_eq!(
+            stdout(&o),
+            "execv missing: No such file or directory\nargc=3\nargv[0]=echo_args\nargv[1]=x\nargv[2]=y z\nenv=K=V\n\
+             waited ok, exited=1 status=0\n",
+            "stderr: {}",
+            stderr(&o)
+        );
+    }
 
-/// Linux semantics: the vfork child runs in the parent's memory while the
-/// parent waits, so the parent sees what the child wrote. (qemu-user runs
-/// vfork as fork, and there the parent would see 0.)
-#[test]
-fn vfork_child_writes_are_seen_by_the_suspended_parent() {
-    let echo = guest("echo_args");
-    let o = run_guest("vfork_exec", &[echo.to_str().unwrap()]);
-    assert_eq!(
-        stdout(&o),
-        "after _exit: shared = 42, status 3\nargc=2\nargv[0]=echo_args\nargv[1]=from-vfork\n\
-         after exec: shared = 99\nstatus 0\n",
-        "stderr: {}",
-        stderr(&o)
-    );
-}
+    /// Linux semantics: the vfork child runs in the parent's memory while the
+    /// parent waits, so the parent sees what the child wrote. (qemu-user runs
+    /// vfork as fork, and there the parent would see 0.)
+    fn vfork_child_writes_are_seen_by_the_suspended_parent(link) {
+        let echo = link.guest("echo_args");
+        let o = link.run(&[], "vfork_exec", &[&echo]);
+        assert_eq!(
+            stdout(&o),
+            "after _exit: shared = 42, status 3\nargc=2\nargv[0]=echo_args\nargv[1]=from-vfork\n\
+             after exec: shared = 99\nstatus 0\n",
+            "stderr: {}",
+            stderr(&o)
+        );
+    }
 
-#[test]
-fn wait_reports_exit_codes_and_signals_as_linux() {
-    let o = run_guest("wait_status", &[]);
-    assert_eq!(
-        stdout(&o),
-        "exit 3: raw=0x300 exited=1 code=3 signaled=0\n\
-         SIGSEGV: raw=0xb exited=0 signaled=1 sig=11 core=0\n\
-         abort: raw=0x6 exited=0 signaled=1 sig=6 core=0\n\
-         no children: -1\n\
-         WNOHANG poll: raw=0x300 exited=1 code=3 signaled=0\n",
-        "stderr: {}",
-        stderr(&o)
-    );
-    assert!(stderr(&o).contains("killed by SIGSEGV"));
-}
+    fn wait_reports_exit_codes_and_signals_as_linux(link) {
+        let o = link.run(&[], "wait_status", &[]);
+        assert_eq!(
+            stdout(&o),
+            "exit 3: raw=0x300 exited=1 code=3 signaled=0\n\
+             SIGSEGV: raw=0xb exited=0 signaled=1 sig=11 core=0\n\
+             abort: raw=0x6 exited=0 signaled=1 sig=6 core=0\n\
+             no children: -1\n\
+             WNOHANG poll: raw=0x300 exited=1 code=3 signaled=0\n",
+            "stderr: {}",
+            stderr(&o)
+        );
+        assert!(stderr(&o).contains("killed by SIGSEGV"));
+    }
 
-#[test]
-fn pipes_carry_data_block_and_report_eof_and_epipe() {
-    let o = run_guest("pipes", &[]);
-    assert_eq!(
-        stdout(&o),
-        "read 100000 bytes then EOF (0), child status 0\nwriter: signaled=1 sig=13\nignored: write=-1 errno=Broken pipe\n",
-        "stderr: {}",
-        stderr(&o)
-    );
-    assert!(stderr(&o).contains("child wrote 100000"));
-}
+    fn pipes_carry_data_block_and_report_eof_and_epipe(link) {
+        let o = link.run(&[], "pipes", &[]);
+        assert_eq!(
+            stdout(&o),
+            "read 100000 bytes then EOF (0), child status 0\nwriter: signaled=1 sig=13\nignored: write=-1 errno=Broken pipe\n",
+            "stderr: {}",
+            stderr(&o)
+        );
+        assert!(stderr(&o).contains("child wrote 100000"));
+    }
 
-#[test]
-fn fifty_children_are_reaped_and_leak_no_frame() {
-    let g = guest("many_forks");
-    let o = cowix(["run", "--stats", "--", g.to_str().unwrap()]);
-    assert_eq!(
-        stdout(&o),
-        "reaped 50 children, exit codes sum 147, parent data intact 1\n",
-        "stderr: {}",
-        stderr(&o)
-    );
-    let e = stderr(&o);
-    assert_eq!(
-        stat_value(&e, "in use"),
-        stat_value(&e, "page cache"),
-        "frames leaked: {e}"
-    );
-    assert!(stat_value(&e, "COW copy") >= 50, "{e}");
+    fn fifty_children_are_reaped_and_leak_no_frame(link) {
+        let o = link.run(&["--stats"], "many_forks", &[]);
+        assert_eq!(
+            stdout(&o),
+            "reaped 50 children, exit codes sum 147, parent data intact 1\n",
+            "stderr: {}",
+            stderr(&o)
+        );
+        let e = stderr(&o);
+        assert_eq!(
+            stat_value(&e, "in use"),
+            stat_value(&e, "page cache"),
+            "frames leaked: {e}"
+        );
+        assert!(stat_value(&e, "COW copy") >= 50, "{e}");
+    }
 }
 
 /// Debian's busybox sh running `script` (common::busybox_sh_with).
@@ -158,62 +152,51 @@ fn busybox_sh_runs_pipelines_subshells_and_commands() {
     assert_eq!(o.status.code(), Some(5));
 }
 
-#[test]
-fn processes_all_blocked_on_each_other_are_reported_and_killed() {
-    let o = run_guest("deadlock", &[]);
-    assert_eq!(o.status.code(), Some(128 + 9), "stderr: {}", stderr(&o));
-    let e = stderr(&o);
-    assert!(e.contains("deadlock: every process is blocked: pid 1 (deadlock) in read, pid 2 (deadlock) in read"), "{e}");
-}
+static_and_dynamic! {
+    fn processes_all_blocked_on_each_other_are_reported_and_killed(link) {
+        let o = link.run(&[], "deadlock", &[]);
+        assert_eq!(o.status.code(), Some(128 + 9), "stderr: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains("deadlock: every process is blocked: pid 1 (deadlock) in read, pid 2 (deadlock) in read"), "{e}");
+    }
 
-#[test]
-fn failed_execs_return_linux_errnos_and_scripts_run_their_interpreter() {
-    let dir = Scratch::new("exec_errors");
-    let d = dir.path().to_str().unwrap();
-    let echo = guest("echo_args");
-    let e = echo.to_str().unwrap();
-    let o = run_guest("exec_errors", &[d, e]);
-    let expected = format!(
-        "missing: ENOENT\nplain.txt: EACCES\ngarbage: ENOEXEC\nbadinterp: ENOENT\nempty_shebang: ENOEXEC\ngarbage: E2BIG\nstill here\n\
-         argc=4\nargv[0]={e}\nargv[1]=-opt  with space\nargv[2]={d}/script\nargv[3]=arg1\nscript: status 0\n\
-         argc=5\nargv[0]={e}\nargv[1]=-opt  with space\nargv[2]={d}/script\nargv[3]={d}/nested\nargv[4]=arg2\nnested: status 0\n"
-    );
-    assert_eq!(stdout(&o), expected, "stderr: {}", stderr(&o));
-    assert_eq!(o.status.code(), Some(0));
-}
-
-/// qemu-riscv64 runs the guest on the host's Linux kernel: where it does not
-/// differ from Linux (everything but vfork), its output is the oracle.
-#[test]
-fn outputs_match_qemu_user_on_the_host_kernel() {
-    let Ok(q) = std::process::Command::new("qemu-riscv64")
-        .arg("--version")
-        .output()
-    else {
-        eprintln!("qemu-riscv64 is not installed (scripts/test installs it); skipped");
-        return;
-    };
-    assert!(q.status.success());
-    for name in [
-        "fork_vars",
-        "wait_status",
-        "pipes",
-        "many_forks",
-        "kill_pgid",
-    ] {
-        let g = guest(name);
-        let want = std::process::Command::new("qemu-riscv64")
-            .arg(&g)
-            .output()
-            .unwrap();
-        let got = run_guest(name, &[]);
-        assert_eq!(
-            stdout(&got),
-            String::from_utf8_lossy(&want.stdout),
-            "{name}: stderr {}",
-            stderr(&got)
+    fn failed_execs_return_linux_errnos_and_scripts_run_their_interpreter(link) {
+        let dir = link.scratch("exec_errors");
+        let d = dir.guest();
+        let e = link.guest("echo_args");
+        let o = link.run(&[], "exec_errors", &[d, &e]);
+        let expected = format!(
+            "missing: ENOENT\nplain.txt: EACCES\ngarbage: ENOEXEC\nbadinterp: ENOENT\nempty_shebang: ENOEXEC\ngarbage: E2BIG\nstill here\n\
+             argc=4\nargv[0]={e}\nargv[1]=-opt  with space\nargv[2]={d}/script\nargv[3]=arg1\nscript: status 0\n\
+             argc=5\nargv[0]={e}\nargv[1]=-opt  with space\nargv[2]={d}/script\nargv[3]={d}/nested\nargv[4]=arg2\nnested: status 0\n"
         );
-        assert_eq!(got.status.code(), want.status.code(), "{name}");
+        assert_eq!(stdout(&o), expected, "stderr: {}", stderr(&o));
+        assert_eq!(o.status.code(), Some(0));
+    }
+
+    /// qemu-riscv64 runs the guest on the host's Linux kernel: where it does not
+    /// differ from Linux (everything but vfork), its output is the oracle.
+    fn outputs_match_qemu_user_on_the_host_kernel(link) {
+        for name in [
+            "fork_vars",
+            "wait_status",
+            "pipes",
+            "many_forks",
+            "kill_pgid",
+        ] {
+            let Some(want) = link.qemu(name, &[]) else {
+                eprintln!("qemu-riscv64 is not installed (scripts/test installs it); skipped");
+                return;
+            };
+            let got = link.run(&[], name, &[]);
+            assert_eq!(
+                stdout(&got),
+                String::from_utf8_lossy(&want.stdout),
+                "{name}: stderr {}",
+                stderr(&got)
+            );
+            assert_eq!(got.status.code(), want.status.code(), "{name}");
+        }
     }
 }
 

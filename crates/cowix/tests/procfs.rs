@@ -7,35 +7,31 @@ mod common;
 
 use common::*;
 
-/// tests/guest/procfs.c checks /proc from inside: links, cmdline, environ,
-/// status, stat, [heap] for small malloc and its own mapping for a large
-/// one, smaps Rss/Pss/Shared/Private across fork, fd links that reopen a
-/// pipe, directory listings, refused writes, seq_file re-reads.
-#[test]
-fn proc_files_show_the_guests_own_state() {
-    let o = cowix([
-        "run",
-        "--memory",
-        "64M",
-        "--env",
-        "PROCFS_TEST=yes",
-        "--",
-        guest("procfs").to_str().unwrap(),
-        "arg1",
-    ]);
-    let out = stdout(&o);
-    let fails: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL")).collect();
-    assert!(fails.is_empty(), "{fails:#?}\n{out}\n{}", stderr(&o));
-    assert!(out.contains("done 0 failures"), "{out}\n{}", stderr(&o));
-    assert_eq!(o.status.code(), Some(0));
-    // Every check ran (the child's two lines included).
-    assert_eq!(
-        out.lines().filter(|l| l.starts_with("ok ")).count(),
-        34,
-        "{out}"
-    );
-    // MemTotal is the machine's --memory.
-    assert!(out.contains("fact MemTotal 65536\n"), "{out}");
+static_and_dynamic! {
+    /// tests/guest/procfs.c checks /proc from inside: links, cmdline, environ,
+    /// status, stat, [heap] for small malloc and its own mapping for a large
+    /// one, smaps Rss/Pss/Shared/Private across fork, fd links that reopen a
+    /// pipe, directory listings, refused writes, seq_file re-reads.
+    fn proc_files_show_the_guests_own_state(link) {
+        let o = link.run(
+            &["--memory", "64M", "--env", "PROCFS_TEST=yes"],
+            "procfs",
+            &["arg1"],
+        );
+        let out = stdout(&o);
+        let fails: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL")).collect();
+        assert!(fails.is_empty(), "{fails:#?}\n{out}\n{}", stderr(&o));
+        assert!(out.contains("done 0 failures"), "{out}\n{}", stderr(&o));
+        assert_eq!(o.status.code(), Some(0));
+        // Every check ran (the child's two lines included).
+        assert_eq!(
+            out.lines().filter(|l| l.starts_with("ok ")).count(),
+            34,
+            "{out}"
+        );
+        // MemTotal is the machine's --memory.
+        assert!(out.contains("fact MemTotal 65536\n"), "{out}");
+    }
 }
 
 fn busybox(script: &str) -> std::process::Output {

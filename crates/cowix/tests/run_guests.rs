@@ -1,61 +1,51 @@
-//! `cowix run` on real static glibc guests (tests/guest/*.c, built by
-//! scripts/test), checking what they print and how they end.
+//! `cowix run` on real glibc guests (tests/guest/*.c, built by
+//! scripts/test), checking what they print and how they end; those in
+//! static_and_dynamic! run both builds, the rest the static one.
 
 mod common;
 
 use common::*;
 
-#[test]
-fn hello_prints_through_stdio_and_exits_zero() {
-    let o = run_guest("hello", &[]);
-    assert_eq!(stdout(&o), "hello, world\n", "stderr: {}", stderr(&o));
-    assert_eq!(o.status.code(), Some(0));
-}
+static_and_dynamic! {
+    fn hello_prints_through_stdio_and_exits_zero(link) {
+        let o = link.run(&[], "hello", &[]);
+        assert_eq!(stdout(&o), "hello, world\n", "stderr: {}", stderr(&o));
+        assert_eq!(o.status.code(), Some(0));
+    }
 
-#[test]
-fn arguments_and_environment_reach_the_guest_exactly() {
-    let g = guest("echo_args");
-    let o = cowix([
-        "run",
-        "--env",
-        "A=1",
-        "--env",
-        "EMPTY=",
-        "--env",
-        "WITH SPACE=x y",
-        "--",
-        g.to_str().unwrap(),
-        "one",
-        "",
-        "two words",
-        "--not-an-option",
-    ]);
-    let expected = format!(
-        "argc=5\nargv[0]={}\nargv[1]=one\nargv[2]=\nargv[3]=two words\nargv[4]=--not-an-option\nenv=A=1\nenv=EMPTY=\nenv=WITH SPACE=x y\n",
-        g.display()
-    );
-    assert_eq!(stdout(&o), expected, "stderr: {}", stderr(&o));
-    assert_eq!(o.status.code(), Some(0));
-}
+    fn arguments_and_environment_reach_the_guest_exactly(link) {
+        let g = link.guest("echo_args");
+        let o = link.run(
+            &["--env", "A=1", "--env", "EMPTY=", "--env", "WITH SPACE=x y"],
+            "echo_args",
+            &["one", "", "two words", "--not-an-option"],
+        );
+        let expected = format!(
+            "argc=5\nargv[0]={g}\nargv[1]=one\nargv[2]=\nargv[3]=two words\nargv[4]=--not-an-option\nenv=A=1\nenv=EMPTY=\nenv=WITH SPACE=x y\n",
+        );
+        assert_eq!(stdout(&o), expected, "stderr: {}", stderr(&o));
+        assert_eq!(o.status.code(), Some(0));
+    }
 
-#[test]
-fn guest_environment_is_empty_without_env_flags() {
-    let o = run_guest("echo_args", &[]);
-    assert!(!stdout(&o).contains("env="), "{}", stdout(&o));
-}
+    fn guest_environment_is_empty_without_env_flags(link) {
+        let o = link.run(&[], "echo_args", &[]);
+        assert!(stdout(&o).starts_with("argc=1\n"), "{}", stderr(&o));
+        assert!(!stdout(&o).contains("env="), "{}", stdout(&o));
+    }
 
-#[test]
-fn malloc_small_blocks_use_brk_and_large_blocks_use_mmap() {
-    let o = run_guest("malloc", &[]);
-    let out = stdout(&o);
-    let expected = "small blocks in brk heap: yes\n\
-                    brk above bss: yes\n\
-                    large block 200 KiB mmapped outside heap: yes\n\
-                    large block 1024 KiB mmapped outside heap: yes\n\
-                    large block 5120 KiB mmapped outside heap: yes\n\
-                    contents intact: yes\n";
-    assert_eq!(out, expected, "stderr: {}", stderr(&o));
-    assert_eq!(o.status.code(), Some(0));
+    /// The PIE's brk heap starts after its bss as the static program's does.
+    fn malloc_small_blocks_use_brk_and_large_blocks_use_mmap(link) {
+        let o = link.run(&[], "malloc", &[]);
+        let out = stdout(&o);
+        let expected = "small blocks in brk heap: yes\n\
+                        brk above bss: yes\n\
+                        large block 200 KiB mmapped outside heap: yes\n\
+                        large block 1024 KiB mmapped outside heap: yes\n\
+                        large block 5120 KiB mmapped outside heap: yes\n\
+                        contents intact: yes\n";
+        assert_eq!(out, expected, "stderr: {}", stderr(&o));
+        assert_eq!(o.status.code(), Some(0));
+    }
 }
 
 /// The checksum tests/guest/readfile.c computes.
@@ -125,58 +115,56 @@ fn guest_cannot_climb_out_of_its_root() {
     );
 }
 
-#[test]
-fn exit_codes_pass_through() {
-    for (args, code) in [
-        (&["exit", "0"][..], 0),
-        (&["exit", "1"], 1),
-        (&["exit", "255"], 255),
-        (&["exit", "256"], 0),
-        (&["exit", "300"], 44),
-        (&["return", "42"], 42),
-    ] {
-        let o = run_guest("exitcode", args);
-        assert_eq!(
-            o.status.code(),
-            Some(code),
-            "{args:?}: stderr {}",
-            stderr(&o)
-        );
+static_and_dynamic! {
+    fn exit_codes_pass_through(link) {
+        for (args, code) in [
+            (&["exit", "0"][..], 0),
+            (&["exit", "1"], 1),
+            (&["exit", "255"], 255),
+            (&["exit", "256"], 0),
+            (&["exit", "300"], 44),
+            (&["return", "42"], 42),
+        ] {
+            let o = link.run(&[], "exitcode", args);
+            assert_eq!(
+                o.status.code(),
+                Some(code),
+                "{args:?}: stderr {}",
+                stderr(&o)
+            );
+        }
     }
-}
 
-#[test]
-fn death_by_signal_exits_128_plus_signal() {
-    for (how, sig, name) in [
-        ("segv", 11, "SIGSEGV"),
-        ("abort", 6, "SIGABRT"),
-        ("ill", 4, "SIGILL"),
-        ("ebreak", 5, "SIGTRAP"),
-    ] {
-        let o = run_guest("exitcode", &[how]);
-        assert_eq!(
-            o.status.code(),
-            Some(128 + sig),
-            "{how}: stderr {}",
-            stderr(&o)
-        );
-        assert!(stderr(&o).contains(name), "{how}: stderr {}", stderr(&o));
+    fn death_by_signal_exits_128_plus_signal(link) {
+        for (how, sig, name) in [
+            ("segv", 11, "SIGSEGV"),
+            ("abort", 6, "SIGABRT"),
+            ("ill", 4, "SIGILL"),
+            ("ebreak", 5, "SIGTRAP"),
+        ] {
+            let o = link.run(&[], "exitcode", &[how]);
+            assert_eq!(
+                o.status.code(),
+                Some(128 + sig),
+                "{how}: stderr {}",
+                stderr(&o)
+            );
+            assert!(stderr(&o).contains(name), "{how}: stderr {}", stderr(&o));
+        }
     }
-}
 
-#[test]
-fn segv_message_names_the_address_and_access() {
-    let o = run_guest("exitcode", &["segv", "4096"]);
-    assert_eq!(o.status.code(), Some(139));
-    let e = stderr(&o);
-    assert!(e.contains("write to 0x1000 (no mapping)"), "{e}");
-}
+    fn segv_message_names_the_address_and_access(link) {
+        let o = link.run(&[], "exitcode", &["segv", "4096"]);
+        assert_eq!(o.status.code(), Some(139));
+        let e = stderr(&o);
+        assert!(e.contains("write to 0x1000 (no mapping)"), "{e}");
+    }
 
-#[test]
-fn illegal_instruction_message_disassembles() {
-    let o = run_guest("exitcode", &["ill"]);
-    let e = stderr(&o);
-    assert!(e.contains("illegal instruction 0x00000000 at pc 0x"), "{e}");
+    fn illegal_instruction_message_disassembles(link) {
+        let o = link.run(&[], "exitcode", &["ill"]);
+        let e = stderr(&o);
+        assert!(e.contains("illegal instruction 0x00000000 at pc 0x"), "{e}");
+    }
 }
 
 #[test]
@@ -190,25 +178,26 @@ fn committed_tiny_guest_runs_without_a_cross_compiler() {
     assert_eq!(o.status.code(), Some(0));
 }
 
-/// RLIMIT_AS bounds mmap, brk and mremap growth (ENOMEM) and RLIMIT_NOFILE
-/// descriptors (EMFILE). The expected lines are what the same C program
-/// prints natively on Linux (x86-64), where both limits behave the same.
-#[test]
-fn address_space_and_descriptor_limits_are_enforced() {
-    let o = run_guest("rlimit_as", &[]);
-    assert_eq!(
-        stdout(&o),
-        "setrlimit AS 64M: 0\n\
-         mmap 128M: Cannot allocate memory\n\
-         mmap 1M: mapped\n\
-         sbrk +100M: Cannot allocate memory, break unchanged\n\
-         mremap to 200M: Cannot allocate memory\n\
-         mremap to 2M: grew\n\
-         malloc 100M: NULL\n\
-         open past RLIMIT_NOFILE 8: last fd 7, then Too many open files\n",
-        "stderr: {}",
-        stderr(&o)
-    );
+static_and_dynamic! {
+    /// RLIMIT_AS bounds mmap, brk and mremap growth (ENOMEM) and RLIMIT_NOFILE
+    /// descriptors (EMFILE). The expected lines are what the same C program
+    /// prints natively on Linux (x86-64), where both limits behave the same.
+    fn address_space_and_descriptor_limits_are_enforced(link) {
+        let o = link.run(&[], "rlimit_as", &[]);
+        assert_eq!(
+            stdout(&o),
+            "setrlimit AS 64M: 0\n\
+             mmap 128M: Cannot allocate memory\n\
+             mmap 1M: mapped\n\
+             sbrk +100M: Cannot allocate memory, break unchanged\n\
+             mremap to 200M: Cannot allocate memory\n\
+             mremap to 2M: grew\n\
+             malloc 100M: NULL\n\
+             open past RLIMIT_NOFILE 8: last fd 7, then Too many open files\n",
+            "stderr: {}",
+            stderr(&o)
+        );
+    }
 }
 
 /// Without --aslr every run lays the program out the same way; with it the
@@ -242,4 +231,37 @@ fn aslr_moves_stack_break_and_mmap_only_when_asked() {
     }
     assert!(random[0][..3] != random[1][..3], "{random:x?}");
     assert!(random[0][..3] != plain[0][..3], "{random:x?}");
+}
+
+/// A PIE (the dynamic layout guest) is loaded at ELF_ET_DYN_BASE, 2/3 of
+/// the Sv39 user space (arch/riscv/include/asm/elf.h), with ld.so and libc
+/// below the mmap base; with --aslr its load address moves too
+/// (load_elf_binary: arch_mmap_rnd() for ET_DYN), and so do the others.
+#[test]
+fn aslr_moves_a_pie_and_its_libraries_only_when_asked() {
+    let fields = |o: &std::process::Output| -> Vec<u64> {
+        let out = stdout(o);
+        out.split_whitespace()
+            .skip(1)
+            .step_by(2)
+            .map(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).unwrap())
+            .collect()
+    };
+    let run = |opts: &[&str]| fields(&Link::Dynamic.run(opts, "layout", &[]));
+    let plain = [run(&[]), run(&[])];
+    assert_eq!(plain[0], plain[1]);
+    assert_eq!(plain[0][3] & !0xfff, 0x2a_aaaa_a000, "{:x?}", plain[0]);
+    let random = [run(&["--aslr"]), run(&["--aslr"])];
+    for r in &random {
+        let (stack, brk, mmap, code) = (r[0], r[1], r[2], r[3]);
+        assert!(mmap < stack && brk < mmap && code < brk, "{r:x?}");
+        assert_eq!(code & 0xfff, plain[0][3] & 0xfff, "{r:x?}");
+    }
+    assert!(random[0] != random[1], "{random:x?}");
+    for i in 0..4 {
+        assert!(
+            random[0][i] != plain[0][i] || random[1][i] != plain[0][i],
+            "{random:x?}"
+        );
+    }
 }

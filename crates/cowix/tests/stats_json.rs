@@ -8,17 +8,16 @@ use serde_json::Value;
 
 /// Runs a guest with `--stats-json` and parses what it wrote.
 fn stats(name: &str, extra: &[&str]) -> (std::process::Output, Value) {
+    stats_linked(Link::Static, name, extra)
+}
+
+/// [`stats`] of the guest linked as `link`.
+fn stats_linked(link: Link, name: &str, extra: &[&str]) -> (std::process::Output, Value) {
     let dir = Scratch::new("stats-json");
     let file = dir.path().join("stats.json");
-    let mut args = vec![
-        "run".to_string(),
-        "--stats-json".into(),
-        file.display().to_string(),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args.push("--".into());
-    args.push(guest(name).display().to_string());
-    let o = cowix(&args);
+    let mut args = vec!["--stats-json", file.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = link.run(&args, name, &[]);
     let text = std::fs::read_to_string(&file)
         .unwrap_or_else(|e| panic!("no stats file: {e}\n{}", stderr(&o)));
     (o, serde_json::from_str(&text).expect("valid JSON"))
@@ -69,18 +68,19 @@ fn eight_children_writing_256_pages_make_at_least_2048_cow_copies() {
     }
 }
 
-#[test]
-fn a_256_mib_bss_read_maps_the_zero_page_and_costs_almost_nothing() {
-    let (o, s) = stats("bss_read", &["--memory", "64M"]);
-    assert_eq!(stdout(&o), "sum 0 over 65536 pages\n", "{}", stderr(&o));
-    let zero = u(&s, "faults.zero_page");
-    assert!((65536..65536 + 64).contains(&zero), "zero_page {zero}");
-    // 256 MiB read in 64 MiB of memory: the peak is a few hundred frames
-    // (code, stack, page tables), not 65536.
-    assert!(u(&s, "frames.peak") < 1024, "{s:#}");
-    assert!(u(&s, "frames.page_tables_peak") >= 128, "{s:#}");
-    assert_eq!(u(&s, "frames.total"), 16384);
-    assert!(u(&s, "per_process.0.peak_rss_kib") < 4096, "{s:#}");
+static_and_dynamic! {
+    fn a_256_mib_bss_read_maps_the_zero_page_and_costs_almost_nothing(link) {
+        let (o, s) = stats_linked(link, "bss_read", &["--memory", "64M"]);
+        assert_eq!(stdout(&o), "sum 0 over 65536 pages\n", "{}", stderr(&o));
+        let zero = u(&s, "faults.zero_page");
+        assert!((65536..65536 + 64).contains(&zero), "zero_page {zero}");
+        // 256 MiB read in 64 MiB of memory: the peak is a few hundred frames
+        // (code, stack, page tables), not 65536.
+        assert!(u(&s, "frames.peak") < 1024, "{s:#}");
+        assert!(u(&s, "frames.page_tables_peak") >= 128, "{s:#}");
+        assert_eq!(u(&s, "frames.total"), 16384);
+        assert!(u(&s, "per_process.0.peak_rss_kib") < 4096, "{s:#}");
+    }
 }
 
 #[test]

@@ -1,72 +1,45 @@
 //! Memory pressure end to end: swap (--swap), reclaim, the OOM killer, and
 //! write-back of shared file mappings (msync, exit), on guests from
-//! tests/guest.
+//! tests/guest (static and dynamic, whose libraries' file pages are
+//! reclaimed too).
 
 mod common;
 
 use common::*;
 
-#[test]
-fn more_memory_than_ram_is_swapped_and_comes_back_intact_across_fork() {
-    let g = guest("swapme");
-    let o = cowix([
-        "run",
-        "--memory",
-        "8M",
-        "--swap",
-        "64M",
-        "--stats",
-        "--",
-        g.to_str().unwrap(),
-        "16",
-        "fork",
-    ]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(0), "{}{err}", stdout(&o));
-    assert!(stdout(&o).starts_with("swapme: ok "), "{}", stdout(&o));
-    assert!(stat_value(&err, "pages out") >= 2048, "{err}");
-    assert!(stat_value(&err, "pages in") > 0, "{err}");
-    assert!(stat_value(&err, "swap-in") > 0, "{err}");
-    assert!(stat_value(&err, "frames: peak") <= 8192, "{err}");
-    assert_eq!(stat_value(&err, "OOM kills"), 0, "{err}");
-}
+static_and_dynamic! {
+    fn more_memory_than_ram_is_swapped_and_comes_back_intact_across_fork(link) {
+        let o = link.run(
+            &["--memory", "8M", "--swap", "64M", "--stats"],
+            "swapme",
+            &["16", "fork"],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(0), "{}{err}", stdout(&o));
+        assert!(stdout(&o).starts_with("swapme: ok "), "{}", stdout(&o));
+        assert!(stat_value(&err, "pages out") >= 2048, "{err}");
+        assert!(stat_value(&err, "pages in") > 0, "{err}");
+        assert!(stat_value(&err, "swap-in") > 0, "{err}");
+        assert!(stat_value(&err, "frames: peak") <= 8192, "{err}");
+        assert_eq!(stat_value(&err, "OOM kills"), 0, "{err}");
+    }
 
-#[test]
-fn without_swap_the_same_program_is_killed_by_the_oom_killer() {
-    let g = guest("swapme");
-    let o = cowix([
-        "run",
-        "--memory",
-        "8M",
-        "--",
-        g.to_str().unwrap(),
-        "16",
-        "fork",
-    ]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(137), "{}{err}", stdout(&o));
-    assert!(
-        err.contains("cowix: out of memory: killed process 1 (swapme), total-vm:"),
-        "{err}"
-    );
-    assert_eq!(stdout(&o), "");
-}
+    fn without_swap_the_same_program_is_killed_by_the_oom_killer(link) {
+        let o = link.run(&["--memory", "8M"], "swapme", &["16", "fork"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(137), "{}{err}", stdout(&o));
+        assert!(
+            err.contains("cowix: out of memory: killed process 1 (swapme), total-vm:"),
+            "{err}"
+        );
+        assert_eq!(stdout(&o), "");
+    }
 
-#[test]
-fn too_little_swap_ends_in_the_oom_killer_too() {
-    let g = guest("swapme");
-    let o = cowix([
-        "run",
-        "--memory",
-        "4M",
-        "--swap",
-        "4M",
-        "--",
-        g.to_str().unwrap(),
-        "16",
-    ]);
-    assert_eq!(o.status.code(), Some(137), "{}", stderr(&o));
-    assert!(stderr(&o).contains("out of memory: killed process"));
+    fn too_little_swap_ends_in_the_oom_killer_too(link) {
+        let o = link.run(&["--memory", "4M", "--swap", "4M"], "swapme", &["16"]);
+        assert_eq!(o.status.code(), Some(137), "{}", stderr(&o));
+        assert!(stderr(&o).contains("out of memory: killed process"));
+    }
 }
 
 #[test]
@@ -113,21 +86,21 @@ fn the_swap_file_is_gone_while_cowix_runs_and_after() {
     assert!(after.is_empty(), "left behind: {after:?}");
 }
 
-#[test]
-fn the_oom_killer_picks_the_biggest_process_and_the_others_go_on() {
-    let g = guest("oomvictim");
-    let o = cowix(["run", "--memory", "8M", "--", g.to_str().unwrap(), "6", "3"]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(0), "{}{err}", stdout(&o));
-    assert_eq!(
-        stdout(&o),
-        "small: exited\nsmall status 0\nhog: SIGKILL\n",
-        "{err}"
-    );
-    assert!(
-        err.contains("cowix: out of memory: killed process 2 (oomvictim)"),
-        "{err}"
-    );
+static_and_dynamic! {
+    fn the_oom_killer_picks_the_biggest_process_and_the_others_go_on(link) {
+        let o = link.run(&["--memory", "8M"], "oomvictim", &["6", "3"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(0), "{}{err}", stdout(&o));
+        assert_eq!(
+            stdout(&o),
+            "small: exited\nsmall status 0\nhog: SIGKILL\n",
+            "{err}"
+        );
+        assert!(
+            err.contains("cowix: out of memory: killed process 2 (oomvictim)"),
+            "{err}"
+        );
+    }
 }
 
 /// Debian's busybox: a pipeline whose sort needs more than 1 MiB of memory

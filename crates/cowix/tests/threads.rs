@@ -1,22 +1,25 @@
 //! Threads: clone's thread shape and clone3 through glibc's pthreads,
 //! futexes, thread exit and exit_group, signals to threads and to thread
 //! groups, execve and fork from threads, robust mutexes, deadlocks among
-//! threads, and deterministic scheduling. Expected outputs are
-//! qemu-riscv64's (Linux's) except where noted.
+//! threads, and deterministic scheduling, each program static and dynamic.
+//! Expected outputs are qemu-riscv64's (Linux's) except where noted.
 
 mod common;
 
 use common::*;
 
+/// Runs `name`, static and dynamic, and checks its output and exit code.
 fn expect(name: &str, out: &str, code: i32) {
-    let o = run_guest(name, &[]);
-    assert_eq!(stdout(&o), out, "{name}: stderr: {}", stderr(&o));
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "{name}: stderr: {}",
-        stderr(&o)
-    );
+    for link in LINKS {
+        let o = link.run(&[], name, &[]);
+        assert_eq!(stdout(&o), out, "{name} ({link:?}): stderr: {}", stderr(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{name} ({link:?}): stderr: {}",
+            stderr(&o)
+        );
+    }
 }
 
 #[test]
@@ -100,12 +103,44 @@ fn exit_group_from_a_thread_ends_every_thread() {
     expect("threads_exit_group", "quitter: exiting the process\n", 7);
 }
 
-#[test]
-fn a_fatal_signal_in_one_thread_kills_the_group() {
-    let o = run_guest("threads_exit_group", &["segv"]);
-    assert_eq!(stdout(&o), "quitter: faulting\n", "stderr: {}", stderr(&o));
-    assert_eq!(o.status.code(), Some(128 + 11));
-    assert!(stderr(&o).contains("SIGSEGV"), "stderr: {}", stderr(&o));
+static_and_dynamic! {
+    fn a_fatal_signal_in_one_thread_kills_the_group(link) {
+        let o = link.run(&[], "threads_exit_group", &["segv"]);
+        assert_eq!(stdout(&o), "quitter: faulting\n", "stderr: {}", stderr(&o));
+        assert_eq!(o.status.code(), Some(128 + 11));
+        assert!(stderr(&o).contains("SIGSEGV"), "stderr: {}", stderr(&o));
+    }
+
+    fn deadlock_among_threads_is_reported_with_tids_and_syscalls(link) {
+        let o = link.run(&[], "threads_deadlock", &[]);
+        let err = stderr(&o);
+        assert_eq!(stdout(&o), "");
+        assert!(
+            err.contains("deadlock")
+                && err.contains("pid 1 (threads_deadloc) in futex")
+                && err.contains("tid 2 (threads_deadloc) in futex")
+                && err.contains("tid 3 (threads_deadloc) in futex"),
+            "stderr: {err}"
+        );
+        assert_eq!(o.status.code(), Some(128 + 9));
+    }
+
+    /// fork from a multi-threaded process in every fork mode: the other
+    /// threads' TLBs see the parent's pages write-protected (or its tables
+    /// shared) as soon as they run again.
+    fn threads_and_fork_agree_in_every_fork_mode(link) {
+        for mode in ["copy", "cow", "share-tables"] {
+            let o = link.run(&["--fork-mode", mode], "threads_tlb", &[]);
+            assert_eq!(
+                stdout(&o),
+                "remapped page seen by the other thread: 2 (same address 1)\n\
+                 write after mprotect in the other thread: SIGSEGV (SEGV_ACCERR)\n\
+                 after fork: child saw 7, parent has 9\n",
+                "--fork-mode {mode}: stderr: {}",
+                stderr(&o)
+            );
+        }
+    }
 }
 
 /// qemu-user (8.x) hangs on the thread-shaped clone3; the errnos are
@@ -172,21 +207,6 @@ fn robust_mutex_of_a_dead_thread_gives_eownerdead() {
 }
 
 #[test]
-fn deadlock_among_threads_is_reported_with_tids_and_syscalls() {
-    let o = run_guest("threads_deadlock", &[]);
-    let err = stderr(&o);
-    assert_eq!(stdout(&o), "");
-    assert!(
-        err.contains("deadlock")
-            && err.contains("pid 1 (threads_deadloc) in futex")
-            && err.contains("tid 2 (threads_deadloc) in futex")
-            && err.contains("tid 3 (threads_deadloc) in futex"),
-        "stderr: {err}"
-    );
-    assert_eq!(o.status.code(), Some(128 + 9));
-}
-
-#[test]
 fn condvar_ping_pong_between_two_threads() {
     expect("threads_pingpong", "passes: 20000 20000\n", 0);
 }
@@ -195,11 +215,13 @@ fn condvar_ping_pong_between_two_threads() {
 /// the same program interleaves its threads the same way every run.
 #[test]
 fn threaded_runs_are_deterministic() {
-    for name in ["threads_interleave", "threads_atomics", "threads_sync"] {
-        let a = run_guest(name, &[]);
-        let b = run_guest(name, &[]);
-        assert_eq!(stdout(&a), stdout(&b), "{name}");
-        assert_eq!(a.status.code(), b.status.code(), "{name}");
+    for link in LINKS {
+        for name in ["threads_interleave", "threads_atomics", "threads_sync"] {
+            let a = link.run(&[], name, &[]);
+            let b = link.run(&[], name, &[]);
+            assert_eq!(stdout(&a), stdout(&b), "{name} ({link:?})");
+            assert_eq!(a.status.code(), b.status.code(), "{name} ({link:?})");
+        }
     }
     let log = stdout(&run_guest("threads_interleave", &[]));
     let log = log.trim_end();
@@ -263,25 +285,6 @@ fn a_thread_never_uses_a_stale_translation_after_another_changes_the_memory() {
          after fork: child saw 7, parent has 9\n",
         0,
     );
-}
-
-/// fork from a multi-threaded process in every fork mode: the other
-/// threads' TLBs see the parent's pages write-protected (or its tables
-/// shared) as soon as they run again.
-#[test]
-fn threads_and_fork_agree_in_every_fork_mode() {
-    for mode in ["copy", "cow", "share-tables"] {
-        let g = guest("threads_tlb");
-        let o = cowix(["run", "--fork-mode", mode, "--", g.to_str().unwrap()]);
-        assert_eq!(
-            stdout(&o),
-            "remapped page seen by the other thread: 2 (same address 1)\n\
-             write after mprotect in the other thread: SIGSEGV (SEGV_ACCERR)\n\
-             after fork: child saw 7, parent has 9\n",
-            "--fork-mode {mode}: stderr: {}",
-            stderr(&o)
-        );
-    }
 }
 
 /// Bad pointers, flags, sizes and ids to futex, clone, clone3, tkill,

@@ -1,5 +1,11 @@
 //! `--trace FILE` (docs/trace.md) and `cowix report`: the events of real
 //! guests from tests/guest, checked against `--stats-json`.
+//!
+//! These run the static guests only: they count and locate the faults of
+//! a program's own pages and processes, which in a dynamic program share
+//! the trace with ld.so's relocation and libc's pages (more faults, other
+//! addresses, no new mechanism). tests/lazy_binding.rs traces a dynamic
+//! guest: the fault by which ld.so makes the GOT page anonymous.
 
 mod common;
 

@@ -13,9 +13,13 @@ use std::rc::Rc;
 
 use cowix_mm::FileSource;
 
+use crate::epoll::Epoll;
 use crate::errno::Errno;
+use crate::eventfd::EventFd;
 use crate::pipe::PipeEnd;
 use crate::procfs::ProcFile;
+use crate::signalfd::SignalFd;
+use crate::timerfd::TimerFd;
 
 /// `open(2)` flags (include/uapi/asm-generic/fcntl.h).
 pub mod oflag {
@@ -53,6 +57,14 @@ pub enum Object {
     PipeWrite(PipeEnd),
     /// A procfs file or directory (see [`crate::procfs`]).
     Proc(ProcFile),
+    /// An eventfd counter (`eventfd2`), shared by fork and dup.
+    EventFd(Rc<RefCell<EventFd>>),
+    /// A timerfd (`timerfd_create`).
+    TimerFd(Rc<RefCell<TimerFd>>),
+    /// A signalfd (`signalfd4`): its mask; reads take the reader's signals.
+    SignalFd(SignalFd),
+    /// An epoll instance (`epoll_create1`).
+    Epoll(Rc<RefCell<Epoll>>),
 }
 
 /// A host file, shared between open file descriptions and mappings of it.
@@ -183,6 +195,11 @@ impl OpenFile {
                 rustix::rand::getrandom(&mut *buf, rustix::rand::GetRandomFlags::empty())?;
                 Ok(buf.len())
             }
+            Object::EventFd(e) => e.borrow_mut().read(buf),
+            Object::TimerFd(t) => t.borrow_mut().read(buf),
+            // A signalfd reads the reader's signals (`syscall::events`);
+            // an epoll file has no read method.
+            Object::SignalFd(_) | Object::Epoll(_) => Err(Errno::EINVAL),
         }
     }
 
@@ -215,12 +232,24 @@ impl OpenFile {
             Object::Stdin | Object::PipeRead(_) | Object::Proc(_) => Err(Errno::EBADF),
             Object::PipeWrite(end) => end.pipe.borrow_mut().write(data),
             Object::Null | Object::Zero | Object::Random => Ok(data.len()),
+            Object::EventFd(e) => e.borrow_mut().write(data),
+            Object::TimerFd(_) | Object::SignalFd(_) | Object::Epoll(_) => Err(Errno::EINVAL),
         }
     }
 
     /// True for a pipe end: reads and writes may block.
     pub fn is_pipe(&self) -> bool {
         matches!(self.object, Object::PipeRead(_) | Object::PipeWrite(_))
+    }
+
+    /// True for objects whose reads or writes wait (unless O_NONBLOCK)
+    /// where they would fail with EAGAIN: pipes, eventfds, timerfds, signalfds.
+    pub fn may_block(&self) -> bool {
+        self.is_pipe()
+            || matches!(
+                self.object,
+                Object::EventFd(_) | Object::TimerFd(_) | Object::SignalFd(_)
+            )
     }
 
     /// True for objects that have a file offset (lseek works).

@@ -257,7 +257,7 @@ pub fn exit_robust_list(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::fd::FdTable;
     use crate::process::{default_rlimits, ArgArea, Creds};
@@ -266,7 +266,7 @@ mod tests {
     use cowix_isa::Cpu;
 
     /// A process `pid` with threads `tids`, none waiting.
-    fn group(pm: &mut PhysMem, pid: i32, tids: &[i32]) -> Process {
+    pub(crate) fn group(pm: &mut PhysMem, pid: i32, tids: &[i32]) -> Process {
         let threads = tids
             .iter()
             .map(|&tid| {
@@ -314,6 +314,7 @@ mod tests {
             sampling: Default::default(),
             randomize: false,
             job: Default::default(),
+            timers: Default::default(),
         }
     }
 

@@ -15,7 +15,9 @@
 pub mod accounting;
 mod deliver;
 pub mod elf;
+pub mod epoll;
 pub mod errno;
+pub mod eventfd;
 pub mod fd;
 pub mod futex;
 pub mod loader;
@@ -25,9 +27,12 @@ pub mod pipe;
 pub mod process;
 pub mod procfs;
 pub mod signal;
+pub mod signalfd;
 pub mod stack;
 pub mod strace;
 pub mod syscall;
+pub mod timerfd;
+pub mod timers;
 pub mod trace;
 pub mod uaccess;
 pub mod vfs;
@@ -105,6 +110,11 @@ impl Clock {
     /// CLOCK_MONOTONIC: time since the machine started.
     pub fn monotonic_ns(&self) -> u64 {
         self.boot.elapsed().as_nanos() as u64
+    }
+
+    /// The instant CLOCK_MONOTONIC counts from.
+    pub fn boot(&self) -> Instant {
+        self.boot
     }
 
     /// CPU time of a thread that retired `instret` instructions: one
@@ -196,6 +206,9 @@ pub struct Kernel {
     translated: u64,
     /// `--trace`: the open trace file (`trace.rs`).
     tracer: Option<trace::Tracer>,
+    /// Every timerfd made (held weakly): the scheduler counts their
+    /// expiries and wakes their waiters (`fire_timers`).
+    timerfds: Vec<std::rc::Weak<std::cell::RefCell<timerfd::TimerFd>>>,
 }
 
 impl Kernel {
@@ -246,6 +259,7 @@ impl Kernel {
             futex_seq: 0,
             translated: 0,
             tracer: None,
+            timerfds: Vec::new(),
         })
     }
 
@@ -354,6 +368,7 @@ impl Kernel {
             sampling: Default::default(),
             randomize: self.aslr,
             job: Default::default(),
+            timers: Default::default(),
         };
         if self.tracer.is_some() {
             let insn = self.instructions();
@@ -497,6 +512,7 @@ impl Kernel {
             if let Some(s) = self.init_status {
                 break s;
             }
+            self.fire_timers();
             match self.pick(cursor) {
                 Some(next) => {
                     cursor = next;
@@ -508,6 +524,7 @@ impl Kernel {
                     .filter(|p| p.job.stopped.is_none())
                     .flat_map(|p| p.threads.values())
                     .filter_map(|t| t.sleep_until)
+                    .chain(self.timer_wakeup())
                     .min()
                 {
                     // Only sleepers can go on: sleep the host until the first wakes.
@@ -540,6 +557,42 @@ impl Kernel {
         }
         self.zombies.clear();
         status
+    }
+
+    /// Fires every process's expired timers (`timers::expire`) and counts
+    /// the timerfds' expiries, in pid order; anything that expired moves
+    /// the event count, so that blocked threads retry (a signal
+    /// interrupts them, a timerfd read finds its count).
+    fn fire_timers(&mut self) {
+        let mut fired = false;
+        for p in self.procs.values_mut() {
+            fired |= timers::expire(p, None, &self.clock);
+        }
+        self.timerfds.retain(|t| t.strong_count() > 0);
+        for t in self.timerfds.iter().filter_map(std::rc::Weak::upgrade) {
+            fired |= t.borrow_mut().update();
+        }
+        if fired {
+            self.events += 1;
+        }
+    }
+
+    /// The CLOCK_MONOTONIC time of the next wall-clock or monotonic timer
+    /// expiry of any process or timerfd: when nothing can run, the host
+    /// sleeps until then rather than call it a deadlock.
+    fn timer_wakeup(&self) -> Option<u64> {
+        let mono = self.clock.monotonic_ns();
+        let real = timers::realtime_ns();
+        let procs = self
+            .procs
+            .values()
+            .filter_map(|p| p.timers.next_wakeup(mono, real));
+        let fds = self
+            .timerfds
+            .iter()
+            .filter_map(std::rc::Weak::upgrade)
+            .filter_map(|t| t.borrow().next_monotonic(mono));
+        procs.chain(fds).min()
     }
 
     /// Whether thread `t` of `p` may run now: the group has not ended nor
@@ -680,17 +733,30 @@ impl Kernel {
             }
             self.balance_memory(&mut p);
             t.tlb.sync(&p.mm, &mut self.pm);
+            // A CPU-time timer ends the stretch at its expiry.
+            let cpu = self.clock.cpu_ns(p.instret(Some(&t)));
+            let due = p.timers.cpu_budget(cpu, &t).unwrap_or(u64::MAX);
             let exit = {
                 let mut mem = GuestMemory {
                     pm: &mut self.pm,
                     mm: &mut p.mm,
                     tlb: &mut t.tlb,
                 };
-                t.cpu.run(&mut mem, QUANTUM - used)
+                t.cpu.run(
+                    &mut mem,
+                    (QUANTUM - used).min(due.max(timers::MIN_CPU_SLICE)),
+                )
             };
             let mut yielded = false;
+            if timers::expire(&mut p, Some(&mut t), &self.clock) {
+                self.events += 1;
+            }
             match exit {
-                Exit::Budget => break,
+                Exit::Budget => {
+                    if t.cpu.instret - start >= QUANTUM {
+                        break;
+                    }
+                }
                 Exit::Ecall => yielded = self.syscall(&mut p, &mut t),
                 Exit::MemFault(f) => self.page_fault(&mut p, &mut t, f.addr, f.access),
                 Exit::Illegal { pc, insn } => {
@@ -1109,6 +1175,7 @@ impl Kernel {
             init: self.init,
             block: false,
             resched: false,
+            timerfds: &mut self.timerfds,
         };
         let traced = self.strace.then(|| strace::enter(nr, args, &mut sys.mem()));
         if let (Some(e), EXIT | EXIT_GROUP) = (&traced, nr) {
@@ -1215,7 +1282,18 @@ impl Kernel {
         }
         const PSELECT6: u64 = 72;
         const PPOLL: u64 = 73;
-        let restart = ![NANOSLEEP, CLOCK_NANOSLEEP, RT_SIGSUSPEND, PSELECT6, PPOLL].contains(&nr)
+        const EPOLL_PWAIT: u64 = 22;
+        const EPOLL_PWAIT2: u64 = 441;
+        let restart = ![
+            NANOSLEEP,
+            CLOCK_NANOSLEEP,
+            RT_SIGSUSPEND,
+            PSELECT6,
+            PPOLL,
+            EPOLL_PWAIT,
+            EPOLL_PWAIT2,
+        ]
+        .contains(&nr)
             && (nr != FUTEX || !timed)
             && flags.is_some_and(|f| f & signal::SA_RESTART != 0);
         if restart {

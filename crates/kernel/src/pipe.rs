@@ -27,6 +27,11 @@ pub struct Pipe {
     writers: usize,
     /// pipefs inode number, shown as `pipe:[N]` in /proc/PID/fd.
     id: u64,
+    /// The wakeups of the write side (reads that made room in a full
+    /// pipe) and of the read side (writes) that an edge-triggered epoll
+    /// reports.
+    pub reads: u64,
+    pub writes: u64,
 }
 
 /// pipefs inode numbers, handed out in creation order (per host thread,
@@ -60,8 +65,13 @@ impl Pipe {
             };
         }
         let n = out.len().min(self.buf.len());
+        let was_full = PIPE_CAPACITY - self.buf.len() < PIPE_BUF;
         for (o, b) in out.iter_mut().zip(self.buf.drain(..n)) {
             *o = b;
+        }
+        if was_full {
+            // pipe_read() wakes writers only when it made room in a full pipe.
+            self.reads += 1;
         }
         Ok(n)
     }
@@ -86,6 +96,7 @@ impl Pipe {
             return Err(Errno::EAGAIN);
         }
         self.buf.extend(&data[..n]);
+        self.writes += 1;
         Ok(n)
     }
 
@@ -135,6 +146,8 @@ impl PipeEnd {
             readers: 1,
             writers: 1,
             id: next_pipe_id(),
+            reads: 0,
+            writes: 0,
         }));
         (
             PipeEnd {

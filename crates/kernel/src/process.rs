@@ -254,6 +254,8 @@ pub struct Process {
     pub sampling: crate::accounting::Sampling,
     /// Group stop and continue (job control).
     pub job: JobState,
+    /// Interval timers and POSIX timers ([`crate::timers`]).
+    pub timers: crate::timers::Timers,
 }
 
 /// A thread group's stop/continue state (Linux's `signal_struct` flags

@@ -257,6 +257,53 @@ fn pid_lookup(p: &Process, rest: &[Vec<u8>], tids: Option<&[i32]>) -> Option<Pro
     }
 }
 
+/// The object's own lines of `/proc/PID/fdinfo/N` (each kind's
+/// show_fdinfo: eventfd_show_fdinfo(), timerfd_show(), signalfd_show_fdinfo(),
+/// ep_show_fdinfo()).
+fn object_fdinfo(object: &Object) -> String {
+    match object {
+        Object::EventFd(e) => {
+            let e = e.borrow();
+            format!(
+                "eventfd-count: {:16x}\neventfd-semaphore: {}\n",
+                e.count(),
+                u8::from(e.semaphore())
+            )
+        }
+        Object::TimerFd(t) => {
+            let t = t.borrow();
+            let now = t.now();
+            let (v, i) = (t.expiry.remaining(now), t.expiry.interval);
+            let clockid = match t.clock {
+                crate::timerfd::TimerFdClock::Realtime => 0,
+                crate::timerfd::TimerFdClock::Monotonic => 1,
+            };
+            format!(
+                "clockid: {clockid}\nticks: {}\nsettime flags: 00\nit_value: ({}, {})\nit_interval: ({}, {})\n",
+                t.ticks(),
+                v / 1_000_000_000,
+                v % 1_000_000_000,
+                i / 1_000_000_000,
+                i % 1_000_000_000
+            )
+        }
+        Object::SignalFd(s) => format!("sigmask:\t{:016x}\n", s.mask),
+        Object::Epoll(ep) => ep
+            .borrow()
+            .entries
+            .iter()
+            .filter(|e| e.file.strong_count() > 0)
+            .map(|e| {
+                format!(
+                    "tfd: {:>8} events: {:>8x} data: {:>16x}  pos:0 ino:0 sdev:0\n",
+                    e.fd, e.events, e.data
+                )
+            })
+            .collect(),
+        _ => String::new(),
+    }
+}
+
 /// What readlink of `/proc/PID/fd/N` shows.
 fn fd_link_target(object: &Object, path: &str) -> String {
     match object {
@@ -269,7 +316,12 @@ fn fd_link_target(object: &Object, path: &str) -> String {
         Object::Null => "/dev/null".into(),
         Object::Zero => "/dev/zero".into(),
         Object::Random => "/dev/urandom".into(),
-        Object::Host(_) | Object::Proc(_) => path.into(),
+        Object::Host(_)
+        | Object::Proc(_)
+        | Object::EventFd(_)
+        | Object::TimerFd(_)
+        | Object::SignalFd(_)
+        | Object::Epoll(_) => path.into(),
     }
 }
 
@@ -470,15 +522,14 @@ fn pid_file(sys: &mut Sys<'_>, pid: i32, rest: &[&str], guest: &str) -> Result<P
             if entry.cloexec {
                 flags |= crate::fd::oflag::O_CLOEXEC;
             }
-            file(
-                format!(
-                    "pos:\t{}\nflags:\t0{:o}\nmnt_id:\t1\nino:\t{}\n",
-                    f.offset,
-                    flags,
-                    ino_of(&f.path)
-                )
-                .into_bytes(),
-            )
+            let mut text = format!(
+                "pos:\t{}\nflags:\t0{:o}\nmnt_id:\t1\nino:\t{}\n",
+                f.offset,
+                flags,
+                ino_of(&f.path)
+            );
+            text.push_str(&object_fdinfo(&f.object));
+            file(text.into_bytes())
         }
         ["auxv"] => {
             let mut b = Vec::with_capacity(p.auxv.len() * 16);

@@ -83,6 +83,16 @@ enum A {
     Resource,
     /// getrandom's flags.
     GrndFlags,
+    /// epoll_ctl's op.
+    EpollOp,
+    /// An epoll_event the program passes in (`{events=EPOLLIN, data=...}`).
+    EpollEvent,
+    /// setitimer/getitimer's which.
+    ItimerWhich,
+    /// eventfd2, timerfd_create, signalfd4, epoll_create1 flags (O_* bits).
+    FdFlags,
+    /// timerfd_settime, timer_settime flags.
+    TimerFlags,
 }
 
 use A::*;
@@ -183,6 +193,21 @@ fn shape(nr: u64) -> Option<&'static [A]> {
         148 | 150 => &[Ptr, Ptr, Ptr],              // getresuid, getresgid
         158 | 159 => &[D, Ptr],                     // getgroups, setgroups
         436 => &[D, D, X],                          // close_range
+        19 => &[U, FdFlags],                        // eventfd2
+        20 => &[FdFlags],                           // epoll_create1
+        21 => &[D, EpollOp, D, EpollEvent],         // epoll_ctl
+        22 => &[D, Ptr, D, D, Ptr, U],              // epoll_pwait
+        441 => &[D, Ptr, D, Ptr, Ptr, U],           // epoll_pwait2
+        74 => &[D, Ptr, U, FdFlags],                // signalfd4
+        85 => &[Clock, FdFlags],                    // timerfd_create
+        86 => &[D, TimerFlags, Ptr, Ptr],           // timerfd_settime
+        87 => &[D, Ptr],                            // timerfd_gettime
+        102 => &[ItimerWhich, Ptr],                 // getitimer
+        103 => &[ItimerWhich, Ptr, Ptr],            // setitimer
+        107 => &[Clock, Ptr, Ptr],                  // timer_create
+        108 => &[D, Ptr],                           // timer_gettime
+        109 | 111 => &[D],                          // timer_getoverrun, timer_delete
+        110 => &[D, TimerFlags, Ptr, Ptr],          // timer_settime
         _ => return None,
     })
 }
@@ -531,8 +556,62 @@ fn enter_arg(k: A, a: u64, args: &[u64; 6], mem: &mut dyn Peek) -> Option<String
             ],
             "0",
         ),
+        EpollOp => match a as i32 {
+            1 => "EPOLL_CTL_ADD".into(),
+            2 => "EPOLL_CTL_DEL".into(),
+            3 => "EPOLL_CTL_MOD".into(),
+            _ => format!("{}", a as i32),
+        },
+        EpollEvent => match mem.peek(a, 16) {
+            Some(b) => {
+                let ev = u32::from_le_bytes(b[..4].try_into().unwrap());
+                let data = u64::from_le_bytes(b[8..].try_into().unwrap());
+                let names = flags(u64::from(ev), EPOLL_EVENTS, "0");
+                format!("{{events={names}, data={data:#x}}}")
+            }
+            None => pointer(a),
+        },
+        ItimerWhich => match a as i32 {
+            0 => "ITIMER_REAL".into(),
+            1 => "ITIMER_VIRTUAL".into(),
+            2 => "ITIMER_PROF".into(),
+            _ => format!("{}", a as i32),
+        },
+        FdFlags => flags(
+            a,
+            &[
+                (0o4000, "O_NONBLOCK"),
+                (0o2000000, "O_CLOEXEC"),
+                (1, "EFD_SEMAPHORE"),
+            ],
+            "0",
+        ),
+        TimerFlags => flags(
+            a,
+            &[(1, "TIMER_ABSTIME"), (2, "TFD_TIMER_CANCEL_ON_SET")],
+            "0",
+        ),
     })
 }
+
+/// epoll event bits by name (include/uapi/linux/eventpoll.h).
+const EPOLL_EVENTS: &[(u64, &str)] = &[
+    (0x001, "EPOLLIN"),
+    (0x002, "EPOLLPRI"),
+    (0x004, "EPOLLOUT"),
+    (0x008, "EPOLLERR"),
+    (0x010, "EPOLLHUP"),
+    (0x040, "EPOLLRDNORM"),
+    (0x080, "EPOLLRDBAND"),
+    (0x100, "EPOLLWRNORM"),
+    (0x200, "EPOLLWRBAND"),
+    (0x400, "EPOLLMSG"),
+    (0x2000, "EPOLLRDHUP"),
+    (1 << 28, "EPOLLEXCLUSIVE"),
+    (1 << 29, "EPOLLWAKEUP"),
+    (1 << 30, "EPOLLONESHOT"),
+    (1 << 31, "EPOLLET"),
+];
 
 /// `"bytes"...` for a buffer of `len` bytes at `addr`.
 fn quoted_buf(mem: &mut dyn Peek, addr: u64, len: usize) -> String {
@@ -793,6 +872,29 @@ mod tests {
             let end = rest.iter().position(|&b| b == 0)?;
             Some(rest[..end.min(max)].to_vec())
         }
+    }
+
+    #[test]
+    fn epoll_ctl_shows_op_and_event_itimers_their_which() {
+        let mut ev = (0x8000_0001u32).to_le_bytes().to_vec();
+        ev.extend([0; 4]);
+        ev.extend(7u64.to_le_bytes());
+        let mut m = Mem(ev);
+        let e = enter(21, [3, 1, 4, 0x1000, 0, 0], &mut m);
+        assert_eq!(
+            exit(&e, 0, &mut m),
+            "epoll_ctl(3, EPOLL_CTL_ADD, 4, {events=EPOLLIN|EPOLLET, data=0x7}) = 0"
+        );
+        let e = enter(103, [0, 0x1000, 0, 0, 0, 0], &mut m);
+        assert_eq!(
+            exit(&e, 0, &mut m),
+            "setitimer(ITIMER_REAL, 0x1000, NULL) = 0"
+        );
+        let e = enter(19, [0, 0o2000001, 0, 0, 0, 0], &mut m);
+        assert_eq!(
+            exit(&e, 5, &mut m),
+            "eventfd2(0, O_CLOEXEC|EFD_SEMAPHORE) = 5"
+        );
     }
 
     #[test]

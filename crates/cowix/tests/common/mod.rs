@@ -228,3 +228,169 @@ pub fn stat_value(stderr: &str, label: &str) -> u64 {
         .find_map(|w| w.parse().ok())
         .unwrap()
 }
+
+/// How a guest program from tests/guest is linked: tests/guest/Makefile
+/// builds each one twice, static (`$COWIX_GUEST_DIR/NAME`) and dynamic
+/// (`$COWIX_GUEST_DIR/dyn/NAME`: PIE, `-z lazy`, run by the cross glibc's
+/// ld.so inside [`dyn_root`]). Tests that hold for both take a `Link`
+/// (see [`static_and_dynamic!`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
+    Static,
+    Dynamic,
+}
+
+impl Link {
+    /// The guest root this variant runs in: the host's `/` (cowix's default
+    /// root) for static programs, [`dyn_root`] for dynamic ones.
+    pub fn root(self) -> PathBuf {
+        match self {
+            Link::Static => PathBuf::from("/"),
+            Link::Dynamic => dyn_root(),
+        }
+    }
+
+    /// The program's path as the guest names it inside [`Link::root`].
+    pub fn guest(self, name: &str) -> String {
+        match self {
+            Link::Static => guest(name).to_string_lossy().into_owned(),
+            Link::Dynamic => {
+                let p = dyn_root().join(name);
+                assert!(
+                    p.exists(),
+                    "dynamic guest program {} is not built: run scripts/test (make -C tests/guest)",
+                    p.display()
+                );
+                format!("/{name}")
+            }
+        }
+    }
+
+    /// The program's file as the host sees it.
+    pub fn host_path(self, name: &str) -> PathBuf {
+        match self {
+            Link::Static => guest(name),
+            Link::Dynamic => {
+                self.guest(name);
+                dyn_root().join(name)
+            }
+        }
+    }
+
+    /// `cowix run OPTIONS --root ROOT -- PROGRAM ARGS...` for the guest
+    /// program `name` linked this way.
+    pub fn run(self, options: &[&str], name: &str, args: &[&str]) -> Output {
+        let program = self.guest(name);
+        let root = self.root();
+        let mut v: Vec<&str> = vec!["run"];
+        v.extend_from_slice(options);
+        v.extend_from_slice(&["--root", root.to_str().unwrap(), "--", &program]);
+        v.extend_from_slice(args);
+        cowix(&v)
+    }
+
+    /// A scratch directory the guest sees (under the root's /tmp).
+    pub fn scratch(self, tag: &str) -> GuestScratch {
+        GuestScratch::new(&self.root(), tag)
+    }
+
+    /// `qemu-riscv64 [-L ROOT] PROGRAM ARGS...`: the same program on the
+    /// host's Linux kernel (`None` if qemu-riscv64 is not installed).
+    pub fn qemu(self, name: &str, args: &[&std::ffi::OsStr]) -> Option<Output> {
+        let mut c = Command::new("qemu-riscv64");
+        if self == Link::Dynamic {
+            c.arg("-L").arg(dyn_root());
+        }
+        c.arg(self.host_path(name)).args(args).output().ok()
+    }
+}
+
+/// Both links, static first.
+pub const LINKS: [Link; 2] = [Link::Static, Link::Dynamic];
+
+/// `static_and_dynamic! { /// doc \n fn scenario(link) { ... } }` makes a
+/// module `scenario` with two tests, `static_link` and `dynamic_link`, each
+/// running the body with its [`Link`], so a failure names the variant.
+#[macro_export]
+macro_rules! static_and_dynamic {
+    ($($(#[$meta:meta])* fn $name:ident($link:ident) $body:block)*) => {$(
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            fn scenario($link: Link) $body
+            #[test]
+            fn static_link() {
+                scenario(Link::Static)
+            }
+            #[test]
+            fn dynamic_link() {
+                scenario(Link::Dynamic)
+            }
+        }
+    )*};
+}
+
+/// The libraries the dynamic guests need, from the cross toolchain's glibc
+/// (Debian's libc6-riscv64-cross): its loader, which PT_INTERP names, and
+/// what the programs (and pthread_exit/cancel's unwinder) load.
+const CROSS_LIBS: &str = "/usr/riscv64-linux-gnu/lib";
+const DYN_LIBS: &[&str] = &[
+    "ld-linux-riscv64-lp64d.so.1",
+    "libc.so.6",
+    "libm.so.6",
+    "libgcc_s.so.1",
+];
+
+/// The guest root of the dynamic guest programs: `$COWIX_GUEST_DIR/dyn`,
+/// where the Makefile puts them (so a program is `/NAME` in the guest),
+/// with `lib` holding [`DYN_LIBS`]. ld.so finds them by its default path
+/// (`/lib/` is one of its system directories; there is no ld.so.cache).
+///
+/// `lib` is a relative symlink to `.lib-HASH`, HASH naming the sources'
+/// sizes and times: each directory is filled under a temporary name and
+/// renamed into place, and the link is replaced by a rename, so parallel
+/// test processes never see a partial `lib`, and a changed cross glibc
+/// gets a new directory. Made once per test process.
+pub fn dyn_root() -> PathBuf {
+    static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        let root = guest("dyn");
+        make_dyn_lib(&root).unwrap_or_else(|e| panic!("dyn_root: {}: {e}", root.display()));
+        root
+    })
+    .clone()
+}
+
+fn make_dyn_lib(root: &Path) -> std::io::Result<()> {
+    use std::hash::{Hash, Hasher};
+    let src = Path::new(CROSS_LIBS);
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for name in DYN_LIBS {
+        let m = std::fs::metadata(src.join(name))?;
+        (name, m.len(), m.modified()?).hash(&mut h);
+    }
+    let dir_name = format!(".lib-{:016x}", h.finish());
+    let dir = root.join(&dir_name);
+    let unique = format!("{}-{:?}", std::process::id(), std::thread::current().id());
+    if !dir.exists() {
+        let tmp = root.join(format!(".lib-tmp-{unique}"));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp)?;
+        for name in DYN_LIBS {
+            std::fs::copy(src.join(name), tmp.join(name))?;
+        }
+        // Another process may have won the race: its directory is as good.
+        if std::fs::rename(&tmp, &dir).is_err() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+    }
+    let link = root.join("lib");
+    if std::fs::read_link(&link).ok().as_deref() != Some(Path::new(&dir_name)) {
+        let tmp = root.join(format!(".lib-link-{unique}"));
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&dir_name, &tmp)?;
+        std::fs::rename(&tmp, &link)?;
+    }
+    std::fs::create_dir_all(root.join("tmp"))
+}

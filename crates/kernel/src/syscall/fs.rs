@@ -196,6 +196,11 @@ fn open_proc(
                 }
                 Object::Proc(procfs::generate(sys, &p.path)?)
             }
+            // Anonymous inodes cannot be opened by name (anon_inode_fops
+            // has no open).
+            Object::EventFd(_) | Object::TimerFd(_) | Object::SignalFd(_) | Object::Epoll(_) => {
+                return Err(Errno::ENXIO)
+            }
         };
         let path = t.path.clone();
         drop(t);
@@ -595,7 +600,7 @@ fn read_file(sys: &mut Sys<'_>, file: &FileRef, data: &mut [u8]) -> Result<usize
         read_through_cache(sys.pm, id, offset, &mut data[..n]);
     }
     let f = file.borrow();
-    if r == Err(Errno::EAGAIN) && f.is_pipe() && f.flags & oflag::O_NONBLOCK == 0 {
+    if r == Err(Errno::EAGAIN) && f.may_block() && f.flags & oflag::O_NONBLOCK == 0 {
         sys.block = true;
     }
     r
@@ -611,7 +616,12 @@ fn write_file(sys: &mut Sys<'_>, file: &FileRef, data: &[u8]) -> Result<usize, E
         (f.is_pipe(), f.flags & oflag::O_NONBLOCK != 0)
     };
     if !pipe {
-        let n = file.borrow_mut().write(data)?;
+        let r = file.borrow_mut().write(data);
+        if r == Err(Errno::EAGAIN) && !nonblock && file.borrow().may_block() {
+            // An eventfd write that would overflow waits for a read.
+            sys.block = true;
+        }
+        let n = r?;
         if let Some(id) = host_id(file) {
             // The offset moved past what was written (at the end with O_APPEND).
             let start = file.borrow().offset - n as u64;
@@ -666,6 +676,9 @@ fn user_range(buf: u64, len: usize) -> Result<(), Errno> {
 
 pub fn read(sys: &mut Sys<'_>, fd: i32, buf: u64, len: u64) -> SysResult {
     let file = sys.p.fds.file(fd)?;
+    if matches!(file.borrow().object, Object::SignalFd(_)) {
+        return super::events::signalfd_read(sys, &file, buf, len);
+    }
     let len = rw_len(len);
     if file.borrow().is_pipe() || len <= RW_CHUNK {
         let mut data = vec![0u8; len];
@@ -1266,6 +1279,20 @@ fn stat_open(sys: &Sys<'_>, fd: i32) -> Result<FileStat, Errno> {
             st
         }
         Object::Proc(p) => proc_stat(sys, &p.path)?,
+        // The one anonymous inode (fs/anon_inodes.c): mode 0600 with no
+        // file type, owned by the caller, on the anon_inodefs device.
+        Object::EventFd(_) | Object::TimerFd(_) | Object::SignalFd(_) | Object::Epoll(_) => {
+            FileStat {
+                dev: rustix::fs::makedev(0, 15),
+                ino: 1,
+                mode: 0o600,
+                nlink: 1,
+                uid: sys.p.creds.euid,
+                gid: sys.p.creds.egid,
+                blksize: 4096,
+                ..FileStat::default()
+            }
+        }
     })
 }
 

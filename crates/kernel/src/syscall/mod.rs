@@ -8,6 +8,7 @@
 //! [`NAMES`], and an unknown number returns ENOSYS.
 
 mod cpu;
+mod events;
 mod fs;
 mod futex;
 #[cfg(test)]
@@ -19,6 +20,7 @@ mod proc;
 mod sched;
 mod task;
 mod time;
+mod timer;
 
 use std::collections::BTreeMap;
 
@@ -62,6 +64,9 @@ pub(crate) struct Sys<'a> {
     pub block: bool,
     /// Set by sched_yield: the thread's turn ends after this syscall.
     pub resched: bool,
+    /// Every timerfd made so far (dead ones pruned by the scheduler),
+    /// whose expiries the scheduler watches.
+    pub timerfds: &'a mut Vec<std::rc::Weak<std::cell::RefCell<crate::timerfd::TimerFd>>>,
 }
 
 impl Sys<'_> {
@@ -208,6 +213,22 @@ pub const NAMES: &[(u64, &str)] = &[
     (158, "getgroups"),
     (159, "setgroups"),
     (73, "ppoll"),
+    (19, "eventfd2"),
+    (20, "epoll_create1"),
+    (21, "epoll_ctl"),
+    (22, "epoll_pwait"),
+    (441, "epoll_pwait2"),
+    (74, "signalfd4"),
+    (85, "timerfd_create"),
+    (86, "timerfd_settime"),
+    (87, "timerfd_gettime"),
+    (102, "getitimer"),
+    (103, "setitimer"),
+    (107, "timer_create"),
+    (108, "timer_gettime"),
+    (109, "timer_getoverrun"),
+    (110, "timer_settime"),
+    (111, "timer_delete"),
 ];
 
 /// The name of syscall `nr`, if cowix knows it.
@@ -350,6 +371,22 @@ pub(crate) fn dispatch(sys: &mut Sys<'_>, nr: u64, a: [u64; 6]) -> u64 {
         158 => proc::getgroups(sys, a[0] as i32, a[1]),
         159 => proc::setgroups(sys, a[0] as i32, a[1]),
         436 => fs::close_range(sys, a[0] as u32, a[1] as u32, a[2] as u32),
+        19 => events::eventfd2(sys, a[0] as u32, a[1] as u32),
+        20 => events::epoll_create1(sys, a[0] as u32),
+        21 => events::epoll_ctl(sys, a[0] as i32, a[1] as i32, a[2] as i32, a[3]),
+        22 => events::epoll_pwait(sys, a[0] as i32, a[1], a[2] as i32, a[3] as i32, a[4], a[5]),
+        441 => events::epoll_pwait2(sys, a[0] as i32, a[1], a[2] as i32, a[3], a[4], a[5]),
+        74 => events::signalfd4(sys, a[0] as i32, a[1], a[2], a[3] as u32),
+        85 => events::timerfd_create(sys, a[0] as i32, a[1] as u32),
+        86 => events::timerfd_settime(sys, a[0] as i32, a[1] as u32, a[2], a[3]),
+        87 => events::timerfd_gettime(sys, a[0] as i32, a[1]),
+        102 => timer::getitimer(sys, a[0] as i32, a[1]),
+        103 => timer::setitimer(sys, a[0] as i32, a[1], a[2]),
+        107 => timer::timer_create(sys, a[0] as i32, a[1], a[2]),
+        108 => timer::timer_gettime(sys, a[0] as i32, a[1]),
+        109 => timer::timer_getoverrun(sys, a[0] as i32),
+        110 => timer::timer_settime(sys, a[0] as i32, a[1] as u32, a[2], a[3]),
+        111 => timer::timer_delete(sys, a[0] as i32),
         _ => Err(Errno::ENOSYS),
     };
     match r {

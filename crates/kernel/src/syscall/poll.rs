@@ -3,6 +3,7 @@
 //! until one is, the timeout passes or a signal comes.
 
 use super::Sys;
+use crate::epoll::PollState;
 use crate::errno::{Errno, SysResult};
 use crate::fd::{FileRef, Object};
 use crate::process::rlimit;
@@ -28,7 +29,103 @@ pub(crate) fn poll_mask(file: &FileRef) -> u16 {
         Object::PipeWrite(end) => end.pipe.borrow().poll(true),
         Object::Stdin => POLLIN | POLLRDNORM,
         Object::Stdout | Object::Stderr => POLLOUT | POLLWRNORM,
+        Object::EventFd(e) => e.borrow().poll(),
+        Object::TimerFd(t) => t.borrow_mut().poll(),
+        // These answer for a poller: see `poll_state`.
+        Object::SignalFd(_) | Object::Epoll(_) => 0,
         _ => DEFAULT_POLLMASK,
+    }
+}
+
+/// The events of `file` for a poller whose pending signals (its own and
+/// its group's) are `pending`, with the object's wakeup counts for edge
+/// triggering: the one readiness entry point ppoll, pselect6 and epoll
+/// share. A signalfd is readable when the poller has a signal of its
+/// mask pending (signalfd_poll()); an epoll file when one of its
+/// registrations would be reported (ep_eventpoll_poll()); every other
+/// object answers [`poll_mask`].
+pub(crate) fn poll_state(file: &FileRef, pending: u64) -> PollState {
+    let f = file.borrow();
+    match &f.object {
+        Object::SignalFd(s) => PollState {
+            mask: s.poll(pending),
+            rseq: pending,
+            wseq: 0,
+        },
+        Object::Epoll(ep) => {
+            let ep = ep.clone();
+            drop(f);
+            let ready = ep
+                .borrow_mut()
+                .collect(1, false, &mut |g| poll_state(g, pending));
+            PollState {
+                mask: if ready.is_empty() {
+                    0
+                } else {
+                    POLLIN | POLLRDNORM
+                },
+                ..Default::default()
+            }
+        }
+        Object::EventFd(e) => {
+            let e = e.borrow();
+            PollState {
+                mask: e.poll(),
+                rseq: e.writes,
+                wseq: e.reads,
+            }
+        }
+        Object::TimerFd(t) => {
+            let mut t = t.borrow_mut();
+            PollState {
+                mask: t.poll(),
+                rseq: t.seq,
+                wseq: 0,
+            }
+        }
+        Object::PipeRead(end) => {
+            let p = end.pipe.borrow();
+            PollState {
+                mask: p.poll(false),
+                rseq: p.writes,
+                wseq: 0,
+            }
+        }
+        Object::PipeWrite(end) => {
+            let p = end.pipe.borrow();
+            PollState {
+                mask: p.poll(true),
+                rseq: 0,
+                wseq: p.reads,
+            }
+        }
+        _ => {
+            drop(f);
+            PollState {
+                mask: poll_mask(file),
+                ..Default::default()
+            }
+        }
+    }
+}
+
+/// [`poll_state`]'s events alone.
+pub(crate) fn poll_events(file: &FileRef, pending: u64) -> u16 {
+    poll_state(file, pending).mask
+}
+
+/// Whether `file` has a poll method (file_can_poll()): regular files,
+/// directories, /dev/null, /dev/zero and procfs files have none, so
+/// epoll refuses them (EPERM); poll and select take them as always ready.
+pub(crate) fn can_poll(file: &FileRef) -> bool {
+    match &file.borrow().object {
+        Object::Host(h) => h
+            .file
+            .metadata()
+            .map(|m| !m.is_file() && !m.is_dir())
+            .unwrap_or(false),
+        Object::Null | Object::Zero | Object::Proc(_) => false,
+        _ => true,
     }
 }
 
@@ -129,6 +226,7 @@ pub fn ppoll(
     let mut raw = vec![0u8; nfds as usize * 8];
     sys.mem().copy_in(fds, &mut raw)?;
     let wait = Wait::begin(sys, tsp, mask)?;
+    let pending = sys.t.signals.pending(&sys.p.signals.shared);
     let mut ready = 0u64;
     for e in raw.chunks_exact_mut(8) {
         let fd = i32::from_le_bytes(e[..4].try_into().unwrap());
@@ -137,7 +235,7 @@ pub fn ppoll(
             0
         } else {
             match sys.p.fds.file(fd) {
-                Ok(f) => poll_mask(&f) & (events | POLLERR | POLLHUP),
+                Ok(f) => poll_events(&f, pending) & (events | POLLERR | POLLHUP),
                 Err(_) => POLLNVAL,
             }
         };
@@ -209,7 +307,8 @@ pub fn pselect6(sys: &mut Sys<'_>, nfds: i32, sets: [u64; 3], tsp: u64, sig: u64
             sys.t.sleep_until = None;
             return Err(Errno::EBADF);
         };
-        let m = poll_mask(&file);
+        let pending = sys.t.signals.pending(&sys.p.signals.shared);
+        let m = poll_events(&file, pending);
         for (k, want) in [IN, OUT, EX].into_iter().enumerate() {
             if inp[k][w] & bit != 0 && m & want != 0 {
                 out[k][w] |= bit;

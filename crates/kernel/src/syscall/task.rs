@@ -346,6 +346,7 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
         sampling: Default::default(),
         randomize: parent.randomize,
         job: Default::default(),
+        timers: Default::default(),
     };
     child.signals.shared = SigQueue::default();
     if flags & CLONE_CLEAR_SIGHAND != 0 {
@@ -607,6 +608,7 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
     t.cpu.pc = loaded.entry;
     t.cpu.x[2] = loaded.sp;
     p.fds.close_on_exec();
+    p.timers.exec();
     p.signals.reset_for_exec();
     t.signals.reset_for_exec();
     p.comm = loaded

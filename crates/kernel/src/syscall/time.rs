@@ -29,6 +29,11 @@ pub(super) fn now_ns(sys: &Sys<'_>, id: i32) -> Result<u64, Errno> {
         }
         CLOCK_PROCESS_CPUTIME_ID => Ok(sys.clock.cpu_ns(sys.p.instret(Some(sys.t)))),
         CLOCK_THREAD_CPUTIME_ID => Ok(sys.clock.cpu_ns(sys.t.cpu.instret)),
+        // clock_getcpuclockid/pthread_getcpuclockid ids (this process's).
+        c if c < 0 => Ok(super::timer::clock_now(
+            sys,
+            super::timer::cpu_clock(sys, c)?,
+        )),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -112,7 +117,9 @@ pub fn nanosleep(sys: &mut Sys<'_>, req: u64, rem: u64) -> SysResult {
 }
 
 pub fn clock_nanosleep(sys: &mut Sys<'_>, id: i32, flags: u32, req: u64, rem: u64) -> SysResult {
-    if id == CLOCK_THREAD_CPUTIME_ID {
+    // Sleeping on a CPU-time clock (posix_cpu_nsleep()) is not supported:
+    // EINVAL, as Linux gives for thread clocks.
+    if id == CLOCK_THREAD_CPUTIME_ID || id < 0 {
         return Err(Errno::EINVAL);
     }
     let now = now_ns(sys, id)?;
