@@ -121,3 +121,143 @@ fn busybox_sh_stops_and_continues_a_job() {
     );
     assert_eq!(o.status.code(), Some(0));
 }
+
+/// The console as controlling terminal (drivers/tty/tty_jobctrl.c), with
+/// cowix's stdin and stdout pipes: tcgetpgrp/tcgetsid and /proc's tty_nr
+/// and tpgid; tcsetpgrp's EINVAL, ESRCH, EPERM; SIGTTOU for a background
+/// tcsetpgrp (restarted once continued in the foreground) unless ignored;
+/// SIGTTIN for a background read, EIO when ignored or orphaned; SIGTTOU for
+/// a background write only with TOSTOP; setsid leaves the terminal
+/// (ENXIO, ENOTTY, EPERM); TIOCNOTTY; a new session leader opening the
+/// terminal takes it unless O_NOCTTY; TIOCSCTTY by a new session; its
+/// leader's exit sends SIGHUP to its foreground group. These are Linux's
+/// answers for the leader of a pseudo-terminal's session (qemu-user under
+/// a pipe has no terminal to compare with).
+#[test]
+fn the_console_is_the_first_sessions_controlling_terminal() {
+    let o = run_guest("tty_jobs", &[]);
+    assert_eq!(
+        stdout(&o),
+        "tcgetpgrp(0) is my group: 1\n\
+         tcgetsid(1) is my session: 1\n\
+         stat: tty_nr 34816 (pts/0: 1), tpgid is my group: 1\n\
+         open /dev/tty: ok, isatty 1\n\
+         tcgetattr: ok, ICANON 1\n\
+         tcsetpgrp(-1): EINVAL\n\
+         tcsetpgrp(no such group): ESRCH\n\
+         tcsetpgrp(group of another session): EPERM\n\
+         background tcsetpgrp: stopped by TTOU\n\
+         background tcsetpgrp returned ok, foreground now mine 1\n\
+         after SIGCONT: exit 0\n\
+         foreground is mine again: 1\n\
+         background tcsetpgrp ignoring SIGTTOU: ok\n\
+         ignoring SIGTTOU: exit 0\n\
+         background read: stopped by TTIN\n\
+         background read ignoring SIGTTIN: EIO\n\
+         ignoring SIGTTIN: exit 0\n\
+         background write\n\
+         background write without TOSTOP: exit 0\n\
+         set TOSTOP: ok\n\
+         background write with TOSTOP: stopped by TTOU\n\
+         orphaned background read: EIO\n\
+         after setsid: open /dev/tty ENXIO, tcgetpgrp ENOTTY, TIOCSCTTY EPERM\n\
+         setsid child: exit 0\n\
+         TIOCNOTTY: ok\n\
+         then: tcgetpgrp ENOTTY, open /dev/tty ENXIO\n\
+         open with O_NOCTTY: tcgetpgrp ENOTTY; without: foreground is mine 1\n\
+         opener: exit 0\n\
+         new session TIOCSCTTY: ok, foreground is mine 1\n\
+         session leader: exit 0\n\
+         grandchild: SIGHUP at its session leader's exit\n",
+        "stderr: {}",
+        stderr(&o)
+    );
+    assert_eq!(o.status.code(), Some(0));
+}
+
+/// Debian's busybox ash, interactive (`sh -i`, commands from a pipe) with
+/// job control (`set -m`): it opens /dev/tty, puts each job in its own
+/// group and in the foreground with tcsetpgrp, and takes the terminal
+/// back when the job stops or ends. A job that stops itself is reported
+/// and resumed with `bg`; one stopped by SIGTSTP comes back with `fg`; a
+/// background job reading the terminal stops with SIGTTIN ("tty input").
+#[test]
+fn busybox_interactive_sh_does_job_control_on_the_console() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let root = busybox_root().expect("scripts/fetch-debian busybox-static failed");
+    let script = "set -m\n\
+                  busybox sh -c \"kill -STOP \\$\\$; echo resumed\"\n\
+                  echo after-stop $?\n\
+                  jobs\n\
+                  bg\n\
+                  wait\n\
+                  echo waited $?\n\
+                  busybox sleep 0.2 &\n\
+                  jobs\n\
+                  fg\n\
+                  echo fg $?\n\
+                  busybox sh -c \"kill -TSTP \\$\\$; echo continued in the foreground\"\n\
+                  fg\n\
+                  echo status $?\n\
+                  busybox head -c 1 &\n\
+                  busybox sleep 0.1\n\
+                  jobs\n\
+                  kill -9 %1\n\
+                  wait\n\
+                  echo killed\n";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cowix"))
+        .args(["run", "--root"])
+        .arg(&root)
+        .args([
+            "--env",
+            "PATH=/usr/bin:/bin",
+            "--cwd",
+            "/",
+            "--",
+            "/usr/bin/busybox",
+            "sh",
+            "-i",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start cowix");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let out = stdout(&o);
+    let jobs = out
+        .split_once("commands.\n\n")
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("no banner: {out}\nstderr: {}", stderr(&o)));
+    assert_eq!(
+        jobs,
+        "after-stop 147\n\
+         [1]+  Stopped (signal)           busybox sh -c \"kill -STOP $$; echo resumed\"\n\
+         [1] busybox sh -c \"kill -STOP $$; echo resumed\"\n\
+         resumed\n\
+         waited 0\n\
+         [1]+  Running                    busybox sleep 0.2\n\
+         busybox sleep 0.2\n\
+         fg 0\n\
+         busybox sh -c \"kill -TSTP $$; echo continued in the foreground\"\n\
+         continued in the foreground\n\
+         status 0\n\
+         [1]+  Stopped (tty input)        busybox head -c 1\n\
+         killed\n",
+        "stderr: {}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("[1]+  Stopped                    busybox sh -c \"kill -TSTP"),
+        "stderr: {}",
+        stderr(&o)
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+}

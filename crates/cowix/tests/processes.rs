@@ -218,3 +218,108 @@ fn kill_reaches_other_processes_and_groups_sessions_and_waitid_work() {
         stderr(&o)
     );
 }
+
+/// vfork from a thread suspends the calling thread alone
+/// (kernel/fork.c: wait_for_vfork_done): the group's other thread counts
+/// on while the child, on the same memory, waits for the count to move,
+/// then execs; the parent thread resumes after the exec and sees the
+/// child's write. qemu-user runs vfork as fork, so there the child sees
+/// no movement; this is Linux's answer.
+#[test]
+fn vfork_from_a_thread_suspends_only_that_thread() {
+    for mode in ["cow", "copy", "share-tables"] {
+        let g = guest("vfork_thread");
+        let o = cowix([
+            "run",
+            "--fork-mode",
+            mode,
+            "--stats",
+            "--",
+            g.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            stdout(&o),
+            "child saw the counter move: 1\n\
+             exec'd child: pid 1\n\
+             parent resumed after the exec: sees the child's write 1, counter moved 1\n\
+             child exit status 5\n\
+             second child exit status 9\n",
+            "{mode}: stderr: {}",
+            stderr(&o)
+        );
+        assert_eq!(o.status.code(), Some(0), "{mode}");
+        let e = stderr(&o);
+        assert_eq!(
+            stat_value(&e, "in use"),
+            stat_value(&e, "page cache"),
+            "{mode}: frames leaked: {e}"
+        );
+    }
+}
+
+/// clone(CLONE_VM | SIGCHLD) makes a process, not a thread: its own pid,
+/// fd table and handlers on the parent's address space; wait4 reaps it;
+/// memory it mapped outlives it (the space is shared); its exec leaves the
+/// parent's memory intact. CLONE_FILES (with or without CLONE_VM) shares
+/// the fd table both ways until the child execs (unshare_files, then
+/// close-on-exec in its own copy). A private futex is the address space's:
+/// the parent's FUTEX_WAKE reaches the child's wait. CLONE_FS shares the
+/// working directory and umask (copy_fs), CLONE_SIGHAND the handlers
+/// until an exec (unshare_sighand). smaps is per address space, so both
+/// users show the same Rss. A child whose exit signal is
+/// not SIGCHLD is waited for only with __WCLONE or __WALL (eligible_child).
+/// copy_process's flag
+/// rules give EINVAL.
+/// qemu-user refuses CLONE_VM without CLONE_THREAD (EINVAL); this is
+/// Linux's answer.
+#[test]
+fn clone_vm_without_thread_is_a_process_sharing_memory() {
+    for mode in ["cow", "copy", "share-tables"] {
+        let g = guest("clone_vm");
+        let o = cowix([
+            "run",
+            "--fork-mode",
+            mode,
+            "--stats",
+            "--",
+            g.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            stdout(&o),
+            "reaped 1, exit 7\n\
+             child had its own pid: 1\n\
+             shared write seen: 42\n\
+             child's fd 20 in parent: -1 (Bad file descriptor)\n\
+             parent's SIGUSR1 still default: 1\n\
+             child's mapping after its exit: mapped by the child\n\
+             exec'd: hello\n\
+             after the child's exec: exit 3, shared 99, word hello, map mapped by the child\n\
+             parent's heap still works: 1\n\
+             CLONE_FILES child: exit 0, its fd 21 open here 1, fd 22 it closed open here 0\n\
+             fork with CLONE_FILES closed fd 21 here too: 1\n\
+             exec'd: files\n\
+             after a CLONE_FILES child's exec: exit 3, close-on-exec fd 23 still open here 1\n\
+             futex child woken: exit 5\n\
+             CLONE_VM: exit 0, chdir seen 0, umask seen 0\n\
+             CLONE_VM|CLONE_FS: exit 0, chdir seen 1, umask seen 1\n\
+             smaps_rollup Rss the same for both users of the space: 1\n\
+             CLONE_SIGHAND child's SIG_IGN seen here: 1\n\
+             exec'd: hello\n\
+             after its exec: exit 3, my SIGUSR2 handler kept 1\n\
+             plain wait for a clone child: -1 ECHILD\n\
+             __WCLONE wait: reaped 1, exit 7\n\
+             __WALL wait for a child with no exit signal: reaped 1, exit 7\n\
+             CLONE_SIGHAND without CLONE_VM: -1 Invalid argument\n\
+             CLONE_THREAD without CLONE_SIGHAND: -1 Invalid argument\n",
+            "{mode}: stderr: {}",
+            stderr(&o)
+        );
+        assert_eq!(o.status.code(), Some(0), "{mode}");
+        let e = stderr(&o);
+        assert_eq!(
+            stat_value(&e, "in use"),
+            stat_value(&e, "page cache"),
+            "{mode}: frames leaked: {e}"
+        );
+    }
+}

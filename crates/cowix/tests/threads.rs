@@ -324,3 +324,44 @@ fn scheduling_policies_are_per_thread_with_linux_checks() {
         0,
     );
 }
+
+/// comm is per thread (task_struct.comm): a new thread inherits its
+/// creator's, PR_SET_NAME/PR_GET_NAME act on the caller, /proc/PID/comm
+/// is the leader's and /proc/PID/task/TID/{comm,stat,status} the
+/// thread's; pthread_setname_np on another thread writes its task comm
+/// file; another process's comm is not writable (EINVAL, comm_write); an
+/// exec from a non-leader thread names the new leader after the program.
+/// qemu-riscv64 prints the same up to the exec (it cannot exec
+/// /proc/self/exe as a guest): checked when it is installed.
+#[test]
+fn comm_is_per_thread() {
+    if let Ok(want) = std::process::Command::new("qemu-riscv64")
+        .arg(guest("threads_comm"))
+        .output()
+    {
+        let want = String::from_utf8_lossy(&want.stdout).into_owned();
+        assert!(want.contains("write parent's comm"), "qemu: {want}");
+        let got = stdout(&run_guest("threads_comm", &[]));
+        assert!(got.starts_with(&want), "cowix:\n{got}\nqemu:\n{want}");
+    }
+    expect(
+        "threads_comm",
+        "worker inherits: main-thread-wit\n\
+         main: main-thread-wit\n\
+         /proc/self/comm: main-thread-wit\n\
+         task comm: worker-one\n\
+         task stat starts with tid (comm): 1\n\
+         task status: Name:\tworker-one\n\
+         task comm: main-thread-wit\n\
+         pthread_setname_np: 0\n\
+         pthread_getname_np: 0 renamed\n\
+         worker now: renamed\n\
+         write comm: 8\n\
+         main after write: via-proc\n\
+         child inherits: via-proc\n\
+         write parent's comm: -1 Invalid argument\n\
+         after exec: threads_comm, pid==tid 1\n\
+         /proc/self/comm: threads_comm\n",
+        0,
+    );
+}

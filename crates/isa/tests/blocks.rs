@@ -9,24 +9,33 @@ use cowix_isa::{Access, Bus, Cpu, Exit, MemFault};
 const ADDI_A0_A0_1: u32 = 0x0015_0513; // addi a0, a0, 1
 const ADDI_A0_A0_100: u32 = 0x0645_0513; // addi a0, a0, 100
 
-#[test]
-fn rewritten_instruction_runs_after_fence_i() {
-    // A loop that executes `addi a0, a0, 1`, overwrites it with
-    // `addi a0, a0, 100`, runs fence.i and executes it again.
-    let prog = [
-        ADDI_A0_A0_1, // 0x00: the instruction that gets rewritten
-        0x0005_9a63,  // 0x04: bnez a1, 0x18
-        0x00c6_a023,  // 0x08: sw a2, 0(a3)
-        0x0000_100f,  // 0x0c: fence.i
-        0x0010_0593,  // 0x10: li a1, 1
-        0xfedf_f06f,  // 0x14: j 0x00
-        0x0000_0073,  // 0x18: ecall
-    ];
-    let mut bus = TestBus::new();
-    bus.put_words(CODE, &prog);
+/// A loop that executes `addi a0, a0, 1`, overwrites it with the word in a2
+/// at the address in a3, runs fence.i and executes it again.
+const REWRITE_THEN_FENCE_I: [u32; 7] = [
+    ADDI_A0_A0_1, // 0x00: the instruction that gets rewritten
+    0x0005_9a63,  // 0x04: bnez a1, 0x18
+    0x00c6_a023,  // 0x08: sw a2, 0(a3)
+    0x0000_100f,  // 0x0c: fence.i
+    0x0010_0593,  // 0x10: li a1, 1
+    0xfedf_f06f,  // 0x14: j 0x00
+    0x0000_0073,  // 0x18: ecall
+];
+
+/// Runs the code already at [`CODE`] from there, with a2 = `addi a0, a0, 100`
+/// and a3 = `CODE` (what [`REWRITE_THEN_FENCE_I`] stores, and where), until
+/// its ecall; returns the hart.
+fn run_rewriter(bus: &mut impl Bus) -> Cpu {
     let mut cpu = cpu_with(&[(A2, u64::from(ADDI_A0_A0_100)), (A3, CODE)]);
     cpu.pc = CODE;
-    assert_eq!(cpu.run(&mut bus, 100), Exit::Ecall);
+    assert_eq!(cpu.run(bus, 100), Exit::Ecall);
+    cpu
+}
+
+#[test]
+fn rewritten_instruction_runs_after_fence_i() {
+    let mut bus = TestBus::new();
+    bus.put_words(CODE, &REWRITE_THEN_FENCE_I);
+    let cpu = run_rewriter(&mut bus);
     assert_eq!(cpu.x[A0], 101, "the first pass added 1, the second 100");
     assert_eq!(cpu.instret, 9);
     assert_eq!(bus.fence_i_calls, 1);
@@ -56,31 +65,18 @@ impl Bus for NeverInvalidates {
 
 #[test]
 fn fence_i_flushes_the_block_cache() {
-    let prog = [
-        ADDI_A0_A0_1, // 0x00: the instruction that gets rewritten
-        0x0005_9a63,  // 0x04: bnez a1, 0x18
-        0x00c6_a023,  // 0x08: sw a2, 0(a3)
-        0x0000_100f,  // 0x0c: fence.i
-        0x0010_0593,  // 0x10: li a1, 1
-        0xfedf_f06f,  // 0x14: j 0x00
-        0x0000_0073,  // 0x18: ecall
-    ];
     let mut bus = NeverInvalidates(TestBus::new());
-    bus.0.put_words(CODE, &prog);
-    let mut cpu = cpu_with(&[(A2, u64::from(ADDI_A0_A0_100)), (A3, CODE)]);
-    cpu.pc = CODE;
-    assert_eq!(cpu.run(&mut bus, 100), Exit::Ecall);
+    bus.0.put_words(CODE, &REWRITE_THEN_FENCE_I);
+    let cpu = run_rewriter(&mut bus);
     assert_eq!(cpu.x[A0], 101, "fence.i made the new instruction visible");
 
     // Without the fence.i (replaced by a nop) the stale block may run: this
     // bus never invalidates, so it does, which shows the cache is in use.
     let mut bus = NeverInvalidates(TestBus::new());
-    let mut no_fence = prog;
+    let mut no_fence = REWRITE_THEN_FENCE_I;
     no_fence[3] = 0x0000_0013; // nop
     bus.0.put_words(CODE, &no_fence);
-    let mut cpu = cpu_with(&[(A2, u64::from(ADDI_A0_A0_100)), (A3, CODE)]);
-    cpu.pc = CODE;
-    assert_eq!(cpu.run(&mut bus, 100), Exit::Ecall);
+    let cpu = run_rewriter(&mut bus);
     assert_eq!(cpu.x[A0], 2, "the cached addi a0, a0, 1 ran twice");
 }
 
@@ -142,6 +138,12 @@ fn a_new_bus_under_the_same_hart_is_not_served_stale_blocks() {
     assert_eq!((exit, cpu.x[A0]), (Exit::Ecall, 101));
 }
 
+/// The exit of a load from the unmapped address 0x10.
+const LOAD_FAULT_AT_0X10: Exit = Exit::MemFault(MemFault {
+    addr: 0x10,
+    access: Access::Read,
+});
+
 #[test]
 fn fault_in_the_middle_of_a_block_is_precise() {
     let prog = [
@@ -152,13 +154,7 @@ fn fault_in_the_middle_of_a_block_is_precise() {
     ];
     let mut cpu = cpu_with(&[(A3, 0x10)]);
     let (_, exit) = run32(&mut cpu, &prog);
-    assert_eq!(
-        exit,
-        Exit::MemFault(MemFault {
-            addr: 0x10,
-            access: Access::Read
-        })
-    );
+    assert_eq!(exit, LOAD_FAULT_AT_0X10);
     assert_eq!(
         (cpu.pc, cpu.instret),
         (CODE + 4, 1),
@@ -238,13 +234,7 @@ fn writes_to_x0_are_discarded_inside_blocks() {
     // lw zero from an unmapped address still faults.
     let mut cpu = cpu_with(&[(A3, 0x10)]);
     let (_, exit) = run32(&mut cpu, &prog);
-    assert_eq!(
-        exit,
-        Exit::MemFault(MemFault {
-            addr: 0x10,
-            access: Access::Read
-        })
-    );
+    assert_eq!(exit, LOAD_FAULT_AT_0X10);
     assert_eq!((cpu.pc, cpu.instret), (CODE + 4, 1));
 }
 

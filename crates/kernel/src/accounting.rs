@@ -54,12 +54,8 @@ pub struct ProcessReport {
 
 /// Samples `p`'s memory now and raises its peaks.
 pub fn sample(p: &mut Process, pm: &PhysMem) {
-    if p.vfork_child.is_some() {
-        // Its memory is lent to a vfork child, which accounts for it.
-        return;
-    }
-    let r = p.mm.smaps_rollup(pm);
-    let faults = p.mm.fault_counters().resolved();
+    let r = p.mm.get().smaps_rollup(pm);
+    let faults = p.mm.get().fault_counters().resolved();
     let now = insns(p);
     let s = &mut p.sampling;
     s.peak.rss = s.peak.rss.max(r.rss);
@@ -76,7 +72,7 @@ pub fn sample(p: &mut Process, pm: &PhysMem) {
 /// last sample and enough instructions have passed to pay for the walk.
 pub fn sample_after_turn(p: &mut Process, pm: &PhysMem) {
     let s = p.sampling;
-    let faults = p.mm.fault_counters().resolved();
+    let faults = p.mm.get().fault_counters().resolved();
     if faults == s.last_faults && s.last_insns != 0 {
         return;
     }

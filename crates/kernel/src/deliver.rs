@@ -179,11 +179,13 @@ pub(crate) fn force_fault(p: &mut Process, t: &mut Thread, info: SigInfo, what: 
     let n = info.signo;
     let i = (n - 1) as usize;
     let blocked = t.signals.blocked & bit(n) != 0;
-    if blocked || p.signals.actions[i].handler == SIG_IGN {
-        p.signals.actions[i].handler = SIG_DFL;
+    if blocked || p.signals.actions.get(i).handler == SIG_IGN {
+        let mut a = p.signals.actions.get(i);
+        a.handler = SIG_DFL;
+        p.signals.actions.set(i, a);
         t.signals.blocked &= !bit(n);
     }
-    if p.signals.actions[i].handler == SIG_DFL {
+    if p.signals.actions.get(i).handler == SIG_DFL {
         die(p, n, Some(what.to_string()));
     } else {
         t.signals.pending.add(info);
@@ -239,10 +241,10 @@ pub(crate) fn discard_ignored(p: &mut Process, t: &mut Thread) -> Option<u8> {
 }
 
 fn guest<'a>(p: &'a mut Process, t: &'a mut Thread, pm: &'a mut PhysMem) -> GuestMemory<'a> {
-    t.tlb.sync(&p.mm, pm);
+    t.tlb.sync(&p.mm.get(), pm);
     GuestMemory {
         pm,
-        mm: &mut p.mm,
+        mm: p.mm.get_mut().into(),
         tlb: &mut t.tlb,
     }
 }
@@ -293,7 +295,9 @@ pub(crate) fn handle_signals(p: &mut Process, t: &mut Thread, pm: &mut PhysMem) 
         }
         t.signals.blocked = (t.signals.blocked | mask) & !UNBLOCKABLE;
         if a.flags & SA_RESETHAND != 0 {
-            p.signals.actions[(n - 1) as usize] = signal::SigAction::default();
+            p.signals
+                .actions
+                .set((n - 1) as usize, signal::SigAction::default());
         }
     }
     None

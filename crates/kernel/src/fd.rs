@@ -2,7 +2,7 @@
 //!
 //! As in Linux (and seed 002_e6bf70a011e746b4.txt): a process's fd table
 //! maps small integers to *open file descriptions*; the table is copied at
-//! fork, while the descriptions, with their offset and status flags, are
+//! fork (shared with CLONE_FILES), while the descriptions, with their offset and status flags, are
 //! shared (`Rc`) by every descriptor that `dup`, `fork` or inheritance made.
 
 use std::cell::RefCell;
@@ -48,6 +48,9 @@ pub enum Object {
     Stdin,
     Stdout,
     Stderr,
+    /// `/dev/tty`: the console (see [`crate::tty`]), read from the host's
+    /// standard input, written to its standard output.
+    Tty,
     /// `/dev/null`, `/dev/zero`, `/dev/urandom` (and `/dev/random`).
     Null,
     Zero,
@@ -132,11 +135,13 @@ impl OpenFile {
         }))
     }
 
-    fn readable(&self) -> bool {
+    /// Opened for reading (not O_WRONLY, not O_PATH).
+    pub fn readable(&self) -> bool {
         self.flags & oflag::O_ACCMODE != oflag::O_WRONLY && self.flags & oflag::O_PATH == 0
     }
 
-    fn writable(&self) -> bool {
+    /// Opened for writing (O_WRONLY or O_RDWR, not O_PATH).
+    pub fn writable(&self) -> bool {
         matches!(
             self.flags & oflag::O_ACCMODE,
             oflag::O_WRONLY | oflag::O_RDWR
@@ -167,7 +172,7 @@ impl OpenFile {
                 }
                 Ok(h.file.read_at(buf, offset)?)
             }
-            Object::Stdin => loop {
+            Object::Stdin | Object::Tty => loop {
                 match io::stdin().lock().read(buf) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     r => return Ok(r?),
@@ -227,7 +232,7 @@ impl OpenFile {
         }
         match &self.object {
             Object::Host(h) => Ok(h.file.write_at(data, offset)?),
-            Object::Stdout => write_all_flush(&mut io::stdout().lock(), data),
+            Object::Stdout | Object::Tty => write_all_flush(&mut io::stdout().lock(), data),
             Object::Stderr => write_all_flush(&mut io::stderr().lock(), data),
             Object::Stdin | Object::PipeRead(_) | Object::Proc(_) => Err(Errno::EBADF),
             Object::PipeWrite(end) => end.pipe.borrow_mut().write(data),
@@ -275,10 +280,15 @@ pub struct FdEntry {
     pub cloexec: bool,
 }
 
-/// A process's file descriptor table.
-#[derive(Debug, Clone, Default)]
+/// A process's file descriptor table (Linux's files_struct): a handle,
+/// shared by the processes cloned with CLONE_FILES (and by a group's
+/// threads, through their `Process`). [`FdTable::copy`] is dup_fd, what
+/// fork gives the child; [`FdTable::share`] another handle to the same
+/// table. Only one thread runs at a time and no method lends out a
+/// reference into the table, so a borrow never meets another.
+#[derive(Debug, Default)]
 pub struct FdTable {
-    slots: Vec<Option<FdEntry>>,
+    slots: Rc<RefCell<Vec<Option<FdEntry>>>>,
 }
 
 /// Default RLIMIT_NOFILE soft limit.
@@ -287,13 +297,13 @@ pub const NOFILE_DEFAULT: u64 = 1024;
 impl FdTable {
     /// A table with the host's standard streams as fds 0, 1 and 2.
     pub fn with_stdio() -> Self {
-        let mut t = FdTable::default();
+        let t = FdTable::default();
         for (object, flags, name) in [
             (Object::Stdin, oflag::O_RDONLY, "/dev/stdin"),
             (Object::Stdout, oflag::O_WRONLY, "/dev/stdout"),
             (Object::Stderr, oflag::O_WRONLY, "/dev/stderr"),
         ] {
-            t.slots.push(Some(FdEntry {
+            t.slots.borrow_mut().push(Some(FdEntry {
                 file: OpenFile::new(object, flags, name),
                 cloexec: false,
             }));
@@ -301,27 +311,49 @@ impl FdTable {
         t
     }
 
-    pub fn get(&self, fd: i32) -> Result<&FdEntry, Errno> {
+    /// A copy of the table (dup_fd: fork without CLONE_FILES, and exec's
+    /// unshare_files): the same open file descriptions in new slots.
+    pub fn copy(&self) -> Self {
+        FdTable {
+            slots: Rc::new(RefCell::new(self.slots.borrow().clone())),
+        }
+    }
+
+    /// Another handle to this very table (CLONE_FILES).
+    pub fn share(&self) -> Self {
+        FdTable {
+            slots: Rc::clone(&self.slots),
+        }
+    }
+
+    /// Whether another process uses this table too.
+    pub fn is_shared(&self) -> bool {
+        Rc::strong_count(&self.slots) > 1
+    }
+
+    /// The entry at `fd` (a copy: the description is shared).
+    pub fn get(&self, fd: i32) -> Result<FdEntry, Errno> {
         usize::try_from(fd)
             .ok()
-            .and_then(|i| self.slots.get(i))
-            .and_then(Option::as_ref)
+            .and_then(|i| self.slots.borrow().get(i).cloned())
+            .flatten()
             .ok_or(Errno::EBADF)
     }
 
     pub fn file(&self, fd: i32) -> Result<FileRef, Errno> {
-        Ok(self.get(fd)?.file.clone())
+        Ok(self.get(fd)?.file)
     }
 
     /// Installs `entry` at the lowest free descriptor >= `min` below `limit`.
     pub fn install(&mut self, entry: FdEntry, min: usize, limit: u64) -> Result<i32, Errno> {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        let free = (min..limit).find(|&i| self.slots.get(i).is_none_or(Option::is_none));
+        let mut slots = self.slots.borrow_mut();
+        let free = (min..limit).find(|&i| slots.get(i).is_none_or(Option::is_none));
         let i = free.ok_or(Errno::EMFILE)?;
-        if i >= self.slots.len() {
-            self.slots.resize(i + 1, None);
+        if i >= slots.len() {
+            slots.resize(i + 1, None);
         }
-        self.slots[i] = Some(entry);
+        slots[i] = Some(entry);
         Ok(i as i32)
     }
 
@@ -331,27 +363,28 @@ impl FdTable {
         if i as u64 >= limit {
             return Err(Errno::EBADF);
         }
-        if i >= self.slots.len() {
-            self.slots.resize(i + 1, None);
-        }
-        self.slots[i] = Some(entry);
+        // What was there is dropped after the borrow ends (closing a pipe
+        // end may look at nothing here, but keep drops outside anyway).
+        let old = {
+            let mut slots = self.slots.borrow_mut();
+            if i >= slots.len() {
+                slots.resize(i + 1, None);
+            }
+            slots[i].replace(entry)
+        };
+        drop(old);
         Ok(())
     }
 
     pub fn close(&mut self, fd: i32) -> Result<(), Errno> {
         let i = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
-        match self.slots.get_mut(i) {
-            Some(slot @ Some(_)) => {
-                *slot = None;
-                Ok(())
-            }
-            _ => Err(Errno::EBADF),
-        }
+        let old = self.slots.borrow_mut().get_mut(i).and_then(Option::take);
+        old.map(drop).ok_or(Errno::EBADF)
     }
 
     pub fn set_cloexec(&mut self, fd: i32, on: bool) -> Result<(), Errno> {
         let i = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
-        match self.slots.get_mut(i) {
+        match self.slots.borrow_mut().get_mut(i) {
             Some(Some(e)) => {
                 e.cloexec = on;
                 Ok(())
@@ -361,26 +394,30 @@ impl FdTable {
     }
 
     /// The open descriptors, in increasing order.
-    pub fn open_fds(&self) -> impl Iterator<Item = i32> + '_ {
+    pub fn open_fds(&self) -> Vec<i32> {
         self.slots
+            .borrow()
             .iter()
             .enumerate()
             .filter(|(_, s)| s.is_some())
             .map(|(i, _)| i as i32)
+            .collect()
     }
 
     /// The table's size: one more than the highest slot ever used.
     pub fn size(&self) -> usize {
-        self.slots.len()
+        self.slots.borrow().len()
     }
 
     /// Closes every close-on-exec descriptor (execve).
     pub fn close_on_exec(&mut self) {
-        for slot in &mut self.slots {
+        let mut closed = Vec::new();
+        for slot in self.slots.borrow_mut().iter_mut() {
             if slot.as_ref().is_some_and(|e| e.cloexec) {
-                *slot = None;
+                closed.extend(slot.take());
             }
         }
+        drop(closed);
     }
 }
 
@@ -412,7 +449,7 @@ mod tests {
     #[test]
     fn copied_table_shares_descriptions_but_not_slots() {
         let mut parent = FdTable::with_stdio();
-        let child = parent.clone();
+        let child = parent.copy();
         parent.close(1).unwrap();
         assert!(
             child.get(1).is_ok(),
@@ -422,6 +459,24 @@ mod tests {
             &child.file(0).unwrap(),
             &parent.file(0).unwrap()
         ));
+        assert!(!parent.is_shared());
+    }
+
+    #[test]
+    fn shared_table_sees_every_change_until_copied() {
+        // clone(CLONE_FILES), then the child execs (unshare_files).
+        let mut parent = FdTable::with_stdio();
+        let mut child = parent.share();
+        assert!(parent.is_shared());
+        child.close(1).unwrap();
+        assert_eq!(parent.get(1).err(), Some(Errno::EBADF));
+        let e = parent.get(0).unwrap();
+        assert_eq!(parent.install(e, 0, 1024), Ok(1));
+        assert!(child.get(1).is_ok(), "the child sees the parent's new fd");
+        child = child.copy();
+        assert!(!parent.is_shared());
+        parent.close(2).unwrap();
+        assert!(child.get(2).is_ok(), "a copy no longer follows");
     }
 
     #[test]

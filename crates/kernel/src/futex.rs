@@ -16,8 +16,9 @@ use crate::process::{Process, Thread};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FutexKey {
     /// A private futex, or any word in private memory: the address space
-    /// (named by its thread group) and the virtual address.
-    Private { tgid: i32, addr: u64 },
+    /// (`Mm::id`: Linux's key.private.mm, shared by a group's threads and
+    /// by processes cloned with CLONE_VM) and the virtual address.
+    Private { mm: usize, addr: u64 },
     /// A word in a MAP_SHARED mapping without FUTEX_PRIVATE_FLAG: the frame
     /// and offset, so processes mapping the page at different addresses
     /// meet (Linux keys it by inode and page index; one frame backs a
@@ -26,19 +27,19 @@ pub enum FutexKey {
 }
 
 impl FutexKey {
-    /// The key for the word at `addr` in `mm` of group `tgid`; `private`
+    /// The key for the word at `addr` in `mm`, named `mm_id`; `private`
     /// is FUTEX_PRIVATE_FLAG. The page is faulted in if need be (a shared
     /// key needs its frame). None if `addr` is not mapped.
     pub fn new(
         mm: &mut AddressSpace,
         pm: &mut PhysMem,
-        tgid: i32,
+        mm_id: usize,
         addr: u64,
         private: bool,
     ) -> Option<FutexKey> {
         let shared = !private && mm.find_vma(addr).is_some_and(|v| v.shared);
         if !shared {
-            return Some(FutexKey::Private { tgid, addr });
+            return Some(FutexKey::Private { mm: mm_id, addr });
         }
         let frame = match mm.translate(pm, addr, Access::Read) {
             Some(f) => f,
@@ -65,7 +66,8 @@ pub struct FutexWait {
 }
 
 /// Every thread waiting on `key`, oldest first, as (tgid, tid). The running
-/// thread is never waiting; a private key is only looked for in its group.
+/// thread is never waiting; a private key is only looked for among the
+/// users of its address space (`p`, whose key it is, and CLONE_VM kin).
 fn waiters(p: &Process, procs: &BTreeMap<i32, Process>, key: FutexKey) -> Vec<(u64, i32, i32)> {
     let mut found: Vec<(u64, i32, i32)> = Vec::new();
     let mut scan = |q: &Process| {
@@ -76,9 +78,11 @@ fn waiters(p: &Process, procs: &BTreeMap<i32, Process>, key: FutexKey) -> Vec<(u
         }
     };
     scan(p);
-    if matches!(key, FutexKey::Shared { .. }) {
-        procs.values().for_each(scan);
-    }
+    let meets = |q: &&Process| match key {
+        FutexKey::Shared { .. } => true,
+        FutexKey::Private { mm, .. } => q.mm.id() == mm,
+    };
+    procs.values().filter(meets).for_each(scan);
     found.sort_unstable();
     found
 }
@@ -189,11 +193,11 @@ fn futex_death(
     pending: bool,
 ) {
     let mut b = [0u8; 4];
-    if addr % 4 != 0 || p.mm.read_bytes(pm, addr, &mut b).is_err() {
+    if addr % 4 != 0 || p.mm.get_mut().read_bytes(pm, addr, &mut b).is_err() {
         return;
     }
     let val = u32::from_le_bytes(b);
-    let key = FutexKey::new(&mut p.mm, pm, p.pid, addr, false);
+    let key = FutexKey::new(&mut p.mm.get_mut(), pm, p.mm.id(), addr, false);
     if pending && val == 0 {
         if let Some(k) = key {
             wake(p, procs, k, 1, u32::MAX);
@@ -204,7 +208,11 @@ fn futex_death(
         return;
     }
     let new = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
-    if p.mm.write_bytes(pm, addr, &new.to_le_bytes()).is_err() {
+    if p.mm
+        .get_mut()
+        .write_bytes(pm, addr, &new.to_le_bytes())
+        .is_err()
+    {
         return;
     }
     if val & FUTEX_WAITERS != 0 {
@@ -227,13 +235,13 @@ pub fn exit_robust_list(
     if head == 0 {
         return;
     }
-    let Some(mut entry) = read_u64(&mut p.mm, pm, head) else {
+    let Some(mut entry) = read_u64(&mut p.mm.get_mut(), pm, head) else {
         return;
     };
-    let Some(offset) = read_u64(&mut p.mm, pm, head + 8) else {
+    let Some(offset) = read_u64(&mut p.mm.get_mut(), pm, head + 8) else {
         return;
     };
-    let Some(pending) = read_u64(&mut p.mm, pm, head + 16) else {
+    let Some(pending) = read_u64(&mut p.mm.get_mut(), pm, head + 16) else {
         return;
     };
     let pending = pending & !1;
@@ -242,7 +250,7 @@ pub fn exit_robust_list(
             break;
         }
         let e = entry & !1;
-        let next = read_u64(&mut p.mm, pm, e);
+        let next = read_u64(&mut p.mm.get_mut(), pm, e);
         if e != pending && entry & 1 == 0 {
             futex_death(p, procs, pm, e.wrapping_add(offset), t.tid, false);
         }
@@ -275,6 +283,7 @@ pub(crate) mod tests {
                     Cpu::new(),
                     Tlb::new(pm.zero_frame()),
                     ThreadSignals::default(),
+                    "t".into(),
                 );
                 (tid, Box::new(t))
             })
@@ -283,9 +292,9 @@ pub(crate) mod tests {
             pid,
             ppid: 0,
             threads,
-            mm: AddressSpace::new(pm).unwrap(),
+            mm: crate::process::Mm::new(AddressSpace::new(pm).unwrap()),
             fds: FdTable::default(),
-            cwd: "/".into(),
+            fs: crate::process::FsInfo::new("/".into(), 0o22),
             comm: "t".into(),
             exe: "/t".into(),
             args: ArgArea::default(),
@@ -298,14 +307,13 @@ pub(crate) mod tests {
             },
             groups: Vec::new(),
             nice: 0,
-            umask: 0o22,
             rlimits: default_rlimits(),
             signals: SignalState::default(),
             pgid: pid,
             sid: pid,
+            ctty: false,
             exit_signal: 17,
             vfork_parent: None,
-            vfork_child: None,
             exit: None,
             leader_exit: None,
             retired: 0,
@@ -340,11 +348,11 @@ pub(crate) mod tests {
         let mut p = group(&mut pm, 1, &[1, 2, 3, 4]);
         let mut procs = BTreeMap::new();
         let k = FutexKey::Private {
-            tgid: 1,
+            mm: p.mm.id(),
             addr: 0x1000,
         };
         let other = FutexKey::Private {
-            tgid: 1,
+            mm: p.mm.id(),
             addr: 0x1004,
         };
         park(&mut p, 3, k, u32::MAX, 1);
@@ -363,7 +371,7 @@ pub(crate) mod tests {
         assert_eq!(waiting(&p), vec![1]);
         assert_eq!(wake(&mut p, &mut procs, k, 5, u32::MAX), 0);
         assert_eq!(p.threads[&1].cpu.x[10], 0xdead, "other key untouched");
-        p.mm.release(&mut pm);
+        p.mm.put(&mut pm);
     }
 
     #[test]
@@ -372,11 +380,11 @@ pub(crate) mod tests {
         let mut p = group(&mut pm, 1, &[1, 2, 3, 4, 5]);
         let mut procs = BTreeMap::new();
         let from = FutexKey::Private {
-            tgid: 1,
+            mm: p.mm.id(),
             addr: 0x2000,
         };
         let to = FutexKey::Private {
-            tgid: 1,
+            mm: p.mm.id(),
             addr: 0x3000,
         };
         for (seq, tid) in [2, 3, 4, 5].into_iter().enumerate() {
@@ -392,6 +400,6 @@ pub(crate) mod tests {
         assert_eq!(waiting(&p), vec![2, 3, 5]);
         assert_eq!(wake(&mut p, &mut procs, to, u32::MAX, u32::MAX), 3);
         assert!(waiting(&p).is_empty());
-        p.mm.release(&mut pm);
+        p.mm.put(&mut pm);
     }
 }

@@ -34,6 +34,7 @@ pub mod syscall;
 pub mod timerfd;
 pub mod timers;
 pub mod trace;
+pub mod tty;
 pub mod uaccess;
 pub mod vfs;
 
@@ -53,7 +54,7 @@ use crate::process::{
     default_rlimits, rlimit, ArgArea, Creds, ExitStatus, Process, Thread, Zombie,
 };
 use crate::signal::{code, sig, SigInfo, SignalState, ThreadSignals};
-use crate::uaccess::{fault_access, GuestMemory, Tlb};
+use crate::uaccess::{fault_access, GuestMemory};
 use crate::vfs::Vfs;
 pub use cowix_mm::ForkMode;
 
@@ -155,7 +156,7 @@ fn root_owner<'a>(
         running
             .into_iter()
             .chain(procs.values())
-            .find(|q| q.mm.root() == root)
+            .find(|q| q.mm.get().root() == root)
             .map(|q| q.pid)
     }
 }
@@ -206,6 +207,8 @@ pub struct Kernel {
     translated: u64,
     /// `--trace`: the open trace file (`trace.rs`).
     tracer: Option<trace::Tracer>,
+    /// The console, the first session's controlling terminal (`tty.rs`).
+    console: tty::Console,
     /// Every timerfd made (held weakly): the scheduler counts their
     /// expiries and wakes their waiters (`fire_timers`).
     timerfds: Vec<std::rc::Weak<std::cell::RefCell<timerfd::TimerFd>>>,
@@ -259,6 +262,7 @@ impl Kernel {
             futex_seq: 0,
             translated: 0,
             tracer: None,
+            console: tty::Console::default(),
             timerfds: Vec::new(),
         })
     }
@@ -329,22 +333,15 @@ impl Kernel {
         let mut cpu = Cpu::new();
         cpu.pc = loaded.entry;
         cpu.x[2] = loaded.sp;
-        let comm = loaded
-            .exe
-            .rsplit('/')
-            .next()
-            .unwrap_or("")
-            .chars()
-            .take(15)
-            .collect();
-        let leader = Thread::new(pid, cpu, loaded.tlb, ThreadSignals::default());
+        let comm = process::comm_of_path(&loaded.exe);
+        let leader = Thread::new(pid, cpu, loaded.tlb, ThreadSignals::default(), comm.clone());
         let p = Process {
             pid,
             ppid: 0,
             threads: BTreeMap::from([(pid, Box::new(leader))]),
-            mm: loaded.mm,
+            mm: process::Mm::new(loaded.mm),
             fds: FdTable::with_stdio(),
-            cwd: self.cwd.clone(),
+            fs: process::FsInfo::new(self.cwd.clone(), 0o022),
             comm,
             exe: loaded.exe,
             args: ArgArea { ..loaded.args },
@@ -352,14 +349,13 @@ impl Kernel {
             creds,
             groups: Vec::new(),
             nice: 0,
-            umask: 0o022,
             rlimits,
             signals: SignalState::default(),
             pgid: pid,
             sid: pid,
+            ctty: false,
             exit_signal: sig::SIGCHLD,
             vfork_parent: None,
-            vfork_child: None,
             exit: None,
             leader_exit: None,
             retired: 0,
@@ -370,6 +366,11 @@ impl Kernel {
             job: Default::default(),
             timers: Default::default(),
         };
+        let mut p = p;
+        if self.console.session.is_none() && self.procs.is_empty() {
+            // The first process's session has the console as its terminal.
+            self.console.attach(&mut p);
+        }
         if self.tracer.is_some() {
             let insn = self.instructions();
             if let Some(tracer) = self.tracer.as_mut() {
@@ -377,7 +378,7 @@ impl Kernel {
                 tracer.drain(&mut self.pm, insn, pid, &owner);
                 let body = format!(r#","path":{}"#, trace::json_string(&p.exe));
                 tracer.event(insn, pid, "exec", &body);
-                tracer.snapshot(&self.pm, insn, pid, &p.mm, "exec");
+                tracer.snapshot(&self.pm, insn, pid, &p.mm.get(), "exec");
             }
         }
         self.procs.insert(pid, p);
@@ -411,7 +412,7 @@ impl Kernel {
         let insn = self.instructions();
         tracer.drain(&mut self.pm, insn, 0, &root_owner(&self.procs, None));
         for p in self.procs.values() {
-            tracer.snapshot(&self.pm, insn, p.pid, &p.mm, "end");
+            tracer.snapshot(&self.pm, insn, p.pid, &p.mm.get(), "end");
         }
         tracer.finish(insn)
     }
@@ -452,7 +453,8 @@ impl Kernel {
                 let Some(c) = self.procs.get(&child) else {
                     return; // a thread
                 };
-                if p.vfork_child == Some(child) {
+                // vfork, or clone(CLONE_VM): the child uses the parent's memory.
+                if c.mm.same(&p.mm) {
                     tracer.event(insn, p.pid, "vfork", &format!(r#","child":{child}"#));
                 } else {
                     let stats = self.pm.stats();
@@ -462,14 +464,14 @@ impl Kernel {
                         stats.fork_ns.saturating_sub(fork_ns)
                     );
                     tracer.event(insn, p.pid, "fork", &body);
-                    tracer.snapshot(&self.pm, insn, p.pid, &p.mm, "fork");
+                    tracer.snapshot(&self.pm, insn, p.pid, &p.mm.get(), "fork");
                 }
-                tracer.snapshot(&self.pm, insn, child, &c.mm, "fork");
+                tracer.snapshot(&self.pm, insn, child, &c.mm.get(), "fork");
             }
             EXECVE | EXECVEAT if ret == 0 => {
                 let body = format!(r#","path":{}"#, trace::json_string(&p.exe));
                 tracer.event(insn, p.pid, "exec", &body);
-                tracer.snapshot(&self.pm, insn, p.pid, &p.mm, "exec");
+                tracer.snapshot(&self.pm, insn, p.pid, &p.mm.get(), "exec");
             }
             _ => {}
         }
@@ -596,11 +598,11 @@ impl Kernel {
     }
 
     /// Whether thread `t` of `p` may run now: the group has not ended nor
-    /// lent its memory to a vfork child, and the thread is not blocked, or
+    /// stopped, the thread does not wait in vfork and is not blocked, or
     /// blocked but something happened since, or its sleep is over, or (in
     /// a futex wait) it has a signal to take (`now`: CLOCK_MONOTONIC).
     fn runnable(&self, p: &Process, t: &Thread, now: u64) -> bool {
-        if p.exit.is_some() || p.vfork_child.is_some() || p.job.stopped.is_some() {
+        if p.exit.is_some() || t.vfork_child.is_some() || p.job.stopped.is_some() {
             return false;
         }
         let slept = t.sleep_until.is_some_and(|d| d <= now);
@@ -637,10 +639,6 @@ impl Kernel {
     fn break_deadlock(&mut self) {
         let mut who: Vec<String> = Vec::new();
         for p in self.procs.values() {
-            if let Some(c) = p.vfork_child {
-                who.push(format!("pid {} ({}) in vfork of pid {c}", p.pid, p.comm));
-                continue;
-            }
             if let Some(n) = p.job.stopped {
                 let name = signal::name(n);
                 who.push(format!("pid {} ({}) stopped by {name}", p.pid, p.comm));
@@ -653,11 +651,14 @@ impl Kernel {
                 } else {
                     format!("pid {} tid {}", p.pid, t.tid)
                 };
-                who.push(format!(
-                    "{id} ({}) in {}",
-                    p.comm,
-                    syscall::name(nr).unwrap_or("a syscall")
-                ));
+                match t.vfork_child {
+                    Some(c) => who.push(format!("{id} ({}) in vfork of pid {c}", p.comm)),
+                    None => who.push(format!(
+                        "{id} ({}) in {}",
+                        p.comm,
+                        syscall::name(nr).unwrap_or("a syscall")
+                    )),
+                }
             }
         }
         eprintln!(
@@ -680,8 +681,8 @@ impl Kernel {
     }
 
     /// Runs thread `tid` of process `pid` for one turn: until it has
-    /// retired QUANTUM instructions, blocks, yields, lends its memory to a
-    /// vfork child, or it or its group ends. Its process is taken out of
+    /// retired QUANTUM instructions, blocks, yields, waits in vfork, or it
+    /// or its group ends. Its process is taken out of
     /// `procs` and the thread out of the process for the turn.
     fn run_turn(&mut self, pid: i32, tid: i32) {
         let mut p = self
@@ -732,14 +733,14 @@ impl Kernel {
                 break;
             }
             self.balance_memory(&mut p);
-            t.tlb.sync(&p.mm, &mut self.pm);
+            t.tlb.sync(&p.mm.get(), &mut self.pm);
             // A CPU-time timer ends the stretch at its expiry.
             let cpu = self.clock.cpu_ns(p.instret(Some(&t)));
             let due = p.timers.cpu_budget(cpu, &t).unwrap_or(u64::MAX);
             let exit = {
                 let mut mem = GuestMemory {
                     pm: &mut self.pm,
-                    mm: &mut p.mm,
+                    mm: p.mm.get_mut().into(),
                     tlb: &mut t.tlb,
                 };
                 t.cpu.run(
@@ -800,7 +801,7 @@ impl Kernel {
                 || t.exited.is_some()
                 || t.blocked.is_some()
                 || t.futex.is_some()
-                || p.vfork_child.is_some()
+                || t.vfork_child.is_some()
                 || p.job.stopped.is_some()
             {
                 break;
@@ -865,28 +866,28 @@ impl Kernel {
     /// reparented to it has, as in Linux under the global init, no parent
     /// that keeps its group from being orphaned.
     fn orphaned_pgrp(&self, pgid: i32, running: Option<&Process>) -> bool {
-        let find = |pid: i32| {
-            running
-                .filter(|r| r.pid == pid)
-                .or_else(|| self.procs.get(&pid))
-        };
-        let members = self
-            .procs
-            .values()
-            .chain(running)
-            .filter(|q| q.pgid == pgid && q.exit.is_none());
-        for q in members {
-            if q.job.reparented {
-                continue;
+        orphaned_pgrp(&self.procs, self.init, pgid, running)
+    }
+
+    /// The session leader `p` ends with the console as its controlling
+    /// terminal (do_exit → disassociate_ctty(1), a pseudo-terminal's way):
+    /// the foreground group gets SIGHUP, and every process of the session
+    /// loses the terminal.
+    fn hang_up_session(&mut self, p: &Process) {
+        if !p.ctty || p.sid != p.pid || self.console.session != Some(p.sid) {
+            return;
+        }
+        let fg = self.console.pgrp;
+        for q in self.procs.values_mut() {
+            if fg > 0 && q.pgid == fg {
+                let _ = deliver::send(q, None, SigInfo::user(sig::SIGHUP, code::SI_KERNEL, 0, 0));
             }
-            match find(q.ppid) {
-                Some(par) if par.pgid != pgid && par.sid == q.sid => return false,
-                Some(_) => {}
-                None if q.pid == self.init => return false,
-                None => {}
+            if q.sid == p.sid {
+                q.ctty = false;
             }
         }
-        true
+        self.console.session = None;
+        self.console.pgrp = 0;
     }
 
     /// Process `p` has ended and its children went to init: a process
@@ -1013,19 +1014,21 @@ impl Kernel {
         futex::exit_robust_list(p, &mut self.procs, &mut self.pm, t);
         if t.clear_child_tid != 0 {
             let addr = t.clear_child_tid;
-            if p.mm
-                .write_bytes(&mut self.pm, addr, &0u32.to_le_bytes())
-                .is_ok()
-            {
-                if let Some(key) = FutexKey::new(&mut p.mm, &mut self.pm, p.pid, addr, false) {
-                    futex::wake(p, &mut self.procs, key, 1, u32::MAX);
-                }
+            let key = {
+                let mut mm = p.mm.get_mut();
+                let zeroed = mm.write_bytes(&mut self.pm, addr, &0u32.to_le_bytes());
+                zeroed
+                    .ok()
+                    .and_then(|_| FutexKey::new(&mut mm, &mut self.pm, p.mm.id(), addr, false))
+            };
+            if let Some(key) = key {
+                futex::wake(p, &mut self.procs, key, 1, u32::MAX);
             }
         }
     }
 
     /// Ends process `p` and every thread it still has: releases its memory
-    /// (or gives a vfork parent its memory back) and files, hands its
+    /// (the last user's put; a vfork parent's thread runs again) and files, hands its
     /// children to init, and leaves a zombie for its parent's wait4, unless
     /// the parent ignores SIGCHLD (then, as in Linux, it is reaped at once).
     fn finish(&mut self, mut p: Process) {
@@ -1041,7 +1044,7 @@ impl Kernel {
             };
             if let Some(tracer) = self.tracer.as_mut() {
                 tracer.event(insn, p.pid, "exit", &body);
-                tracer.snapshot(&self.pm, insn, p.pid, &p.mm, "exit");
+                tracer.snapshot(&self.pm, insn, p.pid, &p.mm.get(), "exit");
             }
         }
         if self.strace {
@@ -1062,9 +1065,10 @@ impl Kernel {
         if let (ExitStatus::Signaled { signal, .. }, None) = (status, &p.fatal) {
             report(&p, signal, "sent by the program itself");
         }
+        self.hang_up_session(&p);
         let threads = std::mem::take(&mut p.threads);
         for t in threads.values() {
-            // The memory may live on (a vfork parent's): each thread lets go of it.
+            // The memory may live on (other users of it): each thread lets go of it.
             self.release_thread(&mut p, t);
             p.retired += t.cpu.instret;
             self.translated += t.cpu.translated_blocks();
@@ -1077,6 +1081,8 @@ impl Kernel {
         for q in self.procs.values_mut().filter(|q| q.ppid == pid) {
             q.ppid = self.init;
             q.job.reparented = true;
+            // reparent_leader: "we don't want people slaying init".
+            q.exit_signal = sig::SIGCHLD;
             if q.sid == p.sid {
                 children_pgrps.push(q.pgid);
             }
@@ -1086,6 +1092,7 @@ impl Kernel {
         }
         for z in self.zombies.values_mut().filter(|z| z.ppid == pid) {
             z.ppid = self.init;
+            z.clone_child = false;
         }
         if pid == self.init {
             self.init_status = Some(status);
@@ -1117,14 +1124,19 @@ impl Kernel {
                 };
                 let _ = deliver::send(parent, None, info);
             }
+            // do_notify_parent: only a child reporting with SIGCHLD is
+            // reaped at once by a parent ignoring it (or SA_NOCLDWAIT).
             let chld = parent.signals.action(sig::SIGCHLD);
-            if chld.handler != signal::SIG_IGN && chld.flags & SA_NOCLDWAIT == 0 {
+            let autoreap = p.exit_signal == sig::SIGCHLD
+                && (chld.handler == signal::SIG_IGN || chld.flags & SA_NOCLDWAIT != 0);
+            if !autoreap {
                 let z = Zombie {
                     ppid: p.ppid,
                     pgid: p.pgid,
                     status,
                     core_limit: p.rlimits[rlimit::CORE].cur,
                     instret,
+                    clone_child: p.exit_signal != sig::SIGCHLD,
                 };
                 self.zombies.insert(pid, z);
             }
@@ -1140,9 +1152,10 @@ impl Kernel {
                 peak: p.sampling.peak,
             });
         }
-        match p.vfork_parent {
-            Some(ppid) => give_back_vfork_mm(&mut self.procs, &mut self.pm, ppid, p.mm),
-            None => p.mm.release(&mut self.pm),
+        // exit_mm: mmput, then the vfork parent's thread runs again.
+        p.mm.put(&mut self.pm);
+        if let Some(parent) = p.vfork_parent {
+            vfork_done(&mut self.procs, parent);
         }
         self.events += 1;
     }
@@ -1167,6 +1180,7 @@ impl Kernel {
             clock: &self.clock,
             procs: &mut self.procs,
             locks: &mut self.locks,
+            console: &mut self.console,
             accounting: self.accounting,
             processes: &mut self.processes,
             zombies: &mut self.zombies,
@@ -1190,10 +1204,10 @@ impl Kernel {
             if t.futex.is_some() {
                 trace_line(self.init, tid, &strace::unfinished(e));
             } else if !block && !matches!(nr, EXIT | EXIT_GROUP) {
-                t.tlb.sync(&p.mm, &mut self.pm);
+                t.tlb.sync(&p.mm.get(), &mut self.pm);
                 let mut mem = uaccess::GuestMemory {
                     pm: &mut self.pm,
-                    mm: &mut p.mm,
+                    mm: p.mm.get_mut().into(),
                     tlb: &mut t.tlb,
                 };
                 let line = strace::exit(e, ret, &mut mem);
@@ -1267,10 +1281,10 @@ impl Kernel {
                 let mut ts = [0u8; 16];
                 ts[..8].copy_from_slice(&(left / 1_000_000_000).to_le_bytes());
                 ts[8..].copy_from_slice(&(left % 1_000_000_000).to_le_bytes());
-                t.tlb.sync(&p.mm, &mut self.pm);
+                t.tlb.sync(&p.mm.get(), &mut self.pm);
                 let mut mem = GuestMemory {
                     pm: &mut self.pm,
-                    mm: &mut p.mm,
+                    mm: p.mm.get_mut().into(),
                     tlb: &mut t.tlb,
                 };
                 let _ = mem.copy_out(rem, &ts);
@@ -1322,7 +1336,10 @@ impl Kernel {
         addr: u64,
         access: CpuAccess,
     ) {
-        match p.mm.handle_fault(&mut self.pm, addr, fault_access(access)) {
+        let resolved =
+            p.mm.get_mut()
+                .handle_fault(&mut self.pm, addr, fault_access(access));
+        match resolved {
             Ok(_) => {}
             Err(FaultError::OutOfMemory) => {
                 const RECLAIM_BATCH: u64 = 32;
@@ -1372,26 +1389,40 @@ impl Kernel {
     }
 }
 
-/// A vfork child execs or ends: its parent's address space goes back to the
-/// parent, which runs again. If the parent has ended meanwhile, the address
-/// space is released.
-pub(crate) fn give_back_vfork_mm(
-    procs: &mut BTreeMap<i32, Process>,
-    pm: &mut PhysMem,
-    ppid: i32,
-    mm: cowix_mm::AddressSpace,
-) {
-    match procs.get_mut(&ppid) {
-        Some(parent) if parent.vfork_child.is_some() => {
-            let placeholder = std::mem::replace(&mut parent.mm, mm);
-            placeholder.release(pm);
-            parent.vfork_child = None;
-            for t in parent.threads.values_mut() {
-                t.tlb = Tlb::new(pm.zero_frame());
-            }
-        }
-        _ => mm.release(pm),
+/// A vfork child execs or ends (complete_vfork_done): the thread
+/// `(pid, tid)` waiting in vfork runs again, if it is still there.
+pub(crate) fn vfork_done(procs: &mut BTreeMap<i32, Process>, (pid, tid): (i32, i32)) {
+    if let Some(t) = procs.get_mut(&pid).and_then(|q| q.threads.get_mut(&tid)) {
+        t.vfork_child = None;
     }
+}
+
+/// Whether process group `pgid` is orphaned (kernel/exit.c:
+/// will_become_orphaned_pgrp; see [`Kernel::orphaned_pgrp`]): `procs` the
+/// live processes, `running` one taken out of them, `init` the first.
+pub(crate) fn orphaned_pgrp(
+    procs: &BTreeMap<i32, Process>,
+    init: i32,
+    pgid: i32,
+    running: Option<&Process>,
+) -> bool {
+    let find = |pid: i32| running.filter(|r| r.pid == pid).or_else(|| procs.get(&pid));
+    let members = procs
+        .values()
+        .chain(running)
+        .filter(|q| q.pgid == pgid && q.exit.is_none());
+    for q in members {
+        if q.job.reparented {
+            continue;
+        }
+        match find(q.ppid) {
+            Some(par) if par.pgid != pgid && par.sid == q.sid => return false,
+            Some(_) => {}
+            None if q.pid == init => return false,
+            None => {}
+        }
+    }
+    true
 }
 
 /// One `--strace` line: as strace -f, every process but the first is marked.

@@ -328,13 +328,13 @@ fn build(
         VmaName::Stack,
     )
     .map_err(mm_err)?;
-    let mut mem = GuestMemory {
+    GuestMemory {
         pm,
-        mm,
+        mm: mm.into(),
         tlb: &mut tlb,
-    };
-    mem.copy_out(img.base, &img.bytes)
-        .map_err(|_| ExecError::OutOfMemory)?;
+    }
+    .copy_out(img.base, &img.bytes)
+    .map_err(|_| ExecError::OutOfMemory)?;
     // load_elf_binary(): code from the lowest segment to the end of the
     // last executable one's file part; data from the highest segment's
     // start to the end of the highest file part.
@@ -501,9 +501,13 @@ fn clear_tail(
         .map_err(mm_err)?;
     }
     tlb.sync(mm, pm);
-    let mut mem = GuestMemory { pm, mm, tlb };
-    mem.copy_out(addr, &vec![0u8; len as usize])
-        .map_err(|_| ExecError::OutOfMemory)?;
+    GuestMemory {
+        pm,
+        mm: mm.into(),
+        tlb,
+    }
+    .copy_out(addr, &vec![0u8; len as usize])
+    .map_err(|_| ExecError::OutOfMemory)?;
     if !prot.write {
         mm.mprotect(pm, page, PAGE_SIZE, prot).map_err(mm_err)?;
     }

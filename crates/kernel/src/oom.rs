@@ -7,7 +7,10 @@ use cowix_mm::{AddressSpace, PAGE_SIZE, USER_TOP};
 
 use crate::errno::Errno;
 
-use crate::process::{ExitStatus, Process};
+use std::cell::RefMut;
+use std::collections::BTreeMap;
+
+use crate::process::{ExitStatus, Mm, Process};
 use crate::signal::sig;
 use crate::Kernel;
 
@@ -16,13 +19,8 @@ impl Kernel {
     /// process `p` (out of `procs` for its turn) included. Returns the
     /// frames freed.
     pub(crate) fn reclaim_all(&mut self, p: &mut Process, want: u64, cold_only: bool) -> u64 {
-        let mut spaces: Vec<&mut AddressSpace> = vec![&mut p.mm];
-        spaces.extend(
-            self.procs
-                .values_mut()
-                .filter(|q| q.exit.is_none())
-                .map(|q| &mut q.mm),
-        );
+        let mut guards = live_spaces(p, &self.procs);
+        let mut spaces: Vec<&mut AddressSpace> = guards.iter_mut().map(|g| &mut **g).collect();
         if cold_only {
             cowix_mm::reclaim_cold(&mut self.pm, &mut spaces, want)
         } else {
@@ -59,10 +57,10 @@ impl Kernel {
     /// does) and ends at the end of this turn; then `p` retries. Returns
     /// true if `p` itself was chosen (it dies of SIGKILL).
     pub(crate) fn out_of_memory(&mut self, p: &mut Process) -> bool {
-        let mine = p.mm.usage(&self.pm);
+        let mine = p.mm.get().usage(&self.pm);
         let mut victim: Option<(u64, i32)> = None;
         for q in self.procs.values().filter(|q| q.exit.is_none()) {
-            let badness = q.mm.usage(&self.pm).oom_badness();
+            let badness = q.mm.get().usage(&self.pm).oom_badness();
             if victim.is_none_or(|(b, _)| badness > b) {
                 victim = Some((badness, q.pid));
             }
@@ -89,12 +87,14 @@ impl Kernel {
                     .procs
                     .get_mut(&pid)
                     .expect("out_of_memory: victim vanished");
-                let u = q.mm.usage(pm);
+                let u = q.mm.get().usage(pm);
                 q.fatal = Some(oom_line(q, &u));
                 q.exit = Some(kill);
-                if q.vfork_parent.is_none() {
-                    // The OOM reaper: the memory goes now, the process at the end of the turn.
-                    q.mm.munmap(pm, 0, USER_TOP)
+                if q.mm.users() == 1 {
+                    // The OOM reaper: the memory goes now, the process at
+                    // the end of the turn (a space others use stays).
+                    q.mm.get_mut()
+                        .munmap(pm, 0, USER_TOP)
                         .expect("out_of_memory: unmapping everything is valid");
                 }
                 false
@@ -106,6 +106,22 @@ impl Kernel {
             }
         }
     }
+}
+
+/// Every live address space once: `p`'s (the running process, out of
+/// `procs`) and the other live processes', a space shared by several
+/// (vfork, CLONE_VM) counted once.
+fn live_spaces<'a>(
+    p: &'a Process,
+    procs: &'a BTreeMap<i32, Process>,
+) -> Vec<RefMut<'a, AddressSpace>> {
+    let mut seen: Vec<&Mm> = vec![&p.mm];
+    for q in procs.values().filter(|q| q.exit.is_none()) {
+        if !seen.iter().any(|m| m.same(&q.mm)) {
+            seen.push(&q.mm);
+        }
+    }
+    seen.into_iter().map(Mm::get_mut).collect()
 }
 
 /// Prints Linux's "Out of memory: Killed process" line and returns it.
@@ -130,13 +146,8 @@ impl crate::syscall::Sys<'_> {
     /// included), for a syscall whose allocation found no frame. Returns
     /// the frames freed.
     pub(crate) fn reclaim(&mut self, want: u64) -> u64 {
-        let mut spaces: Vec<&mut AddressSpace> = vec![&mut self.p.mm];
-        spaces.extend(
-            self.procs
-                .values_mut()
-                .filter(|q| q.exit.is_none())
-                .map(|q| &mut q.mm),
-        );
+        let mut guards = live_spaces(self.p, self.procs);
+        let mut spaces: Vec<&mut AddressSpace> = guards.iter_mut().map(|g| &mut **g).collect();
         cowix_mm::reclaim(self.pm, &mut spaces, want)
     }
 
@@ -151,7 +162,8 @@ impl crate::syscall::Sys<'_> {
         while done < data.len() {
             let at = addr.wrapping_add(done as u64);
             let n = (data.len() - done).min((PAGE_SIZE - at % PAGE_SIZE) as usize);
-            match self.mem().copy_out(at, &data[done..done + n]) {
+            let copied = self.mem().copy_out(at, &data[done..done + n]);
+            match copied {
                 Ok(()) => done += n,
                 Err(Errno::ENOMEM) => {
                     if self.reclaim(RECLAIM_BATCH) == 0 {

@@ -6,10 +6,12 @@
 //! state, tid, signal mask and pending set, alternate stack,
 //! clear_child_tid, robust list, what it is blocked in) in [`Thread`].
 
+use std::cell::{Ref, RefCell, RefMut};
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use cowix_isa::Cpu;
-use cowix_mm::AddressSpace;
+use cowix_mm::{AddressSpace, PhysMem};
 
 use crate::fd::FdTable;
 use crate::futex::FutexWait;
@@ -139,6 +141,97 @@ impl ExitStatus {
     }
 }
 
+/// An address space and its users (Linux's mm_struct with mm_users): the
+/// processes that hold a handle share it. Every thread of a group uses its
+/// process's; a vfork child and a clone(CLONE_VM) child without
+/// CLONE_THREAD hold another handle to their parent's. Cloning a handle is
+/// mmget; [`Mm::put`] is mmput, and the last user's put releases the
+/// space's frames (exit_mmap). Only one thread runs at a time, so a borrow
+/// never meets another: each lasts a syscall step or a CPU run.
+#[derive(Debug, Clone)]
+pub struct Mm(Rc<RefCell<AddressSpace>>);
+
+impl Mm {
+    /// A handle to a space nobody else uses yet.
+    pub fn new(space: AddressSpace) -> Self {
+        Mm(Rc::new(RefCell::new(space)))
+    }
+
+    /// The space, to look at.
+    pub fn get(&self) -> Ref<'_, AddressSpace> {
+        self.0.borrow()
+    }
+
+    /// The space, to change.
+    pub fn get_mut(&self) -> RefMut<'_, AddressSpace> {
+        self.0.borrow_mut()
+    }
+
+    /// How many processes hold it (mm_users, counting processes).
+    pub fn users(&self) -> usize {
+        Rc::strong_count(&self.0)
+    }
+
+    /// Whether `self` and `other` are the same space.
+    pub fn same(&self, other: &Mm) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// A number naming the space while it lives (futex keys of private
+    /// futexes are (mm, address) in Linux).
+    pub fn id(&self) -> usize {
+        Rc::as_ptr(&self.0) as usize
+    }
+
+    /// mmput: lets go of this handle; the last one releases the space.
+    pub fn put(self, pm: &mut PhysMem) {
+        if let Ok(cell) = Rc::try_unwrap(self.0) {
+            cell.into_inner().release(pm);
+        }
+    }
+}
+
+/// The working directory and umask (Linux's fs_struct): a handle, shared
+/// by the processes cloned with CLONE_FS (and by a group's threads,
+/// through their `Process`); [`FsInfo::copy`] is copy_fs_struct, what
+/// fork gives the child otherwise.
+#[derive(Debug)]
+pub struct FsInfo(Rc<RefCell<(String, u32)>>);
+
+impl FsInfo {
+    /// `cwd`: an absolute, normalized guest path.
+    pub fn new(cwd: String, umask: u32) -> Self {
+        FsInfo(Rc::new(RefCell::new((cwd, umask))))
+    }
+
+    /// The current directory: an absolute, normalized guest path.
+    pub fn cwd(&self) -> String {
+        self.0.borrow().0.clone()
+    }
+
+    pub fn set_cwd(&self, cwd: String) {
+        self.0.borrow_mut().0 = cwd;
+    }
+
+    pub fn umask(&self) -> u32 {
+        self.0.borrow().1
+    }
+
+    pub fn set_umask(&self, umask: u32) {
+        self.0.borrow_mut().1 = umask;
+    }
+
+    /// A copy that changes on its own.
+    pub fn copy(&self) -> Self {
+        FsInfo(Rc::new(RefCell::new(self.0.borrow().clone())))
+    }
+
+    /// Another handle to the very same (CLONE_FS).
+    pub fn share(&self) -> Self {
+        FsInfo(Rc::clone(&self.0))
+    }
+}
+
 /// One thread (a Linux task): a hart's state and what it alone owns.
 #[derive(Debug)]
 pub struct Thread {
@@ -170,12 +263,22 @@ pub struct Thread {
     /// Scheduling policy (with SCHED_RESET_ON_FORK) and priority, as
     /// sched_setscheduler set them; they do not change how it is scheduled.
     pub sched: (u32, i32),
+    /// Waiting in vfork for this child to exec or end (the rest of the
+    /// group runs on, on the same memory the child uses).
+    pub vfork_child: Option<i32>,
+    /// The thread's command name (task_struct.comm, at most 15 bytes):
+    /// copied from the creating thread, set by prctl(PR_SET_NAME) or a
+    /// write to /proc/PID/task/TID/comm, the program's base name at exec.
+    /// The leader's is also the group's [`Process::comm`].
+    pub comm: String,
 }
 
 impl Thread {
     /// A thread `tid` running `cpu` with nothing pending and nothing blocked.
-    pub fn new(tid: i32, cpu: Cpu, tlb: Box<Tlb>, signals: ThreadSignals) -> Self {
+    pub fn new(tid: i32, cpu: Cpu, tlb: Box<Tlb>, signals: ThreadSignals, comm: String) -> Self {
         Thread {
+            comm,
+            vfork_child: None,
             tid,
             cpu,
             tlb,
@@ -202,11 +305,14 @@ pub struct Process {
     /// is the syscall handlers' `sys.t`). Never empty between turns.
     /// Boxed, so taking one out and putting it back moves a pointer.
     pub threads: BTreeMap<i32, Box<Thread>>,
-    pub mm: AddressSpace,
+    /// The address space, shared with the other users of it (see [`Mm`]).
+    pub mm: Mm,
     pub fds: FdTable,
-    /// Current directory: an absolute, normalized guest path.
-    pub cwd: String,
-    /// The command name (prctl PR_SET_NAME; the executable's base name at exec).
+    /// Current directory and umask, shared with CLONE_FS kin.
+    pub fs: FsInfo,
+    /// The group's command name, which is its leader thread's
+    /// ([`Thread::comm`] of tid = pid; kept here too, since the leader
+    /// may have exited or be out for its turn): /proc/PID/comm, ps.
     pub comm: String,
     /// The executable's guest path (/proc/PID/exe).
     pub exe: String,
@@ -219,21 +325,20 @@ pub struct Process {
     /// The nice value, -20..=19 (getpriority/setpriority; Linux keeps it
     /// per thread, cowix per process).
     pub nice: i32,
-    pub umask: u32,
     pub rlimits: [Rlimit; rlimit::COUNT],
     /// Dispositions and process-directed pending signals.
     pub signals: SignalState,
     /// Process group and session ids (setpgid, setsid).
     pub pgid: i32,
     pub sid: i32,
+    /// The console is this process's controlling terminal (Linux's
+    /// `signal->tty`; see [`crate::tty`]).
+    pub ctty: bool,
     /// The signal the parent gets at exit (clone's low byte; SIGCHLD for fork).
     pub exit_signal: u8,
-    /// vfork child: the pid of the parent whose address space `mm` is (it
-    /// is given back at exec or exit).
-    pub vfork_parent: Option<i32>,
-    /// vfork parent: the child that holds this process's address space;
-    /// the process does not run until it is back (`mm` is a placeholder).
-    pub vfork_child: Option<i32>,
+    /// vfork child: the (pid, tid) of the thread waiting in vfork until
+    /// this process execs or ends (Linux's vfork_done completion).
+    pub vfork_parent: Option<(i32, i32)>,
     /// Set once the whole group has ended (exit_group, a fatal signal, the
     /// last thread's exit).
     pub exit: Option<ExitStatus>,
@@ -276,7 +381,33 @@ pub struct JobState {
     pub reparented: bool,
 }
 
+/// The name exec gives a program (fs/exec.c: __set_task_comm with
+/// kbasename of the file name): its base name, at most 15 bytes
+/// (TASK_COMM_LEN - 1).
+pub fn comm_of_path(path: &str) -> String {
+    truncate_comm(path.rsplit('/').next().unwrap_or(""))
+}
+
+/// `name` cut to TASK_COMM_LEN - 1 = 15 bytes (at a character boundary:
+/// cowix keeps comm as a String).
+pub fn truncate_comm(name: &str) -> String {
+    let mut end = name.len().min(15);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name[..end].to_string()
+}
+
 impl Process {
+    /// Sets thread `tid`'s comm (`t`: that thread), and the group's when
+    /// it is the leader (kernel/sys.c: prctl PR_SET_NAME, set_task_comm).
+    pub fn set_comm(&mut self, t: &mut Thread, name: String) {
+        if t.tid == self.pid {
+            self.comm = name.clone();
+        }
+        t.comm = name;
+    }
+
     /// Instructions retired by the whole group; `running` is the thread
     /// taken out for its turn, if any.
     pub fn instret(&self, running: Option<&Thread>) -> u64 {
@@ -296,6 +427,9 @@ pub struct Zombie {
     /// RLIMIT_CORE at death (for WCOREDUMP).
     pub core_limit: u64,
     pub instret: u64,
+    /// A "clone child": its exit signal is not SIGCHLD, so only a wait
+    /// with __WCLONE or __WALL sees it (eligible_child).
+    pub clone_child: bool,
 }
 
 #[cfg(test)]

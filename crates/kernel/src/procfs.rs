@@ -250,7 +250,7 @@ fn pid_lookup(p: &Process, rest: &[Vec<u8>], tids: Option<&[i32]>) -> Option<Pro
             Some(ProcNode::File)
         }
         (b"exe", 1) => Some(ProcNode::Link(p.exe.clone().into_bytes())),
-        (b"cwd", 1) => Some(ProcNode::Link(p.cwd.clone().into_bytes())),
+        (b"cwd", 1) => Some(ProcNode::Link(p.fs.cwd().into_bytes())),
         (b"root", 1) => Some(ProcNode::Link(b"/".to_vec())),
         (_, 1) if *kind == DT_REG => Some(ProcNode::File),
         _ => None,
@@ -311,6 +311,7 @@ fn fd_link_target(object: &Object, path: &str) -> String {
             format!("pipe:[{}]", end.pipe.borrow().id())
         }
         Object::Stdin => "/dev/stdin".into(),
+        Object::Tty => "/dev/tty".into(),
         Object::Stdout => "/dev/stdout".into(),
         Object::Stderr => "/dev/stderr".into(),
         Object::Null => "/dev/null".into(),
@@ -357,10 +358,50 @@ pub fn mode_of(guest: &str, node: &ProcNode) -> u32 {
             let parts = below_proc(guest);
             match parts.last().map(String::as_str) {
                 Some("environ" | "auxv") if parts.len() >= 2 => 0o100400,
+                Some("comm") if parts.len() >= 2 => 0o100644,
                 _ => 0o100444,
             }
         }
     }
+}
+
+/// If `guest` is `/proc/PID/comm` or `/proc/PID/task/TID/comm` (the one
+/// writable kind of procfs file), the pid and the tid (the pid for the
+/// first form, which names the leader).
+pub fn comm_file(guest: &str) -> Option<(i32, i32)> {
+    let parts = below_proc(guest);
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    match parts.as_slice() {
+        [pid, "comm"] => {
+            let pid = number(pid.as_bytes())?;
+            Some((pid, pid))
+        }
+        [pid, "task", tid, "comm"] => Some((number(pid.as_bytes())?, number(tid.as_bytes())?)),
+        _ => None,
+    }
+}
+
+/// A write of `data` to `/proc/PID[/task/TID]/comm` (fs/proc/base.c:
+/// comm_write()): the thread's name becomes the first 15 bytes, up to a
+/// NUL (a trailing newline is kept, as Linux keeps it); only a thread of
+/// the caller's own group may be renamed (EINVAL otherwise, also for a
+/// thread that has gone). Returns the whole count.
+pub(crate) fn write_comm(sys: &mut Sys<'_>, guest: &str, data: &[u8]) -> Result<usize, Errno> {
+    let (pid, tid) = comm_file(guest).ok_or(Errno::EINVAL)?;
+    if pid != sys.p.pid {
+        return Err(Errno::EINVAL);
+    }
+    let bytes = &data[..data.len().min(15)];
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    let name = crate::process::truncate_comm(&String::from_utf8_lossy(&bytes[..end]));
+    if tid == sys.t.tid {
+        sys.p.set_comm(sys.t, name);
+    } else {
+        let mut t = sys.p.threads.remove(&tid).ok_or(Errno::EINVAL)?;
+        sys.p.set_comm(&mut t, name);
+        sys.p.threads.insert(tid, t);
+    }
+    Ok(data.len())
 }
 
 /// A stable inode number for a procfs path.
@@ -459,6 +500,7 @@ pub(crate) fn generate(sys: &mut Sys<'_>, guest: &str) -> Result<ProcFile, Errno
                 ["task", tid, more @ ..]
                     if number(tid.as_bytes()).is_some_and(|t| tids.contains(&t)) =>
                 {
+                    let tid = number(tid.as_bytes());
                     if more.is_empty() {
                         return Ok(dir(PID_ENTRIES
                             .iter()
@@ -466,18 +508,25 @@ pub(crate) fn generate(sys: &mut Sys<'_>, guest: &str) -> Result<ProcFile, Errno
                             .map(|(n, k)| (n.to_string(), *k))
                             .collect()));
                     }
-                    more.to_vec()
+                    return pid_file(sys, pid, tid, more, guest);
                 }
                 ["task", ..] => return Err(Errno::ENOENT),
                 other => other.to_vec(),
             };
-            pid_file(sys, pid, &rest, guest)
+            pid_file(sys, pid, None, &rest, guest)
         }
     }
 }
 
-/// The contents of `/proc/PID/<rest>`.
-fn pid_file(sys: &mut Sys<'_>, pid: i32, rest: &[&str], guest: &str) -> Result<ProcFile, Errno> {
+/// The contents of `/proc/PID/<rest>`, or of `/proc/PID/task/TID/<rest>`
+/// when `tid` is given (comm, stat and status then show that thread).
+fn pid_file(
+    sys: &mut Sys<'_>,
+    pid: i32,
+    tid: Option<i32>,
+    rest: &[&str],
+    guest: &str,
+) -> Result<ProcFile, Errno> {
     let file = |data: Vec<u8>| ProcFile {
         path: guest.to_string(),
         data,
@@ -494,10 +543,20 @@ fn pid_file(sys: &mut Sys<'_>, pid: i32, rest: &[&str], guest: &str) -> Result<P
     // process's through its address space directly.
     let now = sys.clock.monotonic_ns();
     let pm: &mut PhysMem = sys.pm;
+    let console: &crate::tty::Console = sys.console;
     let (p, running): (&mut Process, Option<&Thread>) = if pid == sys.p.pid {
         (sys.p, Some(&*sys.t))
     } else {
         (sys.procs.get_mut(&pid).ok_or(Errno::ENOENT)?, None)
+    };
+    let task: Option<&Thread> = match tid {
+        None => None,
+        Some(tid) => Some(
+            running
+                .filter(|t| t.tid == tid)
+                .or_else(|| p.threads.get(&tid).map(|t| &**t))
+                .ok_or(Errno::ENOENT)?,
+        ),
     };
     Ok(match rest {
         [] => dir(PID_ENTRIES
@@ -507,11 +566,13 @@ fn pid_file(sys: &mut Sys<'_>, pid: i32, rest: &[&str], guest: &str) -> Result<P
         ["fd"] => dir(p
             .fds
             .open_fds()
+            .into_iter()
             .map(|fd| (fd.to_string(), DT_LNK))
             .collect()),
         ["fdinfo"] => dir(p
             .fds
             .open_fds()
+            .into_iter()
             .map(|fd| (fd.to_string(), DT_REG))
             .collect()),
         ["fdinfo", fd] => {
@@ -541,15 +602,18 @@ fn pid_file(sys: &mut Sys<'_>, pid: i32, rest: &[&str], guest: &str) -> Result<P
         }
         ["cmdline"] => file(read_area(pm, p, p.args.arg_start, p.args.env_start)),
         ["environ"] => file(read_area(pm, p, p.args.env_start, p.args.env_end)),
-        ["comm"] => file(format!("{}\n", p.comm).into_bytes()),
+        ["comm"] => file(format!("{}\n", task.map_or(&p.comm, |t| &t.comm)).into_bytes()),
         ["limits"] => file(limits(p).into_bytes()),
         ["maps"] => file(maps(p).into_bytes()),
         ["mounts"] => file(MOUNTS.as_bytes().to_vec()),
         ["smaps"] => file(smaps(pm, p).into_bytes()),
         ["smaps_rollup"] => file(smaps_rollup(pm, p).into_bytes()),
-        ["stat"] => file(stat(pm, p, running, now).into_bytes()),
+        ["stat"] => {
+            let tty = console.stat_fields(p);
+            file(stat(pm, p, running, task, tty, now).into_bytes())
+        }
         ["statm"] => file(statm(pm, p).into_bytes()),
-        ["status"] => file(status(pm, p, running).into_bytes()),
+        ["status"] => file(status(pm, p, running, task).into_bytes()),
         _ => return Err(Errno::ENOENT),
     })
 }
@@ -574,7 +638,7 @@ pub(crate) fn command_line(pm: &mut PhysMem, p: &mut Process) -> String {
 /// Bytes `[start, end)` of a process's memory (its argument or environment
 /// strings), as much as can be read (proc_pid_cmdline_read()).
 fn read_area(pm: &mut PhysMem, p: &mut Process, start: u64, end: u64) -> Vec<u8> {
-    if end <= start || p.vfork_child.is_some() {
+    if end <= start {
         return Vec::new();
     }
     let mut buf = vec![0u8; (end - start).min(1 << 20) as usize];
@@ -583,7 +647,11 @@ fn read_area(pm: &mut PhysMem, p: &mut Process, start: u64, end: u64) -> Vec<u8>
     while got < buf.len() {
         let at = start + got as u64;
         let n = ((PAGE_SIZE - at % PAGE_SIZE) as usize).min(buf.len() - got);
-        if p.mm.read_bytes(pm, at, &mut buf[got..got + n]).is_err() {
+        if p.mm
+            .get_mut()
+            .read_bytes(pm, at, &mut buf[got..got + n])
+            .is_err()
+        {
             break;
         }
         got += n;
@@ -655,7 +723,7 @@ fn maps_line(out: &mut String, v: &Vma) {
 
 fn maps(p: &Process) -> String {
     let mut out = String::new();
-    for v in p.mm.vmas() {
+    for v in p.mm.get().vmas() {
         maps_line(&mut out, v);
     }
     out
@@ -723,7 +791,7 @@ fn vm_flags(v: &Vma) -> String {
 
 fn smaps(pm: &PhysMem, p: &Process) -> String {
     let mut out = String::new();
-    for (v, s) in p.mm.smaps(pm) {
+    for (v, s) in p.mm.get().smaps(pm) {
         maps_line(&mut out, &v);
         kb_line(&mut out, "Size", v.len() >> 10);
         kb_line(&mut out, "KernelPageSize", PAGE_SIZE >> 10);
@@ -736,7 +804,8 @@ fn smaps(pm: &PhysMem, p: &Process) -> String {
 }
 
 fn smaps_rollup(pm: &PhysMem, p: &Process) -> String {
-    let vmas: Vec<&Vma> = p.mm.vmas().collect();
+    let mm = p.mm.get();
+    let vmas: Vec<&Vma> = mm.vmas().collect();
     let (start, end) = match (vmas.first(), vmas.last()) {
         (Some(a), Some(b)) => (a.start, b.end),
         _ => (0, 0),
@@ -746,7 +815,7 @@ fn smaps_rollup(pm: &PhysMem, p: &Process) -> String {
         "",
         w = 72 - format!("{start:08x}-{end:08x} ---p 00000000 00:00 0").len()
     );
-    let total = p.mm.smaps_rollup(pm);
+    let total = p.mm.get().smaps_rollup(pm);
     smaps_body(&mut out, &total);
     out
 }
@@ -774,9 +843,9 @@ fn mem_sizes(pm: &PhysMem, p: &Process) -> MemSizes {
         data: 0,
         stack: 0,
         swap: 0,
-        page_tables: pagetable::collect(pm, p.mm.root()).0.len() as u64,
+        page_tables: pagetable::collect(pm, p.mm.get().root()).0.len() as u64,
     };
-    for (v, s) in p.mm.smaps(pm) {
+    for (v, s) in p.mm.get().smaps(pm) {
         let pages = v.len() / PAGE_SIZE;
         m.size += pages;
         let shmem =
@@ -814,10 +883,15 @@ fn statm(pm: &PhysMem, p: &Process) -> String {
     )
 }
 
-/// The thread whose per-thread state /proc/PID shows: the caller's own
-/// (`running`) for its group, else the leader, or the first thread left.
-fn shown_thread<'a>(p: &'a Process, running: Option<&'a Thread>) -> Option<&'a Thread> {
-    running
+/// The thread whose per-thread state a file shows: under
+/// /proc/PID/task/TID that thread (`task`); under /proc/PID the caller's
+/// own (`running`) for its group, else the leader, or the first thread left.
+fn shown_thread<'a>(
+    p: &'a Process,
+    running: Option<&'a Thread>,
+    task: Option<&'a Thread>,
+) -> Option<&'a Thread> {
+    task.or(running)
         .or_else(|| p.threads.get(&p.pid).map(|t| &**t))
         .or_else(|| p.threads.values().next().map(|t| &**t))
 }
@@ -827,13 +901,13 @@ fn thread_count(p: &Process, running: Option<&Thread>) -> usize {
 }
 
 /// The state letter and word of a process (of its shown thread).
-fn state(p: &Process, running: Option<&Thread>) -> (char, &'static str) {
+fn state(p: &Process, running: Option<&Thread>, task: Option<&Thread>) -> (char, &'static str) {
     let waits = |t: &Thread| t.blocked.is_some() || t.sleep_until.is_some() || t.futex.is_some();
     if p.exit.is_some() {
         ('Z', "zombie")
     } else if p.job.stopped.is_some() {
         ('T', "stopped")
-    } else if p.vfork_child.is_some() || shown_thread(p, running).is_some_and(waits) {
+    } else if shown_thread(p, running, task).is_some_and(|t| waits(t) || t.vfork_child.is_some()) {
         ('S', "sleeping")
     } else {
         ('R', "running")
@@ -841,12 +915,12 @@ fn state(p: &Process, running: Option<&Thread>) -> (char, &'static str) {
 }
 
 /// The thread's pending set, the ignored and the caught signals.
-fn sig_sets(p: &Process, running: Option<&Thread>) -> (u64, u64, u64) {
+fn sig_sets(p: &Process, running: Option<&Thread>, task: Option<&Thread>) -> (u64, u64, u64) {
     const SIG_DFL: u64 = 0;
     const SIG_IGN: u64 = 1;
     let mut ign = 0u64;
     let mut cgt = 0u64;
-    for (i, a) in p.signals.actions.iter().enumerate().skip(1) {
+    for (i, a) in p.signals.actions.all().iter().enumerate().skip(1) {
         let bit = 1u64 << (i - 1);
         match a.handler {
             SIG_DFL => {}
@@ -854,21 +928,23 @@ fn sig_sets(p: &Process, running: Option<&Thread>) -> (u64, u64, u64) {
             _ => cgt |= bit,
         }
     }
-    let own = shown_thread(p, running).map_or(0, |t| t.signals.pending.pending);
+    let own = shown_thread(p, running, task).map_or(0, |t| t.signals.pending.pending);
     (own, ign, cgt)
 }
 
-fn status(pm: &PhysMem, p: &Process, running: Option<&Thread>) -> String {
+/// /proc/PID/status (fs/proc/array.c: proc_pid_status()); `task`: the
+/// thread of /proc/PID/task/TID/status, whose Name it shows.
+fn status(pm: &PhysMem, p: &Process, running: Option<&Thread>, task: Option<&Thread>) -> String {
     let m = mem_sizes(pm, p);
     let kb = |pages: u64| pages * (PAGE_SIZE >> 10);
-    let (st, word) = state(p, running);
-    let (pending, ign, cgt) = sig_sets(p, running);
-    let shown = shown_thread(p, running);
+    let (st, word) = state(p, running, task);
+    let (pending, ign, cgt) = sig_sets(p, running, task);
+    let shown = shown_thread(p, running, task);
     let c = p.creds;
     let rss = m.rss_anon + m.rss_file + m.rss_shmem;
     let mut o = String::new();
-    let _ = writeln!(o, "Name:\t{}", p.comm);
-    let _ = writeln!(o, "Umask:\t{:04o}", p.umask);
+    let _ = writeln!(o, "Name:\t{}", task.map_or(&p.comm, |t| &t.comm));
+    let _ = writeln!(o, "Umask:\t{:04o}", p.fs.umask());
     let _ = writeln!(o, "State:\t{st} ({word})");
     let _ = writeln!(o, "Tgid:\t{}", p.pid);
     let _ = writeln!(o, "Ngid:\t0");
@@ -943,17 +1019,26 @@ fn status(pm: &PhysMem, p: &Process, running: Option<&Thread>) -> String {
     o
 }
 
-/// /proc/PID/stat (fs/proc/array.c: do_task_stat()), 52 fields.
-fn stat(pm: &PhysMem, p: &Process, running: Option<&Thread>, now_ns: u64) -> String {
+/// /proc/PID/stat (fs/proc/array.c: do_task_stat()), 52 fields; `task`:
+/// the thread of /proc/PID/task/TID/stat (its tid and comm head the line).
+fn stat(
+    pm: &PhysMem,
+    p: &Process,
+    running: Option<&Thread>,
+    task: Option<&Thread>,
+    (tty_nr, tpgid): (u64, i32),
+    now_ns: u64,
+) -> String {
     let m = mem_sizes(pm, p);
-    let (st, _) = state(p, running);
-    let (pending, ign, cgt) = sig_sets(p, running);
+    let (st, _) = state(p, running, task);
+    let (pending, ign, cgt) = sig_sets(p, running, task);
     let pending = pending | p.signals.shared.pending;
-    let blocked = shown_thread(p, running).map_or(0, |t| t.signals.blocked);
-    let f = p.mm.fault_counters();
+    let blocked = shown_thread(p, running, task).map_or(0, |t| t.signals.blocked);
+    let mm = p.mm.get();
+    let f = mm.fault_counters();
     let ticks = |ns: u64| ns / (1_000_000_000 / USER_HZ);
     let utime = ticks(p.instret(running));
-    let (brk_start, _) = p.mm.brk_range();
+    let (brk_start, _) = p.mm.get().brk_range();
     let a = p.args;
     let rss = m.rss_anon + m.rss_file + m.rss_shmem;
     let fields: [String; 50] = [
@@ -961,9 +1046,9 @@ fn stat(pm: &PhysMem, p: &Process, running: Option<&Thread>, now_ns: u64) -> Str
         p.ppid.to_string(),
         p.pgid.to_string(),
         p.sid.to_string(),
-        "0".into(),               // tty_nr
-        "-1".into(),              // tpgid
-        "4194304".into(),         // flags: PF_RANDOMIZE off; PF_FORKNOEXEC etc. not tracked
+        tty_nr.to_string(),
+        tpgid.to_string(),
+        "4194304".into(), // flags: PF_RANDOMIZE off; PF_FORKNOEXEC etc. not tracked
         f.resolved().to_string(), // minflt
         "0".into(),
         "0".into(), // majflt: no fault here waits for a disk
@@ -1009,7 +1094,8 @@ fn stat(pm: &PhysMem, p: &Process, running: Option<&Thread>, now_ns: u64) -> Str
         "0".into(), // exit_code
     ];
     let _ = now_ns;
-    format!("{} ({}) {}\n", p.pid, p.comm, fields.join(" "))
+    let (id, comm) = task.map_or((p.pid, &p.comm), |t| (t.tid, &t.comm));
+    format!("{id} ({comm}) {}\n", fields.join(" "))
 }
 
 fn limits(p: &Process) -> String {
@@ -1107,7 +1193,7 @@ fn system_stat(sys: &Sys<'_>) -> String {
     let running = 1 + sys
         .procs
         .values()
-        .filter(|p| state(p, None).0 == 'R')
+        .filter(|p| state(p, None, None).0 == 'R')
         .count();
     format!(
         "cpu  {user} 0 0 0 0 0 0 0 0 0\ncpu0 {user} 0 0 0 0 0 0 0 0 0\nintr 0\nctxt 0\nbtime 0\nprocesses {}\nprocs_running {running}\nprocs_blocked 0\n",

@@ -6,6 +6,9 @@
 //! and the `FRAME_*` offsets. The kernel's run loop delivers pending
 //! signals at every return to user mode (see `Kernel::handle_signals`).
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 /// Signal numbers on riscv64 (include/uapi/asm-generic/signal.h).
 pub mod sig {
     pub const SIGHUP: u8 = 1;
@@ -365,24 +368,60 @@ impl SigQueue {
     }
 }
 
+/// The dispositions (Linux's `sighand_struct`): a handle, shared by a
+/// group's threads (through their `Process`) and by processes cloned with
+/// CLONE_SIGHAND; [`Handlers::copy`] is what fork gives the child
+/// otherwise, and exec (unshare_sighand).
+#[derive(Debug)]
+pub struct Handlers(Rc<RefCell<[SigAction; sig::NSIG as usize]>>);
+
+impl Default for Handlers {
+    fn default() -> Self {
+        Handlers(Rc::new(RefCell::new(
+            [SigAction::default(); sig::NSIG as usize],
+        )))
+    }
+}
+
+impl Handlers {
+    /// The action of the signal at index `i` (signal `i + 1`).
+    pub fn get(&self, i: usize) -> SigAction {
+        self.0.borrow()[i]
+    }
+
+    pub fn set(&self, i: usize, a: SigAction) {
+        self.0.borrow_mut()[i] = a;
+    }
+
+    /// Every action, signal 1 first.
+    pub fn all(&self) -> [SigAction; sig::NSIG as usize] {
+        *self.0.borrow()
+    }
+
+    /// A copy that changes on its own.
+    pub fn copy(&self) -> Self {
+        Handlers(Rc::new(RefCell::new(*self.0.borrow())))
+    }
+
+    /// Another handle to the very same table (CLONE_SIGHAND).
+    pub fn share(&self) -> Self {
+        Handlers(Rc::clone(&self.0))
+    }
+
+    /// Whether another process uses this table too.
+    pub fn is_shared(&self) -> bool {
+        Rc::strong_count(&self.0) > 1
+    }
+}
+
 /// A thread group's signal state (Linux's `sighand_struct` and
 /// `signal_struct.shared_pending`): the dispositions, shared by every
 /// thread, and the process-directed signals (kill) not yet taken by one.
-#[derive(Debug, Clone)]
+#[derive(Debug, Default)]
 pub struct SignalState {
-    /// Boxed: a process moves in and out of `procs` every turn.
-    pub actions: Box<[SigAction; sig::NSIG as usize]>,
+    pub actions: Handlers,
     /// Process-directed pending signals: any thread not blocking one takes it.
     pub shared: SigQueue,
-}
-
-impl Default for SignalState {
-    fn default() -> Self {
-        SignalState {
-            actions: Box::new([SigAction::default(); sig::NSIG as usize]),
-            shared: SigQueue::default(),
-        }
-    }
 }
 
 /// One thread's signal state (`task_struct`'s blocked, pending, sas_ss_*,
@@ -406,7 +445,20 @@ pub fn bit(n: u8) -> u64 {
 
 impl SignalState {
     pub fn action(&self, n: u8) -> SigAction {
-        self.actions[(n - 1) as usize]
+        self.actions.get((n - 1) as usize)
+    }
+
+    /// A new process's: the handlers shared (CLONE_SIGHAND) or copied,
+    /// nothing pending (copy_sighand, copy_signal).
+    pub fn for_child(&self, share_handlers: bool) -> Self {
+        SignalState {
+            actions: if share_handlers {
+                self.actions.share()
+            } else {
+                self.actions.copy()
+            },
+            shared: SigQueue::default(),
+        }
     }
 
     /// Whether signal `n` would be thrown away: ignored explicitly, or by
@@ -426,7 +478,12 @@ impl SignalState {
     /// At execve, caught signals revert to SIG_DFL; ignored ones stay ignored
     /// and the pending set is kept (execve(2)).
     pub fn reset_for_exec(&mut self) {
-        for a in self.actions.iter_mut() {
+        if self.actions.is_shared() {
+            // unshare_sighand: the CLONE_SIGHAND kin keep theirs.
+            self.actions = self.actions.copy();
+        }
+        let mut all = self.actions.0.borrow_mut();
+        for a in all.iter_mut() {
             if a.handler != SIG_IGN {
                 *a = SigAction::default();
             }
@@ -567,18 +624,31 @@ mod tests {
     #[test]
     fn exec_resets_caught_but_keeps_ignored() {
         let mut s = SignalState::default();
-        s.actions[0] = SigAction {
-            handler: 0x1234,
-            flags: 0,
-            mask: 0,
-        };
-        s.actions[1] = SigAction {
-            handler: SIG_IGN,
-            flags: 0,
-            mask: 0,
-        };
+        s.actions.set(
+            0,
+            SigAction {
+                handler: 0x1234,
+                flags: 0,
+                mask: 0,
+            },
+        );
+        s.actions.set(
+            1,
+            SigAction {
+                handler: SIG_IGN,
+                flags: 0,
+                mask: 0,
+            },
+        );
+        let kin = s.for_child(true);
         s.reset_for_exec();
         assert_eq!(s.action(1).handler, SIG_DFL);
         assert_eq!(s.action(2).handler, SIG_IGN);
+        assert_eq!(
+            kin.action(1).handler,
+            0x1234,
+            "CLONE_SIGHAND kin keep their handlers when one execs"
+        );
+        assert!(!kin.actions.is_shared());
     }
 }

@@ -83,6 +83,8 @@ enum A {
     Resource,
     /// getrandom's flags.
     GrndFlags,
+    /// An ioctl request (the terminal's by name).
+    IoctlReq,
     /// epoll_ctl's op.
     EpollOp,
     /// An epoll_event the program passes in (`{events=EPOLLIN, data=...}`).
@@ -105,7 +107,7 @@ fn shape(nr: u64) -> Option<&'static [A]> {
         23 => &[D],                                 // dup
         24 => &[D, D, OpenFlags],                   // dup3
         25 => &[D, FcntlCmd, X],                    // fcntl
-        29 => &[D, X, X],                           // ioctl
+        29 => &[D, IoctlReq, X],                    // ioctl
         34 => &[DirFd, Path, Mode],                 // mkdirat
         35 => &[DirFd, Path, AtFlags],              // unlinkat
         37 => &[DirFd, Path, DirFd, Path, AtFlags], // linkat
@@ -443,6 +445,26 @@ fn enter_arg(k: A, a: u64, args: &[u64; 6], mem: &mut dyn Peek) -> Option<String
             _ => format!("{}", a as i32),
         },
         CloneFlags => clone_flags(a),
+        IoctlReq => {
+            const NAMES: [(u64, &str); 12] = [
+                (0x5401, "TCGETS"),
+                (0x5402, "TCSETS"),
+                (0x5403, "TCSETSW"),
+                (0x5404, "TCSETSF"),
+                (0x540e, "TIOCSCTTY"),
+                (0x540f, "TIOCGPGRP"),
+                (0x5410, "TIOCSPGRP"),
+                (0x5413, "TIOCGWINSZ"),
+                (0x5414, "TIOCSWINSZ"),
+                (0x541b, "FIONREAD"),
+                (0x5422, "TIOCNOTTY"),
+                (0x5429, "TIOCGSID"),
+            ];
+            match NAMES.iter().find(|(n, _)| *n == a) {
+                Some((_, name)) => (*name).into(),
+                None => format!("{a:#x}"),
+            }
+        }
         Whence => match a {
             0 => "SEEK_SET".into(),
             1 => "SEEK_CUR".into(),
@@ -932,6 +954,20 @@ mod tests {
             exit(&e, Errno::EBADF.to_ret(), &mut m),
             "read(9, 0x1000, 10) = -1 EBADF (Bad file descriptor)"
         );
+    }
+
+    #[test]
+    fn terminal_ioctls_are_named() {
+        let mut m = Mem(Vec::new());
+        let e = enter(29, [10, 0x5410, 0x1000, 0, 0, 0], &mut m);
+        assert_eq!(exit(&e, 0, &mut m), "ioctl(10, TIOCSPGRP, 0x1000) = 0");
+        let e = enter(29, [0, 0x5401, 0x1000, 0, 0, 0], &mut m);
+        assert_eq!(
+            exit(&e, Errno::ENOTTY.to_ret(), &mut m),
+            "ioctl(0, TCGETS, 0x1000) = -1 ENOTTY (Inappropriate ioctl for device)"
+        );
+        let e = enter(29, [3, 0x1234, 0, 0, 0, 0], &mut m);
+        assert_eq!(exit(&e, 0, &mut m), "ioctl(3, 0x1234, 0x0) = 0");
     }
 
     #[test]

@@ -426,9 +426,12 @@ mod tests {
     /// A group with one thread (tid 1) and a handler for SIGRTMIN+1 and
     /// SIGVTALRM, so their signals queue rather than kill.
     fn process(pm: &mut cowix_mm::PhysMem) -> Process {
-        let mut p = crate::futex::tests::group(pm, 1, &[1]);
+        let p = crate::futex::tests::group(pm, 1, &[1]);
         for n in [crate::signal::SIGRTMIN + 1, sig::SIGVTALRM] {
-            p.signals.actions[(n - 1) as usize].handler = 0x1000;
+            let i = (n - 1) as usize;
+            let mut a = p.signals.actions.get(i);
+            a.handler = 0x1000;
+            p.signals.actions.set(i, a);
         }
         p
     }
@@ -492,7 +495,10 @@ mod tests {
         assert!(expire(&mut p, None, &clock));
         assert_ne!(p.signals.shared.pending & bit(sig::SIGVTALRM), 0);
         assert_eq!(p.timers.virt, Expiry::default(), "one-shot");
-        p.signals.actions[(sig::SIGVTALRM - 1) as usize].handler = SIG_DFL;
+        let i = (sig::SIGVTALRM - 1) as usize;
+        let mut a = p.signals.actions.get(i);
+        a.handler = SIG_DFL;
+        p.signals.actions.set(i, a);
         p.timers.virt = Expiry::arm(1, 0, false, 50);
         set_cpu(&mut p, 60);
         expire(&mut p, None, &clock);

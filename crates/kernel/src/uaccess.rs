@@ -165,11 +165,51 @@ pub fn to_cpu(a: Access) -> CpuAccess {
     }
 }
 
+/// The address space a [`GuestMemory`] works on: a process's, borrowed
+/// from its [`Mm`](crate::process::Mm) for as long as the view lives, or
+/// one not yet given to a process (the ELF loader's).
+#[derive(Debug)]
+pub enum MmRef<'a> {
+    Plain(&'a mut AddressSpace),
+    Shared(std::cell::RefMut<'a, AddressSpace>),
+}
+
+impl std::ops::Deref for MmRef<'_> {
+    type Target = AddressSpace;
+    fn deref(&self) -> &AddressSpace {
+        match self {
+            MmRef::Plain(m) => m,
+            MmRef::Shared(m) => m,
+        }
+    }
+}
+
+impl std::ops::DerefMut for MmRef<'_> {
+    fn deref_mut(&mut self) -> &mut AddressSpace {
+        match self {
+            MmRef::Plain(m) => m,
+            MmRef::Shared(m) => m,
+        }
+    }
+}
+
+impl<'a> From<&'a mut AddressSpace> for MmRef<'a> {
+    fn from(m: &'a mut AddressSpace) -> Self {
+        MmRef::Plain(m)
+    }
+}
+
+impl<'a> From<std::cell::RefMut<'a, AddressSpace>> for MmRef<'a> {
+    fn from(m: std::cell::RefMut<'a, AddressSpace>) -> Self {
+        MmRef::Shared(m)
+    }
+}
+
 /// One process's view of memory for the duration of a CPU run or a syscall.
 #[derive(Debug)]
 pub struct GuestMemory<'a> {
     pub pm: &'a mut PhysMem,
-    pub mm: &'a mut AddressSpace,
+    pub mm: MmRef<'a>,
     pub tlb: &'a mut Tlb,
 }
 
@@ -251,7 +291,7 @@ impl GuestMemory<'_> {
     fn fix(&mut self, addr: u64, access: Access) -> Result<(), Errno> {
         match self.mm.handle_fault(self.pm, addr, access) {
             Ok(_) => {
-                self.tlb.sync(self.mm, self.pm);
+                self.tlb.sync(&self.mm, self.pm);
                 Ok(())
             }
             Err(FaultError::OutOfMemory) => Err(Errno::ENOMEM),

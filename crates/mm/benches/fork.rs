@@ -8,17 +8,16 @@ use cowix_mm::{
 };
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-/// A space with `pages` private anonymous pages, each written once.
-fn touched(pages: u64) -> (PhysMem, AddressSpace, u64) {
-    let mut pm = PhysMem::new(pages * 3 + 4096);
-    let mut asp = AddressSpace::new(&mut pm).unwrap();
+/// Maps `pages` private anonymous pages at a fixed base in `asp` and writes
+/// each once; returns the base.
+fn map_touched(asp: &mut AddressSpace, pm: &mut PhysMem, pages: u64) -> u64 {
     let flags = MapFlags {
         fixed: true,
         ..MapFlags::default()
     };
     let base = 0x4000_0000;
     asp.mmap(
-        &mut pm,
+        pm,
         base,
         pages * PAGE_SIZE,
         Prot::READ_WRITE,
@@ -28,9 +27,16 @@ fn touched(pages: u64) -> (PhysMem, AddressSpace, u64) {
     )
     .unwrap();
     for i in 0..pages {
-        asp.write_bytes(&mut pm, base + i * PAGE_SIZE, &[1])
-            .unwrap();
+        asp.write_bytes(pm, base + i * PAGE_SIZE, &[1]).unwrap();
     }
+    base
+}
+
+/// A space with `pages` private anonymous pages, each written once.
+fn touched(pages: u64) -> (PhysMem, AddressSpace, u64) {
+    let mut pm = PhysMem::new(pages * 3 + 4096);
+    let mut asp = AddressSpace::new(&mut pm).unwrap();
+    let base = map_touched(&mut asp, &mut pm, pages);
     (pm, asp, base)
 }
 
@@ -77,25 +83,7 @@ fn cow_fault(c: &mut Criterion) {
                 let mut total = std::time::Duration::ZERO;
                 for _ in 0..iters {
                     let mut asp = AddressSpace::new(&mut pm).unwrap();
-                    let flags = MapFlags {
-                        fixed: true,
-                        ..MapFlags::default()
-                    };
-                    let base = 0x4000_0000;
-                    asp.mmap(
-                        &mut pm,
-                        base,
-                        PAGES * PAGE_SIZE,
-                        Prot::READ_WRITE,
-                        flags,
-                        Backing::Anonymous,
-                        VmaName::Anonymous,
-                    )
-                    .unwrap();
-                    for i in 0..PAGES {
-                        asp.write_bytes(&mut pm, base + i * PAGE_SIZE, &[1])
-                            .unwrap();
-                    }
+                    let base = map_touched(&mut asp, &mut pm, PAGES);
                     let child = asp.fork(&mut pm, mode).unwrap();
                     let started = std::time::Instant::now();
                     for i in 0..PAGES {

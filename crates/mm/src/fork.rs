@@ -234,10 +234,7 @@ pub(crate) fn copy_range_cow(
         end,
         &mut |pm, base, _l1, table, first, last| {
             let mut entries = pagetable::read_table(pm, table);
-            if entries[first..=last]
-                .iter()
-                .all(|p| !p.is_present() && !p.is_swap())
-            {
+            if nothing_to_copy(&entries[first..=last]) {
                 return Ok(());
             }
             let ctable = child_table(pm, child_root, base)?;
@@ -274,6 +271,12 @@ pub(crate) fn copy_range_cow(
     )
 }
 
+/// Whether none of `entries` maps a page or names a swap slot, so a fork
+/// copies nothing from their table (and allocates no child table for it).
+fn nothing_to_copy(entries: &[Pte]) -> bool {
+    entries.iter().all(|p| !p.is_present() && !p.is_swap())
+}
+
 /// Makes the PTEs a failed [`copy_range_cow`] write-protected writable
 /// again, exactly as they were.
 pub(crate) fn undo_protect(pm: &mut PhysMem, protected: &[Protected]) {
@@ -306,10 +309,7 @@ fn copy_range_eager(
         vma.end,
         &mut |pm, base, _l1, table, first, last| {
             let entries = pagetable::read_table(pm, table);
-            if entries[first..=last]
-                .iter()
-                .all(|p| !p.is_present() && !p.is_swap())
-            {
+            if nothing_to_copy(&entries[first..=last]) {
                 return Ok(());
             }
             let ctable = child_table(pm, child_root, base)?;

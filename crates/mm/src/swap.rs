@@ -260,17 +260,10 @@ impl PhysMem {
             });
             return Ok(slot);
         }
-        let bytes = *self.bytes(frame);
-        let area = self.swap.as_mut().ok_or(MmError::OutOfMemory)?;
-        let slot = area.free.pop().ok_or(MmError::OutOfMemory)?;
-        if area.dev.write_slot(slot, &bytes).is_err() {
-            area.free.push(slot);
-            return Err(MmError::OutOfMemory);
-        }
-        area.counts[slot as usize] = 2; // the cache and the caller's PTE
+        let slot = self.write_to_free_slot(frame, 2)?; // the cache and the caller's PTE
+        let area = self.area();
         area.cache.insert(slot, frame);
         area.frame_slot.insert(frame, slot);
-        self.stats.swap_outs += 1;
         self.get(frame); // the cache's reference
         self.sync_swap_stats();
         self.trace_event(|_| crate::MemEvent::SwapOut {
@@ -439,15 +432,7 @@ impl PhysMem {
     /// PTE: a shared anonymous object's swap record). `Err` if no slot is
     /// free or the write failed (nothing changed).
     pub(crate) fn swap_write_new(&mut self, frame: FrameId) -> Result<u32, MmError> {
-        let bytes = *self.bytes(frame);
-        let area = self.swap.as_mut().ok_or(MmError::OutOfMemory)?;
-        let slot = area.free.pop().ok_or(MmError::OutOfMemory)?;
-        if area.dev.write_slot(slot, &bytes).is_err() {
-            area.free.push(slot);
-            return Err(MmError::OutOfMemory);
-        }
-        area.counts[slot as usize] = 1;
-        self.stats.swap_outs += 1;
+        let slot = self.write_to_free_slot(frame, 1)?;
         self.sync_swap_stats();
         self.trace_event(|_| crate::MemEvent::SwapOut {
             frame,
@@ -455,6 +440,24 @@ impl PhysMem {
             written: true,
             mapping: None,
         });
+        Ok(slot)
+    }
+
+    /// Takes a free slot, writes `frame`'s bytes to it and gives it `count`
+    /// references (mm/swapfile.c: get_swap_pages(), then mm/page_io.c:
+    /// swap_writepage()).
+    /// `Err(OutOfMemory)` if swap is off, full, or the write failed; the
+    /// slot goes back on the free list and nothing changed.
+    fn write_to_free_slot(&mut self, frame: FrameId, count: u32) -> Result<u32, MmError> {
+        let bytes = *self.bytes(frame);
+        let area = self.swap.as_mut().ok_or(MmError::OutOfMemory)?;
+        let slot = area.free.pop().ok_or(MmError::OutOfMemory)?;
+        if area.dev.write_slot(slot, &bytes).is_err() {
+            area.free.push(slot);
+            return Err(MmError::OutOfMemory);
+        }
+        area.counts[slot as usize] = count;
+        self.stats.swap_outs += 1;
         Ok(slot)
     }
 

@@ -20,6 +20,14 @@ fn setup(max_frames: u64) -> (PhysMem, AddressSpace) {
     (pm, asp)
 }
 
+/// Like [`setup`], with two unrelated address spaces sharing the memory.
+fn setup_pair(max_frames: u64) -> (PhysMem, AddressSpace, AddressSpace) {
+    let (mut pm, a) = setup(max_frames);
+    let b = AddressSpace::new(&mut pm).unwrap();
+    check_invariants(&pm, &[&a, &b]);
+    (pm, a, b)
+}
+
 fn teardown(mut pm: PhysMem, spaces: Vec<AddressSpace>) {
     for asp in spaces {
         asp.release(&mut pm);
@@ -120,17 +128,15 @@ fn write_after_zero_page_read_gets_private_frame() {
 fn private_file_page_write_copies_and_cache_keeps_original() {
     let (mut pm, mut asp) = setup(1000);
     let file = MemFile::patterned(7, 2 * PAGE_SIZE as usize, 3);
-    let a = asp
-        .mmap(
-            &mut pm,
-            0,
-            pages(2),
-            Prot::READ_WRITE,
-            PRIVATE,
-            file_backing(&file, 0),
-            VmaName::Path("/data".into()),
-        )
-        .unwrap();
+    let a = map_file(
+        &mut asp,
+        &mut pm,
+        pages(2),
+        Prot::READ_WRITE,
+        PRIVATE,
+        &file,
+        VmaName::Path("/data".into()),
+    );
     // A read maps the page-cache frame itself, read-only and COW.
     assert_eq!(read_u8(&mut asp, &mut pm, a + 10), file.data[10]);
     check_invariants(&pm, &[&asp]);
@@ -179,33 +185,27 @@ fn private_file_page_write_copies_and_cache_keeps_original() {
 
 #[test]
 fn two_spaces_share_page_cache_frame() {
-    let mut pm = PhysMem::new(1000);
-    let mut a = AddressSpace::new(&mut pm).unwrap();
-    let mut b = AddressSpace::new(&mut pm).unwrap();
+    let (mut pm, mut a, mut b) = setup_pair(1000);
     let file = MemFile::patterned(9, 3 * PAGE_SIZE as usize, 1);
     let name = || VmaName::Path("/lib/libc.so".into());
-    let va = a
-        .mmap(
-            &mut pm,
-            0,
-            pages(3),
-            Prot::READ_EXEC,
-            PRIVATE,
-            file_backing(&file, 0),
-            name(),
-        )
-        .unwrap();
-    let vb = b
-        .mmap(
-            &mut pm,
-            0,
-            pages(2),
-            Prot::READ_EXEC,
-            PRIVATE,
-            file_backing(&file, PAGE_SIZE),
-            name(),
-        )
-        .unwrap();
+    let va = map_file(
+        &mut a,
+        &mut pm,
+        pages(3),
+        Prot::READ_EXEC,
+        PRIVATE,
+        &file,
+        name(),
+    );
+    let vb = map_backing(
+        &mut b,
+        &mut pm,
+        pages(2),
+        Prot::READ_EXEC,
+        PRIVATE,
+        file_backing(&file, PAGE_SIZE),
+        name(),
+    );
     assert_eq!(
         a.handle_fault(&mut pm, va + PAGE_SIZE, Access::Execute),
         Ok(FaultKind::File)
@@ -315,17 +315,7 @@ fn fork_rolls_back_when_frames_run_out() {
     let mut addrs = Vec::new();
     for i in 1..=3u64 {
         let va = i << 30;
-        parent
-            .mmap(
-                &mut pm,
-                va,
-                pages(1),
-                Prot::READ_WRITE,
-                FIXED,
-                Backing::Anonymous,
-                VmaName::Anonymous,
-            )
-            .unwrap();
+        map_anon_at(&mut parent, &mut pm, va, pages(1), Prot::READ_WRITE, FIXED);
         write_u8(&mut parent, &mut pm, va, i as u8);
         addrs.push(va);
     }
@@ -440,17 +430,15 @@ fn mprotect_adding_write_leaves_shared_frames_to_fault() {
     let (mut pm, mut asp) = setup(1000);
     let file = MemFile::patterned(3, pages(1) as usize, 0);
     let a = map_anon(&mut asp, &mut pm, pages(3), Prot::READ);
-    let f = asp
-        .mmap(
-            &mut pm,
-            0,
-            pages(1),
-            Prot::READ,
-            PRIVATE,
-            file_backing(&file, 0),
-            VmaName::Anonymous,
-        )
-        .unwrap();
+    let f = map_file(
+        &mut asp,
+        &mut pm,
+        pages(1),
+        Prot::READ,
+        PRIVATE,
+        &file,
+        VmaName::Anonymous,
+    );
     let _ = read_u8(&mut asp, &mut pm, a); // zero page
     let _ = read_u8(&mut asp, &mut pm, f); // page-cache page
     asp.mprotect(&mut pm, a, pages(3), Prot::READ_WRITE)
@@ -570,17 +558,15 @@ fn permissions_follow_riscv_linux() {
     teardown(pm, vec![asp]);
 }
 
-#[test]
-fn stack_grows_down_to_limit_then_segv() {
-    let (mut pm, mut asp) = setup(1000);
-    asp.set_stack_limit(pages(16));
+/// Maps the one read-write page below `top` as a `MAP_GROWSDOWN` stack, the
+/// way exec leaves the main thread's stack.
+fn map_stack_page(asp: &mut AddressSpace, pm: &mut PhysMem, top: u64) {
     let flags = MapFlags {
         grows_down: true,
         ..FIXED
     };
-    let top = USER_TOP;
     asp.mmap(
-        &mut pm,
+        pm,
         top - pages(1),
         pages(1),
         Prot::READ_WRITE,
@@ -588,7 +574,15 @@ fn stack_grows_down_to_limit_then_segv() {
         Backing::Anonymous,
         VmaName::Stack,
     )
-    .unwrap();
+    .expect("map_stack_page");
+}
+
+#[test]
+fn stack_grows_down_to_limit_then_segv() {
+    let (mut pm, mut asp) = setup(1000);
+    asp.set_stack_limit(pages(16));
+    let top = USER_TOP;
+    map_stack_page(&mut asp, &mut pm, top);
     write_u8(&mut asp, &mut pm, top - 1, 1);
     // A push far below the current bottom, but within the limit, grows the stack.
     let deep = top - pages(16);
@@ -622,31 +616,16 @@ fn stack_growth_keeps_the_guard_gap() {
     let (mut pm, mut asp) = setup(1000);
     asp.set_stack_limit(64 << 20);
     let top = USER_TOP;
-    let flags = MapFlags {
-        grows_down: true,
-        ..FIXED
-    };
-    asp.mmap(
-        &mut pm,
-        top - pages(1),
-        pages(1),
-        Prot::READ_WRITE,
-        flags,
-        Backing::Anonymous,
-        VmaName::Stack,
-    )
-    .unwrap();
+    map_stack_page(&mut asp, &mut pm, top);
     let below_end = top - (4 << 20);
-    asp.mmap(
+    map_anon_at(
+        &mut asp,
         &mut pm,
         below_end - pages(1),
         pages(1),
         Prot::READ,
         FIXED,
-        Backing::Anonymous,
-        VmaName::Anonymous,
-    )
-    .unwrap();
+    );
     assert_eq!(
         asp.handle_fault(&mut pm, below_end + STACK_GUARD_GAP - 1, Access::Read),
         Err(MAPERR)
@@ -661,17 +640,7 @@ fn stack_growth_keeps_the_guard_gap() {
     let stack_start = asp.find_vma(top - 1).unwrap().start;
     let hint = stack_start - pages(1);
     let got = map_anon(&mut asp, &mut pm, pages(1), Prot::READ_WRITE);
-    let got_hinted = asp
-        .mmap(
-            &mut pm,
-            hint,
-            pages(1),
-            Prot::READ_WRITE,
-            PRIVATE,
-            Backing::Anonymous,
-            VmaName::Anonymous,
-        )
-        .unwrap();
+    let got_hinted = map_anon_at(&mut asp, &mut pm, hint, pages(1), Prot::READ_WRITE, PRIVATE);
     assert_ne!(got_hinted, hint, "hint inside the guard gap is refused");
     assert!(got + pages(1) <= stack_start - STACK_GUARD_GAP);
     check_invariants(&pm, &[&asp]);
@@ -730,16 +699,14 @@ fn brk_grows_and_shrinks_heap() {
     assert_eq!(asp.brk(&mut pm, start + pages(2)), start + pages(2));
     assert_eq!(read_u8(&mut asp, &mut pm, start + PAGE_SIZE), 0);
     // A mapping above stops the heap one page short of it.
-    asp.mmap(
+    map_anon_at(
+        &mut asp,
         &mut pm,
         start + pages(5),
         pages(1),
         Prot::READ,
         FIXED,
-        Backing::Anonymous,
-        VmaName::Anonymous,
-    )
-    .unwrap();
+    );
     assert_eq!(
         asp.brk(&mut pm, start + pages(4) + 1),
         start + pages(2),
@@ -788,17 +755,15 @@ fn out_of_frames_fault_reports_oom() {
 fn file_page_beyond_eof_is_sigbus_and_the_tail_reads_zero() {
     let (mut pm, mut asp) = setup(1000);
     let file = MemFile::patterned(11, PAGE_SIZE as usize + 100, 5);
-    let a = asp
-        .mmap(
-            &mut pm,
-            0,
-            pages(3),
-            Prot::READ_WRITE,
-            PRIVATE,
-            file_backing(&file, 0),
-            VmaName::Anonymous,
-        )
-        .unwrap();
+    let a = map_file(
+        &mut asp,
+        &mut pm,
+        pages(3),
+        Prot::READ_WRITE,
+        PRIVATE,
+        &file,
+        VmaName::Anonymous,
+    );
     assert_eq!(
         read_u8(&mut asp, &mut pm, a + PAGE_SIZE + 99),
         file.data[PAGE_SIZE as usize + 99]
@@ -818,17 +783,15 @@ fn file_page_beyond_eof_is_sigbus_and_the_tail_reads_zero() {
     );
     assert_eq!(pm.stats().faults.bus, 2);
     // An offset wholly beyond EOF: every page is SIGBUS.
-    let b = asp
-        .mmap(
-            &mut pm,
-            0,
-            pages(1),
-            Prot::READ,
-            SHARED,
-            file_backing(&file, pages(4)),
-            VmaName::Anonymous,
-        )
-        .unwrap();
+    let b = map_backing(
+        &mut asp,
+        &mut pm,
+        pages(1),
+        Prot::READ,
+        SHARED,
+        file_backing(&file, pages(4)),
+        VmaName::Anonymous,
+    );
     assert_eq!(
         asp.handle_fault(&mut pm, b, Access::Read),
         Err(FaultError::Bus)
@@ -837,17 +800,15 @@ fn file_page_beyond_eof_is_sigbus_and_the_tail_reads_zero() {
     asp.munmap(&mut pm, a, pages(3)).unwrap();
     pm.drop_clean_cache();
     file.fail.set(true);
-    let c = asp
-        .mmap(
-            &mut pm,
-            0,
-            pages(1),
-            Prot::READ,
-            PRIVATE,
-            file_backing(&file, 0),
-            VmaName::Anonymous,
-        )
-        .unwrap();
+    let c = map_file(
+        &mut asp,
+        &mut pm,
+        pages(1),
+        Prot::READ,
+        PRIVATE,
+        &file,
+        VmaName::Anonymous,
+    );
     assert_eq!(
         asp.handle_fault(&mut pm, c, Access::Read),
         Err(FaultError::Bus)
@@ -859,44 +820,28 @@ fn file_page_beyond_eof_is_sigbus_and_the_tail_reads_zero() {
 
 #[test]
 fn shared_file_write_marks_the_page_dirty_and_every_mapping_sees_it() {
-    let mut pm = PhysMem::new(1000);
-    let mut a = AddressSpace::new(&mut pm).unwrap();
-    let mut b = AddressSpace::new(&mut pm).unwrap();
+    let (mut pm, mut a, mut b) = setup_pair(1000);
     let file = MemFile::patterned(21, 2 * PAGE_SIZE as usize, 0);
     let name = || VmaName::Path("/shm".into());
-    let va = a
-        .mmap(
-            &mut pm,
-            0,
-            pages(2),
-            Prot::READ_WRITE,
-            SHARED,
-            file_backing(&file, 0),
-            name(),
-        )
-        .unwrap();
-    let vb = b
-        .mmap(
-            &mut pm,
-            0,
-            pages(2),
-            Prot::READ,
-            SHARED,
-            file_backing(&file, 0),
-            name(),
-        )
-        .unwrap();
-    let vp = b
-        .mmap(
-            &mut pm,
-            0,
-            pages(2),
-            Prot::READ_WRITE,
-            PRIVATE,
-            file_backing(&file, 0),
-            name(),
-        )
-        .unwrap();
+    let va = map_file(
+        &mut a,
+        &mut pm,
+        pages(2),
+        Prot::READ_WRITE,
+        SHARED,
+        &file,
+        name(),
+    );
+    let vb = map_file(&mut b, &mut pm, pages(2), Prot::READ, SHARED, &file, name());
+    let vp = map_file(
+        &mut b,
+        &mut pm,
+        pages(2),
+        Prot::READ_WRITE,
+        PRIVATE,
+        &file,
+        name(),
+    );
     // A read maps the cache page read-only, so the first write is noticed.
     assert_eq!(read_u8(&mut a, &mut pm, va), file.data[0]);
     assert!(!pte(&pm, &a, va).has(Pte::W | Pte::COW));
@@ -937,17 +882,7 @@ fn shared_file_write_marks_the_page_dirty_and_every_mapping_sees_it() {
     pm.drop_clean_cache();
     check_invariants(&pm, &[]);
     let mut c = AddressSpace::new(&mut pm).unwrap();
-    let vc = c
-        .mmap(
-            &mut pm,
-            0,
-            pages(2),
-            Prot::READ,
-            SHARED,
-            file_backing(&file, 0),
-            name(),
-        )
-        .unwrap();
+    let vc = map_file(&mut c, &mut pm, pages(2), Prot::READ, SHARED, &file, name());
     assert_eq!(read_u8(&mut c, &mut pm, vc), 0xee);
     assert_eq!(read_u8(&mut c, &mut pm, vc + PAGE_SIZE), 2);
     check_invariants(&pm, &[&c]);
@@ -962,17 +897,7 @@ fn shared_file_write_marks_the_page_dirty_and_every_mapping_sees_it() {
 #[test]
 fn shared_anonymous_memory_is_shared_across_fork_even_for_pages_touched_later() {
     let (mut pm, mut parent) = setup(1000);
-    let a = parent
-        .mmap(
-            &mut pm,
-            0,
-            pages(2),
-            Prot::READ_WRITE,
-            SHARED,
-            Backing::Anonymous,
-            VmaName::Anonymous,
-        )
-        .unwrap();
+    let a = map_anon_at(&mut parent, &mut pm, 0, pages(2), Prot::READ_WRITE, SHARED);
     write_u8(&mut parent, &mut pm, a, 1);
     let mut child = parent.fork_cow(&mut pm).unwrap();
     check_invariants(&pm, &[&parent, &child]);
@@ -1189,17 +1114,15 @@ fn fixed_mapping_replaces_what_was_there() {
 fn clean_cache_pages_are_evicted_when_frames_run_out() {
     let (mut pm, mut asp) = setup(8);
     let file = MemFile::patterned(5, pages(16) as usize, 2);
-    let a = asp
-        .mmap(
-            &mut pm,
-            0,
-            pages(16),
-            Prot::READ,
-            PRIVATE,
-            file_backing(&file, 0),
-            VmaName::Anonymous,
-        )
-        .unwrap();
+    let a = map_file(
+        &mut asp,
+        &mut pm,
+        pages(16),
+        Prot::READ,
+        PRIVATE,
+        &file,
+        VmaName::Anonymous,
+    );
     // 3 table frames + 5 for pages; then each new page needs an eviction,
     // which only an unmapped page allows.
     for i in 0..5 {
@@ -1236,17 +1159,7 @@ fn populate_faults_everything_in_up_front() {
         populate: true,
         ..PRIVATE
     };
-    let a = asp
-        .mmap(
-            &mut pm,
-            0,
-            pages(4),
-            Prot::READ_WRITE,
-            flags,
-            Backing::Anonymous,
-            VmaName::Anonymous,
-        )
-        .unwrap();
+    let a = map_anon_at(&mut asp, &mut pm, 0, pages(4), Prot::READ_WRITE, flags);
     assert_eq!(
         pm.stats().faults.zero_fill,
         4,
@@ -1256,16 +1169,15 @@ fn populate_faults_everything_in_up_front() {
         .translate(&mut pm, a + pages(3), Access::Write)
         .is_some());
     let file = MemFile::patterned(6, pages(2) as usize, 0);
-    asp.mmap(
+    map_file(
+        &mut asp,
         &mut pm,
-        0,
         pages(2),
         Prot::READ,
         flags,
-        file_backing(&file, 0),
+        &file,
         VmaName::Anonymous,
-    )
-    .unwrap();
+    );
     assert_eq!(pm.stats().faults.file, 2);
     assert_eq!(pm.page_cache().len(), 2);
     check_invariants(&pm, &[&asp]);
@@ -1317,17 +1229,7 @@ fn release_returns_every_frame() {
     let f = f.unwrap();
     asp.write_bytes(&mut pm, f, &[1; 10]).unwrap();
     let _ = read_u8(&mut asp, &mut pm, f + PAGE_SIZE);
-    let s = asp
-        .mmap(
-            &mut pm,
-            0,
-            pages(2),
-            Prot::READ_WRITE,
-            SHARED,
-            Backing::Anonymous,
-            VmaName::Anonymous,
-        )
-        .unwrap();
+    let s = map_anon_at(&mut asp, &mut pm, 0, pages(2), Prot::READ_WRITE, SHARED);
     write_u8(&mut asp, &mut pm, s, 1);
     let child = asp.fork_cow(&mut pm).unwrap();
     check_invariants(&pm, &[&asp, &child]);
@@ -1432,17 +1334,14 @@ fn child_exits_then_the_parents_write_is_a_sole_owner_reuse() {
 fn share_tables_fork_of_a_large_touched_space_allocates_no_leaf_tables_until_a_write() {
     let (mut pm, mut parent) = setup(10_000);
     const MIB: u64 = 1 << 20;
-    let a = parent
-        .mmap(
-            &mut pm,
-            0x4000_0000,
-            16 * MIB,
-            Prot::READ_WRITE,
-            FIXED,
-            Backing::Anonymous,
-            VmaName::Anonymous,
-        )
-        .unwrap();
+    let a = map_anon_at(
+        &mut parent,
+        &mut pm,
+        0x4000_0000,
+        16 * MIB,
+        Prot::READ_WRITE,
+        FIXED,
+    );
     for i in 0..16 * MIB / PAGE_SIZE {
         write_u8(&mut parent, &mut pm, a + pages(i), 1);
     }
@@ -1572,17 +1471,7 @@ fn varied_parent(pm: &mut PhysMem) -> (AddressSpace, AddressSpace, Vec<u64>) {
     let mut probes = Vec::new();
     // Private anonymous in two 2 MiB ranges and two 1 GiB regions.
     for base in [0x4000_0000u64, 0x4020_0000, 0x8000_0000] {
-        let a = parent
-            .mmap(
-                pm,
-                base,
-                pages(3),
-                Prot::READ_WRITE,
-                FIXED,
-                Backing::Anonymous,
-                VmaName::Anonymous,
-            )
-            .unwrap();
+        let a = map_anon_at(&mut parent, pm, base, pages(3), Prot::READ_WRITE, FIXED);
         write_u8(&mut parent, pm, a, 1);
         let _ = read_u8(&mut parent, pm, a + pages(1)); // zero frame
         probes.extend([a, a + pages(1), a + pages(2)]);
@@ -1600,58 +1489,46 @@ fn varied_parent(pm: &mut PhysMem) -> (AddressSpace, AddressSpace, Vec<u64>) {
         .unwrap();
     write_u8(&mut parent, pm, f, 9); // private file page turned anonymous
     let _ = read_u8(&mut parent, pm, f + pages(1)); // cache page
-    let s = parent
-        .mmap(
-            pm,
-            0x4060_0000,
-            pages(2),
-            Prot::READ_WRITE,
-            MapFlags {
-                fixed: true,
-                ..SHARED
-            },
-            Backing::Anonymous,
-            VmaName::Anonymous,
-        )
-        .unwrap();
+    let s = map_anon_at(
+        &mut parent,
+        pm,
+        0x4060_0000,
+        pages(2),
+        Prot::READ_WRITE,
+        MapFlags {
+            fixed: true,
+            ..SHARED
+        },
+    );
     write_u8(&mut parent, pm, s, 5);
-    let w = parent
-        .mmap(
-            pm,
-            0x4080_0000,
-            pages(2),
-            Prot::READ_WRITE,
-            FIXED,
-            Backing::Anonymous,
-            VmaName::Anonymous,
-        )
-        .unwrap();
+    let w = map_anon_at(
+        &mut parent,
+        pm,
+        0x4080_0000,
+        pages(2),
+        Prot::READ_WRITE,
+        FIXED,
+    );
     write_u8(&mut parent, pm, w, 6);
     parent.madvise(pm, w, pages(2), Advice::WipeOnFork).unwrap();
-    let d = parent
-        .mmap(
-            pm,
-            0x4081_0000,
-            pages(2),
-            Prot::READ_WRITE,
-            FIXED,
-            Backing::Anonymous,
-            VmaName::Anonymous,
-        )
-        .unwrap();
+    let d = map_anon_at(
+        &mut parent,
+        pm,
+        0x4081_0000,
+        pages(2),
+        Prot::READ_WRITE,
+        FIXED,
+    );
     write_u8(&mut parent, pm, d, 7);
     parent.madvise(pm, d, pages(1), Advice::DontFork).unwrap();
-    let n = parent
-        .mmap(
-            pm,
-            0x40a0_0000,
-            pages(1),
-            Prot::READ_WRITE,
-            FIXED,
-            Backing::Anonymous,
-            VmaName::Anonymous,
-        )
-        .unwrap();
+    let n = map_anon_at(
+        &mut parent,
+        pm,
+        0x40a0_0000,
+        pages(1),
+        Prot::READ_WRITE,
+        FIXED,
+    );
     write_u8(&mut parent, pm, n, 8);
     parent.mprotect(pm, n, pages(1), Prot::NONE).unwrap();
     probes.extend([f, f + pages(1), s, w, d, d + pages(1)]);
@@ -1735,30 +1612,18 @@ fn madvise_dontneed_drops_pages_back_to_their_backing() {
     let file = MemFile::patterned(9, pages(2) as usize, 4);
     let a = map_anon(&mut asp, &mut pm, pages(2), Prot::READ_WRITE);
     write_u8(&mut asp, &mut pm, a, 1);
-    let f = asp
-        .mmap(
-            &mut pm,
-            0,
-            pages(2),
-            Prot::READ_WRITE,
-            PRIVATE,
-            file_backing(&file, 0),
-            VmaName::Anonymous,
-        )
-        .unwrap();
+    let f = map_file(
+        &mut asp,
+        &mut pm,
+        pages(2),
+        Prot::READ_WRITE,
+        PRIVATE,
+        &file,
+        VmaName::Anonymous,
+    );
     let original = read_u8(&mut asp, &mut pm, f);
     write_u8(&mut asp, &mut pm, f, original.wrapping_add(1));
-    let s = asp
-        .mmap(
-            &mut pm,
-            0,
-            pages(1),
-            Prot::READ_WRITE,
-            SHARED,
-            Backing::Anonymous,
-            VmaName::Anonymous,
-        )
-        .unwrap();
+    let s = map_anon_at(&mut asp, &mut pm, 0, pages(1), Prot::READ_WRITE, SHARED);
     write_u8(&mut asp, &mut pm, s, 3);
     for (va, want) in [(a, 0), (f, original), (s, 3)] {
         asp.madvise(&mut pm, va, pages(1), Advice::DontNeed)
@@ -1807,16 +1672,7 @@ fn mremap_moves_frames_without_copying_and_follows_linux_errors() {
     let frames: Vec<FrameId> = (0..4)
         .map(|i| frame_at(&mut pm, &mut asp, a + pages(i)))
         .collect();
-    asp.mmap(
-        &mut pm,
-        a + pages(4),
-        pages(1),
-        Prot::READ,
-        FIXED,
-        Backing::Anonymous,
-        VmaName::Anonymous,
-    )
-    .unwrap();
+    map_anon_at(&mut asp, &mut pm, a + pages(4), pages(1), Prot::READ, FIXED);
     let grow = RemapFlags::default();
     assert_eq!(
         asp.mremap(&mut pm, a, pages(4), pages(8), grow, 0),

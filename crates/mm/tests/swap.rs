@@ -21,6 +21,13 @@ fn swap_pm(max_frames: u64, swap_pages: u64) -> PhysMem {
     pm
 }
 
+/// A `swap_pm` and one empty address space in it.
+fn swap_setup(max_frames: u64, swap_pages: u64) -> (PhysMem, AddressSpace) {
+    let mut pm = swap_pm(max_frames, swap_pages);
+    let asp = AddressSpace::new(&mut pm).unwrap();
+    (pm, asp)
+}
+
 fn entry(pm: &PhysMem, asp: &AddressSpace, va: u64) -> Pte {
     pagetable::read_pte(
         pm,
@@ -56,8 +63,7 @@ fn release_all(mut pm: PhysMem, spaces: Vec<AddressSpace>) {
 
 #[test]
 fn cow_shared_page_is_swapped_once_and_comes_back_shared() {
-    let mut pm = swap_pm(100, 64);
-    let mut parent = AddressSpace::new(&mut pm).unwrap();
+    let (mut pm, mut parent) = swap_setup(100, 64);
     let a = map_anon(&mut parent, &mut pm, pages(1), Prot::READ_WRITE);
     fill(&mut parent, &mut pm, a, 7);
     let mut child = parent.fork_cow(&mut pm).unwrap();
@@ -130,8 +136,7 @@ fn cow_shared_page_is_swapped_once_and_comes_back_shared() {
 
 #[test]
 fn write_to_swapped_in_page_still_swapped_elsewhere_copies() {
-    let mut pm = swap_pm(100, 64);
-    let mut parent = AddressSpace::new(&mut pm).unwrap();
+    let (mut pm, mut parent) = swap_setup(100, 64);
     let a = map_anon(&mut parent, &mut pm, pages(1), Prot::READ_WRITE);
     fill(&mut parent, &mut pm, a, 3);
     let mut child = parent.fork_cow(&mut pm).unwrap();
@@ -150,8 +155,7 @@ fn write_to_swapped_in_page_still_swapped_elsewhere_copies() {
 
 #[test]
 fn data_survives_memory_smaller_than_the_working_set() {
-    let mut pm = swap_pm(24, 256);
-    let mut asp = AddressSpace::new(&mut pm).unwrap();
+    let (mut pm, mut asp) = swap_setup(24, 256);
     let n = 80;
     let base = map_anon(&mut asp, &mut pm, pages(n), Prot::READ_WRITE);
     let touch = |asp: &mut AddressSpace, pm: &mut PhysMem, va: u64, access: Access| loop {
@@ -186,20 +190,17 @@ fn data_survives_memory_smaller_than_the_working_set() {
 
 #[test]
 fn clean_file_pages_go_before_anonymous_pages() {
-    let mut pm = swap_pm(100, 64);
-    let mut asp = AddressSpace::new(&mut pm).unwrap();
+    let (mut pm, mut asp) = swap_setup(100, 64);
     let file = MemFile::patterned(9, pages(4) as usize, 1);
-    let f = asp
-        .mmap(
-            &mut pm,
-            0,
-            pages(4),
-            Prot::READ,
-            PRIVATE,
-            file_backing(&file, 0),
-            VmaName::Path("/f".into()),
-        )
-        .unwrap();
+    let f = map_file(
+        &mut asp,
+        &mut pm,
+        pages(4),
+        Prot::READ,
+        PRIVATE,
+        &file,
+        VmaName::Path("/f".into()),
+    );
     for i in 0..4 {
         read_u8(&mut asp, &mut pm, f + pages(i));
     }
@@ -242,8 +243,7 @@ fn without_swap_anonymous_memory_cannot_be_reclaimed() {
 
 #[test]
 fn failed_allocation_during_swap_in_changes_nothing() {
-    let mut pm = swap_pm(100, 64);
-    let mut asp = AddressSpace::new(&mut pm).unwrap();
+    let (mut pm, mut asp) = swap_setup(100, 64);
     let a = map_anon(&mut asp, &mut pm, pages(3), Prot::READ_WRITE);
     for i in 0..3 {
         fill(&mut asp, &mut pm, a + pages(i), 11 + i as u8);
@@ -270,8 +270,7 @@ fn failed_allocation_during_swap_in_changes_nothing() {
 
 #[test]
 fn fork_copies_swap_entries_and_munmap_frees_slots() {
-    let mut pm = swap_pm(100, 64);
-    let mut parent = AddressSpace::new(&mut pm).unwrap();
+    let (mut pm, mut parent) = swap_setup(100, 64);
     let a = map_anon(&mut parent, &mut pm, pages(4), Prot::READ_WRITE);
     for i in 0..4 {
         fill(&mut parent, &mut pm, a + pages(i), 20 + i as u8);
@@ -298,20 +297,17 @@ fn fork_copies_swap_entries_and_munmap_frees_slots() {
 
 #[test]
 fn written_private_file_page_goes_to_swap_not_to_the_file() {
-    let mut pm = swap_pm(100, 64);
-    let mut asp = AddressSpace::new(&mut pm).unwrap();
+    let (mut pm, mut asp) = swap_setup(100, 64);
     let file = MemFile::patterned(4, pages(1) as usize, 2);
-    let f = asp
-        .mmap(
-            &mut pm,
-            0,
-            pages(1),
-            Prot::READ_WRITE,
-            PRIVATE,
-            file_backing(&file, 0),
-            VmaName::Path("/g".into()),
-        )
-        .unwrap();
+    let f = map_file(
+        &mut asp,
+        &mut pm,
+        pages(1),
+        Prot::READ_WRITE,
+        PRIVATE,
+        &file,
+        VmaName::Path("/g".into()),
+    );
     write_u8(&mut asp, &mut pm, f, 0x5a);
     reclaim(&mut pm, &mut [&mut asp], 1000);
     check_invariants(&pm, &[&asp]);
@@ -355,16 +351,15 @@ impl FileSource for RwFile {
 
 fn map_rw_file(asp: &mut AddressSpace, pm: &mut PhysMem, file: &Rc<RwFile>, len: u64) -> u64 {
     let f: Rc<dyn FileSource> = file.clone();
-    asp.mmap(
+    map_backing(
+        asp,
         pm,
-        0,
         len,
         Prot::READ_WRITE,
         SHARED,
         Backing::File { file: f, offset: 0 },
         VmaName::Path("/rw".into()),
     )
-    .unwrap()
 }
 
 #[test]
@@ -434,8 +429,7 @@ fn reclaim_writes_dirty_shared_pages_before_dropping_them() {
 
 #[test]
 fn mincore_reports_residency_like_linux() {
-    let mut pm = swap_pm(100, 64);
-    let mut asp = AddressSpace::new(&mut pm).unwrap();
+    let (mut pm, mut asp) = swap_setup(100, 64);
     let a = map_anon(&mut asp, &mut pm, pages(4), Prot::READ_WRITE);
     write_u8(&mut asp, &mut pm, a, 1);
     read_u8(&mut asp, &mut pm, a + pages(1)); // the zero frame is mapped: resident
@@ -515,8 +509,7 @@ fn smaps_after_fork_shows_half_pss_then_private_dirty_after_a_copy() {
     let p = parent.smaps_rollup(&pm);
     assert_eq!(p.pss, pages(1) + pages(1) / 2);
 
-    let mut pm2 = swap_pm(100, 16);
-    let mut s = AddressSpace::new(&mut pm2).unwrap();
+    let (mut pm2, mut s) = swap_setup(100, 16);
     let b = map_anon(&mut s, &mut pm2, pages(1), Prot::READ_WRITE);
     write_u8(&mut s, &mut pm2, b, 1);
     let mut t = s.fork_cow(&mut pm2).unwrap();
@@ -529,8 +522,7 @@ fn smaps_after_fork_shows_half_pss_then_private_dirty_after_a_copy() {
 
 #[test]
 fn reclaim_gives_recently_used_pages_a_second_chance() {
-    let mut pm = swap_pm(100, 64);
-    let mut asp = AddressSpace::new(&mut pm).unwrap();
+    let (mut pm, mut asp) = swap_setup(100, 64);
     let a = map_anon(&mut asp, &mut pm, pages(4), Prot::READ_WRITE);
     for i in 0..4 {
         fill(&mut asp, &mut pm, a + pages(i), 30 + i as u8);
@@ -562,8 +554,7 @@ fn reclaim_gives_recently_used_pages_a_second_chance() {
 
 #[test]
 fn failed_copy_after_a_shared_swap_in_leaves_the_page_mapped_read_only() {
-    let mut pm = swap_pm(100, 64);
-    let mut parent = AddressSpace::new(&mut pm).unwrap();
+    let (mut pm, mut parent) = swap_setup(100, 64);
     let a = map_anon(&mut parent, &mut pm, pages(1), Prot::READ_WRITE);
     fill(&mut parent, &mut pm, a, 17);
     let mut child = parent.fork_cow(&mut pm).unwrap();
@@ -657,19 +648,8 @@ fn swap_io_errors_keep_pages_resident_or_give_sigbus() {
 
 #[test]
 fn shared_anonymous_memory_is_swapped_once_and_stays_shared() {
-    let mut pm = swap_pm(100, 64);
-    let mut parent = AddressSpace::new(&mut pm).unwrap();
-    let s = parent
-        .mmap(
-            &mut pm,
-            0,
-            pages(2),
-            Prot::READ_WRITE,
-            SHARED,
-            Backing::Anonymous,
-            VmaName::Anonymous,
-        )
-        .unwrap();
+    let (mut pm, mut parent) = swap_setup(100, 64);
+    let s = map_anon_at(&mut parent, &mut pm, 0, pages(2), Prot::READ_WRITE, SHARED);
     fill(&mut parent, &mut pm, s, 50);
     let mut child = parent.fork_cow(&mut pm).unwrap();
     check_fill(&mut child, &mut pm, s, 50);
@@ -701,8 +681,7 @@ fn shared_anonymous_memory_is_swapped_once_and_stays_shared() {
 #[test]
 fn every_fork_mode_shares_swapped_pages_through_their_slots() {
     for mode in cowix_mm::ForkMode::ALL {
-        let mut pm = swap_pm(200, 64);
-        let mut parent = AddressSpace::new(&mut pm).unwrap();
+        let (mut pm, mut parent) = swap_setup(200, 64);
         let a = map_anon(&mut parent, &mut pm, pages(4), Prot::READ_WRITE);
         for i in 0..4 {
             fill(&mut parent, &mut pm, a + pages(i), 60 + i as u8);
@@ -735,8 +714,7 @@ fn every_fork_mode_shares_swapped_pages_through_their_slots() {
 
 #[test]
 fn mremap_moves_swap_entries_and_madvise_dontneed_frees_them() {
-    let mut pm = swap_pm(100, 64);
-    let mut asp = AddressSpace::new(&mut pm).unwrap();
+    let (mut pm, mut asp) = swap_setup(100, 64);
     let a = map_anon(&mut asp, &mut pm, pages(3), Prot::READ_WRITE);
     for i in 0..3 {
         fill(&mut asp, &mut pm, a + pages(i), 70 + i as u8);
@@ -764,8 +742,7 @@ fn mremap_moves_swap_entries_and_madvise_dontneed_frees_them() {
 
 #[test]
 fn smaps_counts_every_sharer_of_a_shared_leaf_table() {
-    let mut pm = swap_pm(100, 16);
-    let mut parent = AddressSpace::new(&mut pm).unwrap();
+    let (mut pm, mut parent) = swap_setup(100, 16);
     let a = map_anon(&mut parent, &mut pm, pages(2), Prot::READ_WRITE);
     write_u8(&mut parent, &mut pm, a, 1);
     write_u8(&mut parent, &mut pm, a + pages(1), 1);

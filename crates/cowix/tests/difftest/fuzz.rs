@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use crate::gen;
+use crate::harness;
 use crate::rng::Rng;
 
 /// The word the template holds where a fuzzed word goes (an illegal
@@ -97,23 +98,7 @@ impl Template {
         let src = dir.join("fuzz.s");
         let exe = dir.join("fuzz-template");
         std::fs::write(&src, template()).map_err(|e| e.to_string())?;
-        let o = Command::new("riscv64-linux-gnu-gcc")
-            .args([
-                "-march=rv64gc",
-                "-mabi=lp64d",
-                "-nostdlib",
-                "-static",
-                "-no-pie",
-                "-Wl,--no-relax",
-                "-o",
-            ])
-            .arg(&exe)
-            .arg(&src)
-            .output()
-            .map_err(|e| format!("cannot run riscv64-linux-gnu-gcc: {e}"))?;
-        if !o.status.success() {
-            return Err(String::from_utf8_lossy(&o.stderr).into_owned());
-        }
+        harness::link(&src, &exe)?;
         let elf = std::fs::read(&exe).map_err(|e| e.to_string())?;
         let m = MARKER.to_le_bytes();
         let hits: Vec<usize> = elf

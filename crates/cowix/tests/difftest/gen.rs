@@ -272,24 +272,25 @@ struct Loop {
     tail: usize,
 }
 
-fn ins(raw: u32, name: impl Into<String>) -> Item {
+/// The instruction `raw` (2 or 4 bytes, by its low bits), shown as `name`.
+fn fixed(raw: u32, name: impl Into<String>, setup: bool) -> Item {
     let len = if raw & 3 == 3 { 4 } else { 2 };
     Item::Fixed(Insn {
         raw,
         len,
         name: name.into(),
-        setup: false,
+        setup,
     })
 }
 
+/// An instruction under test.
+fn ins(raw: u32, name: impl Into<String>) -> Item {
+    fixed(raw, name, false)
+}
+
+/// A set-up instruction of its group (not the one under test).
 fn setup(raw: u32, name: impl Into<String>) -> Item {
-    let len = if raw & 3 == 3 { 4 } else { 2 };
-    Item::Fixed(Insn {
-        raw,
-        len,
-        name: name.into(),
-        setup: true,
-    })
+    fixed(raw, name, true)
 }
 
 /// `addi rd, x31, k`: points rd at scratch + k.

@@ -140,10 +140,18 @@ pub fn build(cases: &[Case], dir: &Path) -> Result<PathBuf, String> {
     std::fs::write(&src, assembly(cases, &states))
         .map_err(|e| format!("write {}: {e}", src.display()))?;
     let exe = dir.join("cases");
+    link(&src, &exe)?;
+    Ok(exe)
+}
+
+/// Assembles and links the freestanding program `src` into `exe` with
+/// `riscv64-linux-gnu-gcc -nostdlib -static -no-pie -Wl,--no-relax`, so its
+/// addresses are the same under every emulator. Errors carry gcc's message.
+pub fn link(src: &Path, exe: &Path) -> Result<(), String> {
     let o = Command::new("riscv64-linux-gnu-gcc")
         .args(["-march=rv64gc", "-mabi=lp64d", "-nostdlib", "-static", "-no-pie", "-Wl,--no-relax", "-o"])
-        .arg(&exe)
-        .arg(&src)
+        .arg(exe)
+        .arg(src)
         .output()
         .map_err(|e| format!("cannot run riscv64-linux-gnu-gcc ({e}): scripts/test installs it (Debian package gcc-riscv64-linux-gnu)"))?;
     if !o.status.success() {
@@ -153,7 +161,7 @@ pub fn build(cases: &[Case], dir: &Path) -> Result<PathBuf, String> {
             String::from_utf8_lossy(&o.stderr)
         ));
     }
-    Ok(exe)
+    Ok(())
 }
 
 /// How long one emulator may take on one program before it is considered hung.

@@ -2,7 +2,6 @@
 //! fd table.
 
 use std::fs::OpenOptions;
-use std::io::IsTerminal;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::rc::Rc;
 
@@ -13,6 +12,7 @@ use crate::errno::{Errno, SysResult};
 use crate::fd::{oflag, FdEntry, FileRef, HostFile, Object, OpenFile};
 use crate::process::rlimit;
 use crate::procfs;
+use crate::tty;
 use crate::vfs::{Follow, ProcNode, Resolved, PATH_MAX};
 
 pub const AT_FDCWD: i32 = -100;
@@ -44,7 +44,7 @@ pub(crate) fn path_arg(sys: &mut Sys<'_>, addr: u64) -> Result<Vec<u8>, Errno> {
 /// else the directory open as `dirfd`.
 fn base_dir(sys: &Sys<'_>, dirfd: i32, path: &[u8]) -> Result<String, Errno> {
     if path.first() == Some(&b'/') || dirfd == AT_FDCWD {
-        return Ok(sys.p.cwd.clone());
+        return Ok(sys.p.fs.cwd());
     }
     let f = sys.p.fds.file(dirfd)?;
     let f = f.borrow();
@@ -96,6 +96,7 @@ fn device(guest: &str) -> Option<Object> {
         "/dev/stdin" => Some(Object::Stdin),
         "/dev/stdout" => Some(Object::Stdout),
         "/dev/stderr" => Some(Object::Stderr),
+        "/dev/tty" => Some(Object::Tty),
         _ => None,
     }
 }
@@ -112,6 +113,7 @@ pub fn openat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32, mode: u32) -
     // cowix's own devices exist even when the root has no /dev.
     let path = path_arg(sys, addr)?;
     if let Some(object) = std::str::from_utf8(&path).ok().and_then(device) {
+        let object = may_open_device(sys, object, flags)?;
         let file = OpenFile::new(object, kept, String::from_utf8_lossy(&path).into_owned());
         let limit = nofile(sys);
         return Ok(sys.p.fds.install(FdEntry { file, cloexec }, 0, limit)? as u64);
@@ -123,12 +125,25 @@ pub fn openat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, flags: u32, mode: u32) -
         return Ok(sys.p.fds.install(FdEntry { file, cloexec }, 0, limit)? as u64);
     }
     let object = match device(&r.guest) {
-        Some(o) => o,
+        Some(o) => may_open_device(sys, o, flags)?,
         None => Object::Host(Rc::new(open_host(sys, &r, flags, mode)?)),
     };
     let file = OpenFile::new(object, kept, r.guest);
     let limit = nofile(sys);
     Ok(sys.p.fds.install(FdEntry { file, cloexec }, 0, limit)? as u64)
+}
+
+/// Opening one of cowix's devices: `/dev/tty` is the caller's controlling
+/// terminal, ENXIO without one (tty_open_current_tty); opening the
+/// console otherwise may make it the caller's (`tty::open_console`).
+fn may_open_device(sys: &mut Sys<'_>, object: Object, flags: u32) -> Result<Object, Errno> {
+    if matches!(object, Object::Tty) && !sys.p.ctty {
+        return Err(Errno::ENXIO);
+    }
+    if tty::is_console(&object) {
+        tty::open_console(sys, flags & oflag::O_NOCTTY != 0);
+    }
+    Ok(object)
 }
 
 /// open of a procfs path. `PID/fd/N` (followed) opens what that descriptor
@@ -165,7 +180,7 @@ fn open_proc(
                 if want_write && !writable {
                     let again = sys
                         .vfs
-                        .resolve(&sys.p.cwd, t.path.as_bytes(), Follow::Yes)?;
+                        .resolve(&sys.p.fs.cwd(), t.path.as_bytes(), Follow::Yes)?;
                     Object::Host(Rc::new(open_host(sys, &again, flags, mode)?))
                 } else {
                     if flags & oflag::O_TRUNC != 0 && want_write {
@@ -185,6 +200,7 @@ fn open_proc(
                 }
             }
             Object::Stdin => Object::Stdin,
+            Object::Tty => Object::Tty,
             Object::Stdout => Object::Stdout,
             Object::Stderr => Object::Stderr,
             Object::Null => Object::Null,
@@ -209,7 +225,8 @@ fn open_proc(
     if flags & oflag::O_CREAT != 0 && flags & oflag::O_EXCL != 0 {
         return Err(Errno::EEXIST);
     }
-    if want_write || flags & oflag::O_TRUNC != 0 {
+    // comm is the one writable procfs file (fs/proc/base.c: 0644).
+    if (want_write || flags & oflag::O_TRUNC != 0) && procfs::comm_file(&r.guest).is_none() {
         return Err(Errno::EACCES);
     }
     let pf = procfs::generate(sys, &r.guest)?;
@@ -267,7 +284,7 @@ fn open_host(sys: &Sys<'_>, r: &Resolved, flags: u32, mode: u32) -> Result<HostF
         } else {
             o.create(true);
         }
-        o.mode(mode & 0o7777 & !sys.p.umask);
+        o.mode(mode & 0o7777 & !sys.p.fs.umask());
     }
     if flags & oflag::O_TRUNC != 0 && acc != oflag::O_RDONLY {
         o.truncate(true);
@@ -475,34 +492,37 @@ fn record_lock(sys: &mut Sys<'_>, file: &FileRef, cmd: u32, arg: u64) -> SysResu
     Ok(0)
 }
 
+/// ioctl(fd, req, arg): the console's terminal and job-control requests
+/// (`tty::ioctl`), TIOCGWINSZ, FIONREAD; ENOTTY for anything else.
 pub fn ioctl(sys: &mut Sys<'_>, fd: i32, req: u32, arg: u64) -> SysResult {
-    const TCGETS: u32 = 0x5401;
     const TIOCGWINSZ: u32 = 0x5413;
     const FIONREAD: u32 = 0x541b;
     let file = sys.p.fds.file(fd)?;
-    let tty = match &file.borrow().object {
-        Object::Stdin => std::io::stdin().is_terminal(),
-        Object::Stdout => std::io::stdout().is_terminal(),
-        Object::Stderr => std::io::stderr().is_terminal(),
-        _ => false,
+    let (console, termios, readable) = {
+        let f = file.borrow();
+        (
+            tty::is_console(&f.object),
+            tty::answers_termios(&f.object),
+            f.readable(),
+        )
     };
-    match req {
-        TCGETS if tty => {
-            // struct termios (asm-generic/termbits.h): iflag, oflag, cflag, lflag, line, cc[19].
-            let mut t = [0u8; 36];
-            t[0..4].copy_from_slice(&0o2400u32.to_le_bytes()); // ICRNL | IXON
-            t[4..8].copy_from_slice(&0o5u32.to_le_bytes()); // OPOST | ONLCR
-            t[8..12].copy_from_slice(&0o277u32.to_le_bytes()); // B38400 | CS8 | CREAD
-            t[12..16].copy_from_slice(&0o105073u32.to_le_bytes()); // ISIG ICANON ECHO ECHOE ECHOK ECHOCTL ECHOKE IEXTEN
-            let cc: [u8; 19] = [
-                3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0,
-            ];
-            t[17..36].copy_from_slice(&cc);
-            sys.mem().copy_out(arg, &t)?;
-            Ok(0)
+    if console {
+        if let Some(r) = tty::ioctl(sys, termios, readable, req, arg) {
+            return r;
         }
-        TIOCGWINSZ if tty => {
-            let ws = rustix::termios::tcgetwinsize(std::io::stdout()).map_err(Errno::from)?;
+    }
+    match req {
+        TIOCGWINSZ if termios => {
+            // The host terminal's size; /dev/tty over a pipe has none (0 x 0,
+            // a fresh pseudo-terminal's).
+            let ws = rustix::termios::tcgetwinsize(std::io::stdout()).unwrap_or(
+                rustix::termios::Winsize {
+                    ws_row: 0,
+                    ws_col: 0,
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                },
+            );
             let mut b = [0u8; 8];
             b[0..2].copy_from_slice(&ws.ws_row.to_le_bytes());
             b[2..4].copy_from_slice(&ws.ws_col.to_le_bytes());
@@ -593,6 +613,13 @@ fn each_cached_page(
 /// Reads from `file` into `data`; an empty pipe with writers left blocks the
 /// caller (`sys.block`) unless the description is O_NONBLOCK.
 fn read_file(sys: &mut Sys<'_>, file: &FileRef, data: &mut [u8]) -> Result<usize, Errno> {
+    let console = {
+        let f = file.borrow();
+        tty::is_console(&f.object) && f.readable()
+    };
+    if console && !tty::check_read(sys)? {
+        return Ok(0); // SIGTTIN sent: the read waits and is restarted
+    }
     let offset = file.borrow().offset;
     refresh_proc(sys, file, offset)?;
     let r = file.borrow_mut().read(data);
@@ -615,6 +642,23 @@ fn write_file(sys: &mut Sys<'_>, file: &FileRef, data: &[u8]) -> Result<usize, E
         let f = file.borrow();
         (f.is_pipe(), f.flags & oflag::O_NONBLOCK != 0)
     };
+    let comm = match &file.borrow().object {
+        Object::Proc(p) if procfs::comm_file(&p.path).is_some() => Some(p.path.clone()),
+        _ => None,
+    };
+    let console = {
+        let f = file.borrow();
+        tty::is_console(&f.object) && f.writable()
+    };
+    if console && !tty::check_write(sys)? {
+        return Ok(0); // SIGTTOU sent: the write waits and is restarted
+    }
+    if let Some(path) = comm {
+        if !file.borrow().writable() {
+            return Err(Errno::EBADF);
+        }
+        return procfs::write_comm(sys, &path, data);
+    }
     if !pipe {
         let r = file.borrow_mut().write(data);
         if r == Err(Errno::EAGAIN) && !nonblock && file.borrow().may_block() {
@@ -781,7 +825,8 @@ pub fn pipe2(sys: &mut Sys<'_>, fds: u64, flags: u32) -> SysResult {
     let mut out = [0u8; 8];
     out[..4].copy_from_slice(&a.to_le_bytes());
     out[4..].copy_from_slice(&b.to_le_bytes());
-    if let Err(e) = sys.mem().copy_out(fds, &out) {
+    let copied = sys.mem().copy_out(fds, &out);
+    if let Err(e) = copied {
         sys.p.fds.close(a)?;
         sys.p.fds.close(b)?;
         return Err(e);
@@ -1036,7 +1081,7 @@ pub fn lseek(sys: &mut Sys<'_>, fd: i32, off: i64, whence: u32) -> SysResult {
 }
 
 pub fn getcwd(sys: &mut Sys<'_>, buf: u64, size: u64) -> SysResult {
-    let mut cwd = sys.p.cwd.clone().into_bytes();
+    let mut cwd = sys.p.fs.cwd().into_bytes();
     cwd.push(0);
     if (size as usize) < cwd.len() {
         return Err(Errno::ERANGE);
@@ -1055,7 +1100,7 @@ pub fn chdir(sys: &mut Sys<'_>, addr: u64) -> SysResult {
     if !is_dir {
         return Err(Errno::ENOTDIR);
     }
-    sys.p.cwd = r.guest;
+    sys.p.fs.set_cwd(r.guest);
     Ok(0)
 }
 
@@ -1063,7 +1108,7 @@ pub fn mkdirat(sys: &mut Sys<'_>, dirfd: i32, addr: u64, mode: u32) -> SysResult
     let (_, r) = resolve_at(sys, dirfd, addr, Follow::No)?;
     not_proc(&r)?;
     std::fs::create_dir(&r.host)?;
-    let perm = std::fs::Permissions::from_mode(mode & 0o7777 & !sys.p.umask);
+    let perm = std::fs::Permissions::from_mode(mode & 0o7777 & !sys.p.fs.umask());
     std::fs::set_permissions(&r.host, perm)?;
     Ok(0)
 }
@@ -1229,6 +1274,7 @@ fn host_stat_dev(guest: &str) -> Result<FileStat, Errno> {
     let host = match guest {
         "/dev/random" | "/dev/urandom" => "/dev/urandom",
         "/dev/zero" => "/dev/zero",
+        "/dev/tty" => "/dev/tty",
         _ => "/dev/null",
     };
     Ok(rustix::fs::stat(host)?.into())
@@ -1266,6 +1312,7 @@ fn stat_open(sys: &Sys<'_>, fd: i32) -> Result<FileStat, Errno> {
     Ok(match &f.object {
         Object::Host(h) => rustix::fs::fstat(&h.file)?.into(),
         Object::Stdin => rustix::fs::fstat(std::io::stdin())?.into(),
+        Object::Tty => host_stat_dev("/dev/tty")?,
         Object::Stdout => rustix::fs::fstat(std::io::stdout())?.into(),
         Object::Stderr => rustix::fs::fstat(std::io::stderr())?.into(),
         Object::Null => host_stat_dev("/dev/null")?,
@@ -1332,7 +1379,7 @@ fn stat_path_or_fd(
     let path = path_arg(sys, addr)?;
     if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
         if dirfd == AT_FDCWD {
-            let cwd = resolve(sys, &sys.p.cwd, b".", Follow::Yes)?;
+            let cwd = resolve(sys, &sys.p.fs.cwd(), b".", Follow::Yes)?;
             if cwd.proc {
                 return proc_stat(sys, &cwd.guest);
             }
@@ -1683,6 +1730,7 @@ pub fn close_range(sys: &mut Sys<'_>, first: u32, last: u32, flags: u32) -> SysR
         .p
         .fds
         .open_fds()
+        .into_iter()
         .filter(|&fd| (first..=last).contains(&(fd as u32)))
         .collect();
     for fd in fds {

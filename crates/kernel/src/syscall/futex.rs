@@ -58,7 +58,14 @@ fn key(sys: &mut Sys<'_>, addr: u64, private: bool) -> Result<FutexKey, Errno> {
     if addr % 4 != 0 {
         return Err(Errno::EINVAL);
     }
-    FutexKey::new(&mut sys.p.mm, sys.pm, sys.p.pid, addr, private).ok_or(Errno::EFAULT)
+    FutexKey::new(
+        &mut sys.p.mm.get_mut(),
+        sys.pm,
+        sys.p.mm.id(),
+        addr,
+        private,
+    )
+    .ok_or(Errno::EFAULT)
 }
 
 /// FUTEX_WAIT / FUTEX_WAIT_BITSET (futex_wait): EAGAIN if the word is

@@ -124,7 +124,7 @@ fn run(fork_mode: ForkMode, seed: u64, rounds: usize) {
             // Put back a sane user context for the next call.
             t.cpu.pc = pc;
             t.cpu.x[2] = sp;
-            let ended = p.exit.is_some() || p.vfork_child.is_some();
+            let ended = p.exit.is_some() || t.vfork_child.is_some();
             p.threads.insert(t.tid, t);
             k.procs.insert(pid, p);
             if ended {
@@ -142,12 +142,14 @@ fn run(fork_mode: ForkMode, seed: u64, rounds: usize) {
 
 /// The memory system is consistent over every address space there is.
 fn check_all(k: &Kernel) {
-    let spaces: Vec<&AddressSpace> = k
-        .procs
-        .values()
-        .filter(|p| p.vfork_child.is_none())
-        .map(|p| &p.mm)
-        .collect();
+    let mut mms: Vec<&crate::process::Mm> = Vec::new();
+    for p in k.procs.values() {
+        if !mms.iter().any(|m| m.same(&p.mm)) {
+            mms.push(&p.mm);
+        }
+    }
+    let guards: Vec<_> = mms.iter().map(|m| m.get()).collect();
+    let spaces: Vec<&AddressSpace> = guards.iter().map(|g| &**g).collect();
     check_invariants(&k.pm, &spaces);
 }
 
@@ -207,4 +209,78 @@ fn fork_past_rlimit_nproc_is_eagain_except_for_root() {
             assert!(results[1] > 0, "root is not limited: {results:?}");
         }
     }
+}
+
+/// The console's ioctls (tty.rs) with garbage arguments, from the
+/// foreground and, after setpgid or setsid, from a background group or
+/// another session, on /dev/tty, the standard streams and other files:
+/// errno values or job-control signals, never a panic, and the memory
+/// system stays consistent.
+#[test]
+fn console_ioctls_survive_garbage_arguments() {
+    const IOCTL: u64 = 29;
+    const SETPGID: u64 = 154;
+    const SETSID: u64 = 157;
+    const REQUESTS: [u64; 12] = [
+        0x5401, 0x5402, 0x5403, 0x5404, 0x540e, 0x540f, 0x5410, 0x5422, 0x5429, 0x5413, 0x541b,
+        0x5400,
+    ];
+    let mut rng = Rng(0x5eed_0707);
+    let with_console = || {
+        let (mut k, pid) = machine(ForkMode::Cow);
+        let p = k.procs.get_mut(&pid).unwrap();
+        for object in [Object::Tty, Object::Stdin, Object::Stdout] {
+            let e = FdEntry {
+                file: OpenFile::new(object, 2, "/dev/tty"),
+                cloexec: false,
+            };
+            p.fds.install(e, 0, 1024).unwrap();
+        }
+        (k, pid)
+    };
+    let (mut k, mut pid) = with_console();
+    let mut restarts = 0;
+    for _ in 0..rounds(400) {
+        let mut p = k.procs.remove(&pid).expect("the test process is alive");
+        let tid = *p.threads.keys().next().expect("a thread");
+        let mut t = p.threads.remove(&tid).unwrap();
+        let (sp, pc) = (t.cpu.x[2], t.cpu.pc);
+        let nr = match rng.next() % 16 {
+            0 => SETPGID,
+            1 => SETSID,
+            _ => IOCTL,
+        };
+        t.cpu.x[17] = nr;
+        for i in 10..16 {
+            t.cpu.x[i] = garbage(&mut rng, sp, pc);
+        }
+        if nr == IOCTL {
+            t.cpu.x[10] = rng.next() % 7;
+            t.cpu.x[11] = REQUESTS[(rng.next() % REQUESTS.len() as u64) as usize];
+        } else if nr == SETPGID {
+            t.cpu.x[10] = 0;
+            t.cpu.x[11] = 0;
+        }
+        t.cpu.pc += 4;
+        let _ = k.syscall(&mut p, &mut t);
+        t.blocked = None;
+        t.cpu.pc = pc;
+        t.cpu.x[2] = sp;
+        // A stop for SIGTTOU is what Linux does; carry on as if continued.
+        p.job.stopped = None;
+        let ended = p.exit.is_some();
+        p.threads.insert(t.tid, t);
+        k.procs.insert(pid, p);
+        if ended {
+            // TIOCNOTTY's SIGHUP to its own foreground group: a new machine.
+            check_all(&k);
+            restarts += 1;
+            (k, pid) = with_console();
+        }
+    }
+    assert!(
+        restarts < rounds(400) / 4,
+        "most calls leave the process alive"
+    );
+    check_all(&k);
 }

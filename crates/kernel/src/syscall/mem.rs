@@ -165,6 +165,7 @@ fn map(
     let start = sys
         .p
         .mm
+        .get_mut()
         .mmap(sys.pm, hint, len, prot, mf, backing, name)
         .map_err(mm_errno)?;
     Ok(start)
@@ -175,7 +176,11 @@ pub fn munmap(sys: &mut Sys<'_>, addr: u64, len: u64) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let len = page_len(len)?;
-    sys.p.mm.munmap(sys.pm, addr, len).map_err(mm_errno)?;
+    sys.p
+        .mm
+        .get_mut()
+        .munmap(sys.pm, addr, len)
+        .map_err(mm_errno)?;
     Ok(0)
 }
 
@@ -188,20 +193,24 @@ pub fn mprotect(sys: &mut Sys<'_>, addr: u64, len: u64, prot: u32) -> SysResult 
         return Ok(0);
     }
     let len = page_len(len)?;
-    sys.p.mm.mprotect(sys.pm, addr, len, p).map_err(mm_errno)?;
+    sys.p
+        .mm
+        .get_mut()
+        .mprotect(sys.pm, addr, len, p)
+        .map_err(mm_errno)?;
     Ok(0)
 }
 
 pub fn brk(sys: &mut Sys<'_>, new_end: u64) -> SysResult {
     // Growth past RLIMIT_AS fails as any failed brk does: the break stays.
-    let (_, cur) = sys.p.mm.brk_range();
+    let (_, cur) = sys.p.mm.get().brk_range();
     let grow = cowix_mm::page_up(new_end)
         .unwrap_or(u64::MAX)
         .saturating_sub(cowix_mm::page_up(cur).unwrap_or(u64::MAX));
     if new_end > cur && may_expand(sys, grow).is_err() {
         return Ok(cur);
     }
-    Ok(sys.p.mm.brk(sys.pm, new_end))
+    Ok(sys.p.mm.get_mut().brk(sys.pm, new_end))
 }
 
 /// Bytes of `[addr, addr + len)` already mapped.
@@ -209,6 +218,7 @@ fn mapped_bytes(sys: &Sys<'_>, addr: u64, len: u64) -> u64 {
     let end = addr.saturating_add(len);
     sys.p
         .mm
+        .get_mut()
         .vmas()
         .filter(|v| v.start < end && addr < v.end)
         .map(|v| v.end.min(end) - v.start.max(addr))
@@ -222,7 +232,7 @@ fn may_expand(sys: &Sys<'_>, extra: u64) -> Result<(), Errno> {
     if limit == crate::process::rlimit::INFINITY {
         return Ok(());
     }
-    let total: u64 = sys.p.mm.vmas().map(|v| v.end - v.start).sum();
+    let total: u64 = sys.p.mm.get().vmas().map(|v| v.end - v.start).sum();
     if total.saturating_add(extra) > limit {
         Err(Errno::ENOMEM)
     } else {
@@ -270,6 +280,7 @@ pub fn madvise(sys: &mut Sys<'_>, addr: u64, len: u64, advice: u32) -> SysResult
     };
     sys.p
         .mm
+        .get_mut()
         .madvise(sys.pm, addr, len, advice)
         .map_err(mm_errno)?;
     Ok(0)
@@ -306,6 +317,7 @@ pub fn mremap(
     };
     sys.p
         .mm
+        .get_mut()
         .mremap(sys.pm, addr, old_len, new_len, rf, new_addr)
         .map_err(mm_errno)
 }
@@ -329,7 +341,11 @@ pub fn msync(sys: &mut Sys<'_>, addr: u64, len: u64, flags: u32) -> SysResult {
     if end > cowix_mm::USER_TOP {
         return Err(Errno::ENOMEM);
     }
-    sys.p.mm.msync(sys.pm, addr, len).map_err(mm_errno)?;
+    sys.p
+        .mm
+        .get_mut()
+        .msync(sys.pm, addr, len)
+        .map_err(mm_errno)?;
     Ok(0)
 }
 
@@ -351,7 +367,12 @@ pub fn mincore(sys: &mut Sys<'_>, addr: u64, len: u64, vec: u64) -> SysResult {
     let mut at = addr;
     while at < end {
         let n = (end - at).min(CHUNK);
-        let bytes = sys.p.mm.mincore(sys.pm, at, n).map_err(mm_errno)?;
+        let bytes = sys
+            .p
+            .mm
+            .get_mut()
+            .mincore(sys.pm, at, n)
+            .map_err(mm_errno)?;
         let out = vec
             .checked_add((at - addr) / PAGE_SIZE)
             .ok_or(Errno::EFAULT)?;

@@ -48,6 +48,8 @@ pub(crate) struct Sys<'a> {
     pub procs: &'a mut BTreeMap<i32, Process>,
     /// fcntl byte-range locks, shared by every process.
     pub locks: &'a mut crate::locks::LockTable,
+    /// The console (the controlling terminal of the first session).
+    pub console: &'a mut crate::tty::Console,
     /// Per-process memory accounting is on: exec samples the old image.
     pub accounting: bool,
     /// Processes created so far (fork and vfork count one each).
@@ -79,10 +81,10 @@ impl Sys<'_> {
 
     /// The calling process's memory, for copying syscall arguments in and out.
     pub fn mem(&mut self) -> GuestMemory<'_> {
-        self.t.tlb.sync(&self.p.mm, self.pm);
+        self.t.tlb.sync(&self.p.mm.get(), self.pm);
         GuestMemory {
             pm: self.pm,
-            mm: &mut self.p.mm,
+            mm: self.p.mm.get_mut().into(),
             tlb: &mut self.t.tlb,
         }
     }

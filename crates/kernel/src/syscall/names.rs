@@ -234,7 +234,7 @@ pub fn utimensat(sys: &mut Sys<'_>, dirfd: i32, path: u64, times: u64, flags: u3
     };
     if on_fd {
         if dirfd == AT_FDCWD {
-            let cwd = resolve(sys, &sys.p.cwd, b".", Follow::Yes)?;
+            let cwd = resolve(sys, &sys.p.fs.cwd(), b".", Follow::Yes)?;
             rustix::fs::utimensat(CWD, &cwd.host, &ts, rustix::fs::AtFlags::empty())?;
             return Ok(0);
         }
@@ -296,7 +296,7 @@ pub fn fchdir(sys: &mut Sys<'_>, fd: i32) -> SysResult {
     }
     let path = f.path.clone();
     drop(f);
-    sys.p.cwd = path;
+    sys.p.fs.set_cwd(path);
     Ok(0)
 }
 

@@ -28,6 +28,7 @@ pub(crate) fn poll_mask(file: &FileRef) -> u16 {
         Object::PipeRead(end) => end.pipe.borrow().poll(false),
         Object::PipeWrite(end) => end.pipe.borrow().poll(true),
         Object::Stdin => POLLIN | POLLRDNORM,
+        Object::Tty => POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM,
         Object::Stdout | Object::Stderr => POLLOUT | POLLWRNORM,
         Object::EventFd(e) => e.borrow().poll(),
         Object::TimerFd(t) => t.borrow_mut().poll(),

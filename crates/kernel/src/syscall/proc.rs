@@ -249,7 +249,7 @@ pub fn rt_sigaction(sys: &mut Sys<'_>, n: i32, act: u64, oact: u64, size: u64) -
     }
     if let Some(mut a) = new {
         a.mask &= !UNBLOCKABLE;
-        sys.p.signals.actions[(n - 1) as usize] = a;
+        sys.p.signals.actions.set((n - 1) as usize, a);
     }
     Ok(0)
 }
@@ -404,7 +404,7 @@ pub fn prlimit64(sys: &mut Sys<'_>, pid: i32, res: u32, new: u64, old: u64) -> S
     if let Some(l) = new_limit {
         sys.p.rlimits[r] = l;
         if r == rlimit::STACK {
-            sys.p.mm.set_stack_limit(l.cur);
+            sys.p.mm.get_mut().set_stack_limit(l.cur);
         }
     }
     Ok(0)
@@ -438,8 +438,8 @@ pub fn getrusage(sys: &mut Sys<'_>, who: i32, buf: u64) -> SysResult {
 }
 
 pub fn umask(sys: &mut Sys<'_>, mask: u32) -> SysResult {
-    let old = sys.p.umask;
-    sys.p.umask = mask & 0o777;
+    let old = sys.p.fs.umask();
+    sys.p.fs.set_umask(mask & 0o777);
     Ok(old as u64)
 }
 
@@ -449,19 +449,21 @@ pub fn prctl(sys: &mut Sys<'_>, option: i32, arg2: u64) -> SysResult {
     match option {
         PR_SET_NAME => {
             let mut name = [0u8; 16];
-            sys.mem().copy_in(arg2, &mut name[..15]).or_else(|_| {
+            let whole = sys.mem().copy_in(arg2, &mut name[..15]);
+            whole.or_else(|_| {
                 // A shorter string near the end of a mapping: read it as a C string.
                 let s = sys.mem().read_cstr(arg2, 15)?;
                 name[..s.len().min(15)].copy_from_slice(&s[..s.len().min(15)]);
                 Ok::<(), Errno>(())
             })?;
             let end = name.iter().position(|&b| b == 0).unwrap_or(15);
-            sys.p.comm = String::from_utf8_lossy(&name[..end]).into_owned();
+            let name = crate::process::truncate_comm(&String::from_utf8_lossy(&name[..end]));
+            sys.p.set_comm(sys.t, name);
             Ok(0)
         }
         PR_GET_NAME => {
             let mut name = [0u8; 16];
-            let c = sys.p.comm.as_bytes();
+            let c = sys.t.comm.as_bytes();
             name[..c.len().min(15)].copy_from_slice(&c[..c.len().min(15)]);
             sys.mem().copy_out(arg2, &name)?;
             Ok(0)

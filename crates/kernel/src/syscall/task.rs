@@ -4,9 +4,10 @@
 //! How they map onto the memory system (seed 002_e6bf70a011e746b4.txt):
 //! fork gives the child `AddressSpace::fork` of the parent's, in the
 //! machine's fork mode (`--fork-mode`: eager copy, copy-on-write, or
-//! copy-on-write with shared leaf page tables); vfork lends the child the parent's very address
-//! space, the parent holding a placeholder and not running until the child
-//! execs or exits; execve builds the whole new image with `loader::load`
+//! copy-on-write with shared leaf page tables); vfork and clone(CLONE_VM)
+//! give the child another handle to the parent's very address space
+//! (`Mm`), and vfork's calling thread waits until the child execs or
+//! exits; execve builds the whole new image with `loader::load`
 //! before it lets go of the old one.
 
 use std::collections::BTreeMap;
@@ -14,7 +15,6 @@ use std::io::Read;
 use std::mem;
 
 use cowix_isa::Cpu;
-use cowix_mm::AddressSpace;
 
 use super::Sys;
 use crate::elf::ExecError;
@@ -148,20 +148,21 @@ pub fn clone3(sys: &mut Sys<'_>, uargs: u64, size: u64) -> SysResult {
     kernel_clone(sys, args)
 }
 
-/// kernel_clone + copy_process. Three shapes, as cowix's thread groups
-/// allow:
+/// kernel_clone + copy_process. The shapes cowix's thread groups allow:
 ///
 /// | flags | result |
 /// | --- | --- |
-/// | no CLONE_VM | fork: a new process over `AddressSpace::fork_cow`, one thread |
-/// | CLONE_VM \| CLONE_VFORK | vfork: a new process that borrows the caller's address space until it execs or exits; the caller's group does not run meanwhile |
+/// | no CLONE_VM | fork: a new process over `AddressSpace::fork`, one thread |
+/// | CLONE_VM | a new process on the caller's very address space (copy_mm's mmget) |
+/// | CLONE_VM \| CLONE_VFORK | vfork: the same, and the calling thread (alone of its group) waits until the child execs or exits |
 /// | CLONE_VM \| CLONE_FS \| CLONE_FILES \| CLONE_SIGHAND \| CLONE_THREAD | a thread of the caller's group |
 ///
 /// The flag rules are copy_process's (THREAD needs SIGHAND, SIGHAND needs
 /// VM, ...: EINVAL); namespace flags are EPERM; CLONE_PIDFD (cowix has no
-/// pidfds) is EINVAL. Sharing the memory, files,
-/// fs info or handlers between two processes without CLONE_THREAD (other
-/// than vfork's memory) is not supported: EINVAL.
+/// pidfds) is EINVAL. CLONE_FILES shares the fd table with a new process
+/// too (copy_files), CLONE_FS the working directory and umask (copy_fs),
+/// CLONE_SIGHAND the handlers (copy_sighand). A thread with its own fd
+/// table or fs info is not supported: EINVAL.
 fn kernel_clone(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
     let f = a.flags;
     if f & (CLONE_NEWNS | CLONE_FS) == CLONE_NEWNS | CLONE_FS
@@ -203,12 +204,14 @@ fn kernel_clone(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
         }
         return new_thread(sys, a);
     }
-    let vfork = match (shared, f & CLONE_VFORK != 0) {
-        (0, false) => false,
-        (CLONE_VM, true) => true,
-        _ => return Err(Errno::EINVAL),
-    };
-    new_process(sys, a, vfork)
+    // A new process may share the address space (CLONE_VM, with or
+    // without CLONE_VFORK), the fd table (CLONE_FILES), the fs info
+    // (CLONE_FS) and the handlers (CLONE_SIGHAND, which needs CLONE_VM);
+    // a thread must share all of them (cowix keeps them per group).
+    if shared & CLONE_THREAD != 0 {
+        return Err(Errno::EINVAL);
+    }
+    new_process(sys, a)
 }
 
 /// A new thread in the caller's group: the caller's registers with a0 = 0,
@@ -251,39 +254,49 @@ fn new_thread(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
         blocked: sys.t.signals.blocked,
         ..ThreadSignals::default()
     };
-    let mut t = Thread::new(tid, cpu, Tlb::new(sys.pm.zero_frame()), signals);
+    let mut t = Thread::new(
+        tid,
+        cpu,
+        Tlb::new(sys.pm.zero_frame()),
+        signals,
+        sys.t.comm.clone(),
+    );
     t.sched = super::sched::inherit(sys.t.sched);
     if a.flags & CLONE_CHILD_CLEARTID != 0 {
         t.clear_child_tid = a.child_tid;
     }
     let id = (tid as u32).to_le_bytes();
     if a.flags & CLONE_CHILD_SETTID != 0 {
-        let _ = sys.p.mm.write_bytes(sys.pm, a.child_tid, &id);
+        let _ = sys.p.mm.get_mut().write_bytes(sys.pm, a.child_tid, &id);
     }
     if a.flags & CLONE_PARENT_SETTID != 0 {
-        let _ = sys.p.mm.write_bytes(sys.pm, a.parent_tid, &id);
+        let _ = sys.p.mm.get_mut().write_bytes(sys.pm, a.parent_tid, &id);
     }
     sys.p.threads.insert(tid, Box::new(t));
     Ok(tid as u64)
 }
 
-/// A new process (fork, or vfork when `vfork`) with one thread, a copy of
-/// the caller.
-fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
+/// A new process with one thread, a copy of the caller: with CLONE_VM
+/// it uses the caller's very address space (copy_mm: mmget), else a fork
+/// of it. With CLONE_VFORK the calling thread, alone of its group, waits
+/// until the child execs or ends (wait_for_vfork_done).
+fn new_process(sys: &mut Sys<'_>, a: CloneArgs) -> SysResult {
     nproc_allows(sys)?;
     let flags = a.flags;
+    let (share_vm, vfork) = (flags & CLONE_VM != 0, flags & CLONE_VFORK != 0);
     let pid = *sys.next_pid;
-    let mm = if vfork {
-        let placeholder = AddressSpace::new(sys.pm).map_err(|_| Errno::ENOMEM)?;
-        mem::replace(&mut sys.p.mm, placeholder)
+    let mm = if share_vm {
+        // copy_mm with CLONE_VM: another handle to the same space (mmget).
+        sys.p.mm.clone()
     } else {
         // Out of frames for the child's tables: reclaim and retry (fork is
         // all or nothing), while reclaim finds something.
         let mode = sys.pm.fork_mode();
         let mut tries = 0;
         loop {
-            match sys.p.mm.fork(sys.pm, mode) {
-                Ok(mm) => break mm,
+            let forked = sys.p.mm.get_mut().fork(sys.pm, mode);
+            match forked {
+                Ok(mm) => break crate::process::Mm::new(mm),
                 Err(_) if tries < 16 && sys.reclaim(256) > 0 => tries += 1,
                 Err(_) => return Err(Errno::ENOMEM),
             }
@@ -300,11 +313,12 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
         cpu,
         Tlb::new(sys.pm.zero_frame()),
         sys.t.signals.clone(),
+        sys.t.comm.clone(),
     );
     thread.signals.pending = SigQueue::default();
     thread.signals.saved_mask = None;
     thread.sched = super::sched::inherit(sys.t.sched);
-    if vfork {
+    if share_vm {
         // copy_process: sharing the memory, the child gets no altstack.
         thread.signals.altstack = Default::default();
     }
@@ -321,23 +335,33 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
         ppid,
         threads: BTreeMap::from([(pid, Box::new(thread))]),
         mm,
-        fds: parent.fds.clone(),
-        cwd: parent.cwd.clone(),
-        comm: parent.comm.clone(),
+        // copy_files: the very table with CLONE_FILES, else a copy.
+        fds: if flags & CLONE_FILES != 0 {
+            parent.fds.share()
+        } else {
+            parent.fds.copy()
+        },
+        // copy_fs: the very fs_struct with CLONE_FS, else a copy.
+        fs: if flags & CLONE_FS != 0 {
+            parent.fs.share()
+        } else {
+            parent.fs.copy()
+        },
+        // dup_task_struct copies the calling thread's comm.
+        comm: sys.t.comm.clone(),
         exe: parent.exe.clone(),
         args: parent.args,
         auxv: parent.auxv.clone(),
         creds: parent.creds,
         groups: parent.groups.clone(),
         nice: parent.nice,
-        umask: parent.umask,
         rlimits: parent.rlimits,
-        signals: parent.signals.clone(),
+        signals: parent.signals.for_child(flags & CLONE_SIGHAND != 0),
         pgid: parent.pgid,
         sid: parent.sid,
+        ctty: parent.ctty,
         exit_signal: a.exit_signal as u8,
-        vfork_parent: vfork.then_some(parent.pid),
-        vfork_child: None,
+        vfork_parent: vfork.then_some((parent.pid, sys.t.tid)),
         exit: None,
         leader_exit: None,
         retired: 0,
@@ -348,22 +372,19 @@ fn new_process(sys: &mut Sys<'_>, a: CloneArgs, vfork: bool) -> SysResult {
         job: Default::default(),
         timers: Default::default(),
     };
-    child.signals.shared = SigQueue::default();
     if flags & CLONE_CLEAR_SIGHAND != 0 {
         // flush_signal_handlers(p, 0): ignored signals stay ignored.
         child.signals.reset_for_exec();
     }
     let tid = (pid as u32).to_le_bytes();
     if flags & CLONE_CHILD_SETTID != 0 {
-        let _ = child.mm.write_bytes(sys.pm, a.child_tid, &tid);
+        let _ = child.mm.get_mut().write_bytes(sys.pm, a.child_tid, &tid);
     }
     if flags & CLONE_PARENT_SETTID != 0 {
-        // The parent's memory: for vfork, the child holds it now.
-        let mm = if vfork { &mut child.mm } else { &mut parent.mm };
-        let _ = mm.write_bytes(sys.pm, a.parent_tid, &tid);
+        let _ = parent.mm.get_mut().write_bytes(sys.pm, a.parent_tid, &tid);
     }
     if vfork {
-        parent.vfork_child = Some(pid);
+        sys.t.vfork_child = Some(pid);
     }
     sys.procs.insert(pid, child);
     *sys.processes += 1;
@@ -532,18 +553,18 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
     let envp = read_strings(sys, envp_addr, &mut total, max_total)?;
     // A path through /proc (`/proc/self/exe`, `/proc/PID/cwd/prog`) is
     // followed there first; a procfs file itself is not executable.
-    let via_proc = super::fs::resolve(sys, &sys.p.cwd, &path, Follow::Yes)?;
+    let via_proc = super::fs::resolve(sys, &sys.p.fs.cwd(), &path, Follow::Yes)?;
     if via_proc.proc {
         return Err(Errno::EACCES);
     }
-    let plain = sys.vfs.resolve(&sys.p.cwd, &path, Follow::Yes).ok();
+    let plain = sys.vfs.resolve(&sys.p.fs.cwd(), &path, Follow::Yes).ok();
     let mut path = if plain.is_some_and(|r| r.guest == via_proc.guest) {
         path
     } else {
         via_proc.guest.into_bytes()
     };
     for depth in 0..=MAX_INTERP_DEPTH {
-        let r = sys.vfs.resolve(&sys.p.cwd, &path, Follow::Yes)?;
+        let r = sys.vfs.resolve(&sys.p.fs.cwd(), &path, Follow::Yes)?;
         let mut head = Vec::with_capacity(BINPRM_BUF_SIZE);
         if let Ok(f) = std::fs::File::open(&r.host) {
             let _ = f.take(BINPRM_BUF_SIZE as u64).read_to_end(&mut head);
@@ -571,7 +592,7 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
     }
     let mut random = [0u8; 16];
     sys.clock.random(&mut random);
-    let cwd = sys.p.cwd.clone();
+    let cwd = sys.p.fs.cwd();
     let req = ExecRequest {
         path: &path,
         argv: &argv,
@@ -596,10 +617,12 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
     if sys.accounting && p.vfork_parent.is_none() {
         crate::accounting::sample(p, sys.pm);
     }
-    let old = mem::replace(&mut p.mm, loaded.mm);
-    match p.vfork_parent.take() {
-        Some(ppid) => crate::give_back_vfork_mm(sys.procs, sys.pm, ppid, old),
-        None => old.release(sys.pm),
+    // exec_mmap: the new space is this process's alone; the old one lives
+    // on while others use it (a vfork parent, CLONE_VM processes).
+    let old = mem::replace(&mut p.mm, crate::process::Mm::new(loaded.mm));
+    old.put(sys.pm);
+    if let Some(parent) = p.vfork_parent.take() {
+        crate::vfork_done(sys.procs, parent);
     }
     t.tlb = loaded.tlb;
     let instret = t.cpu.instret;
@@ -607,18 +630,17 @@ fn exec_path(sys: &mut Sys<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -
     t.cpu.instret = instret;
     t.cpu.pc = loaded.entry;
     t.cpu.x[2] = loaded.sp;
+    // unshare_files, then the close-on-exec descriptors go.
+    if p.fds.is_shared() {
+        p.fds = p.fds.copy();
+    }
     p.fds.close_on_exec();
     p.timers.exec();
     p.signals.reset_for_exec();
     t.signals.reset_for_exec();
-    p.comm = loaded
-        .exe
-        .rsplit('/')
-        .next()
-        .unwrap_or("")
-        .chars()
-        .take(15)
-        .collect();
+    // The exec'ing thread, now the leader, takes the program's name.
+    let comm = crate::process::comm_of_path(&loaded.exe);
+    p.set_comm(t, comm);
     p.exe = loaded.exe;
     p.args = loaded.args;
     p.auxv = loaded.auxv;
@@ -690,15 +712,19 @@ impl Report {
 /// child not yet reported (WUNTRACED/WSTOPPED) or a continued one
 /// (WCONTINUED), whose report is consumed unless WNOWAIT; `Ok(None)` if
 /// there are matching live children only (the caller blocks or, with
-/// WNOHANG, returns 0), ECHILD if there are none.
+/// WNOHANG, returns 0), ECHILD if there are none. A child whose exit
+/// signal is not SIGCHLD (a "clone child") is seen only with __WCLONE,
+/// the others only without it; __WALL sees both (eligible_child).
 fn reap(sys: &mut Sys<'_>, which: Which, options: u32) -> Result<Option<(i32, Report)>, Errno> {
     let me = sys.p.pid;
     let keep = options & WNOWAIT != 0;
+    let eligible =
+        |clone_child: bool| options & WALL != 0 || clone_child == (options & WCLONE != 0);
     if options & WEXITED != 0 {
         let found = sys
             .zombies
             .iter()
-            .find(|(&pid, z)| z.ppid == me && which.matches(pid, z.pgid))
+            .find(|(&pid, z)| z.ppid == me && which.matches(pid, z.pgid) && eligible(z.clone_child))
             .map(|(&pid, z)| (pid, *z));
         if let Some((pid, z)) = found {
             if !keep {
@@ -708,11 +734,11 @@ fn reap(sys: &mut Sys<'_>, which: Which, options: u32) -> Result<Option<(i32, Re
         }
     }
     let mut any = false;
-    for q in sys
-        .procs
-        .values_mut()
-        .filter(|q| q.ppid == me && which.matches(q.pid, q.pgid))
-    {
+    for q in sys.procs.values_mut().filter(|q| {
+        q.ppid == me
+            && which.matches(q.pid, q.pgid)
+            && eligible(q.exit_signal != crate::signal::sig::SIGCHLD)
+    }) {
         any = true;
         let (uid, instret) = (q.creds.uid, q.instret(None));
         if options & WUNTRACED != 0 {
@@ -915,6 +941,8 @@ pub fn setsid(sys: &mut Sys<'_>) -> SysResult {
     }
     sys.p.pgid = me;
     sys.p.sid = me;
+    // proc_clear_tty: a new session has no controlling terminal.
+    sys.p.ctty = false;
     Ok(me as u64)
 }
 

@@ -116,6 +116,56 @@ pub fn map_anon(asp: &mut AddressSpace, pm: &mut PhysMem, len: u64, prot: Prot) 
     .expect("map_anon")
 }
 
+/// Maps `len` bytes of anonymous memory at `addr` (a hint, or the place
+/// itself under `fixed`) with `flags`; the mapping must succeed.
+pub fn map_anon_at(
+    asp: &mut AddressSpace,
+    pm: &mut PhysMem,
+    addr: u64,
+    len: u64,
+    prot: Prot,
+    flags: MapFlags,
+) -> u64 {
+    asp.mmap(
+        pm,
+        addr,
+        len,
+        prot,
+        flags,
+        Backing::Anonymous,
+        VmaName::Anonymous,
+    )
+    .expect("map_anon_at")
+}
+
+/// Maps `len` bytes of `file` from offset 0 anywhere, private or shared as
+/// `flags` say, under `name`; the mapping must succeed.
+pub fn map_file(
+    asp: &mut AddressSpace,
+    pm: &mut PhysMem,
+    len: u64,
+    prot: Prot,
+    flags: MapFlags,
+    file: &Rc<MemFile>,
+    name: VmaName,
+) -> u64 {
+    map_backing(asp, pm, len, prot, flags, file_backing(file, 0), name)
+}
+
+/// [`map_file`] for any `backing` (another offset, another kind of file).
+pub fn map_backing(
+    asp: &mut AddressSpace,
+    pm: &mut PhysMem,
+    len: u64,
+    prot: Prot,
+    flags: MapFlags,
+    backing: Backing,
+    name: VmaName,
+) -> u64 {
+    asp.mmap(pm, 0, len, prot, flags, backing, name)
+        .expect("map_backing")
+}
+
 pub fn read_u8(asp: &mut AddressSpace, pm: &mut PhysMem, addr: u64) -> u8 {
     let mut b = [0u8];
     asp.read_bytes(pm, addr, &mut b).expect("read_u8");
