@@ -600,21 +600,22 @@ fn step_modes(d: &mut Demo<'_>, n: usize) {
         rows.push((mode, r.stats));
     }
     d.out("");
-    d.out("  mode           peak frames   COW faults   fork time   leaf tables shared");
+    d.out("  mode          peak frames  fork copies  COW copies  fork time  tables shared");
     for (mode, s) in &rows {
         let us = s.fork_ns.checked_div(s.forks).unwrap_or(0) as f64 / 1000.0;
         d.out(&format!(
-            "  {:<14} {:>11}   {:>10}   {:>6.0} us   {:>18}",
+            "  {:<12}  {:>11}  {:>11}  {:>10}  {:>6.0} us  {:>13}",
             mode.name(),
             s.peak_frames_in_use,
+            s.fork_pages_copied,
             s.faults.cow_copy,
             us,
             s.leaf_tables_shared
         ));
     }
     d.explain(&[
-        "(copy mode copies inside fork, so it takes no COW faults: its cost",
-        "shows in peak frames and fork time)",
+        "(copy mode copies inside fork (fork copies), so it takes no COW",
+        "faults: its cost shows in peak frames and fork time)",
     ]);
     let peak = |m: ForkMode| {
         rows.iter()
@@ -625,6 +626,18 @@ fn step_modes(d: &mut Demo<'_>, n: usize) {
     d.check(
         extra >= 1500,
         &format!("copy mode held {extra} more frames at its peak than cow (the copy)"),
+    );
+    let fork_copies = |m: ForkMode| {
+        rows.iter()
+            .find(|(x, _)| *x == m)
+            .map_or(0, |(_, s)| s.fork_pages_copied)
+    };
+    d.check(
+        fork_copies(ForkMode::Copy) >= 2048 && fork_copies(ForkMode::Cow) == 0,
+        &format!(
+            "copy mode's fork copied {} pages (the 2048 touched and more), cow's none",
+            fork_copies(ForkMode::Copy)
+        ),
     );
     let cow_copies = rows
         .iter()

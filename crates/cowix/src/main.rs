@@ -24,12 +24,56 @@ const EXIT_USAGE: u8 = 2;
 /// The guest's PATH when --env gives none (used only to find a PROGRAM named without a '/').
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+// The examples at the end of each --help: one line at least per option
+// (the test `every_option_has_an_example_in_its_help` checks it).
+
+const TOP_EXAMPLES: &str = "\
+Start here:
+  cowix demo
+
+Examples:
+  cowix run guests/hello/hello one two
+  cowix run --help                 every option of run, with examples
+  cowix --version
+  cowix --help";
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  cowix run guests/hello/hello one two
+  cowix run --root /srv/riscv-root --cwd /root -- /bin/busybox ls -l
+  cowix run --env PATH=/bin --env HOME=/root -- /bin/sh -c 'echo $HOME'
+  cowix run --memory 512M -- guests/demo/cow
+  cowix run --memory 8M --swap 64M --stats -- guests/demo/fill
+  cowix run --fork-mode share-tables --stats -- guests/demo/forkmodes
+  cowix run --aslr -- guests/hello/hello
+  cowix run --strace -- guests/hello/hello
+  cowix run --stats-json out.json -- guests/demo/cow
+  cowix run --trace t.jsonl --trace-limit 100000 -- guests/demo/cow
+  cowix run --help";
+
+const DEMO_EXAMPLES: &str = "\
+Examples:
+  cowix demo
+  cowix demo --step 8
+  cowix demo --step 1 --no-color
+  cowix demo --help";
+
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  cowix run --trace t.jsonl -- guests/demo/cow
+  cowix report t.jsonl -o report.html
+  cowix report t.jsonl --output report.html
+  cowix report --help
+
+The page is at most 10 MB: a trace over 4 MB is drawn at up to 200 points
+in time (exact at each) instead of event by event (docs/trace.md).";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "cowix",
     version,
     about = "A user-space Unix kernel with its own virtual memory system, running unmodified RISC-V (rv64gc) Linux programs",
-    after_help = "Start here:\n  cowix demo\n\nExample:\n  cowix run guests/hello/hello one two\n  cowix run --root /srv/riscv-root --env HOME=/root -- /bin/busybox ls -l /"
+    after_help = TOP_EXAMPLES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -41,21 +85,19 @@ enum Command {
     /// Run a RISC-V Linux program. Exits with the program's exit status,
     /// 128+N if it dies of signal N, 127 if PROGRAM does not exist, 126 if it
     /// is not a RISC-V ELF executable, 2 for a bad command line.
-    #[command(after_help = "Example:\n  cowix run --env GREETING=hi -- guests/hello/hello a b")]
+    #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
     /// Watch copy-on-write happen: fork, zero pages, exec, vfork, lazy
     /// binding, stack growth, swap and the three fork modes, each a real run
     /// of a tiny embedded guest with the counters it produced. Exits 1 if a
     /// step's numbers contradict what it claims.
-    #[command(after_help = "Example:\n  cowix demo\n  cowix demo --step 1 --no-color")]
+    #[command(after_help = DEMO_EXAMPLES)]
     Demo(DemoArgs),
     /// Draw a --trace file as one self-contained HTML page: each process's
     /// pages coloured by state, frames shared between processes, and a
     /// timeline of faults with a scrubber. Exits 2 if TRACE is missing or
     /// not a cowix trace.
-    #[command(
-        after_help = "Example:\n  cowix run --trace t.jsonl -- guests/fork/fork\n  cowix report t.jsonl -o report.html"
-    )]
+    #[command(after_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
 }
 
@@ -197,8 +239,46 @@ fn parse_size(s: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
+/// A command-line error as one line: clap's message without its "error: "
+/// prefix, usage and tips (the indented lines of a list joined on).
+fn one_line_error(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut parts = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            break;
+        }
+        parts.push(line.trim().trim_start_matches("error: ").to_string());
+    }
+    let hint = match e.kind() {
+        clap::error::ErrorKind::UnknownArgument | clap::error::ErrorKind::InvalidSubcommand => {
+            " (see --help)"
+        }
+        _ => "",
+    };
+    format!("cowix: {}{hint}", parts.join(" "))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                // Help and version as clap prints them (usage errors
+                // showing the help go to stderr with status 2).
+                let _ = e.print();
+                return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+            }
+            eprintln!("{}", one_line_error(&e));
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     match cli.command {
         Command::Run(args) => run(args),
         Command::Report(args) => ExitCode::from(report::main(&args.trace, &args.output)),
@@ -345,6 +425,7 @@ fn print_stats(kernel: &Kernel, wall: std::time::Duration) {
     eprintln!("          swap-in      {:>14}", f.swap_in);
     eprintln!("  fork mode            {:>14}", m.fork_mode.name());
     eprintln!("  forks                {:>14}", m.forks);
+    eprintln!("  pages copied at fork {:>14}", m.fork_pages_copied);
     if let Some(per_fork) = m.fork_ns.checked_div(m.forks) {
         eprintln!("  host time per fork   {per_fork:>14} ns");
     }
@@ -469,6 +550,85 @@ mod tests {
     #[test]
     fn default_memory_flag_is_the_kernel_default() {
         assert_eq!(parse_size("4G"), Ok(cowix_kernel::DEFAULT_MEMORY));
+    }
+
+    /// Every option the parser knows (of cowix and of each subcommand)
+    /// is in that command's --help, and an example line of it
+    /// ("  cowix [SUBCOMMAND] ...") uses it; every guest program an
+    /// example names exists.
+    #[test]
+    fn every_option_has_an_example_in_its_help() {
+        use clap::CommandFactory;
+        let mut top = Cli::command();
+        top.build();
+        let mut commands = vec![(String::new(), top.clone())];
+        for sub in top.get_subcommands().filter(|c| c.get_name() != "help") {
+            commands.push((format!("{} ", sub.get_name()), sub.clone()));
+        }
+        for (prefix, mut cmd) in commands {
+            let help = cmd.render_help().to_string();
+            let examples: Vec<&str> = help
+                .lines()
+                .filter(|l| {
+                    l.starts_with(&format!("  cowix {prefix}")) || l.starts_with("  cowix run ")
+                })
+                .collect();
+            let mut options = 0;
+            for arg in cmd.get_arguments().filter(|a| !a.is_positional()) {
+                let long = format!(
+                    "--{}",
+                    arg.get_long().expect("every option has a long name")
+                );
+                options += 1;
+                assert!(
+                    help.contains(&long),
+                    "cowix {prefix}--help does not list {long}"
+                );
+                let used = examples.iter().any(|l| {
+                    l.starts_with(&format!("  cowix {prefix}"))
+                        && l.split_whitespace().any(|w| w == long)
+                });
+                assert!(
+                    used,
+                    "cowix {prefix}--help has no example of {long}:\n{help}"
+                );
+            }
+            assert!(options >= 2, "cowix {prefix}: at least --help and one more");
+            let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+            for word in examples.iter().flat_map(|l| l.split_whitespace()) {
+                if word.starts_with("guests/") {
+                    assert!(
+                        workspace.join(word).exists(),
+                        "example names a missing {word}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Bad flags and values: one line on stderr (the rest of clap's
+    /// message, usage and tips, left out).
+    #[test]
+    fn command_line_errors_are_one_line() {
+        for args in [
+            &["cowix", "run", "--memory", "12Q", "x"][..],
+            &["cowix", "run", "--bogus", "x"],
+            &["cowix", "run"],
+            &["cowix", "report", "t.jsonl"],
+            &["cowix", "demo", "--step", "9"],
+            &["cowix", "nonsense"],
+        ] {
+            let e = Cli::try_parse_from(args).expect_err("a bad command line");
+            let line = one_line_error(&e);
+            assert!(line.starts_with("cowix: "), "{line}");
+            assert!(!line.contains('\n'), "{line}");
+            assert!(line.len() > 20, "{line}");
+        }
+        let e = Cli::try_parse_from(["cowix", "run"]).unwrap_err();
+        assert_eq!(
+            one_line_error(&e),
+            "cowix: the following required arguments were not provided: <PROGRAM>"
+        );
     }
 
     #[test]

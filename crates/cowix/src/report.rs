@@ -1,13 +1,27 @@
 //! `cowix report TRACE -o out.html`: one self-contained HTML page (inline
-//! CSS, JS and SVG; nothing fetched) drawn from a `--trace` file
-//! (docs/trace.md): each process's address space as a strip of pages
-//! coloured by state, lines between processes sharing frames, and a
-//! timeline of faults by kind with a scrubber that replays the strips to
-//! any point (states rebuilt in the page from the last snapshot before
-//! that point plus the faults after it).
+//! CSS, JS and SVG; nothing fetched; the template is report.html) drawn
+//! from a `--trace` file (docs/trace.md): each process's address space as
+//! a strip of pages coloured by state, lines between processes sharing
+//! frames, and a timeline of faults by kind with a scrubber.
+//!
+//! The page is bounded ([`PAGE_BOUND`] bytes, whatever the trace):
+//!
+//! * a small trace (at most [`FULL_TRACE_MAX`] bytes) is embedded whole and
+//!   the page replays it, so the scrubber moves record by record;
+//! * a larger one is read as a stream and replayed here, and the page gets
+//!   the state of every page of every process at up to [`KEYFRAMES`]
+//!   evenly spaced records (exact at each: the same replay the page does
+//!   for a small trace), as few as the bound allows.
+//!
+//! Either way the fault timeline is counted here over every record
+//! ([`BINS`] buckets of records, exact counts by kind), at most
+//! [`MAX_STRIPS`] processes get a strip (the first by pid), and a keyframe
+//! lists at most [`MAX_KEYFRAME_RUNS`] page runs. The page says which
+//! limits it hit.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use serde_json::Value;
@@ -15,77 +29,585 @@ use serde_json::Value;
 /// Exit status for bad input (missing file, not a trace, bad JSON).
 const EXIT_BAD_INPUT: u8 = 2;
 
-/// Reads and checks the trace: its records, or the one-line reason it is
-/// not a usable trace.
-pub fn read_trace(path: &Path) -> Result<Vec<Value>, String> {
-    let shown = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-    let mut records = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let record: Value = serde_json::from_str(line)
-            .map_err(|e| format!("{shown}:{}: not a JSON record (truncated?): {e}", i + 1))?;
-        if i == 0 && (record["ev"] != "trace" || !record["version"].is_u64()) {
+/// The most bytes a report page has, for any trace.
+pub const PAGE_BOUND: usize = 10_000_000;
+/// Traces up to this size are embedded whole (every event replayable).
+pub const FULL_TRACE_MAX: u64 = 4_000_000;
+/// The most points in time a downsampled page keeps.
+pub const KEYFRAMES: usize = 200;
+/// Buckets of the fault timeline.
+pub const BINS: usize = 200;
+/// Processes drawn as strips (the first by pid); the timeline counts all.
+pub const MAX_STRIPS: usize = 512;
+/// Page runs one keyframe may list (over all its processes).
+pub const MAX_KEYFRAME_RUNS: usize = 50_000;
+
+/// Fault kinds in the timeline's order (docs/trace.md).
+const KINDS: [&str; 9] = [
+    "zero_page",
+    "zero_fill",
+    "cow_copy",
+    "cow_reuse",
+    "file",
+    "file_cow",
+    "shared_write",
+    "swap_in",
+    "spurious",
+];
+
+/// Why a line is not a usable trace record (`i` counts from 0).
+fn check_record(shown: &str, i: usize, line: &str) -> Result<Value, String> {
+    let record: Value = serde_json::from_str(line)
+        .map_err(|e| format!("{shown}:{}: not a JSON record (truncated?): {e}", i + 1))?;
+    if i == 0 {
+        if record["ev"] != "trace" || !record["version"].is_u64() {
             return Err(format!(
                 "{shown} is not a cowix trace (its first line is not the \"trace\" header)"
             ));
         }
-        if i > 0 && !record["ev"].is_string() {
-            return Err(format!("{shown}:{}: a record without \"ev\"", i + 1));
+        if record["version"] != 1 {
+            return Err(format!(
+                "{shown}: trace version {} is not supported (this cowix reads version 1)",
+                record["version"]
+            ));
         }
-        records.push(record);
+    } else if !record["ev"].is_string() {
+        return Err(format!("{shown}:{}: a record without \"ev\"", i + 1));
     }
-    match records.first() {
-        None => Err(format!("{shown} is empty, not a cowix trace")),
-        Some(h) if h["version"] != 1 => Err(format!(
-            "{shown}: trace version {} is not supported (this cowix reads version 1)",
-            h["version"]
-        )),
-        Some(_) => Ok(records),
+    Ok(record)
+}
+
+/// Reads and checks a whole trace: its records, or the one-line reason it
+/// is not a usable trace.
+pub fn read_trace(path: &Path) -> Result<Vec<Value>, String> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let records = text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| check_record(&shown, i, line))
+        .collect::<Result<Vec<_>, _>>()?;
+    if records.is_empty() {
+        return Err(format!("{shown} is empty, not a cowix trace"));
+    }
+    Ok(records)
+}
+
+/// A page's state as the page draws it (docs/trace.md's snapshot states).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Page {
+    state: &'static str,
+    frame: u64,
+    refs: i64,
+}
+
+/// Known states, so a page holds a `&'static str`.
+fn state_name(s: &str) -> &'static str {
+    match s {
+        "private" => "private",
+        "cow" => "cow",
+        "zero" => "zero",
+        "file" => "file",
+        _ => "swap",
     }
 }
 
-/// The HTML page for `records`.
-pub fn render(records: &[Value], title: &str) -> String {
-    let pids: BTreeSet<i64> = records
-        .iter()
-        .filter(|r| r["ev"] == "snapshot" || r["ev"] == "fault" || r["ev"] == "exec")
-        .filter_map(|r| r["pid"].as_i64())
-        .filter(|&p| p > 0)
+#[derive(Default)]
+struct Proc {
+    pages: BTreeMap<u64, Page>,
+    gone: bool,
+}
+
+/// The page's replay (report.html: `statesAt`), done here for a large
+/// trace: every process's pages and each frame's refcount as last seen.
+#[derive(Default)]
+struct Replay {
+    procs: BTreeMap<i64, Proc>,
+    refs: HashMap<u64, i64>,
+}
+
+impl Replay {
+    fn apply(&mut self, r: &Value) {
+        let pid = r["pid"].as_i64().unwrap_or(0);
+        match r["ev"].as_str().unwrap_or("") {
+            "snapshot" => {
+                let exit = r["why"] == "exit";
+                let mut pages = BTreeMap::new();
+                for run in r["runs"].as_array().into_iter().flatten() {
+                    let n = |i: usize| run[i].as_u64().unwrap_or(0);
+                    let (start, count, frame) = (n(0), n(1), n(3));
+                    let state = state_name(run[2].as_str().unwrap_or(""));
+                    let refs = run[4].as_i64().unwrap_or(1);
+                    for k in 0..count {
+                        let f = if state == "zero" { 0 } else { frame + k };
+                        if state != "swap" {
+                            self.refs.insert(f, if exit { refs - 1 } else { refs });
+                        }
+                        if !exit {
+                            pages.insert(
+                                start + k * 4096,
+                                Page {
+                                    state,
+                                    frame: f,
+                                    refs,
+                                },
+                            );
+                        }
+                    }
+                }
+                // An ended process is drawn without its pages.
+                self.procs.insert(pid, Proc { pages, gone: exit });
+            }
+            "fault" => {
+                let frame = r["frame"].as_u64();
+                if let Some(before) = r["frame_before"].as_u64() {
+                    if Some(before) != frame {
+                        let refs = r["refs_before"].as_i64().unwrap_or(1);
+                        self.refs.insert(before, refs - 1);
+                    }
+                }
+                let refs = r["refs"].as_i64().unwrap_or(1);
+                if let Some(f) = frame {
+                    self.refs.insert(f, refs);
+                }
+                let kind = r["kind"].as_str().unwrap_or("");
+                let page = match (kind, frame) {
+                    ("zero_page", _) => Some(Page {
+                        state: "zero",
+                        frame: 0,
+                        refs,
+                    }),
+                    ("file" | "shared_write", Some(f)) => Some(Page {
+                        state: "file",
+                        frame: f,
+                        refs,
+                    }),
+                    (_, Some(f)) => Some(Page {
+                        state: if refs > 1 { "cow" } else { "private" },
+                        frame: f,
+                        refs,
+                    }),
+                    (_, None) => None,
+                };
+                let addr = r["addr"].as_u64().unwrap_or(0) / 4096 * 4096;
+                if let (Some(page), Some(p)) = (page, self.procs.get_mut(&pid)) {
+                    p.pages.insert(addr, page);
+                }
+            }
+            "swap_out" => {
+                let (Some(owner), Some(addr)) = (r["owner"].as_i64(), r["addr"].as_u64()) else {
+                    return;
+                };
+                let slot = r["slot"].as_u64().unwrap_or(0);
+                if let Some(p) = self.procs.get_mut(&owner) {
+                    p.pages.insert(
+                        addr,
+                        Page {
+                            state: "swap",
+                            frame: slot,
+                            refs: 1,
+                        },
+                    );
+                }
+            }
+            "exit" => {
+                if let Some(p) = self.procs.get_mut(&pid) {
+                    p.gone = true;
+                    p.pages.clear();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The live processes among `drawn` as snapshot records of their pages
+    /// (refcounts as last seen, runs merged), a JSON array, with how many
+    /// records it holds; at most `max_runs` runs in all (true if some were
+    /// left out: the walk stops there, so a keyframe costs at most about
+    /// `max_runs` pages more than the processes' count).
+    fn keyframe(&self, drawn: &BTreeSet<i64>, max_runs: usize) -> (String, usize, bool) {
+        let mut out = String::from("[");
+        let mut records = 0;
+        let mut left = max_runs;
+        let mut cut = false;
+        for (&pid, p) in self
+            .procs
+            .iter()
+            .filter(|(pid, p)| !p.gone && drawn.contains(pid))
+        {
+            if records > 0 {
+                out.push(',');
+            }
+            records += 1;
+            let _ = write!(
+                out,
+                r#"{{"ev":"snapshot","pid":{pid},"why":"keyframe","runs":["#
+            );
+            let mut runs = 0;
+            let mut last: Option<(u64, u64, Page)> = None; // start, count, first page
+            let mut flush = |out: &mut String, (start, count, pg): (u64, u64, Page)| {
+                let sep = if runs > 0 { "," } else { "" };
+                let _ = write!(
+                    out,
+                    r#"{sep}[{start},{count},"{}",{},{}]"#,
+                    pg.state, pg.frame, pg.refs
+                );
+                runs += 1;
+            };
+            for (&addr, pg) in &p.pages {
+                let pg = self.resolved(pg);
+                match last {
+                    Some((s, c, first))
+                        if s + c * 4096 == addr
+                            && first.state == pg.state
+                            && first.refs == pg.refs
+                            && pg.frame
+                                == if first.state == "zero" {
+                                    0
+                                } else {
+                                    first.frame + c
+                                } =>
+                    {
+                        last = Some((s, c + 1, first));
+                    }
+                    _ => {
+                        if let Some(run) = last.take() {
+                            if left == 0 {
+                                cut = true;
+                                break;
+                            }
+                            flush(&mut out, run);
+                            left -= 1;
+                        }
+                        last = Some((addr, 1, pg));
+                    }
+                }
+            }
+            if let Some(run) = last {
+                if left == 0 {
+                    cut = true;
+                } else {
+                    flush(&mut out, run);
+                    left -= 1;
+                }
+            }
+            out.push_str("]}");
+        }
+        out.push(']');
+        (out, records, cut)
+    }
+
+    /// A page with its frame's last-seen refcount (private or cow by it;
+    /// the zero frame's as the last fault on it saw it).
+    fn resolved(&self, pg: &Page) -> Page {
+        if pg.state == "zero" {
+            let refs = self.refs.get(&0).copied().unwrap_or(pg.refs);
+            return Page { refs, ..*pg };
+        }
+        if pg.state != "private" && pg.state != "cow" {
+            return *pg;
+        }
+        let refs = self.refs.get(&pg.frame).copied().unwrap_or(pg.refs);
+        Page {
+            state: if refs > 1 { "cow" } else { "private" },
+            frame: pg.frame,
+            refs,
+        }
+    }
+}
+
+/// One point of a downsampled page: its snapshot records and where it is.
+struct Keyframe {
+    seq: usize,
+    insn: u64,
+    /// Its snapshot records, a JSON array.
+    json: String,
+    /// How many records `json` holds.
+    count: usize,
+    cut: bool,
+}
+
+/// What the page is drawn from.
+struct Compact {
+    /// Every record (small trace), or none (keyframes instead).
+    records: Option<Vec<Value>>,
+    keyframes: Vec<Keyframe>,
+    bins: Vec<[u64; KINDS.len()]>,
+    total: usize,
+    pids: BTreeSet<i64>,
+    drawn: BTreeSet<i64>,
+    faults: u64,
+    truncated: bool,
+    first_exit: Option<usize>,
+}
+
+/// Timeline counts and process set over records `(index, record)`.
+#[derive(Default)]
+struct Counts {
+    bins: Vec<[u64; KINDS.len()]>,
+    pids: BTreeSet<i64>,
+    drawn: BTreeSet<i64>,
+    faults: u64,
+    truncated: bool,
+    first_exit: Option<usize>,
+}
+
+impl Counts {
+    fn new() -> Counts {
+        Counts {
+            bins: vec![[0; KINDS.len()]; BINS],
+            ..Counts::default()
+        }
+    }
+
+    fn add(&mut self, i: usize, total: usize, r: &Value) {
+        let ev = r["ev"].as_str().unwrap_or("");
+        if matches!(ev, "snapshot" | "fault" | "exec") {
+            if let Some(pid) = r["pid"].as_i64().filter(|&p| p > 0) {
+                if self.pids.insert(pid) && self.drawn.len() < MAX_STRIPS {
+                    self.drawn.insert(pid);
+                }
+            }
+        }
+        match ev {
+            "fault" => {
+                self.faults += 1;
+                let bin = (i * BINS / total.max(1)).min(BINS - 1);
+                if let Some(k) = KINDS.iter().position(|k| r["kind"] == *k) {
+                    self.bins[bin][k] += 1;
+                }
+            }
+            "truncated" => self.truncated = true,
+            "exit" if self.first_exit.is_none() => self.first_exit = Some(i),
+            _ => {}
+        }
+    }
+}
+
+/// Reads the trace at `path` into what the page needs: whole if small,
+/// else streamed through a [`Replay`] into keyframes.
+fn compact(path: &Path) -> Result<Compact, String> {
+    let shown = path.display().to_string();
+    let cannot = |e: std::io::Error| format!("cannot read {shown}: {e}");
+    let size = std::fs::metadata(path).map_err(cannot)?.len();
+    if size <= FULL_TRACE_MAX {
+        let records = read_trace(path)?;
+        let mut counts = Counts::new();
+        for (i, r) in records.iter().enumerate() {
+            counts.add(i, records.len(), r);
+        }
+        return Ok(Compact {
+            total: records.len(),
+            records: Some(records),
+            keyframes: Vec::new(),
+            bins: counts.bins,
+            pids: counts.pids,
+            drawn: counts.drawn,
+            faults: counts.faults,
+            truncated: counts.truncated,
+            first_exit: counts.first_exit,
+        });
+    }
+    // Large: count the records first, so that keyframes and buckets are
+    // evenly spaced, then replay in one pass.
+    let mut file = std::fs::File::open(path).map_err(cannot)?;
+    let mut total = 0usize;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut last = b'\n';
+    loop {
+        let n = file.read(&mut buf).map_err(cannot)?;
+        if n == 0 {
+            break;
+        }
+        total += buf[..n].iter().filter(|&&b| b == b'\n').count();
+        last = buf[n - 1];
+    }
+    if last != b'\n' {
+        total += 1;
+    }
+    let at: BTreeSet<usize> = (1..=KEYFRAMES)
+        .map(|k| (k * total / KEYFRAMES).max(1) - 1)
         .collect();
-    let faults = records.iter().filter(|r| r["ev"] == "fault").count();
-    let truncated = records.iter().any(|r| r["ev"] == "truncated");
-    // The scrubber starts just before the first exit: every process that
-    // was forked by then is still drawn with its sharing.
-    let start = records
-        .iter()
-        .position(|r| r["ev"] == "exit")
-        .map_or(records.len().saturating_sub(1), |i| i.saturating_sub(1));
-    let data = serde_json::to_string(records)
-        .expect("trace records serialize")
-        .replace("</", "<\\/");
+    let mut counts = Counts::new();
+    let mut replay = Replay::default();
+    let mut keyframes = Vec::new();
+    let mut insn = 0;
+    let reader = BufReader::new(std::fs::File::open(path).map_err(cannot)?);
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.map_err(cannot)?;
+        let r = check_record(&shown, i, &line)?;
+        counts.add(i, total, &r);
+        insn = r["insn"].as_u64().unwrap_or(insn);
+        replay.apply(&r);
+        if at.contains(&i) {
+            let (json, count, cut) = replay.keyframe(&counts.drawn, MAX_KEYFRAME_RUNS);
+            keyframes.push(Keyframe {
+                seq: i,
+                insn,
+                json,
+                count,
+                cut,
+            });
+        }
+    }
+    Ok(Compact {
+        records: None,
+        keyframes,
+        bins: counts.bins,
+        total,
+        pids: counts.pids,
+        drawn: counts.drawn,
+        faults: counts.faults,
+        truncated: counts.truncated,
+        first_exit: counts.first_exit,
+    })
+}
+
+/// The HTML page for the records of a whole (small) trace.
+#[cfg(test)]
+fn render(records: &[Value], title: &str) -> String {
+    let mut counts = Counts::new();
+    for (i, r) in records.iter().enumerate() {
+        counts.add(i, records.len(), r);
+    }
+    let c = Compact {
+        total: records.len(),
+        records: Some(records.to_vec()),
+        keyframes: Vec::new(),
+        bins: counts.bins,
+        pids: counts.pids,
+        drawn: counts.drawn,
+        faults: counts.faults,
+        truncated: counts.truncated,
+        first_exit: counts.first_exit,
+    };
+    page(&c, title)
+}
+
+/// The page for `c`, at most [`PAGE_BOUND`] bytes: the keyframes kept are
+/// every n-th (n = 1, 2, 4, ...) of those computed, as many as fit, always
+/// including the last.
+fn page(c: &Compact, title: &str) -> String {
     let mut strips = String::new();
-    for pid in &pids {
+    for pid in &c.drawn {
         let _ = write!(
             strips,
             r#"<div class="strip" data-pid="{pid}"><span class="label">pid {pid}</span><svg class="pages" width="1000" height="22"></svg></div>"#
         );
     }
+    let bins = serde_json::to_string(&c.bins).expect("bins serialize");
+    let mut notes = Vec::new();
+    if c.pids.len() > c.drawn.len() {
+        notes.push(format!(
+            "strips for the first {} of {} processes (the timeline counts all)",
+            c.drawn.len(),
+            c.pids.len()
+        ));
+    }
+    let (body, max, start) = match &c.records {
+        Some(records) => {
+            let start = c
+                .first_exit
+                .map_or(records.len().saturating_sub(1), |i| i.saturating_sub(1));
+            let body = serde_json::to_string(records).expect("trace records serialize");
+            let data = format!(
+                r#"{{"mode":"full","records":{body},"bins":{bins},"total":{}}}"#,
+                c.total
+            );
+            (data, records.len().saturating_sub(1), start)
+        }
+        None => {
+            // The title appears twice, escaped (at most 6 bytes a byte).
+            let fixed = HTML_TEMPLATE.len() + strips.len() + bins.len() + 12 * title.len();
+            let room = PAGE_BOUND.saturating_sub(fixed + 4096);
+            let n = c.keyframes.len();
+            let mut stride = 1;
+            let chosen = loop {
+                let chosen: Vec<&Keyframe> = (0..n)
+                    .rev()
+                    .step_by(stride)
+                    .map(|i| &c.keyframes[i])
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                let size: usize = chosen.iter().map(|k| k.json.len() + 64).sum();
+                if size <= room || chosen.len() <= 1 {
+                    break chosen;
+                }
+                stride *= 2;
+            };
+            let mut records = String::from("[");
+            let mut stops = String::from("[");
+            let mut first = 0;
+            for (i, k) in chosen.iter().enumerate() {
+                let inner = &k.json[1..k.json.len() - 1];
+                let count = k.count;
+                if count > 0 {
+                    if first > 0 {
+                        records.push(',');
+                    }
+                    records.push_str(inner);
+                }
+                let sep = if i > 0 { "," } else { "" };
+                let _ = write!(
+                    stops,
+                    "{sep}[{first},{},{},{}]",
+                    first + count,
+                    k.seq,
+                    k.insn
+                );
+                first += count;
+            }
+            records.push(']');
+            stops.push(']');
+            notes.push(format!(
+                "downsampled: {} records, drawn at {} points in time (the state of every page exact at each); the timeline counts every fault",
+                c.total,
+                chosen.len()
+            ));
+            if chosen.iter().any(|k| k.cut) {
+                notes.push(format!(
+                    "some points list only their first {MAX_KEYFRAME_RUNS} page runs"
+                ));
+            }
+            let start = c
+                .first_exit
+                .and_then(|e| chosen.iter().rposition(|k| k.seq < e))
+                .unwrap_or(chosen.len().saturating_sub(1));
+            let data = format!(
+                r#"{{"mode":"keyframes","records":{records},"stops":{stops},"bins":{bins},"total":{}}}"#,
+                c.total
+            );
+            (data, chosen.len().saturating_sub(1), start)
+        }
+    };
+    let data = body.replace("</", "<\\/");
+    let notes = if notes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            r#"<div id="notes">{}</div>"#,
+            html_escape(&notes.join("; "))
+        )
+    };
     let title = html_escape(title);
     let mut page = String::from(HTML_TEMPLATE);
     for (key, value) in [
         ("{{TITLE}}", title.as_str()),
         ("{{STRIPS}}", strips.as_str()),
-        ("{{PROCS}}", &pids.len().to_string()),
-        ("{{FAULTS}}", &faults.to_string()),
-        ("{{MAX}}", &records.len().saturating_sub(1).to_string()),
+        ("{{PROCS}}", &c.pids.len().to_string()),
+        ("{{FAULTS}}", &c.faults.to_string()),
+        ("{{MAX}}", &max.to_string()),
         (
             "{{TRUNC}}",
-            if truncated {
+            if c.truncated {
                 " (truncated by --trace-limit)"
             } else {
                 ""
             },
         ),
+        ("{{NOTES}}", notes.as_str()),
         ("{{START}}", &start.to_string()),
         ("{{DATA}}", data.as_str()),
     ] {
@@ -103,14 +625,14 @@ fn html_escape(s: &str) -> String {
 
 /// `cowix report`: 0, or 2 with one error line on stderr.
 pub fn main(trace: &Path, out: &Path) -> u8 {
-    let records = match read_trace(trace) {
-        Ok(r) => r,
+    let compact = match compact(trace) {
+        Ok(c) => c,
         Err(why) => {
             eprintln!("cowix report: {why}");
             return EXIT_BAD_INPUT;
         }
     };
-    let html = render(&records, &trace.display().to_string());
+    let html = page(&compact, &trace.display().to_string());
     if let Err(e) = std::fs::write(out, html) {
         eprintln!("cowix report: cannot write {}: {e}", out.display());
         return EXIT_BAD_INPUT;
@@ -118,158 +640,7 @@ pub fn main(trace: &Path, out: &Path) -> u8 {
     0
 }
 
-const HTML_TEMPLATE: &str = r##"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>cowix report: {{TITLE}}</title>
-<style>
-body{font:14px/1.4 sans-serif;margin:16px;background:#fafafa;color:#222}
-h1{font-size:18px;margin:0 0 4px}
-.legend span{display:inline-block;margin-right:14px}
-.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:middle;border:1px solid #888}
-#strips{position:relative;margin-top:8px}
-.strip{display:flex;align-items:center;height:34px}
-.strip.gone{opacity:.35}
-.label{width:70px;font-family:monospace}
-#links{position:absolute;left:70px;top:0;pointer-events:none}
-#timeline{margin-top:14px;background:#fff;border:1px solid #ccc}
-#scrubber{width:1000px;margin-left:0}
-#now{font-family:monospace}
-</style></head>
-<body>
-<h1>cowix memory report</h1>
-<div>{{TITLE}}: {{PROCS}} processes, {{FAULTS}} faults{{TRUNC}}</div>
-<div class="legend">
-<span><i style="background:#4a90d9"></i>private</span>
-<span><i style="background:#e8893b"></i>COW-shared (darker: more sharers)</span>
-<span><i style="background:#ddd"></i>zero frame</span>
-<span><i style="background:#5cb85c"></i>file-backed</span>
-<span><i style="background:#9b59b6"></i>swapped</span>
-<span>lines: frames shared between processes</span>
-</div>
-<div id="strips">{{STRIPS}}<svg id="links" width="1000" height="0"></svg></div>
-<svg id="timeline" width="1000" height="140"></svg>
-<div><input type="range" id="scrubber" min="0" max="{{MAX}}" value="{{START}}"></div>
-<div id="now"></div>
-<script id="trace-data" type="application/json">{{DATA}}</script>
-<script>
-"use strict";
-const R = JSON.parse(document.getElementById("trace-data").textContent);
-const NS = "http://www.w3.org/2000/svg";
-const W = 1000, PAGE = 4096;
-const KINDS = ["zero_page","zero_fill","cow_copy","cow_reuse","file","file_cow","shared_write","swap_in","spurious"];
-const KCOL = {zero_page:"#bbb",zero_fill:"#4a90d9",cow_copy:"#e8893b",cow_reuse:"#f3c98b",file:"#5cb85c",file_cow:"#2e7d32",shared_write:"#8bc34a",swap_in:"#9b59b6",spurious:"#999"};
-function el(tag, attrs){const e=document.createElementNS(NS,tag);for(const k in attrs)e.setAttribute(k,attrs[k]);return e;}
-function colour(p){
-  switch(p.state){
-    case "private": return "#4a90d9";
-    case "cow": {const l=Math.max(30,70-8*(p.refs-2));return "hsl(28,80%,"+l+"%)";}
-    case "zero": return "#ddd";
-    case "file": return "#5cb85c";
-    case "swap": return "#9b59b6";
-  }
-  return "#fff";
-}
-function stateOfFault(f){
-  if(f.kind==="zero_page") return {state:"zero",frame:0,refs:f.refs};
-  if(f.kind==="file"||f.kind==="shared_write") return {state:"file",frame:f.frame,refs:f.refs};
-  if(f.frame===null) return null;
-  return {state:f.refs>1?"cow":"private",frame:f.frame,refs:f.refs};
-}
-// The pages of every process at record index t.
-// Each frame's refcount as last seen: a copy-on-write copy in one process
-// lowers the count its sharers see, an exit lowers it for every page.
-function statesAt(t){
-  const procs=new Map(), refs=new Map();
-  for(let i=0;i<=t&&i<R.length;i++){
-    const r=R[i];
-    if(r.ev==="snapshot"){
-      const m=new Map();
-      for(const [start,count,state,frame,n] of r.runs)
-        for(let k=0;k<count;k++){
-          const f=state==="zero"?0:frame+k;
-          m.set(start+k*PAGE,{state,frame:f,refs:n});
-          if(state!=="swap") refs.set(f,r.why==="exit"?n-1:n);
-        }
-      procs.set(r.pid,{pages:m,gone:r.why==="exit"});
-    } else if(r.ev==="fault"){
-      if(r.frame_before!==null&&r.frame_before!==r.frame) refs.set(r.frame_before,r.refs_before-1);
-      if(r.frame!==null) refs.set(r.frame,r.refs);
-      const s=stateOfFault(r), a=Math.floor(r.addr/PAGE)*PAGE;
-      if(s&&procs.has(r.pid)) procs.get(r.pid).pages.set(a,s);
-    } else if(r.ev==="exit"&&procs.has(r.pid)){
-      procs.get(r.pid).gone=true;
-    }
-  }
-  for(const p of procs.values())
-    for(const pg of p.pages.values())
-      if(pg.state==="cow"||pg.state==="private"){
-        pg.refs=refs.has(pg.frame)?refs.get(pg.frame):pg.refs;
-        pg.state=pg.refs>1?"cow":"private";
-      }
-  return procs;
-}
-function draw(t){
-  const procs=statesAt(t);
-  const all=new Set();
-  for(const p of procs.values()) for(const a of p.pages.keys()) all.add(a);
-  const addrs=[...all].sort((x,y)=>x-y);
-  const col=new Map(addrs.map((a,i)=>[a,i]));
-  const cw=addrs.length?Math.max(W/addrs.length,0.25):1;
-  const strips=[...document.querySelectorAll(".strip")];
-  const where=new Map();
-  strips.forEach((s,row)=>{
-    const pid=+s.dataset.pid, svg=s.querySelector("svg");
-    svg.replaceChildren();
-    const p=procs.get(pid);
-    s.classList.toggle("gone",!p||p.gone);
-    if(!p) return;
-    for(const [a,pg] of p.pages){
-      const x=col.get(a)*cw;
-      svg.appendChild(el("rect",{x:x,y:2,width:Math.max(cw,0.5),height:18,fill:colour(pg),"data-state":pg.state}));
-      if(pg.state!=="zero"&&pg.state!=="swap"&&!p.gone){
-        const k=pg.frame; if(!where.has(k)) where.set(k,[]);
-        where.get(k).push([row,x+cw/2]);
-      }
-    }
-  });
-  const links=document.getElementById("links");
-  links.setAttribute("height",strips.length*34);
-  links.replaceChildren();
-  let n=0;
-  for(const [,ps] of where){
-    for(let i=1;i<ps.length&&n<600;i++,n++){
-      const [r0,x0]=ps[i-1],[r1,x1]=ps[i];
-      if(r0===r1) continue;
-      links.appendChild(el("line",{x1:x0,y1:r0*34+28,x2:x1,y2:r1*34+6,stroke:"rgba(200,60,0,.35)","stroke-width":1}));
-    }
-  }
-  const r=R[t]||{};
-  document.getElementById("now").textContent="record "+t+" of "+(R.length-1)+(r.insn!==undefined?", instruction "+r.insn:"")+(r.ev?": "+r.ev+(r.kind?" "+r.kind:"")+(r.pid?" pid "+r.pid:""):"");
-  const cur=document.getElementById("cursor");
-  const x=R.length>1?t/(R.length-1)*W:0;
-  cur.setAttribute("x1",x);cur.setAttribute("x2",x);
-}
-function timeline(){
-  const svg=document.getElementById("timeline");
-  const BINS=200, H=110, bins=[];
-  for(let i=0;i<BINS;i++) bins.push({});
-  R.forEach((r,i)=>{ if(r.ev!=="fault") return;
-    const b=bins[Math.min(BINS-1,Math.floor(i/R.length*BINS))]; b[r.kind]=(b[r.kind]||0)+1; });
-  let max=1; for(const b of bins){let s=0;for(const k in b)s+=b[k];max=Math.max(max,s);}
-  bins.forEach((b,i)=>{ let y=H;
-    for(const k of KINDS){ if(!b[k]) continue; const h=b[k]/max*(H-10);
-      y-=h; svg.appendChild(el("rect",{x:i*W/BINS,y:y,width:W/BINS,height:h,fill:KCOL[k],class:"bar","data-kind":k})); } });
-  let lx=4;
-  for(const k of KINDS){ const t=el("text",{x:lx,y:H+22,"font-size":11,fill:KCOL[k]}); t.textContent=k; svg.appendChild(t); lx+=k.length*7+14; }
-  svg.appendChild(el("line",{id:"cursor",x1:W,y1:0,x2:W,y2:H,stroke:"#000","stroke-width":1.5}));
-}
-timeline();
-const sc=document.getElementById("scrubber");
-sc.addEventListener("input",()=>draw(+sc.value));
-draw(+sc.value);
-</script>
-</body></html>
-"##;
+const HTML_TEMPLATE: &str = include_str!("report.html");
 
 #[cfg(test)]
 mod tests {
@@ -284,5 +655,72 @@ mod tests {
         let html = render(&records, "t");
         assert!(!html.contains("</script><b>"));
         assert_eq!(html.matches(r#"class="strip""#).count(), 1);
+    }
+
+    fn replayed(records: &[Value]) -> Replay {
+        let mut r = Replay::default();
+        for record in records {
+            r.apply(record);
+        }
+        r
+    }
+
+    fn fault(pid: i64, kind: &str, addr: u64, frame: u64, refs: i64) -> Value {
+        serde_json::json!({"ev": "fault", "pid": pid, "kind": kind, "addr": addr,
+            "frame_before": null, "refs_before": null, "frame": frame, "refs": refs})
+    }
+
+    /// A keyframe merges pages into runs as a snapshot does (consecutive
+    /// addresses, same state and refcount, consecutive frames), and a
+    /// copy in one process turns its sharer's page private again.
+    #[test]
+    fn keyframes_merge_runs_and_follow_refcounts_across_processes() {
+        let base = 0x1000_0000u64;
+        let snap = |pid: i64, runs: Value| serde_json::json!({"ev": "snapshot", "pid": pid, "why": "fork", "runs": runs});
+        let mut records = vec![
+            snap(1, serde_json::json!([[base, 3, "cow", 10, 2]])),
+            snap(2, serde_json::json!([[base, 3, "cow", 10, 2]])),
+        ];
+        let drawn: BTreeSet<i64> = [1, 2].into();
+        let (json, count, cut) = replayed(&records).keyframe(&drawn, 100);
+        assert_eq!((count, cut), (2, false));
+        assert!(
+            json.contains(&format!(r#"[{base},3,"cow",10,2]"#)),
+            "{json}"
+        );
+        // pid 2 copies the middle page: frame 11 is pid 1's alone now.
+        records.push(
+            serde_json::json!({"ev": "fault", "pid": 2, "kind": "cow_copy",
+            "addr": base + 4096 + 8, "frame_before": 11, "refs_before": 2, "frame": 50, "refs": 1}),
+        );
+        records.push(fault(2, "zero_page", base + 3 * 4096, 0, 7));
+        records.push(fault(2, "zero_page", base + 4 * 4096, 0, 8));
+        let r = replayed(&records);
+        let (json, _, _) = r.keyframe(&[1].into(), 100);
+        let want = format!(
+            r#"[{base},1,"cow",10,2],[{},1,"private",11,1],[{},1,"cow",12,2]"#,
+            base + 4096,
+            base + 8192
+        );
+        assert!(json.contains(&want), "{json}");
+        let (json, _, _) = r.keyframe(&[2].into(), 100);
+        assert!(
+            json.contains(&format!(r#"[{},1,"private",50,1]"#, base + 4096)),
+            "{json}"
+        );
+        // The two zero pages are one run (the zero frame's refcount as the
+        // last fault saw it).
+        assert!(
+            json.contains(&format!(r#"[{},2,"zero",0,8]"#, base + 3 * 4096)),
+            "{json}"
+        );
+        // A limit of 2 runs in all: pid 1 keeps two, pid 2 none.
+        let (json, count, cut) = r.keyframe(&drawn, 2);
+        assert_eq!((count, cut), (2, true));
+        assert!(json.ends_with(r#""runs":[]}]"#), "{json}");
+        // An exit drops the process from keyframes.
+        records.push(serde_json::json!({"ev": "exit", "pid": 2}));
+        let (_, count, _) = replayed(&records).keyframe(&drawn, 100);
+        assert_eq!(count, 1);
     }
 }

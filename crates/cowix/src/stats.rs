@@ -72,6 +72,7 @@ pub fn to_json(kernel: &Kernel, exit_code: i32, wall: Duration) -> Value {
             "count": m.forks,
             "mode": m.fork_mode.name(),
             "host_ns_total": m.fork_ns,
+            "pages_copied": m.fork_pages_copied,
         },
         "reclaim": {
             "runs": m.reclaim_runs,

@@ -179,13 +179,46 @@ fn bad_flags_exit_2_with_one_clear_line() {
         ),
         (vec!["run", "--root", "/definitely/not/a/dir", h], "--root"),
         (vec!["run", "--cwd", "/definitely/not/a/dir", h], "--cwd"),
+        (
+            vec!["run", "--fork-mode", "fast", h],
+            "unknown fork mode 'fast'",
+        ),
+        (vec!["run", "--swap", "1Q", h], "unknown unit"),
+        (
+            vec!["run", "--no-such-flag", h],
+            "unexpected argument '--no-such-flag'",
+        ),
+        (vec!["run"], "<PROGRAM>"),
+        (vec!["report", "t.jsonl"], "--output <FILE>"),
+        (vec!["demo", "--step", "0"], "--step"),
+        (vec!["frobnicate"], "unrecognized subcommand 'frobnicate'"),
     ] {
         let o = cowix(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         let e = stderr(&o);
-        assert!(e.contains(needle), "{args:?}: {e}");
+        assert!(
+            e.starts_with("cowix: ") && e.contains(needle),
+            "{args:?}: {e}"
+        );
+        assert_one_line(&e);
         assert!(!e.contains("panicked"), "{e}");
+        assert_eq!(stdout(&o), "", "{args:?}");
     }
-    let o = cowix(["run"]);
-    assert_eq!(o.status.code(), Some(2));
+}
+
+/// `--help` goes to stdout with status 0, and ends with examples.
+#[test]
+fn help_is_on_stdout_with_examples() {
+    for args in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["demo", "--help"],
+        &["report", "--help"],
+    ] {
+        let o = cowix(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        let out = stdout(&o);
+        assert!(out.contains("Examples:\n  cowix "), "{args:?}: {out}");
+        assert_eq!(stderr(&o), "");
+    }
 }

@@ -216,8 +216,12 @@ fn fork_modes_table_has_three_rows_and_copy_copies_far_more() {
         line.split_whitespace().map(str::to_string).collect()
     };
     let peak = |mode: &str| row(mode)[1].parse::<u64>().unwrap();
-    let copies = |mode: &str| row(mode)[2].parse::<u64>().unwrap();
+    let fork_copies = |mode: &str| row(mode)[2].parse::<u64>().unwrap();
+    let copies = |mode: &str| row(mode)[3].parse::<u64>().unwrap();
     assert!(peak("copy") >= peak("cow") + 1500, "{step}");
+    assert!(fork_copies("copy") >= 2048, "{step}");
+    assert_eq!(fork_copies("cow"), 0, "{step}");
+    assert_eq!(fork_copies("share-tables"), 0, "{step}");
     assert!(copies("cow") >= 64, "{step}");
     assert!(copies("share-tables") >= 64, "{step}");
     assert_eq!(
@@ -226,7 +230,7 @@ fn fork_modes_table_has_three_rows_and_copy_copies_far_more() {
         "copy mode copies at fork, not on fault: {step}"
     );
     assert!(
-        row("share-tables")[5].parse::<u64>().unwrap() >= 1,
+        row("share-tables")[6].parse::<u64>().unwrap() >= 1,
         "{step}"
     );
 }

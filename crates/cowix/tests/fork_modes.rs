@@ -65,6 +65,13 @@ static_and_dynamic! {
                 _ => assert!(cow_copies >= 1024, "{mode}: {err}"),
             }
             assert_eq!(shared_tables > 0, mode == "share-tables", "{err}");
+            // The eager copy copies at fork (the 8 MiB area at least), the
+            // copy-on-write modes never.
+            let at_fork = stat_value(&err, "pages copied at fork").unwrap();
+            match mode {
+                "copy" => assert!(at_fork >= 2048, "{err}"),
+                _ => assert_eq!(at_fork, 0, "{mode}: {err}"),
+            }
         }
     }
 }

@@ -43,6 +43,8 @@ fn eight_children_writing_256_pages_make_at_least_2048_cow_copies() {
     assert_eq!(u(&s, "fork.count"), 8);
     assert_eq!(s["fork"]["mode"], "cow");
     assert!(u(&s, "fork.host_ns_total") > 0);
+    // Copy-on-write copies at the write, never at fork.
+    assert_eq!(u(&s, "fork.pages_copied"), 0, "{s:#}");
     assert!(u(&s, "faults.cow_copy") >= 2048, "{s:#}");
     // Nothing is left behind once every process has gone.
     assert_eq!(u(&s, "frames.in_use_at_exit"), 0, "{s:#}");
@@ -107,4 +109,30 @@ fn a_stats_file_that_cannot_be_written_is_a_usage_error() {
         "{}",
         stderr(&o)
     );
+}
+
+/// `--fork-mode copy`: each of fork8's 8 forks copies every private page
+/// the parent has (its 256-page buffer at least), so nothing is left for
+/// the children's writes to copy; each child's private memory is no more
+/// than what its fork copied (plus a few pages of stack growth).
+#[test]
+fn copy_mode_counts_the_pages_each_fork_copied() {
+    let (o, s) = stats("fork8", &["--fork-mode", "copy"]);
+    assert_eq!(stdout(&o), "children ok: 8\n", "{}", stderr(&o));
+    assert_eq!(s["fork"]["mode"], "copy");
+    let copied = u(&s, "fork.pages_copied");
+    assert!(copied >= 8 * 256, "{s:#}");
+    assert_eq!(u(&s, "faults.cow_copy"), 0, "{s:#}");
+    let per_fork = copied / 8;
+    let procs = s["per_process"].as_array().unwrap();
+    assert_eq!(procs.len(), 9);
+    // In the order they ended: the parent, which waited for all, is last.
+    for p in &procs[..8] {
+        let private_pages = u(p, "peak_private_kib") / 4;
+        assert!(private_pages >= 256, "{p}");
+        assert!(
+            private_pages <= per_fork + 4,
+            "{per_fork} copied per fork: {p}"
+        );
+    }
 }

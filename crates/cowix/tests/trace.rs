@@ -164,14 +164,49 @@ fn vfork_and_exec_are_traced_with_the_exec_path() {
 #[test]
 fn swap_out_and_in_are_traced_like_the_stats_count_them() {
     let (r, stats, _dir) = traced("swapme", &["--memory", "8M", "--swap", "64M"], &["16"]);
-    let outs = count(&r, "swap_out") as u64;
-    assert!(outs > 0);
-    assert_eq!(outs, stats["swap"]["out"].as_u64().unwrap());
+    let written = r
+        .iter()
+        .filter(|e| e["ev"] == "swap_out" && e["written"] == true)
+        .count() as u64;
+    assert!(written > 0);
+    assert_eq!(written, stats["swap"]["out"].as_u64().unwrap());
     assert_eq!(
         count(&r, "swap_in") as u64,
         stats["swap"]["in"].as_u64().unwrap()
     );
     assert!(count(&r, "reclaim") > 0);
+}
+
+/// Every PTE reclaim moves to swap is one `swap_out` naming the process
+/// whose page table held it and the page's address; after fork, a page
+/// both processes share goes out once (`written`) and the other mapping
+/// finds it in the swap cache.
+#[test]
+fn swap_outs_name_the_mapping_they_unmapped() {
+    let (r, _, _dir) = traced(
+        "swapme",
+        &["--memory", "8M", "--swap", "64M"],
+        &["16", "fork"],
+    );
+    let pids: std::collections::BTreeSet<i64> = r
+        .iter()
+        .filter(|e| e["ev"] == "exec" || e["ev"] == "fork")
+        .flat_map(|e| [e["pid"].as_i64(), e["child"].as_i64()])
+        .flatten()
+        .collect();
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    let outs: Vec<&Value> = r.iter().filter(|e| e["ev"] == "swap_out").collect();
+    assert!(outs.len() > 4096, "{}", outs.len());
+    for e in &outs {
+        let owner = e["owner"].as_i64().unwrap_or_else(|| panic!("{e}"));
+        assert!(pids.contains(&owner), "{e}");
+        let addr = e["addr"].as_u64().unwrap_or_else(|| panic!("{e}"));
+        assert_eq!(addr % 4096, 0, "{e}");
+    }
+    let found = outs.iter().filter(|e| e["written"] == false).count();
+    assert!(found > 0, "shared pages found in the swap cache");
+    let others = outs.iter().filter(|e| e["owner"] != e["pid"]).count();
+    assert!(others > 0, "pages of the other process taken for this one");
 }
 
 #[test]
@@ -300,39 +335,47 @@ fn png_size(png: &[u8]) -> (u32, u32) {
     (be(&png[16..20]), be(&png[20..24]))
 }
 
-#[test]
-fn headless_chromium_draws_the_report() {
+/// Runs headless Chromium on `html` with `extra` flags (a screenshot or a
+/// DOM dump); None (and a note) where Chromium is not installed.
+fn headless(
+    dir: &Scratch,
+    html: &std::path::Path,
+    extra: &[String],
+) -> Option<std::process::Output> {
     let chromium = std::process::Command::new("chromium")
         .arg("--version")
         .output();
     if !chromium.is_ok_and(|o| o.status.success()) {
         // scripts/test installs Debian's chromium; a bare `cargo test`
         // on a machine without it cannot run this check.
-        eprintln!("headless_chromium_draws_the_report: no chromium, not run");
-        return;
+        eprintln!("no chromium: the headless check is not run");
+        return None;
     }
+    let profile = dir.path().join("profile");
+    let mut c = std::process::Command::new("chromium");
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1200,900",
+    ]);
+    c.arg(format!("--user-data-dir={}", profile.display()));
+    c.args(extra).arg(format!("file://{}", html.display()));
+    Some(c.output().expect("chromium runs"))
+}
+
+#[test]
+fn headless_chromium_draws_the_report() {
     let dir = Scratch::new("report-chromium");
     let (_, html, procs) = fork8_report(&dir);
-    let url = format!("file://{}", html.display());
-    let profile = dir.path().join("profile");
     let shot = dir.path().join("shot.png");
-    let headless = |extra: &[String]| {
-        let mut c = std::process::Command::new("chromium");
-        c.args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--window-size=1200,900",
-        ]);
-        c.arg(format!("--user-data-dir={}", profile.display()));
-        c.args(extra).arg(&url);
-        c.output().expect("chromium runs")
+    let Some(o) = headless(&dir, &html, &[format!("--screenshot={}", shot.display())]) else {
+        return;
     };
-    let o = headless(&[format!("--screenshot={}", shot.display())]);
     assert!(o.status.success(), "{}", stderr(&o));
     let png = std::fs::read(&shot).unwrap();
     assert_eq!(png_size(&png), (1200, 900));
@@ -343,7 +386,7 @@ fn headless_chromium_draws_the_report() {
         "screenshot looks blank: {} bytes",
         png.len()
     );
-    let o = headless(&["--dump-dom".to_string()]);
+    let o = headless(&dir, &html, &["--dump-dom".to_string()]).unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let dom = stdout(&o);
     assert_eq!(dom.matches(r#"<div class="strip"#).count(), procs);
@@ -356,4 +399,159 @@ fn headless_chromium_draws_the_report() {
         dom.contains("<line "),
         "lines between processes sharing frames"
     );
+}
+
+/// A synthesized trace of 2,000,000 faults in 64 processes (each page its
+/// own run: a private frame, then the zero frame, alternately), with swap
+/// outs: far more than a page can hold whole.
+fn write_large_trace(path: &std::path::Path) -> u64 {
+    use std::io::Write;
+    const PROCS: u64 = 64;
+    const FAULTS: u64 = 2_000_000;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(
+        w,
+        r#"{{"seq":0,"ev":"trace","version":1,"page_size":4096,"fork_mode":"cow","limit":0}}"#
+    )
+    .unwrap();
+    let mut seq = 1u64;
+    let mut line = |w: &mut std::io::BufWriter<std::fs::File>, body: String| {
+        writeln!(w, r#"{{"seq":{seq},"insn":{},{body}}}"#, seq * 10).unwrap();
+        seq += 1;
+    };
+    line(&mut w, r#""pid":1,"ev":"exec","path":"/synth""#.into());
+    line(
+        &mut w,
+        r#""pid":1,"ev":"snapshot","why":"exec","page_size":4096,"vmas":[],"runs":[],"cut":false"#
+            .into(),
+    );
+    for child in 2..=PROCS {
+        line(
+            &mut w,
+            format!(r#""pid":1,"ev":"fork","child":{child},"mode":"cow","ns":1"#),
+        );
+        line(
+            &mut w,
+            format!(
+                r#""pid":{child},"ev":"snapshot","why":"fork","page_size":4096,"vmas":[],"runs":[],"cut":false"#
+            ),
+        );
+    }
+    for j in 0..FAULTS {
+        let pid = 1 + j % PROCS;
+        let page = j / PROCS;
+        let addr = 0x4000_0000 + page * 4096;
+        let body = if page % 2 == 0 {
+            format!(
+                r#""pid":{pid},"ev":"fault","kind":"zero_fill","addr":{addr},"frame_before":null,"refs_before":null,"frame":{},"refs":1"#,
+                1000 + j
+            )
+        } else {
+            format!(
+                r#""pid":{pid},"ev":"fault","kind":"zero_page","addr":{addr},"frame_before":null,"refs_before":null,"frame":0,"refs":9"#
+            )
+        };
+        line(&mut w, body);
+        if j % 1000 == 999 {
+            // The first page of process 2 goes to swap.
+            line(
+                &mut w,
+                format!(
+                    r#""pid":{pid},"ev":"swap_out","frame":1001,"slot":{j},"written":true,"addr":{},"owner":2"#,
+                    0x4000_0000u64
+                ),
+            );
+        }
+    }
+    line(
+        &mut w,
+        r#""pid":3,"ev":"exit","status":0,"signal":null"#.into(),
+    );
+    writeln!(
+        w,
+        r#"{{"seq":{seq},"insn":{},"ev":"end","events":{seq},"truncated":false}}"#,
+        seq * 10
+    )
+    .unwrap();
+    w.flush().unwrap();
+    FAULTS
+}
+
+/// The page of a huge trace stays under the bound, says it was
+/// downsampled, keeps exact fault counts, and still draws.
+#[test]
+fn a_report_of_millions_of_events_is_bounded_and_still_draws() {
+    let dir = Scratch::new("report-large");
+    let trace = dir.path().join("big.jsonl");
+    let faults = write_large_trace(&trace);
+    assert!(std::fs::metadata(&trace).unwrap().len() > 100_000_000);
+    let html = dir.path().join("big.html");
+    let o = cowix([
+        "report",
+        trace.to_str().unwrap(),
+        "-o",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.len() <= 10_000_000, "{} bytes", page.len());
+    assert!(page.contains("downsampled: "), "the page says so");
+    assert!(page.contains(&format!("64 processes, {faults} faults")));
+    assert_eq!(page.matches(r#"<div class="strip""#).count(), 64);
+    // The data: exact bucket counts adding up to every fault, and the last
+    // point's pages of process 1 exactly as the faults left them.
+    let start = page
+        .find(r#"<script id="trace-data" type="application/json">"#)
+        .unwrap();
+    let json = &page[start..];
+    let json = &json[json.find('>').unwrap() + 1..json.find("</script>").unwrap()];
+    let data: Value = serde_json::from_str(json).unwrap();
+    assert_eq!(data["mode"], "keyframes");
+    let counted: u64 = data["bins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b.as_array().unwrap().iter().map(|n| n.as_u64().unwrap()))
+        .sum();
+    assert_eq!(counted, faults);
+    let stops = data["stops"].as_array().unwrap();
+    assert!(!stops.is_empty());
+    let last = stops.last().unwrap();
+    let (first, end) = (
+        last[0].as_u64().unwrap() as usize,
+        last[1].as_u64().unwrap() as usize,
+    );
+    let records = data["records"].as_array().unwrap();
+    let p1 = records[first..end]
+        .iter()
+        .find(|r| r["pid"] == 1)
+        .expect("pid 1 at the last point");
+    let runs = p1["runs"].as_array().unwrap();
+    assert_eq!(
+        runs[0],
+        serde_json::json!([0x4000_0000u64, 1, "private", 1000, 1])
+    );
+    assert_eq!(
+        runs[1],
+        serde_json::json!([0x4000_1000u64, 1, "zero", 0, 9])
+    );
+    assert!(
+        records[first..end].iter().all(|r| r["pid"] != 3),
+        "pid 3 ended"
+    );
+    // Process 2's first page went to swap.
+    let p2 = records[first..end].iter().find(|r| r["pid"] == 2).unwrap();
+    assert_eq!(p2["runs"][0][2], "swap");
+    // And Chromium draws it.
+    let Some(o) = headless(&dir, &html, &["--dump-dom".to_string()]) else {
+        return;
+    };
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dom = stdout(&o);
+    assert_eq!(dom.matches(r#"<div class="strip"#).count(), 64);
+    assert!(dom.matches(r#"class="bar""#).count() > 10, "timeline bars");
+    for state in ["private", "zero", "swap"] {
+        assert!(dom.contains(&format!(r#"data-state="{state}""#)), "{state}");
+    }
+    assert!(dom.contains("point "), "the scrubber moves over points");
 }

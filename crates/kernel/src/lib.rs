@@ -146,6 +146,22 @@ impl Clock {
     }
 }
 
+/// For the trace: the pid of the live process (in `procs`, or `running`,
+/// which is out of `procs` while it runs) whose address space has root
+/// page table `root`.
+fn root_owner<'a>(
+    procs: &'a BTreeMap<i32, Process>,
+    running: Option<&'a Process>,
+) -> impl Fn(cowix_mm::FrameId) -> Option<i32> + 'a {
+    move |root| {
+        running
+            .into_iter()
+            .chain(procs.values())
+            .find(|q| q.mm.get().root() == root)
+            .map(|q| q.pid)
+    }
+}
+
 /// The machine: physical memory, the guest file system, the processes.
 #[derive(Debug)]
 pub struct Kernel {
@@ -362,7 +378,8 @@ impl Kernel {
         if self.tracer.is_some() {
             let insn = self.instructions();
             if let Some(tracer) = self.tracer.as_mut() {
-                tracer.drain(&mut self.pm, insn, pid);
+                let owner = root_owner(&self.procs, Some(&p));
+                tracer.drain(&mut self.pm, insn, pid, &owner);
                 let body = format!(r#","path":{}"#, trace::json_string(&p.exe));
                 tracer.event(insn, pid, "exec", &body);
                 tracer.snapshot(&self.pm, insn, pid, &p.mm.get(), "exec");
@@ -397,7 +414,7 @@ impl Kernel {
             return Ok(());
         };
         let insn = self.instructions();
-        tracer.drain(&mut self.pm, insn, 0);
+        tracer.drain(&mut self.pm, insn, 0, &root_owner(&self.procs, None));
         for p in self.procs.values() {
             tracer.snapshot(&self.pm, insn, p.pid, &p.mm.get(), "end");
         }
@@ -415,7 +432,8 @@ impl Kernel {
         if self.tracer.is_some() {
             let insn = self.trace_clock(p, t);
             if let Some(tracer) = self.tracer.as_mut() {
-                tracer.drain(&mut self.pm, insn, p.pid);
+                let owner = root_owner(&self.procs, Some(p));
+                tracer.drain(&mut self.pm, insn, p.pid, &owner);
             }
         }
     }

@@ -13,7 +13,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
-use cowix_mm::{AddressSpace, FaultKind, MemEvent, PhysMem, PAGE_SIZE};
+use cowix_mm::{AddressSpace, FaultKind, FrameId, MemEvent, PhysMem, PAGE_SIZE};
 
 /// The trace format's version (docs/trace.md).
 pub const TRACE_VERSION: u32 = 1;
@@ -98,8 +98,12 @@ fn frame_fields(out: &mut String, prefix: &str, frame: Option<(cowix_mm::FrameId
     }
 }
 
-/// The body (fields after `ev`) of a memory event.
-fn mem_event_body(event: &MemEvent) -> (&'static str, String) {
+/// The body (fields after `ev`) of a memory event; `owner` names the
+/// process of an address space by its root page table.
+fn mem_event_body(
+    event: &MemEvent,
+    owner: &dyn Fn(FrameId) -> Option<i32>,
+) -> (&'static str, String) {
     let mut s = String::new();
     let ev = match event {
         MemEvent::Fault {
@@ -121,8 +125,26 @@ fn mem_event_body(event: &MemEvent) -> (&'static str, String) {
             frame_fields(&mut s, "", *after);
             "fault"
         }
-        MemEvent::SwapOut { frame, slot } => {
-            let _ = write!(s, r#","frame":{},"slot":{slot}"#, frame.index());
+        MemEvent::SwapOut {
+            frame,
+            slot,
+            written,
+            mapping,
+        } => {
+            let _ = write!(
+                s,
+                r#","frame":{},"slot":{slot},"written":{written}"#,
+                frame.index()
+            );
+            match mapping.map(|(root, addr)| (owner(root), addr)) {
+                Some((Some(pid), addr)) => {
+                    let _ = write!(s, r#","addr":{addr},"owner":{pid}"#);
+                }
+                Some((None, addr)) => {
+                    let _ = write!(s, r#","addr":{addr},"owner":null"#);
+                }
+                None => s.push_str(r#","addr":null,"owner":null"#),
+            }
             "swap_out"
         }
         MemEvent::SwapIn { slot, frame } => {
@@ -234,10 +256,18 @@ impl Tracer {
         }
     }
 
-    /// Writes the memory events recorded since the last drain.
-    pub fn drain(&mut self, pm: &mut PhysMem, insn: u64, pid: i32) {
+    /// Writes the memory events recorded since the last drain as `pid`'s;
+    /// `owner` maps an address space's root page table to its process
+    /// (for the `owner` of `swap_out`; `None` if no live process has it).
+    pub fn drain(
+        &mut self,
+        pm: &mut PhysMem,
+        insn: u64,
+        pid: i32,
+        owner: &dyn Fn(FrameId) -> Option<i32>,
+    ) {
         for event in pm.take_trace_events() {
-            let (ev, body) = mem_event_body(&event);
+            let (ev, body) = mem_event_body(&event, owner);
             self.event(insn, pid, ev, &body);
         }
     }

@@ -185,14 +185,19 @@ impl AddressSpace {
         }
     }
 
+    /// The eager fork: counts the pages it copied in
+    /// [`MemStats::fork_pages_copied`](crate::MemStats::fork_pages_copied)
+    /// only when the whole fork succeeds.
     fn fork_copy(&mut self, pm: &mut PhysMem) -> Result<AddressSpace, MmError> {
         let child = self.fork_shell(pm)?;
+        let mut copied = 0;
         for vma in self.inherited_vmas() {
-            if let Err(e) = copy_range_eager(pm, self.root, child.root, &vma) {
+            if let Err(e) = copy_range_eager(pm, self.root, child.root, &vma, &mut copied) {
                 child.release(pm);
                 return Err(e);
             }
         }
+        pm.stats.fork_pages_copied += copied;
         Ok(child)
     }
 }
@@ -289,11 +294,13 @@ pub(crate) fn undo_protect(pm: &mut PhysMem, protected: &[Protected]) {
 /// The eager copy of `vma` for [`ForkMode::Copy`]: private anonymous
 /// frames are copied into new frames the child owns (writable if the VMA
 /// is); everything else is mapped as the parent maps it, with a reference.
+/// Adds the number of frames copied to `copied`.
 fn copy_range_eager(
     pm: &mut PhysMem,
     parent_root: FrameId,
     child_root: FrameId,
     vma: &Vma,
+    copied: &mut u64,
 ) -> Result<(), MmError> {
     pagetable::for_each_leaf_table(
         pm,
@@ -332,6 +339,7 @@ fn copy_range_eager(
                         }
                     };
                     pm.copy_frame(frame, copy);
+                    *copied += 1;
                     if pte.is_prot_none() {
                         Pte::prot_none(copy)
                     } else if vma.prot.write {

@@ -239,7 +239,7 @@ impl AddressSpace {
                             pm.evict_if_idle((dev, ino, index));
                             Ok(())
                         }
-                        Phase::Anon => match pm.swap_out_frame(frame) {
+                        Phase::Anon => match pm.swap_out_frame(frame, (root, va)) {
                             Ok(swap_slot) => {
                                 pagetable::write_pte(pm, slot, Pte::swap(swap_slot));
                                 pm.put(frame);

@@ -154,6 +154,11 @@ pub struct MemStats {
     pub forks: u64,
     /// Host time spent in those forks, in nanoseconds.
     pub fork_ns: u64,
+    /// Pages copied into new frames at fork time by successful
+    /// [`Copy`](ForkMode::Copy) forks (private anonymous pages present in
+    /// the parent); always 0 in the copy-on-write modes, whose copies are
+    /// counted as `faults.cow_copy` when a write needs them.
+    pub fork_pages_copied: u64,
     /// Leaf tables shared with a child by share-tables forks.
     pub leaf_tables_shared: u64,
     /// Shared leaf tables copied because one sharer changed a PTE.

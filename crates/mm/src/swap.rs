@@ -235,10 +235,16 @@ impl PhysMem {
     /// returns the slot with one count taken for the caller's swap PTE. The
     /// caller still owns its PTE's frame reference and must `put` it after
     /// writing the swap PTE, then call [`swap_out_done`](Self::swap_out_done).
+    /// `mapping` (the space's root table and the page's address) goes into
+    /// the trace event.
     ///
     /// `Err(OutOfMemory)` if no slot is free or the write failed (nothing
     /// changed).
-    pub(crate) fn swap_out_frame(&mut self, frame: FrameId) -> Result<u32, MmError> {
+    pub(crate) fn swap_out_frame(
+        &mut self,
+        frame: FrameId,
+        mapping: (FrameId, u64),
+    ) -> Result<u32, MmError> {
         assert_eq!(
             self.frame_kind(frame),
             FrameKind::Anon,
@@ -246,6 +252,12 @@ impl PhysMem {
         );
         if let Some(slot) = self.swap_cache_slot(frame) {
             self.area().counts[slot as usize] += 1;
+            self.trace_event(|_| crate::MemEvent::SwapOut {
+                frame,
+                slot,
+                written: false,
+                mapping: Some(mapping),
+            });
             return Ok(slot);
         }
         let slot = self.write_to_free_slot(frame, 2)?; // the cache and the caller's PTE
@@ -254,7 +266,12 @@ impl PhysMem {
         area.frame_slot.insert(frame, slot);
         self.get(frame); // the cache's reference
         self.sync_swap_stats();
-        self.trace_event(|_| crate::MemEvent::SwapOut { frame, slot });
+        self.trace_event(|_| crate::MemEvent::SwapOut {
+            frame,
+            slot,
+            written: true,
+            mapping: Some(mapping),
+        });
         Ok(slot)
     }
 
@@ -417,7 +434,12 @@ impl PhysMem {
     pub(crate) fn swap_write_new(&mut self, frame: FrameId) -> Result<u32, MmError> {
         let slot = self.write_to_free_slot(frame, 1)?;
         self.sync_swap_stats();
-        self.trace_event(|_| crate::MemEvent::SwapOut { frame, slot });
+        self.trace_event(|_| crate::MemEvent::SwapOut {
+            frame,
+            slot,
+            written: true,
+            mapping: None,
+        });
         Ok(slot)
     }
 

@@ -32,8 +32,20 @@ pub enum MemEvent {
         before: Option<(FrameId, u32)>,
         after: Option<(FrameId, u32)>,
     },
-    /// An anonymous frame's page written to (or found in) swap slot `slot`.
-    SwapOut { frame: FrameId, slot: u32 },
+    /// A page of anonymous `frame` moved to swap slot `slot`: `written` if
+    /// this wrote it (a new slot; counted in `swap_outs`), not if the frame
+    /// was already in the swap cache (another mapping of a COW-shared page
+    /// went first). `mapping` is the PTE that now names the slot: the root
+    /// page table of its address space ([`AddressSpace::root`], unique
+    /// among live spaces, which the kernel maps to a process) and the
+    /// page's virtual address; `None` for a page of shared anonymous
+    /// memory, written once its last mapping went (mm/shmem.c).
+    SwapOut {
+        frame: FrameId,
+        slot: u32,
+        written: bool,
+        mapping: Option<(FrameId, u64)>,
+    },
     /// Swap slot `slot` read back into `frame` (a swap-cache hit is not
     /// an event: nothing was read).
     SwapIn { slot: u32, frame: FrameId },

@@ -1286,6 +1286,13 @@ fn parent_and_child_write_different_variables_in_every_fork_mode() {
         assert_eq!(read_u8(&mut child, &mut pm, number), 11, "{mode}");
         let copies = pm.stats().faults.cow_copy;
         assert_eq!(copies, if mode == ForkMode::Copy { 0 } else { 2 }, "{mode}");
+        // The eager fork copied both written pages up front, the others none.
+        let at_fork = pm.stats().fork_pages_copied;
+        assert_eq!(
+            at_fork,
+            if mode == ForkMode::Copy { 2 } else { 0 },
+            "{mode}"
+        );
         assert_eq!(pm.stats().forks, 1);
         teardown(pm, vec![parent, child]);
     }
@@ -1551,6 +1558,7 @@ fn fork_out_of_memory_after_any_number_of_frames_changes_nothing() {
         pm.drop_clean_cache(); // so that no allocation can evict a page
         let before = snapshot(&pm, &parent);
         let used = pm.stats().frames_in_use;
+        let copied_before = pm.stats().fork_pages_copied;
         let mut failures = 0;
         let child = loop {
             pm.set_max_frames(used + failures);
@@ -1560,11 +1568,17 @@ fn fork_out_of_memory_after_any_number_of_frames_changes_nothing() {
                     assert_eq!(e, MmError::OutOfMemory);
                     check_invariants(&pm, &[&parent, &sibling]);
                     assert_eq!(snapshot(&pm, &parent), before, "{mode}, {failures} frames");
+                    // A failed fork copied nothing that counts.
+                    assert_eq!(pm.stats().fork_pages_copied, copied_before, "{mode}");
                     failures += 1;
                 }
             }
         };
         assert!(failures >= 3, "{mode}: only {failures} failure points");
+        // The private anonymous pages present in the parent: the three
+        // written ones, the written private file page, the PROT_NONE one.
+        let copied = pm.stats().fork_pages_copied - copied_before;
+        assert_eq!(copied, if mode == ForkMode::Copy { 5 } else { 0 }, "{mode}");
         pm.set_max_frames(10_000);
         check_invariants(&pm, &[&parent, &sibling, &child]);
         let mut child = child;

@@ -11,7 +11,7 @@ use common::*;
 use cowix_mm::pagetable::{self, Pte};
 use cowix_mm::{
     check_invariants, reclaim, Access, AddressSpace, Backing, FaultError, FaultKind, FileSource,
-    PhysMem, Prot, SwapFile, VmaName, PAGE_SIZE,
+    MemEvent, PhysMem, Prot, SwapFile, VmaName, PAGE_SIZE,
 };
 
 fn swap_pm(max_frames: u64, swap_pages: u64) -> PhysMem {
@@ -71,10 +71,34 @@ fn cow_shared_page_is_swapped_once_and_comes_back_shared() {
     assert_eq!(pm.refcount(frame), 2);
     check_invariants(&pm, &[&parent, &child]);
 
+    pm.enable_trace();
     let freed = reclaim(&mut pm, &mut [&mut parent, &mut child], 1000);
     check_invariants(&pm, &[&parent, &child]);
     assert!(freed >= 1);
     assert_eq!(pm.stats().swap_outs, 1, "written out once");
+    // One event per PTE moved to the slot, each naming its space and
+    // address: the first visited (the child's: its PTE was not accessed
+    // since fork) wrote the page, the other found it in the swap cache.
+    let outs: Vec<_> = pm
+        .take_trace_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            MemEvent::SwapOut {
+                frame: f,
+                written,
+                mapping,
+                ..
+            } => Some((f, written, mapping)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        outs,
+        [
+            (frame, true, Some((child.root(), a))),
+            (frame, false, Some((parent.root(), a)))
+        ]
+    );
     let (pe, ce) = (entry(&pm, &parent, a), entry(&pm, &child, a));
     assert!(pe.is_swap() && ce.is_swap() && pe.swap_slot() == ce.swap_slot());
     assert!(!pe.has(Pte::COW), "a swap entry is distinct from COW");
