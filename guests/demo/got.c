@@ -1,11 +1,13 @@
 /*
  * Step "lazy binding", the static way. A dynamic program's GOT is a page of
  * addresses in the file's data segment, mapped private: reading it maps the
- * file's page from the page cache (file fault), and the first time the
- * dynamic linker binds a symbol it writes that page, which copies it into
- * an anonymous page of the process (file_cow). This guest has no dynamic
- * linker, so it does the same by hand on a table of function pointers that
- * lives in its own data page.
+ * file's page from the page cache (file fault), and the first write to it
+ * copies it into an anonymous page of the process (file_cow). On riscv64
+ * ld.so makes that first write itself at start-up (the GOT header: the
+ * resolver and the link map, glibc's elf_machine_runtime_setup), and each
+ * PLT slot is bound (written) at its first call. This guest has no dynamic
+ * linker, so it shows the fault by hand on a table of function pointers
+ * that lives in its own data page.
  */
 #include "sys.h"
 

@@ -433,10 +433,12 @@ fn step_got(d: &mut Demo<'_>, n: usize) {
     d.heading(n, "lazy binding: a GOT page turns from file to anonymous");
     d.explain(&[
         "A dynamic program's GOT (000_...) lives in a private file mapping.",
-        "Reading it maps the file's page from the page cache (file fault); the",
-        "dynamic linker's first binding writes it, which copies it into an",
-        "anonymous page (file_cow). A dynamic guest needs glibc, so this static",
-        "guest does the same by hand on a table of function pointers.",
+        "Reading it maps the file's page from the page cache (file fault);",
+        "the first write copies it into an anonymous page (file_cow). On",
+        "riscv64 ld.so writes the GOT header at start-up, so the page is",
+        "anonymous before main; each PLT slot still points at the resolver",
+        "until its first call binds it. This static guest (a dynamic one needs",
+        "glibc) shows the fault by hand on a table of function pointers.",
     ]);
     let r = d.run("got", &[], MEMORY, 0, ForkMode::Cow);
     let f = &r.stats.faults;
