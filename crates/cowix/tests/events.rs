@@ -250,22 +250,7 @@ print("virtual:", fired == [signal.SIGVTALRM], signal.getitimer(signal.ITIMER_VI
 /// ITIMER_VIRTUAL. qemu-riscv64 prints the same.
 #[test]
 fn python_setitimer_alarm_and_select_epoll() {
-    let root = debian_root();
-    let dir = GuestScratch::new(&root, "pytimers");
-    std::fs::write(dir.host().join("t.py"), PY_TIMERS).unwrap();
-    let script = format!("{}/t.py", dir.guest());
-    let o = cowix([
-        "run",
-        "--root",
-        root.to_str().unwrap(),
-        "--env",
-        "PATH=/usr/bin:/bin",
-        "--env",
-        "HOME=/tmp",
-        "--",
-        "/usr/bin/python3.13",
-        &script,
-    ]);
+    let o = debian_python("pytimers", PY_TIMERS);
     assert_eq!(
         (stdout(&o).as_str(), o.status.code()),
         (

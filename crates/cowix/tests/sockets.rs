@@ -149,22 +149,7 @@ with Listener(("127.0.0.1", 0), authkey=b"k") as l:
 
 #[test]
 fn python_socketpair_socketserver_and_multiprocessing_connection() {
-    let root = debian_root();
-    let dir = GuestScratch::new(&root, "pysock");
-    std::fs::write(dir.host().join("t.py"), PY_SOCKETS).unwrap();
-    let script = format!("{}/t.py", dir.guest());
-    let o = cowix([
-        "run",
-        "--root",
-        &root.to_string_lossy(),
-        "--env",
-        "PATH=/usr/bin:/bin",
-        "--env",
-        "HOME=/tmp",
-        "--",
-        "/usr/bin/python3.13",
-        &script,
-    ]);
+    let o = debian_python("pysock", PY_SOCKETS);
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
     assert_eq!(
         stdout(&o),

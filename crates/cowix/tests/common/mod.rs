@@ -193,6 +193,29 @@ impl Drop for GuestScratch {
     }
 }
 
+/// Debian's python3.13 (in [`debian_root`]) running `script`, written to a
+/// scratch directory in the root named after `tag`: `cowix run --root ROOT
+/// --env PATH=/usr/bin:/bin --env HOME=/tmp -- /usr/bin/python3.13 SCRIPT`.
+#[allow(dead_code)] // not every test binary runs python
+pub fn debian_python(tag: &str, script: &str) -> Output {
+    let root = debian_root();
+    let dir = GuestScratch::new(&root, tag);
+    std::fs::write(dir.host().join("t.py"), script).unwrap();
+    let path = format!("{}/t.py", dir.guest());
+    cowix([
+        "run",
+        "--root",
+        &root.to_string_lossy(),
+        "--env",
+        "PATH=/usr/bin:/bin",
+        "--env",
+        "HOME=/tmp",
+        "--",
+        "/usr/bin/python3.13",
+        &path,
+    ])
+}
+
 /// `cowix run [OPTIONS] --root <busybox root> -- /usr/bin/busybox sh -c SCRIPT`
 /// (PATH=/usr/bin:/bin, cwd /). Debian's root has no applet links, so
 /// scripts call commands as `busybox NAME`.
