@@ -98,7 +98,9 @@ read EOF: 0
 
 /// Debian's python3: socket.socketpair() across fork, a TCP echo through
 /// socketserver.ForkingTCPServer (a process per connection) and
-/// multiprocessing.connection's Listener/Client with authentication.
+/// multiprocessing.connection's Listener/Client with authentication; then
+/// a TCP connection to "localhost", a name from the root's /etc/hosts
+/// (which scripts/fetch-debian writes, as the installer does).
 const PY_SOCKETS: &str = r#"import os, socket, socketserver
 a, b = socket.socketpair()
 a.sendall(b"ping")
@@ -145,6 +147,12 @@ with Listener(("127.0.0.1", 0), authkey=b"k") as l:
         conn.send(m["n"])
         print("multiprocessing:", m, conn.recv())
     print("client exit", os.waitpid(pid, 0)[1])
+names = {ai[4][0] for ai in socket.getaddrinfo("localhost", 80)}
+srv = socket.create_server(("localhost", 0))
+cli = socket.create_connection(("localhost", srv.getsockname()[1]))
+conn, _ = srv.accept()
+cli.sendall(b"hi")
+print("localhost:", "127.0.0.1" in names, conn.recv(2))
 "#;
 
 #[test]
@@ -160,7 +168,8 @@ fn python_socketpair_socketserver_and_multiprocessing_connection() {
          tcp: b'HELLO 2\\n'\n\
          server exit 0\n\
          multiprocessing: {'n': 41} 42\n\
-         client exit 0\n",
+         client exit 0\n\
+         localhost: True b'hi'\n",
         "stderr: {}",
         stderr(&o)
     );
