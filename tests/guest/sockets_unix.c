@@ -20,6 +20,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -446,6 +447,13 @@ static long now_ms(void) {
     return t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig) {
+    (void)sig;
+    alarms++;
+}
+
 static void timeouts(void) {
     printf("== SO_RCVTIMEO and SO_SNDTIMEO\n");
     int sv[2];
@@ -480,6 +488,24 @@ static void timeouts(void) {
     show("recv of queued data after clearing it", recv(sv[0], b, 1, 0));
     usleep(1000);
     show("nanosleep still works after a timed wait", usleep(20000));
+    close(sv[0]);
+    close(sv[1]);
+
+    // A signal with an SA_RESTART handler ends a timed wait with EINTR
+    // (sock_intr_errno); an unbounded one would be restarted.
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    struct timeval long_tv = {5, 0};
+    setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &long_tv, sizeof long_tv);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{0, 0}, {0, 30000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    t0 = now_ms();
+    show("timed recv hit by an SA_RESTART handler", recv(sv[0], b, sizeof b, 0));
+    printf("handler ran %d, before the timeout %d\n", alarms, now_ms() - t0 < 4000);
+    signal(SIGALRM, SIG_DFL);
     close(sv[0]);
     close(sv[1]);
 }

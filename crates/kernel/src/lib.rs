@@ -1257,9 +1257,11 @@ impl Kernel {
     /// sa_flags, None if it kills): it fails with EINTR, or, under a
     /// SA_RESTART handler, is re-executed after the handler (Linux's
     /// ERESTARTSYS; a0 still holds the first argument, since a blocked
-    /// syscall never wrote it). Sleeps, futex waits with a timeout and
-    /// sigsuspend, ppoll and pselect6 never restart (ERESTART_RESTARTBLOCK /
-    /// ERESTARTNOHAND);
+    /// syscall never wrote it). Sleeps, sigsuspend, ppoll and pselect6
+    /// never restart (ERESTART_RESTARTBLOCK / ERESTARTNOHAND), nor does any
+    /// wait with a timeout (a futex wait, a socket call under SO_RCVTIMEO
+    /// or SO_SNDTIMEO: net/core/sock.c's sock_intr_errno gives -EINTR
+    /// unless the wait was unbounded);
     /// a pipe write that wrote something returns the count.
     fn interrupt(
         &mut self,
@@ -1313,7 +1315,7 @@ impl Kernel {
             EPOLL_PWAIT2,
         ]
         .contains(&nr)
-            && (nr != FUTEX || !timed)
+            && !timed
             && flags.is_some_and(|f| f & signal::SA_RESTART != 0);
         if restart {
             t.cpu.pc -= 4;
