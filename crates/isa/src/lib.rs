@@ -385,9 +385,7 @@ impl Cpu {
                 if r & jit::FALLBACK != 0 {
                     return Some((pc, done, true));
                 }
-                let Some(j) = blocks.lookup(pc, epoch) else {
-                    return None;
-                };
+                let j = blocks.lookup(pc, epoch)?;
                 match blocks.block(j).jit.get() {
                     JitState::Code(next) if u64::from(next.len) <= left - done => {
                         (t, cur) = (next, j);

@@ -1271,7 +1271,6 @@ impl Kernel {
         a: [u64; 6],
         flags: Option<u64>,
     ) {
-        const FUTEX: u64 = 98;
         const NANOSLEEP: u64 = 101;
         const CLOCK_NANOSLEEP: u64 = 115;
         const RT_SIGSUSPEND: u64 = 133;
