@@ -341,6 +341,37 @@ struct Compact {
     first_exit: Option<usize>,
 }
 
+impl Compact {
+    /// The page's data from `counts` over `total` records.
+    fn new(
+        counts: Counts,
+        total: usize,
+        records: Option<Vec<Value>>,
+        keyframes: Vec<Keyframe>,
+    ) -> Compact {
+        Compact {
+            records,
+            keyframes,
+            bins: counts.bins,
+            total,
+            pids: counts.pids,
+            drawn: counts.drawn,
+            faults: counts.faults,
+            truncated: counts.truncated,
+            first_exit: counts.first_exit,
+        }
+    }
+
+    /// A whole (small) trace: every record, counted.
+    fn whole(records: Vec<Value>) -> Compact {
+        let mut counts = Counts::new();
+        for (i, r) in records.iter().enumerate() {
+            counts.add(i, records.len(), r);
+        }
+        Compact::new(counts, records.len(), Some(records), Vec::new())
+    }
+}
+
 /// Timeline counts and process set over records `(index, record)`.
 #[derive(Default)]
 struct Counts {
@@ -391,22 +422,7 @@ fn compact(path: &Path) -> Result<Compact, String> {
     let cannot = |e: std::io::Error| format!("cannot read {shown}: {e}");
     let size = std::fs::metadata(path).map_err(cannot)?.len();
     if size <= FULL_TRACE_MAX {
-        let records = read_trace(path)?;
-        let mut counts = Counts::new();
-        for (i, r) in records.iter().enumerate() {
-            counts.add(i, records.len(), r);
-        }
-        return Ok(Compact {
-            total: records.len(),
-            records: Some(records),
-            keyframes: Vec::new(),
-            bins: counts.bins,
-            pids: counts.pids,
-            drawn: counts.drawn,
-            faults: counts.faults,
-            truncated: counts.truncated,
-            first_exit: counts.first_exit,
-        });
+        return Ok(Compact::whole(read_trace(path)?));
     }
     // Large: count the records first, so that keyframes and buckets are
     // evenly spaced, then replay in one pass.
@@ -450,38 +466,13 @@ fn compact(path: &Path) -> Result<Compact, String> {
             });
         }
     }
-    Ok(Compact {
-        records: None,
-        keyframes,
-        bins: counts.bins,
-        total,
-        pids: counts.pids,
-        drawn: counts.drawn,
-        faults: counts.faults,
-        truncated: counts.truncated,
-        first_exit: counts.first_exit,
-    })
+    Ok(Compact::new(counts, total, None, keyframes))
 }
 
 /// The HTML page for the records of a whole (small) trace.
 #[cfg(test)]
 fn render(records: &[Value], title: &str) -> String {
-    let mut counts = Counts::new();
-    for (i, r) in records.iter().enumerate() {
-        counts.add(i, records.len(), r);
-    }
-    let c = Compact {
-        total: records.len(),
-        records: Some(records.to_vec()),
-        keyframes: Vec::new(),
-        bins: counts.bins,
-        pids: counts.pids,
-        drawn: counts.drawn,
-        faults: counts.faults,
-        truncated: counts.truncated,
-        first_exit: counts.first_exit,
-    };
-    page(&c, title)
+    page(&Compact::whole(records.to_vec()), title)
 }
 
 /// The page for `c`, at most [`PAGE_BOUND`] bytes: the keyframes kept are

@@ -227,34 +227,14 @@ fn kill_reaches_other_processes_and_groups_sessions_and_waitid_work() {
 /// no movement; this is Linux's answer.
 #[test]
 fn vfork_from_a_thread_suspends_only_that_thread() {
-    for mode in ["cow", "copy", "share-tables"] {
-        let g = guest("vfork_thread");
-        let o = cowix([
-            "run",
-            "--fork-mode",
-            mode,
-            "--stats",
-            "--",
-            g.to_str().unwrap(),
-        ]);
-        assert_eq!(
-            stdout(&o),
-            "child saw the counter move: 1\n\
-             exec'd child: pid 1\n\
-             parent resumed after the exec: sees the child's write 1, counter moved 1\n\
-             child exit status 5\n\
-             second child exit status 9\n",
-            "{mode}: stderr: {}",
-            stderr(&o)
-        );
-        assert_eq!(o.status.code(), Some(0), "{mode}");
-        let e = stderr(&o);
-        assert_eq!(
-            stat_value(&e, "in use"),
-            stat_value(&e, "page cache"),
-            "{mode}: frames leaked: {e}"
-        );
-    }
+    expect_in_every_fork_mode(
+        "vfork_thread",
+        "child saw the counter move: 1\n\
+         exec'd child: pid 1\n\
+         parent resumed after the exec: sees the child's write 1, counter moved 1\n\
+         child exit status 5\n\
+         second child exit status 9\n",
+    );
 }
 
 /// clone(CLONE_VM | SIGCHLD) makes a process, not a thread: its own pid,
@@ -274,46 +254,49 @@ fn vfork_from_a_thread_suspends_only_that_thread() {
 /// Linux's answer.
 #[test]
 fn clone_vm_without_thread_is_a_process_sharing_memory() {
+    expect_in_every_fork_mode(
+        "clone_vm",
+        "reaped 1, exit 7\n\
+         child had its own pid: 1\n\
+         shared write seen: 42\n\
+         child's fd 20 in parent: -1 (Bad file descriptor)\n\
+         parent's SIGUSR1 still default: 1\n\
+         child's mapping after its exit: mapped by the child\n\
+         exec'd: hello\n\
+         after the child's exec: exit 3, shared 99, word hello, map mapped by the child\n\
+         parent's heap still works: 1\n\
+         CLONE_FILES child: exit 0, its fd 21 open here 1, fd 22 it closed open here 0\n\
+         fork with CLONE_FILES closed fd 21 here too: 1\n\
+         exec'd: files\n\
+         after a CLONE_FILES child's exec: exit 3, close-on-exec fd 23 still open here 1\n\
+         futex child woken: exit 5\n\
+         CLONE_VM: exit 0, chdir seen 0, umask seen 0\n\
+         CLONE_VM|CLONE_FS: exit 0, chdir seen 1, umask seen 1\n\
+         smaps_rollup Rss the same for both users of the space: 1\n\
+         CLONE_SIGHAND child's SIG_IGN seen here: 1\n\
+         exec'd: hello\n\
+         after its exec: exit 3, my SIGUSR2 handler kept 1\n\
+         plain wait for a clone child: -1 ECHILD\n\
+         __WCLONE wait: reaped 1, exit 7\n\
+         __WALL wait for a child with no exit signal: reaped 1, exit 7\n\
+         CLONE_SIGHAND without CLONE_VM: -1 Invalid argument\n\
+         CLONE_THREAD without CLONE_SIGHAND: -1 Invalid argument\n",
+    );
+}
+
+/// Runs guest `name` with `--stats` in each fork mode: it must print
+/// `expected`, exit 0 and leave no frame in use beyond the page cache.
+fn expect_in_every_fork_mode(name: &str, expected: &str) {
     for mode in ["cow", "copy", "share-tables"] {
-        let g = guest("clone_vm");
         let o = cowix([
             "run",
             "--fork-mode",
             mode,
             "--stats",
             "--",
-            g.to_str().unwrap(),
+            guest(name).to_str().unwrap(),
         ]);
-        assert_eq!(
-            stdout(&o),
-            "reaped 1, exit 7\n\
-             child had its own pid: 1\n\
-             shared write seen: 42\n\
-             child's fd 20 in parent: -1 (Bad file descriptor)\n\
-             parent's SIGUSR1 still default: 1\n\
-             child's mapping after its exit: mapped by the child\n\
-             exec'd: hello\n\
-             after the child's exec: exit 3, shared 99, word hello, map mapped by the child\n\
-             parent's heap still works: 1\n\
-             CLONE_FILES child: exit 0, its fd 21 open here 1, fd 22 it closed open here 0\n\
-             fork with CLONE_FILES closed fd 21 here too: 1\n\
-             exec'd: files\n\
-             after a CLONE_FILES child's exec: exit 3, close-on-exec fd 23 still open here 1\n\
-             futex child woken: exit 5\n\
-             CLONE_VM: exit 0, chdir seen 0, umask seen 0\n\
-             CLONE_VM|CLONE_FS: exit 0, chdir seen 1, umask seen 1\n\
-             smaps_rollup Rss the same for both users of the space: 1\n\
-             CLONE_SIGHAND child's SIG_IGN seen here: 1\n\
-             exec'd: hello\n\
-             after its exec: exit 3, my SIGUSR2 handler kept 1\n\
-             plain wait for a clone child: -1 ECHILD\n\
-             __WCLONE wait: reaped 1, exit 7\n\
-             __WALL wait for a child with no exit signal: reaped 1, exit 7\n\
-             CLONE_SIGHAND without CLONE_VM: -1 Invalid argument\n\
-             CLONE_THREAD without CLONE_SIGHAND: -1 Invalid argument\n",
-            "{mode}: stderr: {}",
-            stderr(&o)
-        );
+        assert_eq!(stdout(&o), expected, "{mode}: stderr: {}", stderr(&o));
         assert_eq!(o.status.code(), Some(0), "{mode}");
         let e = stderr(&o);
         assert_eq!(

@@ -200,25 +200,29 @@ static_and_dynamic! {
     }
 }
 
+/// The addresses the layout guest prints ("NAME 0xHEX" pairs), in order.
+fn layout_fields(o: &std::process::Output) -> Vec<u64> {
+    stdout(o)
+        .split_whitespace()
+        .skip(1)
+        .step_by(2)
+        .map(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).unwrap())
+        .collect()
+}
+
 /// Without --aslr every run lays the program out the same way; with it the
 /// stack top, the break and the mmap base move (each by up to 1 GiB, so two
 /// runs agreeing on all three is a 1 in 2^54 event), while a non-PIE
 /// program's code stays where its ELF file puts it, as on Linux.
 #[test]
 fn aslr_moves_stack_break_and_mmap_only_when_asked() {
-    let fields = |o: &std::process::Output| -> Vec<u64> {
-        let out = stdout(o);
-        out.split_whitespace()
-            .skip(1)
-            .step_by(2)
-            .map(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).unwrap())
-            .collect()
-    };
-    let plain: Vec<Vec<u64>> = (0..2).map(|_| fields(&run_guest("layout", &[]))).collect();
+    let plain: Vec<Vec<u64>> = (0..2)
+        .map(|_| layout_fields(&run_guest("layout", &[])))
+        .collect();
     assert_eq!(plain[0], plain[1]);
     let g = guest("layout");
     let random: Vec<Vec<u64>> = (0..2)
-        .map(|_| fields(&cowix(["run", "--aslr", "--", g.to_str().unwrap()])))
+        .map(|_| layout_fields(&cowix(["run", "--aslr", "--", g.to_str().unwrap()])))
         .collect();
     for r in &random {
         let (stack, brk, mmap, code) = (r[0], r[1], r[2], r[3]);
@@ -239,15 +243,7 @@ fn aslr_moves_stack_break_and_mmap_only_when_asked() {
 /// (load_elf_binary: arch_mmap_rnd() for ET_DYN), and so do the others.
 #[test]
 fn aslr_moves_a_pie_and_its_libraries_only_when_asked() {
-    let fields = |o: &std::process::Output| -> Vec<u64> {
-        let out = stdout(o);
-        out.split_whitespace()
-            .skip(1)
-            .step_by(2)
-            .map(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).unwrap())
-            .collect()
-    };
-    let run = |opts: &[&str]| fields(&Link::Dynamic.run(opts, "layout", &[]));
+    let run = |opts: &[&str]| layout_fields(&Link::Dynamic.run(opts, "layout", &[]));
     let plain = [run(&[]), run(&[])];
     assert_eq!(plain[0], plain[1]);
     assert_eq!(plain[0][3] & !0xfff, 0x2a_aaaa_a000, "{:x?}", plain[0]);
